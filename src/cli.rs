@@ -1,0 +1,802 @@
+//! The command line: set-up commands for coordinators, `run` for the daemon, `inspect`
+//! for looking at one message, `demo` for a first run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, ShiftedClock, SystemClock};
+use crate::config::{Config, DEFAULT_DATA_DIR};
+use crate::daemon::Daemon;
+use crate::domain::{normalize_address, parse_local_time, Place, Role, Token};
+use crate::store::{NewMeeting, NewMember, Store};
+use crate::understand::{self, Inspection};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "referent",
+    version,
+    about = "The council secretariat that lives in a mailbox"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it everything lives under ./referent-data/.
+    #[arg(long, global = true, env = "REFERENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Act as if it were this time (e.g. 2027-01-05T09:00, local time of the
+    /// secretariat, or RFC 3339). For tests and catching up after an outage.
+    #[arg(long, global = true)]
+    pub now: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the database and the mail folders.
+    Init,
+    /// Councils.
+    Council {
+        #[command(subcommand)]
+        command: CouncilCommand,
+    },
+    /// Members of a council.
+    Member {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
+    /// Meetings.
+    Meeting {
+        #[command(subcommand)]
+        command: MeetingCommand,
+    },
+    /// Run the daemon: watch the mailbox, send what is due.
+    Run {
+        /// Do one pass (mailbox, schedule, outbox) and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Show what referent understands of one message, without touching the database.
+    Inspect {
+        #[arg(long)]
+        json: bool,
+        file: PathBuf,
+    },
+    /// Messages received, with what became of them (held ones need a coordinator).
+    Inbox {
+        /// Only messages in this state: new, processed, held, ignored.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mail sent and waiting to be sent.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A first run on the embedded default, in ./referent-demo/.
+    Demo {
+        /// Where to put the demo (it must not exist yet).
+        #[arg(long, default_value = "referent-demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CouncilCommand {
+    Add {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCommand {
+    Add {
+        #[arg(long)]
+        council: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        org: Option<String>,
+        /// member, leader, deputy, observer or coordinator.
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[arg(long)]
+        doctor: bool,
+    },
+    /// Import members from a CSV file with the header name,email,org,role,doctor.
+    Import {
+        #[arg(long)]
+        council: String,
+        file: PathBuf,
+    },
+    List {
+        #[arg(long)]
+        council: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MeetingCommand {
+    Add {
+        #[arg(long)]
+        council: String,
+        /// Local start time, e.g. 2027-01-12T10:00.
+        #[arg(long)]
+        starts: String,
+        /// Local end time (default: two hours after the start).
+        #[arg(long)]
+        ends: Option<String>,
+        /// The room, e.g. "Ullevål sykehus, bygg 1, møterom 3".
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long)]
+        digital_link: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REFERENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    match &cli.config {
+        Some(p) => Ok(Config::load(p)?),
+        None => Ok(Config::embedded(Path::new(DEFAULT_DATA_DIR))),
+    }
+}
+
+fn make_clock(cli: &Cli, cfg: &Config) -> Result<Arc<dyn Clock>> {
+    match &cli.now {
+        None => Ok(Arc::new(SystemClock)),
+        Some(text) => {
+            let t: DateTime<Utc> = match DateTime::parse_from_rfc3339(text) {
+                Ok(t) => t.with_timezone(&Utc),
+                Err(_) => parse_local_time(text, cfg.secretariat.time_zone)?,
+            };
+            Ok(Arc::new(ShiftedClock::starting_at(t)))
+        }
+    }
+}
+
+async fn open_store(cfg: &Config) -> Result<Store> {
+    Store::open(&cfg.database_url)
+        .await
+        .context("cannot open the database")
+}
+
+pub async fn execute(cli: Cli) -> Result<()> {
+    if let Command::Inspect { json, file } = &cli.command {
+        return inspect(file, *json);
+    }
+    if let Command::Demo { dir } = &cli.command {
+        return crate::demo::run(dir).await;
+    }
+    let cfg = load_config(&cli)?;
+    let clock = make_clock(&cli, &cfg)?;
+    let now = clock.now();
+    let store = open_store(&cfg).await?;
+    let result = dispatch(&cli, cfg, store.clone(), clock, now).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(
+    cli: &Cli,
+    cfg: Config,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    match &cli.command {
+        Command::Init => {
+            if let crate::config::MailboxConfig::Maildir(p) = &cfg.mailbox {
+                crate::mail::inbound::maildir::ensure_maildir(p)?;
+                println!("inbox:    {}", p.display());
+            }
+            if let crate::config::OutboundConfig::Maildir(p) = &cfg.outbound {
+                crate::mail::inbound::maildir::ensure_maildir(p)?;
+                println!("outbox:   {}", p.display());
+            }
+            println!("database: {}", redact_url(&cfg.database_url));
+            Ok(())
+        }
+        Command::Council { command } => match command {
+            CouncilCommand::Add { slug, name } => {
+                validate_slug(slug)?;
+                let id = store.add_council(slug, name, now).await?;
+                println!("council {slug} added (id {id})");
+                Ok(())
+            }
+            CouncilCommand::List { json } => {
+                let councils = store.councils().await?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&councils)?);
+                } else {
+                    for c in councils {
+                        println!("{:<24} {}", c.slug, c.name);
+                    }
+                }
+                Ok(())
+            }
+        },
+        Command::Member { command } => member(command, &store, now).await,
+        Command::Meeting { command } => meeting(command, &cfg, &store, now).await,
+        Command::Run { once } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            if *once {
+                let report = daemon.run_once().await?;
+                println!("{}", serde_json::to_string(&report)?);
+                return Ok(());
+            }
+            if let Err(e) = daemon.transport.check().await {
+                tracing::warn!(
+                    "the outgoing mail server does not answer yet ({e}); mail waits in the outbox"
+                );
+            }
+            let cancel = CancellationToken::new();
+            let c = cancel.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("stopping: finishing work in progress");
+                c.cancel();
+            });
+            tracing::info!(tick = %daemon.cfg.tick_text, "referent running");
+            Arc::new(daemon).run(cancel).await?;
+            Ok(())
+        }
+        Command::Inbox { state, json } => {
+            let rows = store.inbound_list(state.as_deref()).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    println!(
+                        "{:>5} {:<9} {:<12} {:<32} {}",
+                        r.id,
+                        r.state,
+                        r.kind.unwrap_or_default(),
+                        r.sender.unwrap_or_default(),
+                        r.outcome.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Outbox { json } => {
+            let rows = store.outbox().await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    println!(
+                        "{:>5} {:<8} {:<9} {:<32} attempts={} {}",
+                        r.id,
+                        r.state,
+                        r.kind,
+                        r.recipient,
+                        r.attempts,
+                        r.last_error.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Inspect { .. } | Command::Demo { .. } => Ok(()),
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+fn validate_slug(slug: &str) -> Result<()> {
+    if slug.is_empty()
+        || !slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        bail!("a council slug is lower-case letters, digits and '-', e.g. utdanningsradet (got {slug:?})");
+    }
+    Ok(())
+}
+
+fn inspect(file: &Path, json: bool) -> Result<()> {
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let u = understand::understand(&raw, understand::Limits::default());
+    let i = Inspection::from(&u);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&i)?);
+    } else {
+        println!(
+            "kind:      {}",
+            serde_json::to_value(i.kind)?.as_str().unwrap_or("?")
+        );
+        println!("sender:    {}", i.sender.as_deref().unwrap_or("-"));
+        println!(
+            "language:  {}",
+            i.language
+                .map(|l| format!("{l:?}").to_lowercase())
+                .unwrap_or("-".into())
+        );
+        if let Some(r) = &i.rsvp {
+            println!("answer:    {}", serde_json::to_string(r)?);
+        }
+        if let Some(a) = &i.auto_reply {
+            println!(
+                "auto-reply until: {}",
+                a.until.map(|d| d.to_string()).unwrap_or("-".into())
+            );
+        }
+        if let Some(b) = &i.bounce {
+            println!("bounce:    {}", serde_json::to_string(b)?);
+        }
+        println!("text:\n{}", i.reply_text);
+        for p in &i.problems {
+            println!("problem:   {p}");
+        }
+    }
+    Ok(())
+}
+
+async fn council_id(store: &Store, slug: &str) -> Result<i64> {
+    store
+        .council_by_slug(slug)
+        .await?
+        .map(|c| c.id)
+        .ok_or_else(|| anyhow!("no council {slug:?}; see `referent council list`"))
+}
+
+async fn member(cmd: &MemberCommand, store: &Store, now: DateTime<Utc>) -> Result<()> {
+    match cmd {
+        MemberCommand::Add {
+            council,
+            name,
+            email,
+            org,
+            role,
+            doctor,
+        } => {
+            let cid = council_id(store, council).await?;
+            let m = NewMember {
+                name: name.trim().to_string(),
+                email: normalize_address(email)?,
+                organisation: org.clone().filter(|o| !o.trim().is_empty()),
+                role: role.parse()?,
+                doctor: *doctor,
+            };
+            if m.name.is_empty() {
+                bail!("a member needs a name");
+            }
+            store.add_members(cid, &[m], now).await?;
+            println!("{name} <{}> added to {council}", normalize_address(email)?);
+            Ok(())
+        }
+        MemberCommand::Import { council, file } => {
+            let cid = council_id(store, council).await?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let members = parse_members_csv(&text).map_err(|errors| {
+                anyhow!(
+                    "nothing imported; {} problem(s) in {}:\n  {}",
+                    errors.len(),
+                    file.display(),
+                    errors.join("\n  ")
+                )
+            })?;
+            store
+                .add_members(cid, &members, now)
+                .await
+                .context("nothing imported")?;
+            println!("{} member(s) imported into {council}", members.len());
+            Ok(())
+        }
+        MemberCommand::List { council, json } => {
+            let cid = council_id(store, council).await?;
+            let members = store.members(cid).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&members)?);
+            } else {
+                for m in members {
+                    println!(
+                        "{:<28} {:<36} {:<12} {:<24} {}",
+                        m.name,
+                        m.email,
+                        m.role.as_str(),
+                        m.organisation.unwrap_or_default(),
+                        if m.doctor { "lege" } else { "" }
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads `name,email,org,role,doctor` rows. Every bad row is reported with its line
+/// number, and then nothing is imported.
+pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) => h
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
+            .collect::<Vec<_>>(),
+        Err(e) => return Err(vec![format!("line 1: cannot read the header: {e}")]),
+    };
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(name_i), Some(email_i)) = (col("name"), col("email")) else {
+        return Err(vec![format!(
+            "line 1: the header must be name,email,org,role,doctor (got {})",
+            headers.join(",")
+        )]);
+    };
+    for h in &headers {
+        if !["name", "email", "org", "role", "doctor"].contains(&h.as_str()) {
+            return Err(vec![format!(
+                "line 1: unknown column {h:?} (expected name,email,org,role,doctor)"
+            )]);
+        }
+    }
+    let (org_i, role_i, doctor_i) = (col("org"), col("role"), col("doctor"));
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for (n, record) in reader.records().enumerate() {
+        let line = n + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        if record.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").to_string();
+        let name = get(Some(name_i));
+        let email = get(Some(email_i));
+        if name.is_empty() {
+            errors.push(format!("line {line}: the name is empty"));
+        }
+        let email = match normalize_address(&email) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        if let Some(first) = seen.insert(email.clone(), line) {
+            errors.push(format!("line {line}: {email} is already on line {first}"));
+        }
+        let role: Role = match get(role_i).parse() {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        let doctor = match get(doctor_i).to_lowercase().as_str() {
+            "" | "no" | "nei" | "false" | "0" | "n" => false,
+            "yes" | "ja" | "true" | "1" | "y" | "j" | "lege" => true,
+            other => {
+                errors.push(format!(
+                    "line {line}: doctor must be yes/no (ja/nei), not {other:?}"
+                ));
+                continue;
+            }
+        };
+        let org = get(org_i);
+        out.push(NewMember {
+            name,
+            email,
+            organisation: (!org.is_empty()).then_some(org),
+            role,
+            doctor,
+        });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+async fn meeting(
+    cmd: &MeetingCommand,
+    cfg: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    match cmd {
+        MeetingCommand::Add {
+            council,
+            starts,
+            ends,
+            place,
+            digital_link,
+            title,
+        } => {
+            let c = store
+                .council_by_slug(council)
+                .await?
+                .ok_or_else(|| anyhow!("no council {council:?}; see `referent council list`"))?;
+            let tz = cfg.secretariat.time_zone;
+            let starts_at = parse_local_time(starts, tz)?;
+            let ends_at = match ends {
+                Some(e) => parse_local_time(e, tz)?,
+                None => starts_at + chrono::Duration::hours(2),
+            };
+            if ends_at <= starts_at {
+                bail!("the meeting must end after it starts");
+            }
+            if place.is_none() && digital_link.is_none() {
+                bail!("give --place (a room), --digital-link, or both");
+            }
+            let title = title
+                .clone()
+                .unwrap_or_else(|| format!("Møte i {}", c.name));
+            let offsets = cfg.offsets(&c.slug);
+            let jobs = crate::schedule::jobs_for(starts_at, offsets);
+            let uid = format!(
+                "{}@{}",
+                Token::generate().as_str(),
+                cfg.secretariat.domain()
+            );
+            let id = store
+                .add_meeting(
+                    &NewMeeting {
+                        council_id: c.id,
+                        title,
+                        starts_at,
+                        ends_at,
+                        time_zone: tz.name().to_string(),
+                        place: Place {
+                            room: place.clone(),
+                            digital_link: digital_link.clone(),
+                        },
+                        uid,
+                    },
+                    &jobs,
+                    now,
+                )
+                .await?;
+            println!(
+                "meeting {id} added: {} {}",
+                c.slug,
+                starts_at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
+            );
+            for (kind, due) in jobs {
+                let when = if due <= now {
+                    "at the next run".to_string()
+                } else {
+                    due.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+                };
+                println!("  {kind:<9} {when}");
+            }
+            Ok(())
+        }
+        MeetingCommand::List { json } => {
+            let meetings = store.meetings().await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&meetings)?);
+            } else {
+                for m in meetings {
+                    let tz: chrono_tz::Tz = m.time_zone.parse().unwrap_or(chrono_tz::Europe::Oslo);
+                    println!(
+                        "{:>4} {:<20} {} {:<10} {}",
+                        m.id,
+                        m.council_slug,
+                        m.starts_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                        m.status,
+                        m.place
+                            .room
+                            .as_deref()
+                            .or(m.place.digital_link.as_deref())
+                            .unwrap_or("")
+                    );
+                }
+            }
+            Ok(())
+        }
+        MeetingCommand::Show { id, json } => {
+            let value = meeting_show(store, *id).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_attendance(&value, &mut std::io::stdout())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The meeting with every invitation: the current answer, and the history behind it.
+pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
+    let m = store.meeting(id).await?;
+    let invitations = store.invitations(id).await?;
+    let answers = store.answers(id).await?;
+    let jobs = store.jobs(id).await?;
+    let members: Vec<serde_json::Value> = invitations
+        .iter()
+        .map(|inv| {
+            let history: Vec<_> = answers
+                .iter()
+                .filter(|a| a.invitation_id == inv.id)
+                .map(|a| {
+                    json!({
+                        "response": a.response,
+                        "attendance": a.attendance,
+                        "substitute": a.substitute,
+                        "received_at": a.received_at,
+                        "sender": a.sender,
+                        "source": a.source,
+                        "message_id": a.message_id,
+                    })
+                })
+                .collect();
+            let current = answers.iter().find(|a| Some(a.id) == inv.answer_id);
+            json!({
+                "name": inv.member_name,
+                "email": inv.member_email,
+                "role": inv.role,
+                "response": inv.response,
+                "attendance": inv.attendance,
+                "substitute": inv.substitute,
+                "answered_at": inv.answered_at,
+                "message_id": current.and_then(|a| a.message_id.clone()),
+                "history": history,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "meeting": m,
+        "jobs": jobs,
+        "invitations": members,
+    }))
+}
+
+/// The attendance table a person reads.
+pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()> {
+    let m = &v["meeting"];
+    writeln!(
+        out,
+        "{} — {} ({})",
+        m["council_name"].as_str().unwrap_or(""),
+        m["title"].as_str().unwrap_or(""),
+        m["starts_at"].as_str().unwrap_or("")
+    )?;
+    writeln!(
+        out,
+        "{:<24} {:<34} {:<10} {:<10} {:<22} {}",
+        "member", "email", "answer", "how", "substitute", "when"
+    )?;
+    for i in v["invitations"].as_array().into_iter().flatten() {
+        let sub = match &i["substitute"] {
+            serde_json::Value::Object(s) => s
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("")
+                .to_string(),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{:<24} {:<34} {:<10} {:<10} {:<22} {}",
+            i["name"].as_str().unwrap_or(""),
+            i["email"].as_str().unwrap_or(""),
+            i["response"].as_str().unwrap_or("—"),
+            i["attendance"].as_str().unwrap_or(""),
+            sub,
+            i["answered_at"].as_str().unwrap_or("")
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_import_reports_every_bad_line() {
+        let ok = "name,email,org,role,doctor\nOla Nordmann,ola@ous-hf.no,OUS,leader,ja\nKari,kari@ahus.no,,,\n";
+        let m = parse_members_csv(ok).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].role, Role::Leader);
+        assert!(m[0].doctor);
+        let bad = "name,email,org,role,doctor\nOla,ola@ous-hf.no,,,\nKari,not-an-address,,,\nPer,per@x.no,,boss,\nOla2,OLA@ous-hf.no,,,\n";
+        let e = parse_members_csv(bad).unwrap_err();
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].starts_with("line 3:"));
+        assert!(e[1].starts_with("line 4:"));
+        assert!(e[2].starts_with("line 5:"));
+        assert!(parse_members_csv("navn,epost\n").is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! The one place that reads the wall clock. Everything else takes `now` as a parameter,
+//! so schedules and deadlines are tested by moving time, never by sleeping.
+
+use chrono::{DateTime, Utc};
+
+/// A source of the current time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that starts at a chosen instant and then runs at the real pace: what the
+/// global `--now` option gives, so a long-running command still sees time pass.
+#[derive(Debug, Clone, Copy)]
+pub struct ShiftedClock {
+    offset: chrono::Duration,
+}
+
+impl ShiftedClock {
+    #[allow(clippy::disallowed_methods)]
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self {
+            offset: start - Utc::now(),
+        }
+    }
+}
+
+impl Clock for ShiftedClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
+}
+
+/// A clock that never moves, for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}

@@ -1,0 +1,556 @@
+//! The configuration file (TOML, unknown keys rejected) and its validated form.
+//!
+//! Secrets may come from the environment instead of the file:
+//! `REFERENT_DATABASE_URL`, `REFERENT_IMAP_PASSWORD`, `REFERENT_SMTP_PASSWORD`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::domain::{normalize_address, Language};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("cannot understand the configuration file {0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// How the connection to a mail server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseFile {
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host/db`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapFile {
+    pub host: String,
+    pub port: Option<u16>,
+    pub user: String,
+    pub password: Option<String>,
+    pub tls: Tls,
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaildirFile {
+    pub path: PathBuf,
+}
+
+/// `[mailbox.imap]` or `[mailbox.maildir]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum MailboxFile {
+    Imap(ImapFile),
+    Maildir(MaildirFile),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: Tls,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxFile {
+    pub maildir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretariatFile {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub language: Language,
+    #[serde(default = "default_tz")]
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetsFile {
+    pub summons_days_before: Option<u32>,
+    pub reminder_days_before: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonFile {
+    /// When the scheduler looks for due work: a cron expression with seconds,
+    /// e.g. `"0 * * * * *"` (every minute).
+    pub tick: Option<String>,
+    /// Automatic receipts to one address in one hour, at most.
+    pub receipts_per_hour: Option<u32>,
+    /// Messages larger than this are stored and held for a coordinator, not read.
+    pub max_message_bytes: Option<usize>,
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where relative paths in this file, and the default database, live.
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub database: Option<DatabaseFile>,
+    pub mailbox: Option<MailboxFile>,
+    pub smtp: Option<SmtpFile>,
+    pub outbox: Option<OutboxFile>,
+    pub secretariat: SecretariatFile,
+    #[serde(default)]
+    pub defaults: OffsetsFile,
+    /// Per-council settings, by slug.
+    #[serde(default)]
+    pub council: BTreeMap<String, OffsetsFile>,
+    #[serde(default)]
+    pub daemon: DaemonFile,
+}
+
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_tz() -> String {
+    "Europe/Oslo".into()
+}
+
+/// Validated IMAP settings.
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub tls: Tls,
+    pub folder: String,
+    pub idle: bool,
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum MailboxConfig {
+    Imap(ImapConfig),
+    Maildir(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub credentials: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutboundConfig {
+    Smtp(SmtpConfig),
+    Maildir(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offsets {
+    pub summons_days_before: u32,
+    pub reminder_days_before: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Secretariat {
+    pub name: String,
+    /// The mailbox's own address, e.g. `referent@council.example.no`.
+    pub address: String,
+    pub language: Language,
+    pub time_zone: Tz,
+}
+
+impl Secretariat {
+    /// The domain part of the secretariat's address, used in Message-IDs.
+    pub fn domain(&self) -> &str {
+        self.address
+            .split_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("localhost")
+    }
+
+    /// The plus-address that carries an invitation's token.
+    pub fn reply_address(&self, token: &crate::domain::Token) -> String {
+        match self.address.split_once('@') {
+            Some((local, domain)) => format!("{local}+{}@{domain}", token.as_str()),
+            None => self.address.clone(),
+        }
+    }
+}
+
+/// The validated configuration the program runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub mailbox: MailboxConfig,
+    pub outbound: OutboundConfig,
+    pub secretariat: Secretariat,
+    pub defaults: Offsets,
+    pub councils: BTreeMap<String, Offsets>,
+    pub tick: cron::Schedule,
+    pub tick_text: String,
+    pub receipts_per_hour: u32,
+    pub max_message_bytes: usize,
+}
+
+pub const DEFAULT_DATA_DIR: &str = "referent-data";
+
+impl Config {
+    /// Loads and validates a file, with secrets from the environment taking precedence.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+        let file: ConfigFile =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_file(file, base, &|k| std::env::var(k).ok())
+    }
+
+    /// The embedded default: everything under `dir` (SQLite file, Maildir inbox and
+    /// outbox), used when no `--config` is given.
+    pub fn embedded(dir: &Path) -> Config {
+        let file = ConfigFile {
+            data_dir: Some(dir.to_path_buf()),
+            database: None,
+            mailbox: None,
+            smtp: None,
+            outbox: None,
+            secretariat: SecretariatFile {
+                name: "Sekretariatet".into(),
+                address: "referent@localhost.localdomain".into(),
+                language: Language::Nb,
+                time_zone: default_tz(),
+            },
+            defaults: OffsetsFile::default(),
+            council: BTreeMap::new(),
+            daemon: DaemonFile::default(),
+        };
+        // Every value above is known to be valid, so this cannot fail; a fallback keeps
+        // the no-panic rule without hiding a real error.
+        match Self::from_file(file, Path::new("."), &|k| std::env::var(k).ok()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("embedded configuration rejected: {e}");
+                Self::minimal(dir)
+            }
+        }
+    }
+
+    fn minimal(dir: &Path) -> Config {
+        Config {
+            data_dir: dir.to_path_buf(),
+            database_url: sqlite_url(&dir.join("referent.db")),
+            mailbox: MailboxConfig::Maildir(dir.join("inbox")),
+            outbound: OutboundConfig::Maildir(dir.join("outbox")),
+            secretariat: Secretariat {
+                name: "Sekretariatet".into(),
+                address: "referent@localhost.localdomain".into(),
+                language: Language::Nb,
+                time_zone: chrono_tz::Europe::Oslo,
+            },
+            defaults: Offsets {
+                summons_days_before: 14,
+                reminder_days_before: 5,
+            },
+            councils: BTreeMap::new(),
+            tick: every_minute(),
+            tick_text: "0 * * * * *".into(),
+            receipts_per_hour: 3,
+            max_message_bytes: 25 * 1024 * 1024,
+        }
+    }
+
+    pub fn from_file(
+        file: ConfigFile,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid(m);
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let data_dir = resolve(
+            file.data_dir
+                .as_deref()
+                .unwrap_or(Path::new(DEFAULT_DATA_DIR)),
+        );
+        let database_url = env("REFERENT_DATABASE_URL")
+            .or(file.database.and_then(|d| d.url))
+            .unwrap_or_else(|| sqlite_url(&data_dir.join("referent.db")));
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(invalid(format!(
+                "[database] url must start with sqlite: or postgres://, not {database_url:?}"
+            )));
+        }
+
+        let mailbox = match file.mailbox {
+            None => MailboxConfig::Maildir(data_dir.join("inbox")),
+            Some(MailboxFile::Maildir(m)) => MailboxConfig::Maildir(resolve(&m.path)),
+            Some(MailboxFile::Imap(i)) => {
+                let password = env("REFERENT_IMAP_PASSWORD")
+                    .or(i.password)
+                    .ok_or_else(|| {
+                        invalid(
+                            "[mailbox.imap] needs a password (or REFERENT_IMAP_PASSWORD)".into(),
+                        )
+                    })?;
+                if i.poll_interval_secs == 0 {
+                    return Err(invalid(
+                        "[mailbox.imap] poll_interval_secs must be at least 1".into(),
+                    ));
+                }
+                MailboxConfig::Imap(ImapConfig {
+                    port: i.port.unwrap_or(match i.tls {
+                        Tls::Tls => 993,
+                        _ => 143,
+                    }),
+                    host: i.host,
+                    user: i.user,
+                    password,
+                    tls: i.tls,
+                    folder: i.folder,
+                    idle: i.idle,
+                    poll_interval: Duration::from_secs(i.poll_interval_secs),
+                })
+            }
+        };
+
+        let outbound = match (file.smtp, file.outbox) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "give either [smtp] or [outbox], not both: mail leaves one way".into(),
+                ))
+            }
+            (None, None) => OutboundConfig::Maildir(data_dir.join("outbox")),
+            (None, Some(o)) => OutboundConfig::Maildir(resolve(&o.maildir)),
+            (Some(s), None) => {
+                let password = env("REFERENT_SMTP_PASSWORD").or(s.password);
+                let credentials = match (s.user, password) {
+                    (Some(u), Some(p)) => Some((u, p)),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(invalid(
+                            "[smtp] user is set but no password (or REFERENT_SMTP_PASSWORD)".into(),
+                        ))
+                    }
+                    (None, Some(_)) => {
+                        return Err(invalid("[smtp] password is set but no user".into()))
+                    }
+                };
+                OutboundConfig::Smtp(SmtpConfig {
+                    port: s.port.unwrap_or(match s.tls {
+                        Tls::Tls => 465,
+                        Tls::Starttls => 587,
+                        Tls::None => 25,
+                    }),
+                    host: s.host,
+                    tls: s.tls,
+                    credentials,
+                })
+            }
+        };
+
+        let time_zone = Tz::from_str(&file.secretariat.time_zone).map_err(|_| {
+            invalid(format!(
+                "[secretariat] time_zone {:?} is not a known time zone (e.g. Europe/Oslo)",
+                file.secretariat.time_zone
+            ))
+        })?;
+        let address = normalize_address(&file.secretariat.address)
+            .map_err(|e| invalid(format!("[secretariat] address: {e}")))?;
+        if address.contains('+') {
+            return Err(invalid(
+                "[secretariat] address must not contain '+': referent adds its own plus-addresses"
+                    .into(),
+            ));
+        }
+
+        let defaults = Offsets {
+            summons_days_before: file.defaults.summons_days_before.unwrap_or(14),
+            reminder_days_before: file.defaults.reminder_days_before.unwrap_or(5),
+        };
+        let mut councils = BTreeMap::new();
+        for (slug, o) in file.council {
+            let offsets = Offsets {
+                summons_days_before: o
+                    .summons_days_before
+                    .unwrap_or(defaults.summons_days_before),
+                reminder_days_before: o
+                    .reminder_days_before
+                    .unwrap_or(defaults.reminder_days_before),
+            };
+            councils.insert(slug, offsets);
+        }
+        for (name, o) in std::iter::once(("defaults".to_string(), &defaults))
+            .chain(councils.iter().map(|(k, v)| (format!("council.{k}"), v)))
+        {
+            if o.reminder_days_before >= o.summons_days_before {
+                return Err(invalid(format!(
+                    "[{name}] the reminder ({} days before) must come after the summons ({} days before)",
+                    o.reminder_days_before, o.summons_days_before
+                )));
+            }
+        }
+
+        let tick_text = file.daemon.tick.unwrap_or_else(|| "0 * * * * *".into());
+        let tick = cron::Schedule::from_str(&tick_text).map_err(|e| {
+            invalid(format!(
+                "[daemon] tick {tick_text:?} is not a cron expression with seconds: {e}"
+            ))
+        })?;
+
+        Ok(Config {
+            data_dir,
+            database_url,
+            mailbox,
+            outbound,
+            secretariat: Secretariat {
+                name: file.secretariat.name,
+                address,
+                language: file.secretariat.language,
+                time_zone,
+            },
+            defaults,
+            councils,
+            tick,
+            tick_text,
+            receipts_per_hour: file.daemon.receipts_per_hour.unwrap_or(3),
+            max_message_bytes: file.daemon.max_message_bytes.unwrap_or(25 * 1024 * 1024),
+        })
+    }
+
+    /// The offsets for a council: its own section, else the defaults.
+    pub fn offsets(&self, council_slug: &str) -> Offsets {
+        self.councils
+            .get(council_slug)
+            .copied()
+            .unwrap_or(self.defaults)
+    }
+}
+
+fn every_minute() -> cron::Schedule {
+    // A literal known to be valid; the fallback arm is unreachable in practice but keeps
+    // the no-panic rule.
+    cron::Schedule::from_str("0 * * * * *").unwrap_or_else(|_| every_minute_fallback())
+}
+
+#[allow(clippy::unwrap_used)]
+fn every_minute_fallback() -> cron::Schedule {
+    cron::Schedule::from_str("0 0 * * * *").unwrap()
+}
+
+/// The sqlx URL of an SQLite file, created when missing.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile =
+            toml::from_str(text).map_err(|e| ConfigError::Parse("t".into(), e))?;
+        Config::from_file(file, Path::new("/srv"), &|_| None)
+    }
+
+    #[test]
+    fn full_file() {
+        let c = parse(
+            r#"
+            [database]
+            url = "postgres://u:p@localhost/referent"
+            [mailbox.imap]
+            host = "imap.example.no"
+            user = "referent"
+            password = "x"
+            tls = "tls"
+            [smtp]
+            host = "smtp.example.no"
+            tls = "starttls"
+            user = "referent"
+            password = "y"
+            [secretariat]
+            name = "RegUt HSØ"
+            address = "Referent@Example.no"
+            language = "en"
+            [council.utdanningsradet]
+            summons_days_before = 21
+            [daemon]
+            tick = "*/30 * * * * *"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.secretariat.address, "referent@example.no");
+        assert!(matches!(c.mailbox, MailboxConfig::Imap(ref i) if i.port == 993 && i.idle));
+        assert!(matches!(c.outbound, OutboundConfig::Smtp(ref s) if s.port == 587));
+        assert_eq!(c.offsets("utdanningsradet").summons_days_before, 21);
+        assert_eq!(c.offsets("utdanningsradet").reminder_days_before, 5);
+        assert_eq!(c.offsets("other").summons_days_before, 14);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let base = "[secretariat]\nname = \"S\"\naddress = \"s@example.no\"\n";
+        assert!(parse(base).is_ok());
+        let e = parse(&format!("{base}colour = 1\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("colour"), "{e}");
+        let e = parse(&format!("{base}[daemon]\ntick = \"every minute\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cron"), "{e}");
+        let e = parse(&format!(
+            "{base}[mailbox.imap]\nhost=\"h\"\nuser=\"u\"\ntls=\"none\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("password"), "{e}");
+        let e = parse(&format!("{base}[defaults]\nreminder_days_before = 20\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("reminder"), "{e}");
+    }
+}

@@ -1,0 +1,902 @@
+//! The loop: fetch → store raw → understand → decide → commit (state + outbox in one
+//! transaction) → mark handled; the scheduler tick; the outbox dispatcher; shutdown.
+//! This is the composition root: the only place that names concrete adapters.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::{Config, MailboxConfig};
+use crate::domain::{address_detail, base_address, Token};
+use crate::mail::compose::{self, token_in_message_id, Draft};
+use crate::mail::inbound::{
+    self, imap::ImapSource, maildir::MaildirSource, MailSource, RawMessage,
+};
+use crate::mail::outbound::Transport;
+use crate::render::{self, MeetingText, Renderer};
+use crate::schedule;
+use crate::store::{
+    InboundOutcome, InboundState, Invitation, Meeting, Member, NewAnswer, NewEvent, NewInbound,
+    NewInvitation, OutgoingMail, Store,
+};
+use crate::understand::{self, Limits, Understanding};
+use crate::workflow::{self, InboundContext};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Inbound(#[from] inbound::InboundError),
+    #[error(transparent)]
+    Transport(#[from] crate::mail::outbound::TransportError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    #[error(transparent)]
+    Compose(#[from] compose::ComposeError),
+    #[error("the meeting's time zone {0:?} is unknown")]
+    TimeZone(String),
+    #[error("a background task failed: {0}")]
+    Task(String),
+}
+
+pub type Result<T> = std::result::Result<T, DaemonError>;
+
+/// Retries of a message that a server keeps refusing with 4xx, before it is marked failed.
+const MAX_ATTEMPTS: i64 = 12;
+/// Inbound messages taken per pass.
+const BATCH: usize = 50;
+
+/// What one pass did, for `run --once` and the logs.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Report {
+    pub received: usize,
+    pub answers: usize,
+    pub held: usize,
+    pub ignored: usize,
+    pub jobs: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+pub struct Daemon {
+    pub cfg: Config,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub renderer: Renderer,
+    pub transport: Transport,
+    pub limits: Limits,
+}
+
+/// The inbound dedup key: Message-ID plus a hash of the body. The body, not the whole
+/// message: the same message delivered twice differs in its Received: lines.
+pub fn dedup_key(raw: &[u8], message_id: Option<&str>) -> (String, String) {
+    let body_start = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2));
+    let hash = match (message_id, body_start) {
+        (Some(_), Some(start)) => hex::encode(Sha256::digest(&raw[start..])),
+        _ => hex::encode(Sha256::digest(raw)),
+    };
+    let key = match message_id {
+        Some(id) => format!("{id}|{hash}"),
+        None => format!("|{hash}"),
+    };
+    (key, hash)
+}
+
+impl Daemon {
+    /// Opens the adapters and checks what can be checked before the loop starts.
+    pub async fn new(cfg: Config, store: Store, clock: Arc<dyn Clock>) -> Result<Daemon> {
+        let renderer = Renderer::new()?;
+        let transport = Transport::open(&cfg.outbound)?;
+        let limits = Limits {
+            max_bytes: cfg.max_message_bytes,
+            ..Limits::default()
+        };
+        Ok(Daemon {
+            cfg,
+            store,
+            clock,
+            renderer,
+            transport,
+            limits,
+        })
+    }
+
+    pub async fn open_source(&self) -> Result<MailSource> {
+        Ok(match &self.cfg.mailbox {
+            MailboxConfig::Maildir(p) => {
+                MailSource::Maildir(MaildirSource::open(p, Duration::from_secs(2))?)
+            }
+            MailboxConfig::Imap(i) => {
+                let cp = self
+                    .store
+                    .checkpoint(&ImapSource::checkpoint_name(i))
+                    .await?;
+                MailSource::Imap(Box::new(ImapSource::new(i.clone(), cp)))
+            }
+        })
+    }
+
+    fn tz(&self, m: &Meeting) -> Result<Tz> {
+        m.time_zone
+            .parse()
+            .map_err(|_| DaemonError::TimeZone(m.time_zone.clone()))
+    }
+
+    // ----- inbound ----------------------------------------------------------------------
+
+    /// One pass over the mailbox: everything fetched is stored, acted on, and marked.
+    pub async fn inbound_pass(&self, src: &mut MailSource, report: &mut Report) -> Result<()> {
+        // Messages stored by an earlier run that died before acting on them.
+        for (id, received_at) in self.store.unprocessed_inbound().await? {
+            let raw = self.store.inbound_raw(id).await?;
+            self.act_on_stored(id, &raw, received_at, report).await;
+        }
+        loop {
+            let batch = src.fetch(BATCH).await?;
+            let n = batch.len();
+            let mut handled = Vec::with_capacity(n);
+            for msg in batch {
+                if self.receive(&msg, report).await? {
+                    handled.push(msg.source_ref.clone());
+                }
+            }
+            let all = handled.len() == n;
+            src.mark_handled(&handled).await?;
+            if let MailSource::Imap(s) = src {
+                if let (Some((v, u)), MailboxConfig::Imap(i)) =
+                    (s.take_checkpoint(), &self.cfg.mailbox)
+                {
+                    self.store
+                        .set_checkpoint(&ImapSource::checkpoint_name(i), v, u, self.clock.now())
+                        .await?;
+                }
+            }
+            if n < BATCH || !all {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Stores one fetched message and acts on it. Returns whether it may be marked
+    /// handled (its effects are committed). A database failure while storing stops the
+    /// pass: nothing may be acknowledged that is not stored.
+    async fn receive(&self, msg: &RawMessage, report: &mut Report) -> Result<bool> {
+        let message_id = quick_message_id(&msg.bytes);
+        let (key, hash) = dedup_key(&msg.bytes, message_id.as_deref());
+        let received_at = msg.received_at.unwrap_or_else(|| self.clock.now());
+        let (id, state) = self
+            .store
+            .store_inbound(&NewInbound {
+                dedup_key: key,
+                message_id,
+                content_hash: hash,
+                raw: &msg.bytes,
+                source: self.cfg_source_name(),
+                received_at,
+            })
+            .await?;
+        report.received += 1;
+        if state != InboundState::New {
+            tracing::debug!(inbound = id, "seen before; marking handled");
+            return Ok(true);
+        }
+        Ok(self
+            .act_on_stored(id, &msg.bytes, received_at, report)
+            .await)
+    }
+
+    fn cfg_source_name(&self) -> String {
+        match &self.cfg.mailbox {
+            MailboxConfig::Imap(i) => ImapSource::checkpoint_name(i),
+            MailboxConfig::Maildir(p) => format!("maildir:{}", p.display()),
+        }
+    }
+
+    /// Acts on a stored message; on failure, records it as held with the reason so a
+    /// coordinator sees it. Returns whether the outcome is committed.
+    async fn act_on_stored(
+        &self,
+        id: i64,
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+        report: &mut Report,
+    ) -> bool {
+        match self.act(id, raw, received_at, report).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(inbound = id, error = %e, "cannot act on a message; holding it for a coordinator");
+                let outcome = InboundOutcome {
+                    state: InboundState::Held,
+                    kind: "unknown".into(),
+                    sender: None,
+                    subject: String::new(),
+                    outcome: format!("cannot act on this message: {e}"),
+                    problems: vec![e.to_string()],
+                    invitation_id: None,
+                };
+                match self
+                    .store
+                    .finish_inbound(id, &outcome, None, &[], &[], self.clock.now())
+                    .await
+                {
+                    Ok(()) => {
+                        report.held += 1;
+                        true
+                    }
+                    Err(e2) => {
+                        tracing::error!(inbound = id, error = %e2, "cannot record the failure either; will retry");
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    async fn act(
+        &self,
+        id: i64,
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+        report: &mut Report,
+    ) -> Result<()> {
+        let limits = self.limits;
+        let bytes = raw.to_vec();
+        // Parsing is CPU work on untrusted input: off the async threads, and a panic
+        // inside is contained twice (catch_unwind in `understand`, and the task here).
+        let u = match tokio::task::spawn_blocking(move || understand::understand(&bytes, limits))
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => Understanding {
+                problems: vec![format!("reading the message failed: {e}")],
+                ..Default::default()
+            },
+        };
+        let now = self.clock.now();
+        let invitation = self.find_invitation(&u).await?;
+        let meeting = match &invitation {
+            Some(i) => Some(self.store.meeting(i.meeting_id).await?),
+            None => None,
+        };
+        let receipts_recent = match &u.from {
+            Some(f) => {
+                self.store
+                    .count_recent(f, "receipt", now - chrono::Duration::hours(1))
+                    .await?
+            }
+            None => 0,
+        };
+        let d = workflow::decide(
+            &u,
+            &InboundContext {
+                secretariat_address: &self.cfg.secretariat.address,
+                invitation: invitation.as_ref(),
+                meeting: meeting.as_ref(),
+                receipts_recent,
+                receipts_per_hour: self.cfg.receipts_per_hour,
+            },
+        );
+        let sender = u.from.clone().unwrap_or_default();
+        let mut mails = Vec::new();
+        let mut events = Vec::new();
+        let mut new_answer = None;
+        if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
+            new_answer = Some(NewAnswer {
+                invitation_id: inv.id,
+                answer: answer.clone(),
+                source: "reply".into(),
+                sender: sender.clone(),
+                received_at,
+            });
+            events.push(NewEvent {
+                actor: sender.clone(),
+                kind: "answer".into(),
+                meeting_id: Some(m.id),
+                invitation_id: Some(inv.id),
+                inbound_id: Some(id),
+                detail: d.outcome.clone(),
+            });
+            if d.receipt {
+                mails.push(self.receipt(m, inv, answer, u.message_id.as_deref(), id)?);
+            }
+            report.answers += 1;
+        }
+        if let Some((address, reason)) = &d.failing {
+            let n = self.store.mark_failing(address, reason, now).await?;
+            events.push(NewEvent {
+                actor: "mail system".into(),
+                kind: "bounce".into(),
+                meeting_id: None,
+                invitation_id: None,
+                inbound_id: Some(id),
+                detail: format!("{address}: {reason} ({n} membership(s) marked failing)"),
+            });
+        }
+        match d.state {
+            InboundState::Held => report.held += 1,
+            InboundState::Ignored => report.ignored += 1,
+            _ => {}
+        }
+        let kind = serde_json::to_value(u.kind())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        tracing::info!(inbound = id, from = %sender, kind = %kind, state = d.state.as_str(), "{}", d.outcome);
+        let outcome = InboundOutcome {
+            state: d.state,
+            kind,
+            sender: u.from.clone(),
+            subject: u.subject.clone(),
+            outcome: d.outcome,
+            problems: u.problems.clone(),
+            invitation_id: invitation.as_ref().map(|i| i.id),
+        };
+        self.store
+            .finish_inbound(id, &outcome, new_answer.as_ref(), &mails, &events, now)
+            .await?;
+        Ok(())
+    }
+
+    /// The invitation a message answers: by the Message-IDs it replies to (ours carry
+    /// the token), then by the plus-address it was sent to. Finding it authorises
+    /// nothing by itself; `workflow::decide` checks the sender.
+    async fn find_invitation(&self, u: &Understanding) -> Result<Option<Invitation>> {
+        let domain = self.cfg.secretariat.domain();
+        for id in &u.thread_ids {
+            if let Some(inv) = self.store.invitation_by_sent_message(id).await? {
+                return Ok(Some(inv));
+            }
+            if let Some(token) = token_in_message_id(id, domain) {
+                if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
+                    return Ok(Some(inv));
+                }
+            }
+        }
+        for addr in &u.recipients {
+            if base_address(addr) != self.cfg.secretariat.address {
+                continue;
+            }
+            if let Some(token) = address_detail(addr).and_then(Token::parse) {
+                if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
+                    return Ok(Some(inv));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    // ----- composing ----------------------------------------------------------------------
+
+    fn meeting_text(&self, m: &Meeting, name: &str, asked: bool) -> Result<MeetingText> {
+        let tz = self.tz(m)?;
+        let lang = self.cfg.secretariat.language;
+        Ok(MeetingText {
+            council: m.council_name.clone(),
+            title: m.title.clone(),
+            date: render::format_date(lang, m.starts_at, tz),
+            time: render::format_time_range(m.starts_at, m.ends_at, tz),
+            room: m.place.room.clone(),
+            link: m.place.digital_link.clone(),
+            name: name.to_string(),
+            secretariat: self.cfg.secretariat.name.clone(),
+            asked,
+            agenda: Vec::new(),
+            understood: None,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compose(
+        &self,
+        template: &str,
+        ctx: &MeetingText,
+        to_name: &str,
+        to_address: &str,
+        token: Option<&Token>,
+        in_reply_to: Option<&str>,
+        auto_submitted: &'static str,
+    ) -> Result<(String, Vec<u8>)> {
+        let r = self
+            .renderer
+            .render(self.cfg.secretariat.language, template, ctx)?;
+        let message_id = compose::new_message_id(template, token, self.cfg.secretariat.domain());
+        let reply_to = token.map(|t| self.cfg.secretariat.reply_address(t));
+        let raw = compose::build(&Draft {
+            from_name: &self.cfg.secretariat.name,
+            from_address: &self.cfg.secretariat.address,
+            reply_to: reply_to.as_deref(),
+            to_name: Some(to_name),
+            to_address,
+            subject: &r.subject,
+            body: &r.body,
+            message_id: &message_id,
+            in_reply_to,
+            auto_submitted,
+            kind: template,
+            date: self.clock.now(),
+        })?;
+        Ok((message_id, raw))
+    }
+
+    fn receipt(
+        &self,
+        m: &Meeting,
+        inv: &Invitation,
+        answer: &crate::domain::Answer,
+        in_reply_to: Option<&str>,
+        inbound_id: i64,
+    ) -> Result<OutgoingMail> {
+        let mut ctx = self.meeting_text(m, &inv.member_name, true)?;
+        ctx.understood = Some(render::describe_answer(
+            self.cfg.secretariat.language,
+            answer,
+        ));
+        let token = Token::parse(&inv.token);
+        let (message_id, raw) = self.compose(
+            "receipt",
+            &ctx,
+            &inv.member_name,
+            &inv.member_email,
+            token.as_ref(),
+            in_reply_to,
+            // RFC 3834 §5: a response to a message is "auto-replied".
+            "auto-replied",
+        )?;
+        Ok(OutgoingMail {
+            effect_key: format!("receipt:{inbound_id}"),
+            message_id,
+            kind: "receipt".into(),
+            recipient: inv.member_email.clone(),
+            envelope_from: self.cfg.secretariat.address.clone(),
+            raw,
+            meeting_id: Some(m.id),
+            invitation_id: Some(inv.id),
+            inbound_id: Some(inbound_id),
+        })
+    }
+
+    // ----- scheduled work -------------------------------------------------------------------
+
+    /// Runs every job that is due, and invites members added after the summons went out.
+    pub async fn tick(&self, report: &mut Report) -> Result<()> {
+        let now = self.clock.now();
+        for job in self.store.due_jobs(now).await? {
+            let meeting = self.store.meeting(job.meeting_id).await?;
+            let done = match job.kind.as_str() {
+                schedule::SUMMONS => self.summons(&meeting, Some(job.id)).await?,
+                schedule::REMINDER => self.reminder(&meeting, job.id).await?,
+                other => {
+                    tracing::warn!(job = job.id, kind = other, "unknown job kind; left pending");
+                    false
+                }
+            };
+            if done {
+                report.jobs += 1;
+            }
+        }
+        // Members added after the summons went out get theirs now.
+        for m in self.store.meetings().await? {
+            if m.status != "scheduled" || m.starts_at <= now {
+                continue;
+            }
+            let summons_done = self
+                .store
+                .jobs(m.id)
+                .await?
+                .iter()
+                .any(|j| j.kind == schedule::SUMMONS && j.state == "done");
+            if summons_done {
+                self.summons(&m, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the invitations and summons that are missing for a meeting, in one
+    /// transaction with the job's completion. Returns false when another run did it.
+    async fn summons(&self, m: &Meeting, job_id: Option<i64>) -> Result<bool> {
+        let now = self.clock.now();
+        if m.starts_at <= now || m.status != "scheduled" {
+            let event = NewEvent {
+                actor: "scheduler".into(),
+                kind: "summons_skipped".into(),
+                meeting_id: Some(m.id),
+                invitation_id: None,
+                inbound_id: None,
+                detail: "the meeting has started or is not scheduled; no summons sent".into(),
+            };
+            return Ok(self
+                .store
+                .complete_job(job_id, &[], &[], Some(event), now)
+                .await?);
+        }
+        let invited: HashSet<i64> = self
+            .store
+            .invitations(m.id)
+            .await?
+            .iter()
+            .map(|i| i.member_id)
+            .collect();
+        let members: Vec<Member> = self
+            .store
+            .members(m.council_id)
+            .await?
+            .into_iter()
+            .filter(|mb| !invited.contains(&mb.id))
+            .collect();
+        if members.is_empty() && job_id.is_none() {
+            return Ok(false);
+        }
+        let mut invitations = Vec::with_capacity(members.len());
+        for mb in &members {
+            let token = Token::generate();
+            let ctx = self.meeting_text(m, &mb.name, mb.role.is_asked_to_answer())?;
+            let (message_id, raw) = self.compose(
+                "summons",
+                &ctx,
+                &mb.name,
+                &mb.email,
+                Some(&token),
+                None,
+                "auto-generated",
+            )?;
+            invitations.push((
+                NewInvitation {
+                    meeting_id: m.id,
+                    member_id: mb.id,
+                    token: token.as_str().to_string(),
+                },
+                OutgoingMail {
+                    effect_key: format!("summons:{}:{}", m.id, mb.id),
+                    message_id,
+                    kind: "summons".into(),
+                    recipient: mb.email.clone(),
+                    envelope_from: self.cfg.secretariat.address.clone(),
+                    raw,
+                    meeting_id: Some(m.id),
+                    invitation_id: None,
+                    inbound_id: None,
+                },
+            ));
+        }
+        let event = NewEvent {
+            actor: "scheduler".into(),
+            kind: "summons".into(),
+            meeting_id: Some(m.id),
+            invitation_id: None,
+            inbound_id: None,
+            detail: format!("summons to {} member(s)", invitations.len()),
+        };
+        let done = self
+            .store
+            .complete_job(job_id, &invitations, &[], Some(event), now)
+            .await?;
+        if done {
+            tracing::info!(meeting = m.id, count = invitations.len(), "summons queued");
+        }
+        Ok(done)
+    }
+
+    /// Reminds those asked to answer who have not.
+    async fn reminder(&self, m: &Meeting, job_id: i64) -> Result<bool> {
+        let now = self.clock.now();
+        let mut mails = Vec::new();
+        if m.starts_at > now && m.status == "scheduled" {
+            let members = self.store.members(m.council_id).await?;
+            for inv in self.store.invitations(m.id).await? {
+                let failing = members
+                    .iter()
+                    .any(|mb| mb.id == inv.member_id && mb.failing_since.is_some());
+                if inv.response.is_some() || !inv.role.is_asked_to_answer() || failing {
+                    continue;
+                }
+                let ctx = self.meeting_text(m, &inv.member_name, true)?;
+                let token = Token::parse(&inv.token);
+                let (message_id, raw) = self.compose(
+                    "reminder",
+                    &ctx,
+                    &inv.member_name,
+                    &inv.member_email,
+                    token.as_ref(),
+                    None,
+                    "auto-generated",
+                )?;
+                mails.push(OutgoingMail {
+                    effect_key: format!("reminder:{}", inv.id),
+                    message_id,
+                    kind: "reminder".into(),
+                    recipient: inv.member_email.clone(),
+                    envelope_from: self.cfg.secretariat.address.clone(),
+                    raw,
+                    meeting_id: Some(m.id),
+                    invitation_id: Some(inv.id),
+                    inbound_id: None,
+                });
+            }
+        }
+        let event = NewEvent {
+            actor: "scheduler".into(),
+            kind: "reminder".into(),
+            meeting_id: Some(m.id),
+            invitation_id: None,
+            inbound_id: None,
+            detail: format!("reminder to {} member(s) who had not answered", mails.len()),
+        };
+        Ok(self
+            .store
+            .complete_job(Some(job_id), &[], &mails, Some(event), now)
+            .await?)
+    }
+
+    // ----- outbox ---------------------------------------------------------------------------
+
+    /// Sends everything that is due; 4xx and connection errors are retried later with
+    /// backoff, 5xx marks the row failed with the server's reason.
+    pub async fn dispatch(&self, report: &mut Report) -> Result<()> {
+        loop {
+            let now = self.clock.now();
+            let rows = self.store.due_outbox(now, 50).await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for row in rows {
+                let raw = self.store.outbox_raw(row.id).await?;
+                let unique = format!("{}.R{}.referent", row.created_at.timestamp(), row.id);
+                match self
+                    .transport
+                    .send(&row.envelope_from, &row.recipient, &raw, &unique)
+                    .await
+                {
+                    Ok(()) => {
+                        self.store.mark_sent(row.id, self.clock.now()).await?;
+                        report.sent += 1;
+                        tracing::info!(outbox = row.id, kind = %row.kind, to = %row.recipient, "sent");
+                    }
+                    Err(e) if e.transient && row.attempts + 1 < MAX_ATTEMPTS => {
+                        let delay = retry_delay(row.attempts);
+                        self.store
+                            .mark_retry(row.id, &e.message, self.clock.now() + delay)
+                            .await?;
+                        report.retried += 1;
+                        tracing::warn!(outbox = row.id, to = %row.recipient, error = %e, "send failed; will retry");
+                    }
+                    Err(e) => {
+                        self.store
+                            .mark_failed(row.id, &e.message, self.clock.now())
+                            .await?;
+                        report.failed += 1;
+                        tracing::error!(outbox = row.id, to = %row.recipient, error = %e, "send failed for good");
+                    }
+                }
+            }
+        }
+    }
+
+    /// One full pass: inbound, scheduled jobs, outbox. What `run --once` does.
+    pub async fn run_once(&self) -> Result<Report> {
+        let mut report = Report::default();
+        let mut src = self.open_source().await?;
+        let r = self.inbound_pass(&mut src, &mut report).await;
+        src.close().await;
+        r?;
+        self.tick(&mut report).await?;
+        self.dispatch(&mut report).await?;
+        Ok(report)
+    }
+
+    /// Runs until `cancel` fires: three named tasks (inbound, scheduler, dispatcher),
+    /// each joined on shutdown.
+    pub async fn run(self: Arc<Self>, cancel: CancellationToken) -> Result<()> {
+        let wake = Arc::new(Notify::new());
+        let mut tasks: Vec<(&str, JoinHandle<Result<()>>)> = Vec::new();
+
+        let (d, c, w) = (self.clone(), cancel.clone(), wake.clone());
+        tasks.push((
+            "inbound",
+            tokio::spawn(async move { d.inbound_task(c, w).await }),
+        ));
+        let (d, c, w) = (self.clone(), cancel.clone(), wake.clone());
+        tasks.push((
+            "scheduler",
+            tokio::spawn(async move { d.scheduler_task(c, w).await }),
+        ));
+        let (d, c, w) = (self.clone(), cancel.clone(), wake.clone());
+        tasks.push((
+            "dispatcher",
+            tokio::spawn(async move { d.dispatcher_task(c, w).await }),
+        ));
+
+        let mut failure = None;
+        for (name, handle) in tasks {
+            match handle.await {
+                Ok(Ok(())) => tracing::info!(task = name, "stopped"),
+                Ok(Err(e)) => {
+                    tracing::error!(task = name, error = %e, "stopped with an error");
+                    cancel.cancel();
+                    failure.get_or_insert(DaemonError::Task(format!("{name}: {e}")));
+                }
+                Err(e) => {
+                    tracing::error!(task = name, error = %e, "ended abnormally");
+                    cancel.cancel();
+                    failure.get_or_insert(DaemonError::Task(format!("{name}: {e}")));
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn inbound_task(&self, cancel: CancellationToken, wake: Arc<Notify>) -> Result<()> {
+        let mut src = self.open_source().await?;
+        tracing::info!(source = %src.describe(), "watching the mailbox");
+        let mut failures = 0u32;
+        while !cancel.is_cancelled() {
+            let mut report = Report::default();
+            match self.inbound_pass(&mut src, &mut report).await {
+                Ok(()) => {
+                    failures = 0;
+                    if report.received > 0 {
+                        wake.notify_one();
+                    }
+                }
+                Err(DaemonError::Inbound(e)) if e.is_transient() => {
+                    let delay = inbound::backoff(failures);
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, retry_in = ?delay, "mailbox unavailable");
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => continue,
+                    }
+                }
+                Err(DaemonError::Store(e)) => {
+                    // The database is down: nothing was acknowledged; try again later.
+                    let delay = inbound::backoff(failures);
+                    failures = failures.saturating_add(1);
+                    tracing::error!(error = %e, retry_in = ?delay, "database unavailable");
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => continue,
+                    }
+                }
+                Err(e) => {
+                    src.close().await;
+                    return Err(e);
+                }
+            }
+            if let Err(e) = src.wait(&cancel).await {
+                tracing::warn!(error = %e, "waiting for mail failed; reconnecting");
+                if let MailSource::Imap(s) = &mut src {
+                    s.reset();
+                }
+            }
+        }
+        src.close().await;
+        Ok(())
+    }
+
+    async fn scheduler_task(&self, cancel: CancellationToken, wake: Arc<Notify>) -> Result<()> {
+        loop {
+            // Jobs that fell due while the daemon was down run at once.
+            let mut report = Report::default();
+            match self.tick(&mut report).await {
+                Ok(()) => {
+                    if report.jobs > 0 {
+                        wake.notify_one();
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler tick failed; trying again at the next tick")
+                }
+            }
+            let now = self.clock.now();
+            let next = schedule::next_tick(&self.cfg.tick, now)
+                .unwrap_or(now + chrono::Duration::minutes(1));
+            let wait = (next - now).to_std().unwrap_or(Duration::from_secs(1));
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn dispatcher_task(&self, cancel: CancellationToken, wake: Arc<Notify>) -> Result<()> {
+        loop {
+            let mut report = Report::default();
+            if let Err(e) = self.dispatch(&mut report).await {
+                tracing::error!(error = %e, "dispatch failed; trying again shortly");
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = wake.notified() => {}
+                // Retries become due without anyone waking us.
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+}
+
+/// 30 s, 1 min, 2 min … capped at an hour, with jitter so many failures do not retry
+/// in lockstep.
+fn retry_delay(attempts: i64) -> chrono::Duration {
+    let base = 30i64 << attempts.clamp(0, 7);
+    let capped = base.min(3600);
+    let jitter = (rand::random::<u64>() % (capped as u64 / 4 + 1)) as i64;
+    chrono::Duration::seconds(capped + jitter)
+}
+
+/// The Message-ID from the header block, read without the full MIME parser so a message
+/// can be stored even when it cannot be parsed.
+fn quick_message_id(raw: &[u8]) -> Option<String> {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len().min(256 * 1024));
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    let mut lines = head.lines().peekable();
+    while let Some(line) = lines.next() {
+        let is_id = line
+            .get(..11)
+            .is_some_and(|h| h.eq_ignore_ascii_case("message-id:"));
+        if let (true, Some(rest)) = (is_id, line.get(11..)) {
+            let mut value = rest.trim().to_string();
+            // A folded header continues on indented lines.
+            while let Some(next) = lines.peek() {
+                if next.starts_with(' ') || next.starts_with('\t') {
+                    value.push_str(next.trim());
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            let v = value.trim().trim_start_matches('<');
+            let v = v.split('>').next().unwrap_or(v).trim();
+            if !v.is_empty() && v.len() <= 998 {
+                return Some(v.to_string());
+            }
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_ignores_trace_headers() {
+        let a = b"Received: from a\r\nMessage-ID: <x@y>\r\n\r\nJa\r\n";
+        let b = b"Received: from b\r\nMessage-ID: <x@y>\r\n\r\nJa\r\n";
+        assert_eq!(dedup_key(a, Some("x@y")).0, dedup_key(b, Some("x@y")).0);
+        assert_eq!(quick_message_id(a).as_deref(), Some("x@y"));
+        assert_eq!(
+            quick_message_id(b"Message-Id:\r\n <folded@y>\r\n\r\n").as_deref(),
+            Some("folded@y")
+        );
+        assert_eq!(
+            quick_message_id(b"Subject: x\r\n\r\nMessage-ID: <no@y>"),
+            None
+        );
+        assert_eq!(
+            quick_message_id("Subject: Møtet\r\nMessage-ID: <a@b>\r\n\r\n".as_bytes()).as_deref(),
+            Some("a@b")
+        );
+    }
+}

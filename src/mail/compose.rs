@@ -1,0 +1,173 @@
+//! Building the bytes of an outgoing message. Pure: the date and the Message-ID are
+//! given, so the same inputs give the same message.
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::Message;
+use rand::RngCore;
+
+use crate::domain::Token;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("cannot use {0:?} as an address: {1}")]
+    Address(String, lettre::address::AddressError),
+    #[error("cannot build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+}
+
+/// RFC 3834 `Auto-Submitted`.
+#[derive(Debug, Clone)]
+pub struct AutoSubmitted(pub &'static str);
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(match s.trim() {
+            "auto-replied" => AutoSubmitted("auto-replied"),
+            "no" => AutoSubmitted("no"),
+            _ => AutoSubmitted("auto-generated"),
+        })
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.to_string())
+    }
+}
+
+/// Marks mail `referent` sent, so it never answers itself.
+#[derive(Debug, Clone)]
+pub struct SentByReferent(pub String);
+
+impl Header for SentByReferent {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Referent")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(SentByReferent(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// Asks Exchange and Outlook not to send their own automatic replies to this mail.
+#[derive(Debug, Clone)]
+pub struct AutoResponseSuppress;
+
+impl Header for AutoResponseSuppress {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Auto-Response-Suppress")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoResponseSuppress)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "OOF, AutoReply".to_string())
+    }
+}
+
+/// A new Message-ID (without angle brackets). For mail about an invitation it carries
+/// the invitation's token, so a reply whose client dropped our plus-address still finds
+/// its invitation; a random tail keeps every message's id unique.
+pub fn new_message_id(kind: &str, token: Option<&Token>, domain: &str) -> String {
+    let mut tail = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut tail);
+    match token {
+        Some(t) => format!("{kind}.{}.{}@{domain}", t.as_str(), hex::encode(tail)),
+        None => format!("{kind}.{}@{domain}", hex::encode(tail)),
+    }
+}
+
+/// The token inside one of our Message-IDs, if it is one.
+pub fn token_in_message_id(message_id: &str, domain: &str) -> Option<Token> {
+    let (local, dom) = message_id.rsplit_once('@')?;
+    if !dom.eq_ignore_ascii_case(domain) {
+        return None;
+    }
+    local.split('.').find_map(Token::parse)
+}
+
+/// Everything that goes into one outgoing text message.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    pub from_name: &'a str,
+    pub from_address: &'a str,
+    pub reply_to: Option<&'a str>,
+    pub to_name: Option<&'a str>,
+    pub to_address: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub message_id: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    /// `auto-generated` (summons, reminders) or `auto-replied` (receipts).
+    pub auto_submitted: &'static str,
+    pub kind: &'a str,
+    pub date: DateTime<Utc>,
+}
+
+fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, ComposeError> {
+    let addr = address
+        .parse()
+        .map_err(|e| ComposeError::Address(address.to_string(), e))?;
+    Ok(Mailbox::new(name.map(str::to_string), addr))
+}
+
+/// The bytes of a message, ready for the outbox.
+pub fn build(d: &Draft<'_>) -> Result<Vec<u8>, ComposeError> {
+    let mut b = Message::builder()
+        .from(mailbox(Some(d.from_name), d.from_address)?)
+        .to(mailbox(d.to_name, d.to_address)?)
+        .subject(d.subject)
+        .message_id(Some(format!("<{}>", d.message_id)))
+        .date(d.date.into())
+        .header(AutoSubmitted(d.auto_submitted))
+        .header(AutoResponseSuppress)
+        .header(SentByReferent(d.kind.to_string()))
+        .header(ContentType::TEXT_PLAIN);
+    if let Some(r) = d.reply_to {
+        b = b.reply_to(mailbox(Some(d.from_name), r)?);
+    }
+    if let Some(irt) = d.in_reply_to {
+        b = b
+            .in_reply_to(format!("<{irt}>"))
+            .references(format!("<{irt}>"));
+    }
+    Ok(b.body(d.body.to_string())?.formatted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_and_reads_back() {
+        let token = Token::generate();
+        let id = new_message_id("summons", Some(&token), "council.no");
+        assert_eq!(token_in_message_id(&id, "council.no"), Some(token.clone()));
+        assert_eq!(token_in_message_id(&id, "other.no"), None);
+        let reply_to = format!("referent+{}@council.no", token.as_str());
+        let raw = build(&Draft {
+            from_name: "Sekretariatet",
+            from_address: "referent@council.no",
+            reply_to: Some(&reply_to),
+            to_name: Some("Ola Nordmann"),
+            to_address: "ola@example.no",
+            subject: "Innkalling: Utdanningsrådet",
+            body: "Hei Ola,\n\nVelkommen.\n",
+            message_id: &id,
+            in_reply_to: None,
+            auto_submitted: "auto-generated",
+            kind: "summons",
+            date: "2027-01-01T10:00:00Z".parse().unwrap(),
+        })
+        .unwrap();
+        let u = crate::understand::understand(&raw, Default::default());
+        assert!(u.sent_by_referent);
+        assert_eq!(u.message_id.as_deref(), Some(id.as_str()));
+        assert_eq!(u.subject, "Innkalling: Utdanningsrådet");
+        assert!(u.auto_reply.is_some(), "our own mail is automatic");
+    }
+}

@@ -1,0 +1,5 @@
+//! Mail in and out: the adapters (IMAP, Maildir, SMTP) and the building of messages.
+
+pub mod compose;
+pub mod inbound;
+pub mod outbound;

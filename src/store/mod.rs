@@ -1,0 +1,889 @@
+//! Storage: sqlx over SQLite (the embedded default, WAL) or PostgreSQL, with one set of
+//! portable queries (`$n` placeholders, text times, `RETURNING`), so both backends run
+//! the same code and the same tests.
+
+mod rows;
+
+use std::str::FromStr;
+use std::sync::Once;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+pub use rows::*;
+
+use crate::domain::{Answer, Role};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {0}: {1}")]
+    Open(String, sqlx::Error),
+    #[error("cannot prepare the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is not what this version expects: {0}")]
+    Corrupt(String),
+}
+
+impl From<crate::domain::DomainError> for StoreError {
+    fn from(e: crate::domain::DomainError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+static DRIVERS: Once = Once::new();
+
+/// Writes a time the way the database keeps it.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Reads a time the database keeps.
+pub fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("bad time {s:?}")))
+}
+
+fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database, shared by every task of the daemon.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A mail to be sent, written to the outbox in the same transaction as the change that
+/// causes it.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    /// One row per effect: the same effect asked for twice is written once.
+    pub effect_key: String,
+    pub message_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub envelope_from: String,
+    pub raw: Vec<u8>,
+    pub meeting_id: Option<i64>,
+    pub invitation_id: Option<i64>,
+    pub inbound_id: Option<i64>,
+}
+
+/// A raw message as it arrived.
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    pub dedup_key: String,
+    pub message_id: Option<String>,
+    pub content_hash: String,
+    pub raw: &'a [u8],
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What became of an inbound message.
+#[derive(Debug, Clone)]
+pub struct InboundOutcome {
+    pub state: InboundState,
+    pub kind: String,
+    pub sender: Option<String>,
+    pub subject: String,
+    pub outcome: String,
+    pub problems: Vec<String>,
+    pub invitation_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundState {
+    /// Stored, not yet acted on.
+    New,
+    /// Acted on (an answer recorded, a bounce noted …).
+    Processed,
+    /// Kept for a coordinator: not understood, or not authorised.
+    Held,
+    /// Deliberately not acted on (an autoresponder, a list, our own mail).
+    Ignored,
+}
+
+impl InboundState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboundState::New => "new",
+            InboundState::Processed => "processed",
+            InboundState::Held => "held",
+            InboundState::Ignored => "ignored",
+        }
+    }
+}
+
+/// An answer to record, with where it came from.
+#[derive(Debug, Clone)]
+pub struct NewAnswer {
+    pub invitation_id: i64,
+    pub answer: Answer,
+    pub source: String,
+    pub sender: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// An invitation to create together with its summons.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub meeting_id: i64,
+    pub member_id: i64,
+    pub token: String,
+}
+
+impl Store {
+    /// Opens (creating when missing) and migrates the database.
+    pub async fn open(url: &str) -> Result<Store> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        if backend == Backend::Sqlite {
+            if let Some(path) = url
+                .strip_prefix("sqlite://")
+                .map(|p| p.split('?').next().unwrap_or(p))
+            {
+                if let Some(parent) = std::path::Path::new(path).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(|e| StoreError::Open(url.into(), sqlx::Error::Io(e)))?;
+                    }
+                }
+            }
+        }
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; FULL makes a commit
+                        // survive power loss, which the "nothing lost" promise needs.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Open(redact(url), e))?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ----- councils and members -------------------------------------------------------
+
+    pub async fn add_council(&self, slug: &str, name: &str, now: DateTime<Utc>) -> Result<i64> {
+        if self.council_by_slug(slug).await?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "a council with slug {slug:?} exists already"
+            )));
+        }
+        let row = sqlx::query(
+            "INSERT INTO councils (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(slug)
+        .bind(name)
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn councils(&self) -> Result<Vec<Council>> {
+        let rows = sqlx::query("SELECT id, slug, name FROM councils ORDER BY slug")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Council::from_row).collect()
+    }
+
+    pub async fn council_by_slug(&self, slug: &str) -> Result<Option<Council>> {
+        let row = sqlx::query("SELECT id, slug, name FROM councils WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Council::from_row).transpose()
+    }
+
+    pub async fn council(&self, id: i64) -> Result<Council> {
+        let row = sqlx::query("SELECT id, slug, name FROM councils WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(Council::from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("no council with id {id}")))
+    }
+
+    /// Adds members all at once: either every one is added, or none is.
+    pub async fn add_members(
+        &self,
+        council_id: i64,
+        members: &[NewMember],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(members.len());
+        for m in members {
+            let exists = sqlx::query("SELECT id FROM members WHERE council_id = $1 AND email = $2")
+                .bind(council_id)
+                .bind(&m.email)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "{} is a member of this council already",
+                    m.email
+                )));
+            }
+            let row = sqlx::query(
+                "INSERT INTO members (council_id, name, email, organisation, role, doctor, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(council_id)
+            .bind(&m.name)
+            .bind(&m.email)
+            .bind(m.organisation.as_deref())
+            .bind(m.role.as_str())
+            .bind(i64::from(m.doctor))
+            .bind(ts(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(row.try_get(0)?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn members(&self, council_id: i64) -> Result<Vec<Member>> {
+        let rows = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE council_id = $1 ORDER BY name, id"
+        ))
+        .bind(council_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Member::from_row).collect()
+    }
+
+    /// Marks an address as failing (a permanent bounce) wherever it is a member.
+    pub async fn mark_failing(&self, email: &str, reason: &str, now: DateTime<Utc>) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE members SET failing_since = $1, failing_reason = $2 WHERE email = $3",
+        )
+        .bind(ts(now))
+        .bind(reason)
+        .bind(email)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    // ----- meetings and jobs ----------------------------------------------------------
+
+    /// Adds a meeting and its scheduled jobs in one transaction.
+    pub async fn add_meeting(
+        &self,
+        m: &NewMeeting,
+        jobs: &[(String, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO meetings (council_id, title, starts_at, ends_at, time_zone, room, digital_link, uid, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(m.council_id)
+        .bind(&m.title)
+        .bind(ts(m.starts_at))
+        .bind(ts(m.ends_at))
+        .bind(&m.time_zone)
+        .bind(m.place.room.as_deref())
+        .bind(m.place.digital_link.as_deref())
+        .bind(&m.uid)
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get(0)?;
+        for (kind, due) in jobs {
+            sqlx::query(
+                "INSERT INTO jobs (meeting_id, kind, due_at, state) VALUES ($1, $2, $3, 'pending')",
+            )
+            .bind(id)
+            .bind(kind)
+            .bind(ts(*due))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn meetings(&self) -> Result<Vec<Meeting>> {
+        let rows = sqlx::query(&format!("{MEETING_SELECT} ORDER BY m.starts_at, m.id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Meeting::from_row).collect()
+    }
+
+    pub async fn meeting(&self, id: i64) -> Result<Meeting> {
+        let row = sqlx::query(&format!("{MEETING_SELECT} WHERE m.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(Meeting::from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("no meeting with id {id}")))
+    }
+
+    /// Jobs that are due at `now` and not yet done, oldest first.
+    pub async fn due_jobs(&self, now: DateTime<Utc>) -> Result<Vec<Job>> {
+        let rows = sqlx::query(
+            "SELECT id, meeting_id, kind, due_at, state FROM jobs WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at, id",
+        )
+        .bind(ts(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Job::from_row).collect()
+    }
+
+    pub async fn jobs(&self, meeting_id: i64) -> Result<Vec<Job>> {
+        let rows = sqlx::query("SELECT id, meeting_id, kind, due_at, state FROM jobs WHERE meeting_id = $1 ORDER BY due_at, id")
+            .bind(meeting_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Job::from_row).collect()
+    }
+
+    /// Moves a pending job to a new due time (the offsets in the configuration changed).
+    pub async fn reschedule_job(&self, job_id: i64, due: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE jobs SET due_at = $1 WHERE id = $2 AND state = 'pending'")
+            .bind(ts(due))
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a job done with the mail it causes, in one transaction. Invitations are
+    /// created with their summons. Returns false when another run did the job already.
+    pub async fn complete_job(
+        &self,
+        job_id: Option<i64>,
+        invitations: &[(NewInvitation, OutgoingMail)],
+        mails: &[OutgoingMail],
+        event: Option<NewEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(job_id) = job_id {
+            let r = sqlx::query(
+                "UPDATE jobs SET state = 'done', done_at = $1 WHERE id = $2 AND state = 'pending'",
+            )
+            .bind(ts(now))
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        for (inv, mail) in invitations {
+            let existing =
+                sqlx::query("SELECT id FROM invitations WHERE meeting_id = $1 AND member_id = $2")
+                    .bind(inv.meeting_id)
+                    .bind(inv.member_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if existing.is_some() {
+                continue;
+            }
+            let row = sqlx::query(
+                "INSERT INTO invitations (meeting_id, member_id, token, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(inv.meeting_id)
+            .bind(inv.member_id)
+            .bind(&inv.token)
+            .bind(ts(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = row.try_get(0)?;
+            let mut mail = mail.clone();
+            mail.invitation_id = Some(id);
+            enqueue(&mut tx, &mail, now).await?;
+        }
+        for mail in mails {
+            enqueue(&mut tx, mail, now).await?;
+        }
+        if let Some(e) = event {
+            insert_event(&mut tx, &e, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    // ----- invitations ----------------------------------------------------------------
+
+    pub async fn invitations(&self, meeting_id: i64) -> Result<Vec<Invitation>> {
+        let rows = sqlx::query(&format!(
+            "{INVITATION_SELECT} WHERE i.meeting_id = $1 ORDER BY mb.name, i.id"
+        ))
+        .bind(meeting_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Invitation::from_row).collect()
+    }
+
+    pub async fn invitation_by_token(&self, token: &str) -> Result<Option<Invitation>> {
+        let row = sqlx::query(&format!("{INVITATION_SELECT} WHERE i.token = $1"))
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Invitation::from_row).transpose()
+    }
+
+    /// The invitation an email we sent belongs to, by its Message-ID.
+    pub async fn invitation_by_sent_message(&self, message_id: &str) -> Result<Option<Invitation>> {
+        let row = sqlx::query(
+            "SELECT invitation_id FROM outbox WHERE message_id = $1 AND invitation_id IS NOT NULL",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => {
+                let id: i64 = r.try_get(0)?;
+                let row = sqlx::query(&format!("{INVITATION_SELECT} WHERE i.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Invitation::from_row).transpose()
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Every answer given to a meeting's invitations, oldest first.
+    pub async fn answers(&self, meeting_id: i64) -> Result<Vec<AnswerRecord>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.invitation_id, a.response, a.attendance, a.substitute_name, a.substitute_email,
+                    a.inbound_id, a.source, a.sender, a.received_at, n.message_id
+             FROM answers a JOIN invitations i ON i.id = a.invitation_id
+             LEFT JOIN inbound n ON n.id = a.inbound_id
+             WHERE i.meeting_id = $1 ORDER BY a.received_at, a.id",
+        )
+        .bind(meeting_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(AnswerRecord::from_row).collect()
+    }
+
+    // ----- inbound ----------------------------------------------------------------------
+
+    /// Stores a message raw before anything acts on it. Returns its id and state; a
+    /// message seen before (same Message-ID and content) is not stored twice.
+    pub async fn store_inbound(&self, m: &NewInbound<'_>) -> Result<(i64, InboundState)> {
+        if let Some(found) = self.inbound_by_key(&m.dedup_key).await? {
+            return Ok(found);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO inbound (dedup_key, message_id, content_hash, raw, size, source, received_at, state)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'new')
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&m.dedup_key)
+        .bind(m.message_id.as_deref())
+        .bind(&m.content_hash)
+        .bind(m.raw.to_vec())
+        .bind(m.raw.len() as i64)
+        .bind(&m.source)
+        .bind(ts(m.received_at))
+        .fetch_optional(&self.pool)
+        .await?;
+        match inserted {
+            Some(row) => Ok((row.try_get(0)?, InboundState::New)),
+            // Another process stored it between our look and our insert.
+            None => self
+                .inbound_by_key(&m.dedup_key)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("inbound row vanished".into())),
+        }
+    }
+
+    async fn inbound_by_key(&self, key: &str) -> Result<Option<(i64, InboundState)>> {
+        let row = sqlx::query("SELECT id, state FROM inbound WHERE dedup_key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => {
+                let state: String = r.try_get(1)?;
+                Ok(Some((r.try_get(0)?, parse_inbound_state(&state)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub async fn inbound_raw(&self, id: i64) -> Result<Vec<u8>> {
+        let row = sqlx::query("SELECT raw FROM inbound WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no inbound message {id}")))?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Messages stored but never acted on (a crash between storing and acting).
+    pub async fn unprocessed_inbound(&self) -> Result<Vec<(i64, DateTime<Utc>)>> {
+        let rows =
+            sqlx::query("SELECT id, received_at FROM inbound WHERE state = 'new' ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, parse_ts(&r.try_get::<String, _>(1)?)?)))
+            .collect()
+    }
+
+    pub async fn inbound_list(&self, state: Option<&str>) -> Result<Vec<InboundSummary>> {
+        let sql = "SELECT id, message_id, size, received_at, state, kind, sender, subject, outcome, problems, invitation_id FROM inbound";
+        let rows = match state {
+            Some(s) => {
+                sqlx::query(&format!("{sql} WHERE state = $1 ORDER BY id"))
+                    .bind(s)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("{sql} ORDER BY id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(InboundSummary::from_row).collect()
+    }
+
+    /// Commits everything one inbound message causes, in one transaction: its outcome,
+    /// the answer it gives, the mail it causes, the audit event. Nothing is half-done.
+    pub async fn finish_inbound(
+        &self,
+        inbound_id: i64,
+        outcome: &InboundOutcome,
+        answer: Option<&NewAnswer>,
+        mails: &[OutgoingMail],
+        events: &[NewEvent],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(a) = answer {
+            let row = sqlx::query(
+                "INSERT INTO answers (invitation_id, response, attendance, substitute_name, substitute_email, inbound_id, source, sender, received_at, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (invitation_id, inbound_id) DO NOTHING RETURNING id",
+            )
+            .bind(a.invitation_id)
+            .bind(a.answer.response.as_str())
+            .bind(a.answer.attendance.map(|x| x.as_str()))
+            .bind(a.answer.substitute.as_ref().map(|s| s.name.clone()))
+            .bind(a.answer.substitute.as_ref().and_then(|s| s.email.clone()))
+            .bind(inbound_id)
+            .bind(&a.source)
+            .bind(&a.sender)
+            .bind(ts(a.received_at))
+            .bind(ts(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                let answer_id: i64 = row.try_get(0)?;
+                // The latest answer wins: by arrival time, then by order of recording.
+                sqlx::query(
+                    "UPDATE invitations SET response = $1, attendance = $2, substitute_name = $3, substitute_email = $4,
+                            answered_at = $5, answer_id = $6
+                     WHERE id = $7 AND (answered_at IS NULL OR answered_at <= $5)",
+                )
+                .bind(a.answer.response.as_str())
+                .bind(a.answer.attendance.map(|x| x.as_str()))
+                .bind(a.answer.substitute.as_ref().map(|s| s.name.clone()))
+                .bind(a.answer.substitute.as_ref().and_then(|s| s.email.clone()))
+                .bind(ts(a.received_at))
+                .bind(answer_id)
+                .bind(a.invitation_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for mail in mails {
+            enqueue(&mut tx, mail, now).await?;
+        }
+        for e in events {
+            insert_event(&mut tx, e, now).await?;
+        }
+        sqlx::query(
+            "UPDATE inbound SET state = $1, kind = $2, sender = $3, subject = $4, outcome = $5, problems = $6,
+                    invitation_id = $7, processed_at = $8 WHERE id = $9",
+        )
+        .bind(outcome.state.as_str())
+        .bind(&outcome.kind)
+        .bind(outcome.sender.as_deref())
+        .bind(&outcome.subject)
+        .bind(&outcome.outcome)
+        .bind(serde_json::to_string(&outcome.problems).unwrap_or_else(|_| "[]".into()))
+        .bind(outcome.invitation_id)
+        .bind(ts(now))
+        .bind(inbound_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ----- outbox -------------------------------------------------------------------------
+
+    /// Rows ready to send at `now`, oldest first.
+    pub async fn due_outbox(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(&format!(
+            "{OUTBOX_SELECT} WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
+        ))
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(OutboxRow::from_row).collect()
+    }
+
+    pub async fn outbox(&self) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(&format!("{OUTBOX_SELECT} ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(OutboxRow::from_row).collect()
+    }
+
+    pub async fn outbox_raw(&self, id: i64) -> Result<Vec<u8>> {
+        let row = sqlx::query("SELECT raw FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no outbox row {id}")))?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(ts(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mark_retry(&self, id: i64, error: &str, next: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(ts(next))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(ts(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How many mails of a kind went (or will go) to an address since a time.
+    pub async fn count_recent(
+        &self,
+        recipient: &str,
+        kind: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND kind = $2 AND created_at >= $3",
+        )
+        .bind(recipient)
+        .bind(kind)
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    // ----- mailbox checkpoint -------------------------------------------------------------
+
+    pub async fn checkpoint(&self, name: &str) -> Result<Option<(u32, u32)>> {
+        let row = sqlx::query("SELECT uid_validity, last_uid FROM mailbox_state WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => {
+                let v: i64 = r.try_get(0)?;
+                let u: i64 = r.try_get(1)?;
+                Ok(Some((
+                    u32::try_from(v).unwrap_or(0),
+                    u32::try_from(u).unwrap_or(0),
+                )))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub async fn set_checkpoint(
+        &self,
+        name: &str,
+        uid_validity: u32,
+        last_uid: u32,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mailbox_state (name, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET uid_validity = $2, last_uid = $3, updated_at = $4",
+        )
+        .bind(name)
+        .bind(i64::from(uid_validity))
+        .bind(i64::from(last_uid))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ----- audit ------------------------------------------------------------------------
+
+    pub async fn events(&self, meeting_id: Option<i64>) -> Result<Vec<Event>> {
+        let sql =
+            "SELECT id, at, actor, kind, meeting_id, invitation_id, inbound_id, detail FROM events";
+        let rows = match meeting_id {
+            Some(m) => {
+                sqlx::query(&format!("{sql} WHERE meeting_id = $1 ORDER BY id"))
+                    .bind(m)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("{sql} ORDER BY id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(Event::from_row).collect()
+    }
+}
+
+async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    mail: &OutgoingMail,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox (effect_key, message_id, kind, recipient, envelope_from, raw, meeting_id, invitation_id, inbound_id,
+                             state, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10)
+         ON CONFLICT (effect_key) DO NOTHING",
+    )
+    .bind(&mail.effect_key)
+    .bind(&mail.message_id)
+    .bind(&mail.kind)
+    .bind(&mail.recipient)
+    .bind(&mail.envelope_from)
+    .bind(mail.raw.clone())
+    .bind(mail.meeting_id)
+    .bind(mail.invitation_id)
+    .bind(mail.inbound_id)
+    .bind(ts(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &NewEvent,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (at, actor, kind, meeting_id, invitation_id, inbound_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ts(now))
+    .bind(&e.actor)
+    .bind(&e.kind)
+    .bind(e.meeting_id)
+    .bind(e.invitation_id)
+    .bind(e.inbound_id)
+    .bind(&e.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn parse_inbound_state(s: &str) -> Result<InboundState> {
+    Ok(match s {
+        "new" => InboundState::New,
+        "processed" => InboundState::Processed,
+        "held" => InboundState::Held,
+        "ignored" => InboundState::Ignored,
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unknown inbound state {other:?}"
+            )))
+        }
+    })
+}
+
+fn redact(url: &str) -> String {
+    // Never print a password from a postgres:// URL.
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+fn get_role(r: &AnyRow, i: usize) -> Result<Role> {
+    let s: String = r.try_get(i)?;
+    Role::from_str(&s).map_err(StoreError::from)
+}

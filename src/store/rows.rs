@@ -1,0 +1,344 @@
+//! The rows the store reads and writes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{get_role, opt_ts, parse_ts, Result};
+use crate::domain::{Attendance, Place, Response, Role, Substitute};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Council {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+impl Council {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Council {
+            id: r.try_get(0)?,
+            slug: r.try_get(1)?,
+            name: r.try_get(2)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub name: String,
+    pub email: String,
+    pub organisation: Option<String>,
+    pub role: Role,
+    pub doctor: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub id: i64,
+    pub council_id: i64,
+    pub name: String,
+    pub email: String,
+    pub organisation: Option<String>,
+    pub role: Role,
+    pub doctor: bool,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub failing_reason: Option<String>,
+}
+
+pub(super) const MEMBER_SELECT: &str =
+    "SELECT id, council_id, name, email, organisation, role, doctor, failing_since, failing_reason FROM members";
+
+impl Member {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Member {
+            id: r.try_get(0)?,
+            council_id: r.try_get(1)?,
+            name: r.try_get(2)?,
+            email: r.try_get(3)?,
+            organisation: r.try_get(4)?,
+            role: get_role(r, 5)?,
+            doctor: r.try_get::<i64, _>(6)? != 0,
+            failing_since: opt_ts(r.try_get(7)?)?,
+            failing_reason: r.try_get(8)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMeeting {
+    pub council_id: i64,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub time_zone: String,
+    pub place: Place,
+    /// The calendar UID: stable for the meeting's life.
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Meeting {
+    pub id: i64,
+    pub council_id: i64,
+    pub council_slug: String,
+    pub council_name: String,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub time_zone: String,
+    pub place: Place,
+    pub status: String,
+    pub uid: String,
+    pub sequence: i64,
+}
+
+pub(super) const MEETING_SELECT: &str =
+    "SELECT m.id, m.council_id, c.slug, c.name, m.title, m.starts_at, m.ends_at, m.time_zone, m.room, m.digital_link,
+            m.status, m.uid, m.sequence
+     FROM meetings m JOIN councils c ON c.id = m.council_id";
+
+impl Meeting {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Meeting {
+            id: r.try_get(0)?,
+            council_id: r.try_get(1)?,
+            council_slug: r.try_get(2)?,
+            council_name: r.try_get(3)?,
+            title: r.try_get(4)?,
+            starts_at: parse_ts(&r.try_get::<String, _>(5)?)?,
+            ends_at: parse_ts(&r.try_get::<String, _>(6)?)?,
+            time_zone: r.try_get(7)?,
+            place: Place {
+                room: r.try_get(8)?,
+                digital_link: r.try_get(9)?,
+            },
+            status: r.try_get(10)?,
+            uid: r.try_get(11)?,
+            sequence: r.try_get(12)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub meeting_id: i64,
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+    pub state: String,
+}
+
+impl Job {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Job {
+            id: r.try_get(0)?,
+            meeting_id: r.try_get(1)?,
+            kind: r.try_get(2)?,
+            due_at: parse_ts(&r.try_get::<String, _>(3)?)?,
+            state: r.try_get(4)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Invitation {
+    pub id: i64,
+    pub meeting_id: i64,
+    pub member_id: i64,
+    pub member_name: String,
+    pub member_email: String,
+    pub role: Role,
+    #[serde(skip)]
+    pub token: String,
+    pub response: Option<Response>,
+    pub attendance: Option<Attendance>,
+    pub substitute: Option<Substitute>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub answer_id: Option<i64>,
+}
+
+pub(super) const INVITATION_SELECT: &str =
+    "SELECT i.id, i.meeting_id, i.member_id, mb.name, mb.email, mb.role, i.token, i.response, i.attendance,
+            i.substitute_name, i.substitute_email, i.answered_at, i.answer_id
+     FROM invitations i JOIN members mb ON mb.id = i.member_id";
+
+impl Invitation {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        let response: Option<String> = r.try_get(7)?;
+        let attendance: Option<String> = r.try_get(8)?;
+        let sub_name: Option<String> = r.try_get(9)?;
+        Ok(Invitation {
+            id: r.try_get(0)?,
+            meeting_id: r.try_get(1)?,
+            member_id: r.try_get(2)?,
+            member_name: r.try_get(3)?,
+            member_email: r.try_get(4)?,
+            role: get_role(r, 5)?,
+            token: r.try_get(6)?,
+            response: response.as_deref().map(str::parse).transpose()?,
+            attendance: attendance.as_deref().map(str::parse).transpose()?,
+            substitute: sub_name.map(|name| Substitute {
+                name,
+                email: r.try_get(10).ok().flatten(),
+            }),
+            answered_at: opt_ts(r.try_get(11)?)?,
+            answer_id: r.try_get(12)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerRecord {
+    pub id: i64,
+    pub invitation_id: i64,
+    pub response: Response,
+    pub attendance: Option<Attendance>,
+    pub substitute: Option<Substitute>,
+    pub inbound_id: Option<i64>,
+    pub source: String,
+    pub sender: String,
+    pub received_at: DateTime<Utc>,
+    pub message_id: Option<String>,
+}
+
+impl AnswerRecord {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        let response: String = r.try_get(2)?;
+        let attendance: Option<String> = r.try_get(3)?;
+        let sub_name: Option<String> = r.try_get(4)?;
+        Ok(AnswerRecord {
+            id: r.try_get(0)?,
+            invitation_id: r.try_get(1)?,
+            response: response.parse()?,
+            attendance: attendance.as_deref().map(str::parse).transpose()?,
+            substitute: sub_name.map(|name| Substitute {
+                name,
+                email: r.try_get(5).ok().flatten(),
+            }),
+            inbound_id: r.try_get(6)?,
+            source: r.try_get(7)?,
+            sender: r.try_get(8)?,
+            received_at: parse_ts(&r.try_get::<String, _>(9)?)?,
+            message_id: r.try_get(10)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InboundSummary {
+    pub id: i64,
+    pub message_id: Option<String>,
+    pub size: i64,
+    pub received_at: DateTime<Utc>,
+    pub state: String,
+    pub kind: Option<String>,
+    pub sender: Option<String>,
+    pub subject: Option<String>,
+    pub outcome: Option<String>,
+    pub problems: Vec<String>,
+    pub invitation_id: Option<i64>,
+}
+
+impl InboundSummary {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        let problems: Option<String> = r.try_get(9)?;
+        Ok(InboundSummary {
+            id: r.try_get(0)?,
+            message_id: r.try_get(1)?,
+            size: r.try_get(2)?,
+            received_at: parse_ts(&r.try_get::<String, _>(3)?)?,
+            state: r.try_get(4)?,
+            kind: r.try_get(5)?,
+            sender: r.try_get(6)?,
+            subject: r.try_get(7)?,
+            outcome: r.try_get(8)?,
+            problems: problems
+                .and_then(|p| serde_json::from_str(&p).ok())
+                .unwrap_or_default(),
+            invitation_id: r.try_get(10)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub effect_key: String,
+    pub message_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub envelope_from: String,
+    pub meeting_id: Option<i64>,
+    pub invitation_id: Option<i64>,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(super) const OUTBOX_SELECT: &str =
+    "SELECT id, effect_key, message_id, kind, recipient, envelope_from, meeting_id, invitation_id, state, attempts,
+            next_attempt_at, last_error, sent_at, created_at FROM outbox";
+
+impl OutboxRow {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(OutboxRow {
+            id: r.try_get(0)?,
+            effect_key: r.try_get(1)?,
+            message_id: r.try_get(2)?,
+            kind: r.try_get(3)?,
+            recipient: r.try_get(4)?,
+            envelope_from: r.try_get(5)?,
+            meeting_id: r.try_get(6)?,
+            invitation_id: r.try_get(7)?,
+            state: r.try_get(8)?,
+            attempts: r.try_get(9)?,
+            next_attempt_at: parse_ts(&r.try_get::<String, _>(10)?)?,
+            last_error: r.try_get(11)?,
+            sent_at: opt_ts(r.try_get(12)?)?,
+            created_at: parse_ts(&r.try_get::<String, _>(13)?)?,
+        })
+    }
+}
+
+/// An audit record: who caused what, and from which message.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub actor: String,
+    pub kind: String,
+    pub meeting_id: Option<i64>,
+    pub invitation_id: Option<i64>,
+    pub inbound_id: Option<i64>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub kind: String,
+    pub meeting_id: Option<i64>,
+    pub invitation_id: Option<i64>,
+    pub inbound_id: Option<i64>,
+    pub detail: String,
+}
+
+impl Event {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Event {
+            id: r.try_get(0)?,
+            at: parse_ts(&r.try_get::<String, _>(1)?)?,
+            actor: r.try_get(2)?,
+            kind: r.try_get(3)?,
+            meeting_id: r.try_get(4)?,
+            invitation_id: r.try_get(5)?,
+            inbound_id: r.try_get(6)?,
+            detail: r.try_get(7)?,
+        })
+    }
+}

@@ -1,0 +1,552 @@
+//! From a raw message to what it means: who wrote it, what they wrote (without quotes
+//! and signatures), in which language, and whether it is an answer, an autoresponder
+//! or a bounce. Pure: no I/O, no clock, no database. The daemon adds threading
+//! (`In-Reply-To`/`References`/token) on top of this.
+
+pub mod auto;
+pub mod rsvp;
+pub mod text;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use chrono::Datelike;
+
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
+use serde::Serialize;
+
+pub use auto::{AutoReply, Bounce};
+
+use crate::domain::{normalize_address, Answer, Attendance, Response, Substitute};
+
+/// Limits that keep one hostile message from costing more than it should.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Messages larger than this are not parsed: kept, marked, shown to a coordinator.
+    pub max_bytes: usize,
+    /// Text longer than this (in bytes) is cut before reading it for an answer.
+    pub max_text: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 25 * 1024 * 1024,
+            max_text: 256 * 1024,
+        }
+    }
+}
+
+/// What a message is, as far as the message alone can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Rsvp,
+    AutoReply,
+    Bounce,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Nb,
+    Nn,
+    En,
+}
+
+/// Everything the daemon needs from one message.
+#[derive(Debug, Clone, Default)]
+pub struct Understanding {
+    pub message_id: Option<String>,
+    /// `In-Reply-To` then `References`, newest first, without angle brackets.
+    pub thread_ids: Vec<String>,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    /// Every address the message was sent to (To, Cc, Delivered-To, X-Original-To).
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub kind: Option<Kind>,
+    pub language: Option<Lang>,
+    pub reply_text: String,
+    pub answer: Option<Answer>,
+    pub auto_reply: Option<AutoReply>,
+    pub bounce: Option<Bounce>,
+    pub is_list: bool,
+    /// Set by `referent` on every message it sends.
+    pub sent_by_referent: bool,
+    pub problems: Vec<String>,
+    pub date: Option<chrono::NaiveDate>,
+}
+
+impl Understanding {
+    pub fn kind(&self) -> Kind {
+        self.kind.unwrap_or(Kind::Unknown)
+    }
+
+    /// Whether answering this message could start a loop or send backscatter
+    /// (RFC 3834 §2): autoresponders, bounces, lists, and mail `referent` sent itself.
+    pub fn must_not_be_answered(&self) -> bool {
+        self.auto_reply.is_some() || self.bounce.is_some() || self.is_list || self.sent_by_referent
+    }
+}
+
+/// The header `referent` puts on everything it sends.
+pub const SENT_BY_HEADER: &str = "X-Referent";
+
+/// Reads a raw message. Never panics and never fails: what cannot be read is listed in
+/// `problems`, and the caller keeps the raw bytes whatever happens here.
+pub fn understand(raw: &[u8], limits: Limits) -> Understanding {
+    if raw.len() > limits.max_bytes {
+        // Read only the header block of a huge message, so it can still be attributed.
+        let head_end = find_header_end(raw).unwrap_or(raw.len().min(64 * 1024));
+        let head = &raw[..head_end.min(64 * 1024)];
+        let mut u = guarded(head, limits);
+        u.problems.push(format!(
+            "the message is {} bytes, more than the {} bytes referent reads; kept unread for a coordinator",
+            raw.len(),
+            limits.max_bytes
+        ));
+        u.kind = Some(Kind::Unknown);
+        u.answer = None;
+        return u;
+    }
+    guarded(raw, limits)
+}
+
+fn guarded(raw: &[u8], limits: Limits) -> Understanding {
+    // The MIME parser has had fuzzer-found panics: contain them so one message cannot
+    // take the daemon down.
+    match catch_unwind(AssertUnwindSafe(|| understand_inner(raw, limits))) {
+        Ok(u) => u,
+        Err(_) => Understanding {
+            kind: Some(Kind::Unknown),
+            problems: vec![
+                "the MIME parser failed on this message; kept raw for a coordinator".into(),
+            ],
+            ..Default::default()
+        },
+    }
+}
+
+fn find_header_end(raw: &[u8]) -> Option<usize> {
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+}
+
+fn text_list(v: &HeaderValue<'_>) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn header_text(v: &HeaderValue<'_>) -> Option<String> {
+    match v {
+        HeaderValue::Text(t) => Some(t.to_string()),
+        HeaderValue::TextList(l) => Some(l.join(", ")),
+        HeaderValue::Address(a) => a.first().and_then(|x| x.address()).map(str::to_string),
+        HeaderValue::Empty => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn understand_inner(raw: &[u8], limits: Limits) -> Understanding {
+    let mut u = Understanding::default();
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        u.problems.push("the message is empty".into());
+        u.kind = Some(Kind::Unknown);
+        return u;
+    }
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        u.problems.push("cannot parse the message as MIME".into());
+        u.kind = Some(Kind::Unknown);
+        return u;
+    };
+    if msg.headers().is_empty() {
+        u.problems.push("the message has no header fields".into());
+    }
+
+    u.message_id = msg
+        .message_id()
+        .map(|m| m.trim_matches(['<', '>']).to_string());
+    let mut ids = text_list(msg.in_reply_to());
+    let mut refs = text_list(msg.references());
+    refs.reverse();
+    ids.append(&mut refs);
+    let mut seen = std::collections::HashSet::new();
+    u.thread_ids = ids
+        .into_iter()
+        .map(|i| i.trim_matches(['<', '>', ' ']).to_string())
+        .filter(|i| !i.is_empty() && seen.insert(i.clone()))
+        .collect();
+
+    match msg.from().and_then(|a| a.first()) {
+        Some(addr) => {
+            u.from_name = addr.name().map(str::to_string);
+            match addr.address().map(normalize_address) {
+                Some(Ok(a)) => u.from = Some(a),
+                Some(Err(_)) | None => u
+                    .problems
+                    .push("cannot read the sender's address (From:)".into()),
+            }
+        }
+        None => u.problems.push("the message has no From: address".into()),
+    }
+    for list in [msg.to(), msg.cc()].into_iter().flatten() {
+        for a in list.iter() {
+            if let Some(Ok(addr)) = a.address().map(normalize_address) {
+                u.recipients.push(addr);
+            }
+        }
+    }
+    for name in ["Delivered-To", "X-Original-To", "Envelope-To"] {
+        for v in msg.header_values(name) {
+            if let Some(Ok(a)) = header_text(v).as_deref().map(normalize_address) {
+                u.recipients.push(a);
+            }
+        }
+    }
+    u.subject = msg.subject().unwrap_or("").to_string();
+    u.date = msg.date().and_then(|d| {
+        chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+    });
+    u.sent_by_referent = msg.header(SENT_BY_HEADER).is_some();
+
+    let get = |name: &str| msg.header(name).and_then(header_text);
+    let content_type = msg
+        .root_part()
+        .content_type()
+        .map(|ct| {
+            let mut s = format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""));
+            if let Some(rt) = ct.attribute("report-type") {
+                s.push_str("; report-type=");
+                s.push_str(rt);
+            }
+            s
+        })
+        .unwrap_or_default();
+    let from = u.from.clone().unwrap_or_default();
+    let headers = auto::Headers {
+        get: &get,
+        subject: &u.subject,
+        from: &from,
+        content_type: &content_type,
+    };
+
+    // The body as text: text/plain preferred, else HTML rendered with quotes cut.
+    let body = if let Some(t) = msg.text_bodies().next().filter(|p| !p.is_text_html()) {
+        t.text_contents().unwrap_or("").to_string()
+    } else if let Some(h) = msg.html_bodies().next() {
+        text::html_to_text(h.text_contents().unwrap_or(""))
+    } else {
+        String::new()
+    };
+    let body = cut(&body, limits.max_text);
+    if body.contains('\u{fffd}') {
+        u.problems
+            .push("part of the text could not be decoded (unknown or broken charset)".into());
+    }
+
+    let raw_text = String::from_utf8_lossy(&raw[..raw.len().min(limits.max_text * 4)]);
+    if let Some(b) = auto::read_bounce(&headers, &raw_text, body) {
+        u.bounce = Some(b);
+        u.kind = Some(Kind::Bounce);
+    } else if auto::is_automatic(&headers) && !auto::is_list(&headers)
+        || is_auto_subject_only(&headers)
+    {
+        u.reply_text = text::reply_text(body);
+        let reference = u.date.unwrap_or(chrono::NaiveDate::MIN);
+        u.auto_reply = Some(AutoReply {
+            // Without a Date: header only a date with its year can be trusted.
+            until: auto::return_date(&u.reply_text, reference).filter(|d| d.year() > 1900),
+        });
+        u.kind = Some(Kind::AutoReply);
+    } else {
+        u.is_list = auto::is_list(&headers) || auto::is_automatic(&headers);
+        u.reply_text = text::reply_text(body);
+        u.answer = rsvp::read_answer(&u.reply_text).or_else(|| {
+            // An empty body: the subject may carry the answer ("Forfall 12. januar").
+            if u.reply_text.trim().is_empty() {
+                rsvp::read_answer(strip_subject_prefixes(&u.subject))
+            } else {
+                None
+            }
+        });
+        u.kind = Some(
+            if u.answer.is_some() || looks_like_invitation_reply(&u.subject) {
+                Kind::Rsvp
+            } else {
+                Kind::Unknown
+            },
+        );
+    }
+    u.language = detect_language(if u.reply_text.is_empty() {
+        body
+    } else {
+        &u.reply_text
+    });
+    u
+}
+
+fn is_auto_subject_only(h: &auto::Headers<'_>) -> bool {
+    auto::is_automatic(&auto::Headers {
+        get: &|_| None,
+        subject: h.subject,
+        from: h.from,
+        content_type: h.content_type,
+    })
+}
+
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The subject without reply and forward prefixes ("SV: VS: Re: Fwd: …").
+pub fn strip_subject_prefixes(subject: &str) -> &str {
+    let mut s = subject.trim();
+    loop {
+        let lower = s.to_lowercase();
+        let prefix = [
+            "sv:", "re:", "vs:", "fw:", "fwd:", "aw:", "wg:", "vb:", "svar:", "ang:", "antw:",
+        ]
+        .iter()
+        .find(|p| lower.starts_with(*p));
+        match prefix {
+            Some(p) => s = s[p.len()..].trim_start(),
+            None => return s,
+        }
+    }
+}
+
+fn looks_like_invitation_reply(subject: &str) -> bool {
+    let lower = subject.to_lowercase();
+    let replied = strip_subject_prefixes(subject).len() < subject.trim().len();
+    replied
+        && [
+            "innkalling",
+            "invitasjon",
+            "påminnelse",
+            "summons",
+            "invitation",
+            "reminder",
+            "møte",
+            "meeting",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// Bokmål, Nynorsk or English, from marker words; `None` when nothing tells.
+pub fn detect_language(text: &str) -> Option<Lang> {
+    const NB: &[&str] = &[
+        "jeg",
+        "ikke",
+        "kommer",
+        "dessverre",
+        "deltar",
+        "hilsen",
+        "vennlig",
+        "møter",
+        "hva",
+        "hvordan",
+        "fra",
+        "være",
+        "bare",
+        "også",
+        "anledning",
+        "får",
+        "takk",
+        "skal",
+        "mitt",
+        "mvh",
+        "forfall",
+        "melde",
+        "ja",
+        "nei",
+        "kan",
+        "må",
+        "til",
+        "og",
+        "det",
+        "er",
+        "vi",
+    ];
+    const NN: &[&str] = &[
+        "eg", "ikkje", "kjem", "kome", "diverre", "deltek", "helsing", "venleg", "kva", "korleis",
+        "frå", "vere", "berre", "høve", "me", "mykje", "noko", "dykk", "kven", "sjølv", "heilt",
+        "møtar",
+    ];
+    const EN: &[&str] = &[
+        "i",
+        "the",
+        "will",
+        "not",
+        "attend",
+        "and",
+        "be",
+        "yes",
+        "can't",
+        "thanks",
+        "regards",
+        "unfortunately",
+        "meeting",
+        "you",
+        "to",
+        "am",
+        "my",
+        "is",
+        "of",
+        "for",
+        "won't",
+        "please",
+        "sorry",
+        "there",
+    ];
+    let mut counts = [0usize; 3];
+    for w in text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+        .filter(|w| !w.is_empty())
+        .take(400)
+    {
+        let w = w.to_lowercase().replace('’', "'");
+        // Nynorsk markers weigh double: Nynorsk shares most short words with Bokmål.
+        if NN.contains(&w.as_str()) {
+            counts[1] += 2;
+        }
+        if NB.contains(&w.as_str()) {
+            counts[0] += 1;
+        }
+        if EN.contains(&w.as_str()) {
+            counts[2] += 1;
+        }
+    }
+    let max = *counts.iter().max().unwrap_or(&0);
+    if max == 0 {
+        return None;
+    }
+    if counts[1] == max {
+        Some(Lang::Nn)
+    } else if counts[0] == max {
+        Some(Lang::Nb)
+    } else {
+        Some(Lang::En)
+    }
+}
+
+/// The JSON that `referent inspect --json` prints.
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    pub kind: Kind,
+    pub language: Option<Lang>,
+    pub sender: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub reply_text: String,
+    pub rsvp: Option<RsvpJson>,
+    pub auto_reply: Option<AutoReply>,
+    pub bounce: Option<Bounce>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RsvpJson {
+    pub response: Response,
+    pub attendance: Option<Attendance>,
+    pub substitute: Option<Substitute>,
+}
+
+impl From<&Understanding> for Inspection {
+    fn from(u: &Understanding) -> Self {
+        Inspection {
+            kind: u.kind(),
+            language: u.language,
+            sender: u.from.clone(),
+            on_behalf_of: None,
+            subject: u.subject.clone(),
+            message_id: u.message_id.clone(),
+            reply_text: u.reply_text.clone(),
+            rsvp: u.answer.as_ref().map(|a| RsvpJson {
+                response: a.response,
+                attendance: a.attendance,
+                substitute: a.substitute.clone(),
+            }),
+            auto_reply: u.auto_reply.clone(),
+            bounce: u.bounce.clone(),
+            problems: u.problems.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPLY: &str = "From: Ola Nordmann <Ola@Example.no>\r\nTo: referent+0123456789abcdef0123456789abcdef@council.no\r\nSubject: SV: Innkalling til møte\r\nMessage-ID: <r1@example.no>\r\nIn-Reply-To: <summons.x@council.no>\r\nReferences: <a@council.no> <summons.x@council.no>\r\n\r\nJa, jeg kommer.\r\n\r\nDen tir. 5. jan. 2027 kl. 10:00 skrev Sekretariatet <referent@council.no>:\r\n> Vi kaller inn til møte. Kan du ikke komme, meld forfall.\r\n";
+
+    #[test]
+    fn reads_a_plain_answer() {
+        let u = understand(REPLY.as_bytes(), Limits::default());
+        assert_eq!(u.kind(), Kind::Rsvp);
+        assert_eq!(u.from.as_deref(), Some("ola@example.no"));
+        assert_eq!(u.thread_ids, vec!["summons.x@council.no", "a@council.no"]);
+        assert_eq!(u.reply_text, "Ja, jeg kommer.");
+        assert_eq!(u.answer.unwrap().response, Response::Accepted);
+        assert_eq!(u.language, Some(Lang::Nb));
+        assert!(u.problems.is_empty(), "{:?}", u.problems);
+    }
+
+    #[test]
+    fn an_out_of_office_is_never_an_answer() {
+        let raw = "From: kari@example.no\r\nTo: referent@council.no\r\nSubject: Automatisk svar: Innkalling\r\nAuto-Submitted: auto-replied\r\n\r\nJeg er på ferie og kommer ikke på møtet. Tilbake 12.01.2027.\r\n";
+        let u = understand(raw.as_bytes(), Limits::default());
+        assert_eq!(u.kind(), Kind::AutoReply);
+        assert!(u.answer.is_none());
+        assert!(u.must_not_be_answered());
+        assert_eq!(
+            u.auto_reply.unwrap().until,
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 12)
+        );
+    }
+
+    #[test]
+    fn garbage_and_huge_input_do_not_panic() {
+        for raw in [
+            &b""[..],
+            b"\0\0\0",
+            b"From: ::::::::\r\n\r\n",
+            b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n--x\r\n",
+        ] {
+            let u = understand(raw, Limits::default());
+            assert_eq!(u.kind(), Kind::Unknown);
+        }
+        let big = format!("From: a@b.no\r\nSubject: x\r\n\r\n{}", "a".repeat(2000));
+        let u = understand(
+            big.as_bytes(),
+            Limits {
+                max_bytes: 1000,
+                max_text: 100,
+            },
+        );
+        assert!(u.problems.iter().any(|p| p.contains("bytes")));
+        assert_eq!(u.from.as_deref(), Some("a@b.no"));
+    }
+
+    #[test]
+    fn subjects() {
+        assert_eq!(
+            strip_subject_prefixes("SV: VS: Re:Innkalling"),
+            "Innkalling"
+        );
+    }
+}

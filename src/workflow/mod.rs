@@ -1,0 +1,263 @@
+//! What an understood message means for the council's state, given what is stored:
+//! record an answer, hold for a coordinator, ignore, note a bounce. Pure: the daemon
+//! looks things up, calls [`decide`], and commits the decision in one transaction.
+
+use crate::domain::{base_address, Answer, Response};
+use crate::store::{InboundState, Invitation, Meeting};
+use crate::understand::{Kind, Understanding};
+
+/// What is known about a message's context.
+pub struct InboundContext<'a> {
+    pub secretariat_address: &'a str,
+    /// The invitation the message answers, found by threading or by token.
+    pub invitation: Option<&'a Invitation>,
+    pub meeting: Option<&'a Meeting>,
+    /// Receipts sent to the sender in the last hour.
+    pub receipts_recent: i64,
+    pub receipts_per_hour: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub state: InboundState,
+    /// A sentence for the coordinators and the log.
+    pub outcome: String,
+    pub answer: Option<Answer>,
+    pub receipt: bool,
+    /// An address that bounced permanently, and why.
+    pub failing: Option<(String, String)>,
+}
+
+impl Decision {
+    fn new(state: InboundState, outcome: impl Into<String>) -> Self {
+        Decision {
+            state,
+            outcome: outcome.into(),
+            answer: None,
+            receipt: false,
+            failing: None,
+        }
+    }
+}
+
+pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
+    let from = u.from.as_deref().unwrap_or("");
+    // Never act on our own mail (a loop through a forwarding rule, a copy to ourselves).
+    if u.sent_by_referent || (!from.is_empty() && base_address(from) == ctx.secretariat_address) {
+        return Decision::new(
+            InboundState::Ignored,
+            "sent by referent itself; not answered",
+        );
+    }
+    if let Some(b) = &u.bounce {
+        let Some(recipient) = &b.recipient else {
+            return Decision::new(
+                InboundState::Held,
+                "a delivery failure report whose failed address could not be read",
+            );
+        };
+        if b.permanent {
+            let reason = format!(
+                "delivery failed permanently{}",
+                b.status
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
+            );
+            let mut d = Decision::new(
+                InboundState::Processed,
+                format!("bounce: mail to {recipient} cannot be delivered; the address is marked failing"),
+            );
+            d.failing = Some((recipient.clone(), reason));
+            return d;
+        }
+        return Decision::new(
+            InboundState::Processed,
+            format!("delivery to {recipient} is delayed; the mail server keeps trying"),
+        );
+    }
+    if let Some(a) = &u.auto_reply {
+        let until = a
+            .until
+            .map(|d| format!(" (away until {d})"))
+            .unwrap_or_default();
+        return Decision::new(
+            InboundState::Ignored,
+            format!("automatic reply from {from}{until}; never answered"),
+        );
+    }
+    if u.is_list {
+        return Decision::new(
+            InboundState::Held,
+            "mailing-list or bulk mail; kept for a coordinator, not answered",
+        );
+    }
+    if u.from.is_none() {
+        return Decision::new(InboundState::Held, "the sender's address cannot be read");
+    }
+    let Some(inv) = ctx.invitation else {
+        let what = if u.answer.is_some() {
+            "looks like an answer, but does not refer to any summons we sent"
+        } else {
+            "not understood"
+        };
+        return Decision::new(
+            InboundState::Held,
+            format!("{what}; kept for a coordinator"),
+        );
+    };
+    if from != inv.member_email {
+        return Decision::new(
+            InboundState::Held,
+            format!(
+                "an answer to {}'s invitation sent from {from}, not from the invitee; kept for a coordinator",
+                inv.member_email
+            ),
+        );
+    }
+    let Some(mut answer) = u.answer.clone() else {
+        let why = if u.kind() == Kind::Unknown && u.reply_text.is_empty() {
+            "a reply with no text of its own"
+        } else {
+            "a reply to the summons, but no answer could be read from it"
+        };
+        return Decision::new(InboundState::Held, format!("{why}; kept for a coordinator"));
+    };
+    if answer.response == Response::Accepted && answer.attendance.is_none() {
+        if let Some(m) = ctx.meeting {
+            answer.attendance = m.place.implied_attendance();
+        }
+    }
+    let mut d = Decision::new(
+        InboundState::Processed,
+        format!(
+            "answer from {from}: {}{}",
+            answer.response.as_str(),
+            answer
+                .attendance
+                .map(|a| format!(", {}", a.as_str()))
+                .unwrap_or_default()
+        ),
+    );
+    d.receipt = ctx.receipts_recent < i64::from(ctx.receipts_per_hour);
+    if !d.receipt {
+        d.outcome
+            .push_str("; no receipt (too many to this address this hour)");
+    }
+    d.answer = Some(answer);
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Attendance, Place, Role};
+    use crate::understand::{understand, Limits};
+
+    fn invitation() -> Invitation {
+        Invitation {
+            id: 1,
+            meeting_id: 1,
+            member_id: 1,
+            member_name: "Ola".into(),
+            member_email: "ola@example.no".into(),
+            role: Role::Member,
+            token: "t".into(),
+            response: None,
+            attendance: None,
+            substitute: None,
+            answered_at: None,
+            answer_id: None,
+        }
+    }
+
+    fn meeting(place: Place) -> Meeting {
+        Meeting {
+            id: 1,
+            council_id: 1,
+            council_slug: "ur".into(),
+            council_name: "UR".into(),
+            title: "Møte".into(),
+            starts_at: "2027-01-12T09:00:00Z".parse().unwrap(),
+            ends_at: "2027-01-12T11:00:00Z".parse().unwrap(),
+            time_zone: "Europe/Oslo".into(),
+            place,
+            status: "scheduled".into(),
+            uid: "u".into(),
+            sequence: 0,
+        }
+    }
+
+    fn msg(from: &str, extra: &str, body: &str) -> Understanding {
+        let raw = format!("From: {from}\r\nTo: referent@council.no\r\nSubject: SV: Innkalling\r\n{extra}\r\n{body}\r\n");
+        understand(raw.as_bytes(), Limits::default())
+    }
+
+    fn ctx<'a>(
+        inv: Option<&'a Invitation>,
+        m: Option<&'a Meeting>,
+        recent: i64,
+    ) -> InboundContext<'a> {
+        InboundContext {
+            secretariat_address: "referent@council.no",
+            invitation: inv,
+            meeting: m,
+            receipts_recent: recent,
+            receipts_per_hour: 3,
+        }
+    }
+
+    #[test]
+    fn records_an_answer_and_fills_attendance_from_the_place() {
+        let inv = invitation();
+        let m = meeting(Place {
+            room: Some("Ullevål".into()),
+            digital_link: None,
+        });
+        let d = decide(
+            &msg("ola@example.no", "", "Ja, jeg kommer."),
+            &ctx(Some(&inv), Some(&m), 0),
+        );
+        assert_eq!(d.state, InboundState::Processed);
+        assert!(d.receipt);
+        assert_eq!(d.answer.unwrap().attendance, Some(Attendance::InPerson));
+    }
+
+    #[test]
+    fn holds_what_it_must_not_apply() {
+        let inv = invitation();
+        let d = decide(&msg("eve@example.no", "", "Ja"), &ctx(Some(&inv), None, 0));
+        assert_eq!(d.state, InboundState::Held);
+        assert!(d.answer.is_none());
+        let d = decide(&msg("ola@example.no", "", "Ja"), &ctx(None, None, 0));
+        assert_eq!(d.state, InboundState::Held);
+        let d = decide(
+            &msg("ola@example.no", "", "Hvor er møtet?"),
+            &ctx(Some(&inv), None, 0),
+        );
+        assert_eq!(d.state, InboundState::Held);
+    }
+
+    #[test]
+    fn never_answers_robots_and_limits_receipts() {
+        let inv = invitation();
+        let d = decide(
+            &msg(
+                "ola@example.no",
+                "Auto-Submitted: auto-replied\r\n",
+                "Jeg kommer ikke",
+            ),
+            &ctx(Some(&inv), None, 0),
+        );
+        assert_eq!(d.state, InboundState::Ignored);
+        assert!(!d.receipt && d.answer.is_none());
+        let d = decide(&msg("ola@example.no", "", "Ja"), &ctx(Some(&inv), None, 3));
+        assert_eq!(d.state, InboundState::Processed);
+        assert!(!d.receipt);
+        let d = decide(
+            &msg("referent@council.no", "", "Ja"),
+            &ctx(Some(&inv), None, 0),
+        );
+        assert_eq!(d.state, InboundState::Ignored);
+    }
+}
