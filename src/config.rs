@@ -77,6 +77,9 @@ pub struct SmtpFile {
     pub tls: Tls,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// Send every message also to the mailbox's own `+sent` address, which confirms
+    /// delivery to the server after a crash (default: true).
+    pub copy_to_mailbox: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +116,9 @@ pub struct DaemonFile {
     pub receipts_per_hour: Option<u32>,
     /// Messages larger than this are stored and held for a coordinator, not read.
     pub max_message_bytes: Option<usize>,
+    /// After a crash in the middle of a send, how long to wait for the message's copy
+    /// before sending it again.
+    pub send_confirm_secs: Option<u64>,
 }
 
 /// The file as written.
@@ -174,6 +180,7 @@ pub struct SmtpConfig {
     pub port: u16,
     pub tls: Tls,
     pub credentials: Option<(String, String)>,
+    pub copy_to_mailbox: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +213,14 @@ impl Secretariat {
             .unwrap_or("localhost")
     }
 
+    /// The plus-address that receives our own copy of every message sent by SMTP.
+    pub fn copy_address(&self) -> String {
+        match self.address.split_once('@') {
+            Some((local, domain)) => format!("{local}+sent@{domain}"),
+            None => self.address.clone(),
+        }
+    }
+
     /// The plus-address that carries an invitation's token.
     pub fn reply_address(&self, token: &crate::domain::Token) -> String {
         match self.address.split_once('@') {
@@ -229,6 +244,7 @@ pub struct Config {
     pub tick_text: String,
     pub receipts_per_hour: u32,
     pub max_message_bytes: usize,
+    pub send_confirm: Duration,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "referent-data";
@@ -294,6 +310,7 @@ impl Config {
             tick_text: "0 * * * * *".into(),
             receipts_per_hour: 3,
             max_message_bytes: 25 * 1024 * 1024,
+            send_confirm: Duration::from_secs(600),
         }
     }
 
@@ -387,6 +404,7 @@ impl Config {
                     host: s.host,
                     tls: s.tls,
                     credentials,
+                    copy_to_mailbox: s.copy_to_mailbox.unwrap_or(true),
                 })
             }
         };
@@ -457,6 +475,7 @@ impl Config {
             tick_text,
             receipts_per_hour: file.daemon.receipts_per_hour.unwrap_or(3),
             max_message_bytes: file.daemon.max_message_bytes.unwrap_or(25 * 1024 * 1024),
+            send_confirm: Duration::from_secs(file.daemon.send_confirm_secs.unwrap_or(600)),
         })
     }
 

@@ -267,6 +267,13 @@ impl Daemon {
             },
         };
         let now = self.clock.now();
+        if u.sent_by_referent {
+            if let Some(mid) = &u.message_id {
+                if self.store.confirm_sent(mid, now).await? {
+                    tracing::info!(message_id = %mid, "the copy of an interrupted send came back: delivery confirmed");
+                }
+            }
+        }
         let invitation = self.find_invitation(&u).await?;
         let meeting = match &invitation {
             Some(i) => Some(self.store.meeting(i.meeting_id).await?),
@@ -646,7 +653,31 @@ impl Daemon {
 
     /// Sends everything that is due; 4xx and connection errors are retried later with
     /// backoff, 5xx marks the row failed with the server's reason.
+    ///
+    /// A row is `sending` while it is tried. A crash then leaves it `sending`; with SMTP
+    /// every message also goes to the mailbox's `+sent` address in the same transaction,
+    /// and that copy coming back confirms the row (see `act`). Only a row whose copy has
+    /// not come back within `send_confirm` is sent again.
     pub async fn dispatch(&self, report: &mut Report) -> Result<()> {
+        let requeued = self.store.requeue_unconfirmed(self.clock.now()).await?;
+        if requeued > 0 {
+            tracing::warn!(
+                count = requeued,
+                "sends interrupted earlier were not confirmed; sending them again"
+            );
+        }
+        let witness = match &self.cfg.outbound {
+            crate::config::OutboundConfig::Smtp(s) if s.copy_to_mailbox => {
+                Some(self.cfg.secretariat.copy_address())
+            }
+            _ => None,
+        };
+        let grace = match witness {
+            Some(_) => chrono::Duration::from_std(self.cfg.send_confirm)
+                .unwrap_or(chrono::Duration::minutes(10)),
+            // A Maildir write is idempotent (same file name): retry at once.
+            None => chrono::Duration::zero(),
+        };
         loop {
             let now = self.clock.now();
             let rows = self.store.due_outbox(now, 50).await?;
@@ -654,11 +685,20 @@ impl Daemon {
                 return Ok(());
             }
             for row in rows {
+                if !self.store.begin_send(row.id, now + grace).await? {
+                    continue;
+                }
                 let raw = self.store.outbox_raw(row.id).await?;
                 let unique = format!("{}.R{}.referent", row.created_at.timestamp(), row.id);
                 match self
                     .transport
-                    .send(&row.envelope_from, &row.recipient, &raw, &unique)
+                    .send(
+                        &row.envelope_from,
+                        &row.recipient,
+                        &raw,
+                        &unique,
+                        witness.as_deref(),
+                    )
                     .await
                 {
                     Ok(()) => {

@@ -715,8 +715,45 @@ impl Store {
         Ok(())
     }
 
+    /// Claims a row for sending: `sending` until `until`. Returns false when another
+    /// sender has it.
+    pub async fn begin_send(&self, id: i64, until: DateTime<Utc>) -> Result<bool> {
+        let r = sqlx::query("UPDATE outbox SET state = 'sending', next_attempt_at = $1 WHERE id = $2 AND state = 'pending'")
+            .bind(ts(until))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Our copy of a sent message came back: the server took it. Confirms a row left
+    /// `sending` by a crash, so it is not sent twice.
+    pub async fn confirm_sent(&self, message_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE outbox SET state = 'sent', sent_at = COALESCE(sent_at, $1), last_error = NULL
+             WHERE message_id = $2 AND state IN ('sending', 'pending')",
+        )
+        .bind(ts(now))
+        .bind(message_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Rows whose send was interrupted and whose copy did not come back in time: they
+    /// go back to the queue.
+    pub async fn requeue_unconfirmed(&self, now: DateTime<Utc>) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND next_attempt_at <= $1",
+        )
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     pub async fn mark_retry(&self, id: i64, error: &str, next: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE outbox SET state = 'pending', attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3")
             .bind(error)
             .bind(ts(next))
             .bind(id)

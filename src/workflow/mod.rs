@@ -46,7 +46,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
     if u.sent_by_referent || (!from.is_empty() && base_address(from) == ctx.secretariat_address) {
         return Decision::new(
             InboundState::Ignored,
-            "sent by referent itself; not answered",
+            "a copy of mail referent sent; not answered",
         );
     }
     if let Some(b) = &u.bounce {

@@ -1,1 +1,10 @@
+//! referent's integration tests: one binary (each extra test binary costs link time).
+//! Mail tests go through the real Dovecot and Postfix that `scripts/test` starts;
+//! storage tests through real SQLite and PostgreSQL.
 
+mod support;
+
+mod cli;
+mod e2e;
+mod robustness;
+mod store;

@@ -50,12 +50,17 @@ impl Transport {
     /// Sends one message. `unique` names it where names matter (the Maildir file): the
     /// same outbox row always gets the same name, so a repeat after a crash overwrites
     /// rather than duplicates.
+    ///
+    /// `witness`, for SMTP: a second recipient in the same transaction (the mailbox's
+    /// own plus-address). The server queues for both or for neither, so the copy's
+    /// arrival proves the message was taken even if we crash before recording it.
     pub async fn send(
         &self,
         from: &str,
         to: &str,
         raw: &[u8],
         unique: &str,
+        witness: Option<&str>,
     ) -> Result<(), SendError> {
         match self {
             Transport::Maildir(root) => {
@@ -80,10 +85,15 @@ impl Transport {
                         message: format!("bad sender address {from:?}: {e}"),
                         transient: false,
                     })?),
-                    vec![to.parse().map_err(|e| SendError {
-                        message: format!("bad recipient address {to:?}: {e}"),
-                        transient: false,
-                    })?],
+                    std::iter::once(to)
+                        .chain(witness)
+                        .map(|a| {
+                            a.parse().map_err(|e| SendError {
+                                message: format!("bad recipient address {a:?}: {e}"),
+                                transient: false,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
                 )
                 .map_err(|e| SendError {
                     message: format!("bad envelope: {e}"),
@@ -98,6 +108,11 @@ impl Transport {
                     })
             }
         }
+    }
+
+    /// Whether sends through this transport can be confirmed by a copy to the mailbox.
+    pub fn is_smtp(&self) -> bool {
+        matches!(self, Transport::Smtp(_))
     }
 
     pub fn describe(&self) -> String {

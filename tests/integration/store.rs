@@ -1,0 +1,301 @@
+//! The storage suite, run against SQLite and against PostgreSQL.
+
+use chrono::{DateTime, Duration, Utc};
+use referent::domain::{Answer, Attendance, Place, Response, Role};
+use referent::store::*;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().expect("time")
+}
+
+fn mail(key: &str, id: &str) -> OutgoingMail {
+    OutgoingMail {
+        effect_key: key.into(),
+        message_id: id.into(),
+        kind: "receipt".into(),
+        recipient: "ola@example.no".into(),
+        envelope_from: "referent@council.no".into(),
+        raw: b"Subject: x\r\n\r\nbody".to_vec(),
+        meeting_id: None,
+        invitation_id: None,
+        inbound_id: None,
+    }
+}
+
+async fn suite(store: Store) {
+    let now = t("2027-01-01T10:00:00Z");
+    let c = store
+        .add_council("ur", "Utdanningsrådet", now)
+        .await
+        .expect("council");
+    assert!(
+        store.add_council("ur", "again", now).await.is_err(),
+        "slugs are unique"
+    );
+    let member = |name: &str, email: &str, role| NewMember {
+        name: name.into(),
+        email: email.into(),
+        organisation: Some("OUS".into()),
+        role,
+        doctor: true,
+    };
+    let ids = store
+        .add_members(
+            c,
+            &[
+                member("Ola", "ola@example.no", Role::Leader),
+                member("Kari", "kari@example.no", Role::Member),
+            ],
+            now,
+        )
+        .await
+        .expect("members");
+    assert_eq!(ids.len(), 2);
+    // All or nothing: a duplicate in a batch adds none of it.
+    let r = store
+        .add_members(
+            c,
+            &[
+                member("Per", "per@example.no", Role::Member),
+                member("Ola", "ola@example.no", Role::Member),
+            ],
+            now,
+        )
+        .await;
+    assert!(r.is_err());
+    assert_eq!(store.members(c).await.expect("members").len(), 2);
+
+    let starts = t("2027-01-12T09:00:00Z");
+    let m = store
+        .add_meeting(
+            &NewMeeting {
+                council_id: c,
+                title: "Møte".into(),
+                starts_at: starts,
+                ends_at: starts + Duration::hours(2),
+                time_zone: "Europe/Oslo".into(),
+                place: Place {
+                    room: Some("Ullevål".into()),
+                    digital_link: None,
+                },
+                uid: format!("{}@council.no", rand::random::<u64>()),
+            },
+            &[
+                ("summons".into(), starts - Duration::days(14)),
+                ("reminder".into(), starts - Duration::days(5)),
+            ],
+            now,
+        )
+        .await
+        .expect("meeting");
+    let due = store.due_jobs(now).await.expect("due");
+    assert_eq!(due.len(), 1, "only the summons is due");
+
+    // A job completes once: the second completion does nothing.
+    let inv = NewInvitation {
+        meeting_id: m,
+        member_id: ids[0],
+        token: "a".repeat(32),
+    };
+    let done = store
+        .complete_job(
+            Some(due[0].id),
+            &[(inv.clone(), mail("summons:1", "s1@council.no"))],
+            &[],
+            None,
+            now,
+        )
+        .await
+        .expect("complete");
+    assert!(done);
+    let again = store
+        .complete_job(
+            Some(due[0].id),
+            &[(inv, mail("summons:1b", "s1b@council.no"))],
+            &[],
+            None,
+            now,
+        )
+        .await
+        .expect("complete again");
+    assert!(!again, "a job never runs twice");
+    assert_eq!(store.outbox().await.expect("outbox").len(), 1);
+    let invs = store.invitations(m).await.expect("invitations");
+    assert_eq!(invs.len(), 1);
+    let by_msg = store
+        .invitation_by_sent_message("s1@council.no")
+        .await
+        .expect("lookup");
+    assert_eq!(by_msg.map(|i| i.id), Some(invs[0].id));
+
+    // Inbound: stored once, however often it arrives.
+    let raw = b"Message-ID: <r1@x>\r\n\r\nJa".to_vec();
+    let new = NewInbound {
+        dedup_key: "r1@x|h".into(),
+        message_id: Some("r1@x".into()),
+        content_hash: "h".into(),
+        raw: &raw,
+        source: "test".into(),
+        received_at: now,
+    };
+    let (id1, st1) = store.store_inbound(&new).await.expect("store");
+    let (id2, st2) = store.store_inbound(&new).await.expect("store again");
+    assert_eq!((id1, st1), (id2, st2));
+    assert_eq!(st1, InboundState::New);
+    assert_eq!(
+        store.inbound_raw(id1).await.expect("raw"),
+        raw,
+        "raw bytes kept exactly"
+    );
+
+    // The latest answer wins; the history keeps both; outbox rows are unique per effect.
+    let answer = |r, at: &str| NewAnswer {
+        invitation_id: invs[0].id,
+        answer: Answer {
+            response: r,
+            attendance: Some(Attendance::Digital),
+            substitute: None,
+        },
+        source: "reply".into(),
+        sender: "ola@example.no".into(),
+        received_at: t(at),
+    };
+    let outcome = InboundOutcome {
+        state: InboundState::Processed,
+        kind: "rsvp".into(),
+        sender: Some("ola@example.no".into()),
+        subject: "SV".into(),
+        outcome: "ok".into(),
+        problems: vec![],
+        invitation_id: Some(invs[0].id),
+    };
+    store
+        .finish_inbound(
+            id1,
+            &outcome,
+            Some(&answer(Response::Accepted, "2027-01-02T10:00:00Z")),
+            &[mail("receipt:1", "r1@council.no")],
+            &[],
+            now,
+        )
+        .await
+        .expect("finish");
+    let new2 = NewInbound {
+        dedup_key: "r2@x|h".into(),
+        message_id: Some("r2@x".into()),
+        ..new.clone()
+    };
+    let (id3, _) = store.store_inbound(&new2).await.expect("store 2");
+    store
+        .finish_inbound(
+            id3,
+            &outcome,
+            Some(&answer(Response::Declined, "2027-01-03T10:00:00Z")),
+            &[mail("receipt:1", "dup@council.no")],
+            &[],
+            now,
+        )
+        .await
+        .expect("finish 2");
+    let inv = &store.invitations(m).await.expect("invitations")[0];
+    assert_eq!(inv.response, Some(Response::Declined));
+    assert_eq!(store.answers(m).await.expect("answers").len(), 2);
+    assert_eq!(
+        store.outbox().await.expect("outbox").len(),
+        2,
+        "receipt:1 written once"
+    );
+    // The summons above was written with kind "receipt" too: two in the last hour.
+    assert_eq!(
+        store
+            .count_recent("ola@example.no", "receipt", now - Duration::hours(1))
+            .await
+            .expect("count"),
+        2
+    );
+
+    // Outbox state changes.
+    let due = store.due_outbox(now, 10).await.expect("due outbox");
+    assert_eq!(due.len(), 2);
+    store
+        .mark_retry(due[0].id, "451 try later", now + Duration::minutes(5))
+        .await
+        .expect("retry");
+    store
+        .mark_failed(due[1].id, "550 no such user", now)
+        .await
+        .expect("failed");
+    assert!(store.due_outbox(now, 10).await.expect("due").is_empty());
+    assert_eq!(
+        store
+            .due_outbox(now + Duration::minutes(6), 10)
+            .await
+            .expect("due")
+            .len(),
+        1
+    );
+
+    // Checkpoints.
+    assert_eq!(store.checkpoint("imap://x").await.expect("cp"), None);
+    store
+        .set_checkpoint("imap://x", 7, 42, now)
+        .await
+        .expect("set");
+    store
+        .set_checkpoint("imap://x", 7, 43, now)
+        .await
+        .expect("set");
+    assert_eq!(
+        store.checkpoint("imap://x").await.expect("cp"),
+        Some((7, 43))
+    );
+    assert_eq!(
+        store
+            .mark_failing("kari@example.no", "5.1.1", now)
+            .await
+            .expect("failing"),
+        1
+    );
+}
+
+#[test]
+fn sqlite() {
+    let rt = crate::support::runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = referent::config::sqlite_url(&dir.path().join("t.db"));
+    rt.block_on(async {
+        let store = Store::open(&url).await.expect("open sqlite");
+        suite(store.clone()).await;
+        store.close().await;
+        // Reopening runs no migration twice and keeps the data.
+        let again = Store::open(&url).await.expect("reopen");
+        assert_eq!(again.councils().await.expect("councils").len(), 1);
+    });
+}
+
+#[test]
+fn postgres() {
+    let Some(s) = crate::support::servers() else {
+        return;
+    };
+    let rt = crate::support::runtime();
+    rt.block_on(async {
+        // A database of its own for this test.
+        let name = format!("referent_{:x}", rand::random::<u64>());
+        let admin = Store::open(&s.pg_url).await.expect("open postgres");
+        admin.close().await;
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&s.pg_url)
+            .await
+            .expect("connect");
+        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create db");
+        let url = match s.pg_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("bad url"),
+        };
+        let store = Store::open(&url).await.expect("open test db");
+        suite(store.clone()).await;
+        store.close().await;
+    });
+}
