@@ -754,8 +754,8 @@ pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()
     )?;
     writeln!(
         out,
-        "{:<24} {:<34} {:<10} {:<10} {:<22} {}",
-        "member", "email", "answer", "how", "substitute", "when"
+        "{:<24} {:<34} {:<10} {:<10} {:<22} when",
+        "member", "email", "answer", "how", "substitute"
     )?;
     for i in v["invitations"].as_array().into_iter().flatten() {
         let sub = match &i["substitute"] {

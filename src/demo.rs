@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use crate::clock::{Clock, SystemClock};
@@ -186,13 +186,14 @@ pub async fn run(dir: &Path) -> Result<()> {
                     reply,
                     Some((&s.message_id, &original)),
                     &cfg.secretariat.address,
+                    now,
                 )
             }
-            None => compose_reply(reply, None, &cfg.secretariat.address),
+            None => compose_reply(reply, None, &cfg.secretariat.address, now),
         };
         maildir::deliver(
             &inbox,
-            &format!("{}.demo{n}.localhost", Utc::now().timestamp()),
+            &format!("{}.demo{n}.localhost", now.timestamp()),
             raw.as_bytes(),
         )?;
     }
@@ -247,11 +248,16 @@ pub async fn run(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn compose_reply(r: &Reply, summons: Option<(&String, &Vec<u8>)>, secretariat: &str) -> String {
-    let date = Utc::now().to_rfc2822();
+fn compose_reply(
+    r: &Reply,
+    summons: Option<(&String, &Vec<u8>)>,
+    secretariat: &str,
+    now: DateTime<Utc>,
+) -> String {
+    let date = now.to_rfc2822();
     let id = format!(
         "<{}.{}@{}>",
-        Utc::now().timestamp_micros(),
+        now.timestamp_micros(),
         r.name.len(),
         r.from.split('@').nth(1).unwrap_or("x")
     );
@@ -268,7 +274,7 @@ fn compose_reply(r: &Reply, summons: Option<(&String, &Vec<u8>)>, secretariat: &
             let quoted = match r.quote {
                 Quote::Gmail => format!(
                     "\n\nDen {} skrev RegUt HSØ <{secretariat}>:\n{}",
-                    Utc::now().format("%d.%m.%Y kl. %H:%M"),
+                    now.format("%d.%m.%Y kl. %H:%M"),
                     body.lines()
                         .map(|l| format!("> {l}"))
                         .collect::<Vec<_>>()
@@ -276,7 +282,7 @@ fn compose_reply(r: &Reply, summons: Option<(&String, &Vec<u8>)>, secretariat: &
                 ),
                 Quote::Outlook => format!(
                     "\n\nFra: RegUt HSØ <{secretariat}>\nSendt: {}\nTil: {} <{}>\nEmne: {}\n\n{}",
-                    Utc::now().format("%d. %B %Y %H:%M"),
+                    now.format("%d. %B %Y %H:%M"),
                     r.name,
                     r.from,
                     u.subject,

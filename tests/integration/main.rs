@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod delivery;
 mod e2e;
 mod robustness;
 mod store;
