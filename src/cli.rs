@@ -745,16 +745,27 @@ pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
 /// The attendance table a person reads.
 pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()> {
     let m = &v["meeting"];
+    let tz: chrono_tz::Tz = m["time_zone"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(chrono_tz::Europe::Oslo);
+    let local = |field: &serde_json::Value| {
+        field
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
     writeln!(
         out,
         "{} — {} ({})",
         m["council_name"].as_str().unwrap_or(""),
         m["title"].as_str().unwrap_or(""),
-        m["starts_at"].as_str().unwrap_or("")
+        local(&m["starts_at"])
     )?;
     writeln!(
         out,
-        "{:<24} {:<34} {:<10} {:<10} {:<22} when",
+        "{:<24} {:<40} {:<10} {:<10} {:<22} answered",
         "member", "email", "answer", "how", "substitute"
     )?;
     for i in v["invitations"].as_array().into_iter().flatten() {
@@ -766,15 +777,20 @@ pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()
                 .to_string(),
             _ => String::new(),
         };
+        let answer = match (i["response"].as_str(), i["role"].as_str()) {
+            (Some(r), _) => r.to_string(),
+            (None, Some("observer" | "coordinator")) => "(informed)".to_string(),
+            (None, _) => "—".to_string(),
+        };
         writeln!(
             out,
-            "{:<24} {:<34} {:<10} {:<10} {:<22} {}",
+            "{:<24} {:<40} {:<10} {:<10} {:<22} {}",
             i["name"].as_str().unwrap_or(""),
             i["email"].as_str().unwrap_or(""),
-            i["response"].as_str().unwrap_or("—"),
+            answer,
             i["attendance"].as_str().unwrap_or(""),
             sub,
-            i["answered_at"].as_str().unwrap_or("")
+            local(&i["answered_at"])
         )?;
     }
     Ok(())
