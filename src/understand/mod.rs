@@ -4,7 +4,10 @@
 //! (`In-Reply-To`/`References`/token) on top of this.
 
 pub mod auto;
+pub mod forward;
+pub mod itip;
 pub mod rsvp;
+pub mod secretariat;
 pub mod text;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,6 +18,8 @@ use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 use serde::Serialize;
 
 pub use auto::{AutoReply, Bounce};
+pub use itip::CalendarReply;
+pub use secretariat::{AgendaItem, Correction, Decision};
 
 use crate::domain::{normalize_address, Answer, Attendance, Response, Substitute};
 
@@ -41,6 +46,10 @@ impl Default for Limits {
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Rsvp,
+    AgendaRequest,
+    MinutesCorrection,
+    CoordinatorDecision,
+    MinutesDraft,
     AutoReply,
     Bounce,
     Unknown,
@@ -74,6 +83,14 @@ pub struct Understanding {
     pub is_list: bool,
     /// Set by `referent` on every message it sends.
     pub sent_by_referent: bool,
+    /// When forwarded: the original sender, whose words these are.
+    pub on_behalf_of: Option<String>,
+    pub on_behalf_of_name: Option<String>,
+    /// A calendar client's iTIP reply, when the message carries one.
+    pub calendar: Option<CalendarReply>,
+    pub agenda_item: Option<AgendaItem>,
+    pub corrections: Vec<Correction>,
+    pub decision: Option<Decision>,
     pub problems: Vec<String>,
     pub date: Option<chrono::NaiveDate>,
 }
@@ -266,22 +283,7 @@ fn understand_inner(raw: &[u8], limits: Limits) -> Understanding {
         u.kind = Some(Kind::AutoReply);
     } else {
         u.is_list = auto::is_list(&headers) || auto::is_automatic(&headers);
-        u.reply_text = text::reply_text(body);
-        u.answer = rsvp::read_answer(&u.reply_text).or_else(|| {
-            // An empty body: the subject may carry the answer ("Forfall 12. januar").
-            if u.reply_text.trim().is_empty() {
-                rsvp::read_answer(strip_subject_prefixes(&u.subject))
-            } else {
-                None
-            }
-        });
-        u.kind = Some(
-            if u.answer.is_some() || looks_like_invitation_reply(&u.subject) {
-                Kind::Rsvp
-            } else {
-                Kind::Unknown
-            },
-        );
+        classify(&msg, &mut u, body);
     }
     u.language = detect_language(if u.reply_text.is_empty() {
         body
@@ -289,6 +291,125 @@ fn understand_inner(raw: &[u8], limits: Limits) -> Understanding {
         &u.reply_text
     });
     u
+}
+
+/// Reads what a person (or their calendar) wrote: forwards first, so a coordinator's
+/// forward is understood as the original sender's message.
+fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
+    let subject_lower = u.subject.trim().to_lowercase();
+    let is_forward = ["vs:", "fw:", "fwd:", "wg:", "tr:", "videresend:"]
+        .iter()
+        .any(|p| subject_lower.starts_with(p));
+    // The calendar part speaks for the sender whatever the text says.
+    for part in msg.parts.iter() {
+        let is_calendar = part
+            .content_type()
+            .map(|ct| {
+                ct.ctype().eq_ignore_ascii_case("text")
+                    && ct
+                        .subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
+            })
+            .unwrap_or(false)
+            || part
+                .attachment_name()
+                .is_some_and(|n| n.to_lowercase().ends_with(".ics"));
+        if is_calendar {
+            let text = match part.text_contents() {
+                Some(t) => t.to_string(),
+                None => String::from_utf8_lossy(part.contents()).to_string(),
+            };
+            if let Some(c) = itip::read(&text) {
+                u.calendar = Some(c);
+                break;
+            }
+        }
+    }
+    // A forwarded message: an attached message/rfc822, or a header block in the text.
+    let mut effective_subject = u.subject.clone();
+    let mut effective_body = body.to_string();
+    let attached = msg.attachments().find_map(|a| a.message());
+    if let Some(inner) = attached {
+        if let Some(addr) = inner.from().and_then(|a| a.first()) {
+            u.on_behalf_of = addr.address().and_then(|a| normalize_address(a).ok());
+            u.on_behalf_of_name = addr.name().map(str::to_string);
+        }
+        effective_subject = inner.subject().unwrap_or("").to_string();
+        effective_body = inner
+            .text_bodies()
+            .next()
+            .filter(|p| !p.is_text_html())
+            .and_then(|p| p.text_contents().map(str::to_string))
+            .or_else(|| {
+                inner
+                    .html_bodies()
+                    .next()
+                    .and_then(|h| h.text_contents())
+                    .map(text::html_to_text)
+            })
+            .unwrap_or_default();
+    } else if let Some(f) = forward::find(body, is_forward) {
+        if f.from.is_some() || is_forward {
+            u.on_behalf_of = f.from.clone();
+            u.on_behalf_of_name = f.from_name.clone();
+            effective_subject = f.subject.clone().unwrap_or_default();
+            effective_body = f.body.clone();
+        }
+    }
+    let forwarded = u.on_behalf_of.is_some() || attached.is_some();
+    u.reply_text = text::reply_text(&effective_body);
+
+    if let Some(c) = &u.calendar {
+        if c.method == "REPLY" {
+            if let Some(r) = c.response {
+                u.answer = Some(Answer {
+                    response: r,
+                    attendance: None,
+                    substitute: None,
+                });
+                u.kind = Some(Kind::Rsvp);
+                return;
+            }
+        }
+    }
+    if !forwarded {
+        if let Some(d) = secretariat::read_decision(&u.reply_text) {
+            u.decision = Some(d);
+            u.kind = Some(Kind::CoordinatorDecision);
+            return;
+        }
+    }
+    if let Some(item) = secretariat::read_agenda_request(&effective_subject, &u.reply_text) {
+        u.agenda_item = Some(item);
+        u.kind = Some(Kind::AgendaRequest);
+        return;
+    }
+    if secretariat::is_minutes_subject(&effective_subject) {
+        let replied =
+            strip_subject_prefixes(&effective_subject).len() < effective_subject.trim().len();
+        if replied {
+            u.corrections = secretariat::read_corrections(&u.reply_text);
+            u.kind = Some(Kind::MinutesCorrection);
+        } else {
+            u.kind = Some(Kind::MinutesDraft);
+        }
+        return;
+    }
+    u.answer = rsvp::read_answer(&u.reply_text).or_else(|| {
+        // An empty body: the subject may carry the answer ("Forfall 12. januar").
+        if u.reply_text.trim().is_empty() {
+            rsvp::read_answer(strip_subject_prefixes(&effective_subject))
+        } else {
+            None
+        }
+    });
+    u.kind = Some(
+        if u.answer.is_some() || looks_like_invitation_reply(&effective_subject) {
+            Kind::Rsvp
+        } else {
+            Kind::Unknown
+        },
+    );
 }
 
 fn is_auto_subject_only(h: &auto::Headers<'_>) -> bool {
@@ -380,6 +501,24 @@ pub fn detect_language(text: &str) -> Option<Lang> {
         "det",
         "er",
         "vi",
+        "svarer",
+        "neste",
+        "uke",
+        "usikker",
+        "gang",
+        "gangen",
+        "fysisk",
+        "digitalt",
+        "hei",
+        "dessverre",
+        "beklager",
+        "møtet",
+        "sak",
+        "saken",
+        "referat",
+        "ikke",
+        "noen",
+        "hilsen",
     ];
     const NN: &[&str] = &[
         "eg", "ikkje", "kjem", "kome", "diverre", "deltek", "helsing", "venleg", "kva", "korleis",
@@ -450,10 +589,11 @@ pub struct Inspection {
     pub language: Option<Lang>,
     pub sender: Option<String>,
     pub on_behalf_of: Option<String>,
-    pub subject: String,
-    pub message_id: Option<String>,
     pub reply_text: String,
     pub rsvp: Option<RsvpJson>,
+    pub agenda_item: Option<AgendaItem>,
+    pub corrections: Vec<Correction>,
+    pub decision: Option<Decision>,
     pub auto_reply: Option<AutoReply>,
     pub bounce: Option<Bounce>,
     pub problems: Vec<String>,
@@ -472,15 +612,16 @@ impl From<&Understanding> for Inspection {
             kind: u.kind(),
             language: u.language,
             sender: u.from.clone(),
-            on_behalf_of: None,
-            subject: u.subject.clone(),
-            message_id: u.message_id.clone(),
+            on_behalf_of: u.on_behalf_of.clone(),
             reply_text: u.reply_text.clone(),
             rsvp: u.answer.as_ref().map(|a| RsvpJson {
                 response: a.response,
                 attendance: a.attendance,
                 substitute: a.substitute.clone(),
             }),
+            agenda_item: u.agenda_item.clone(),
+            corrections: u.corrections.clone(),
+            decision: u.decision,
             auto_reply: u.auto_reply.clone(),
             bounce: u.bounce.clone(),
             problems: u.problems.clone(),

@@ -15,6 +15,21 @@ pub fn reply_text(body: &str) -> String {
         .collect();
     let sig = signature_start(&kept);
     kept.truncate(sig);
+    if kept.iter().all(|l| l.trim().is_empty()) && end < lines.len() {
+        // Bottom-posting: nothing above the quote, so the answer is the unquoted text
+        // below it (Thunderbird and mailing-list habit).
+        let mut below: Vec<&str> = lines[end + 1..]
+            .iter()
+            .copied()
+            .filter(|l| !l.trim_start().starts_with('>'))
+            .collect();
+        if let Some(next) = quote_start(&below) {
+            below.truncate(next);
+        }
+        let sig = signature_start(&below);
+        below.truncate(sig);
+        return trim_blank(&below).join("\n");
+    }
     trim_blank(&kept).join("\n")
 }
 
@@ -30,19 +45,17 @@ pub fn quote_start(lines: &[&str]) -> Option<usize> {
         if is_separator(&lower) {
             return Some(i);
         }
-        if ends_as_attribution(&lower) {
-            return Some(i);
-        }
         // Gmail wraps a long attribution over two lines:
         // "Den tir. 5. jan. 2027 kl. 10:00 skrev Ola Nordmann <" / "ola@x.no>:".
         if lower.ends_with(':') && i > 0 {
             let prev = lines[i - 1].trim().to_lowercase();
-            if has_attribution_verb(&prev)
-                && starts_as_attribution(&prev)
-                && (lower.contains('@') || prev.contains('@'))
-            {
+            let joined = format!("{prev} {lower}");
+            if !prev.is_empty() && starts_as_attribution(&prev) && ends_as_attribution(&joined) {
                 return Some(i - 1);
             }
+        }
+        if ends_as_attribution(&lower) {
+            return Some(i);
         }
         // Outlook: a header block "Fra: … / Sendt: … / Til: … / Emne: …"
         // (Outlook nb: Fra/Sendt/Til/Emne; nn: Frå/Sendt; en: From/Sent/To/Subject).
@@ -62,8 +75,6 @@ pub fn quote_start(lines: &[&str]) -> Option<usize> {
                 return Some(i);
             }
         }
-        // A run of quoted lines that is at the end of the message is the quoted original
-        // in a top-posted reply even without a header.
     }
     None
 }
@@ -134,6 +145,11 @@ fn has_attribution_verb(l: &str) -> bool {
         " escribió",
         " kirjoitti",
         " napisał",
+        " написал",
+        " schreef",
+        " escreveu",
+        " ha scritto",
+        " skrifade",
     ];
     VERBS.iter().any(|v| l.contains(v))
 }
@@ -411,5 +427,16 @@ mod tests {
     fn html_quote_is_cut() {
         let html = "<div>Kommer gjerne&nbsp;p&aring; Teams</div><div class=\"gmail_quote\">Den … skrev:<blockquote>Innkalling</blockquote></div>";
         assert_eq!(html_to_text(html).trim(), "Kommer gjerne på Teams");
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn bottom_posting() {
+        let body = "On 04/02/2012 06:26 PM, Megan One wrote:\n> Hi\nHello\n\n-- \nBob";
+        assert_eq!(reply_text(body), "Hello");
     }
 }

@@ -7,5 +7,6 @@ mod support;
 mod cli;
 mod delivery;
 mod e2e;
+mod golden;
 mod robustness;
 mod store;
