@@ -279,6 +279,12 @@ impl Daemon {
             Some(i) => Some(self.store.meeting(i.meeting_id).await?),
             None => None,
         };
+        let sender_is_coordinator = match (&u.from, &meeting) {
+            (Some(from), Some(m)) => self.store.members_by_email(from).await?.iter().any(|mb| {
+                mb.council_id == m.council_id && mb.role == crate::domain::Role::Coordinator
+            }),
+            _ => false,
+        };
         let receipts_recent = match &u.from {
             Some(f) => {
                 self.store
@@ -293,6 +299,7 @@ impl Daemon {
                 secretariat_address: &self.cfg.secretariat.address,
                 invitation: invitation.as_ref(),
                 meeting: meeting.as_ref(),
+                sender_is_coordinator,
                 receipts_recent,
                 receipts_per_hour: self.cfg.receipts_per_hour,
             },
@@ -302,10 +309,17 @@ impl Daemon {
         let mut events = Vec::new();
         let mut new_answer = None;
         if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
+            let source = if u.calendar.as_ref().is_some_and(|c| c.response.is_some()) {
+                "calendar"
+            } else if u.on_behalf_of.is_some() {
+                "forward"
+            } else {
+                "reply"
+            };
             new_answer = Some(NewAnswer {
                 invitation_id: inv.id,
                 answer: answer.clone(),
-                source: "reply".into(),
+                source: source.into(),
                 sender: sender.clone(),
                 received_at,
             });
@@ -324,6 +338,7 @@ impl Daemon {
         }
         if let Some((address, reason)) = &d.failing {
             let n = self.store.mark_failing(address, reason, now).await?;
+            mails.extend(self.bounce_notices(address, reason, id).await?);
             events.push(NewEvent {
                 actor: "mail system".into(),
                 kind: "bounce".into(),
@@ -383,7 +398,97 @@ impl Daemon {
                 }
             }
         }
+        // A calendar reply names the meeting by its UID and the person as ATTENDEE.
+        if let Some(c) = &u.calendar {
+            if let (Some(uid), Some(who)) = (&c.uid, c.attendee.as_ref().or(u.from.as_ref())) {
+                if let Some(m) = self.store.meeting_by_uid(uid).await? {
+                    return Ok(self.store.invitation_for(m.id, who).await?);
+                }
+            }
+        }
+        // A forwarded answer carries no threading of ours: the original sender's one
+        // upcoming invitation is the one it answers. With several, a person decides.
+        if let Some(original) = &u.on_behalf_of {
+            let upcoming = self
+                .store
+                .upcoming_invitations(original, self.clock.now())
+                .await?;
+            if upcoming.len() == 1 {
+                return Ok(upcoming.into_iter().next());
+            }
+        }
         Ok(None)
+    }
+
+    /// Tells the coordinators of every council an address belongs to that mail to it
+    /// bounces.
+    async fn bounce_notices(
+        &self,
+        address: &str,
+        reason: &str,
+        inbound_id: i64,
+    ) -> Result<Vec<OutgoingMail>> {
+        let mut mails = Vec::new();
+        let lang = self.cfg.secretariat.language;
+        for member in self.store.members_by_email(address).await? {
+            let council = self.store.council(member.council_id).await?;
+            for c in self.store.coordinators(member.council_id).await? {
+                if c.email == address {
+                    continue;
+                }
+                let (subject, lines) = match lang {
+                    crate::domain::Language::Nb => (
+                        format!("E-post til {} kommer ikke fram", member.name),
+                        vec![
+                            format!("E-post til {} <{address}> i {} kan ikke leveres: {reason}.", member.name, council.name),
+                            "Adressen er merket som feilende. Rett den med `referent member` når du har riktig adresse.".to_string(),
+                        ],
+                    ),
+                    crate::domain::Language::En => (
+                        format!("Mail to {} does not arrive", member.name),
+                        vec![
+                            format!("Mail to {} <{address}> in {} cannot be delivered: {reason}.", member.name, council.name),
+                            "The address is marked as failing. Correct it with `referent member` once you know the right one.".to_string(),
+                        ],
+                    ),
+                };
+                let text = crate::render::NoticeText {
+                    subject,
+                    name: c.name.clone(),
+                    lines,
+                    secretariat: self.cfg.secretariat.name.clone(),
+                };
+                let r = self.renderer.render(lang, "notice", &text)?;
+                let message_id =
+                    compose::new_message_id("notice", None, self.cfg.secretariat.domain());
+                let raw = compose::build(&Draft {
+                    from_name: &self.cfg.secretariat.name,
+                    from_address: &self.cfg.secretariat.address,
+                    reply_to: None,
+                    to_name: Some(&c.name),
+                    to_address: &c.email,
+                    subject: &r.subject,
+                    body: &r.body,
+                    message_id: &message_id,
+                    in_reply_to: None,
+                    auto_submitted: "auto-generated",
+                    kind: "notice",
+                    date: self.clock.now(),
+                })?;
+                mails.push(OutgoingMail {
+                    effect_key: format!("bounce-notice:{inbound_id}:{}", c.id),
+                    message_id,
+                    kind: "notice".into(),
+                    recipient: c.email.clone(),
+                    envelope_from: self.cfg.secretariat.address.clone(),
+                    raw,
+                    meeting_id: None,
+                    invitation_id: None,
+                    inbound_id: Some(inbound_id),
+                });
+            }
+        }
+        Ok(mails)
     }
 
     // ----- composing ----------------------------------------------------------------------

@@ -32,6 +32,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "en/reminder",
         include_str!("../../templates/en/reminder.hbs"),
     ),
+    ("nb/notice", include_str!("../../templates/nb/notice.hbs")),
+    ("en/notice", include_str!("../../templates/en/notice.hbs")),
 ];
 
 /// A rendered email text.
@@ -75,15 +77,25 @@ impl Renderer {
             for t in ["summons", "receipt", "reminder"] {
                 r.render(lang, t, &sample)?;
             }
+            r.render(
+                lang,
+                "notice",
+                &NoticeText {
+                    subject: "x".into(),
+                    name: "x".into(),
+                    lines: vec!["x".into()],
+                    secretariat: "x".into(),
+                },
+            )?;
         }
         Ok(r)
     }
 
-    pub fn render(
+    pub fn render<T: Serialize>(
         &self,
         lang: Language,
         template: &str,
-        ctx: &MeetingText,
+        ctx: &T,
     ) -> Result<Rendered, RenderError> {
         let name = format!("{}/{template}", lang.as_str());
         let text = self
@@ -101,6 +113,15 @@ impl Renderer {
         let body = rest.strip_prefix('\n').unwrap_or(rest).to_string();
         Ok(Rendered { subject, body })
     }
+}
+
+/// A message to coordinators: what happened, in a few lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoticeText {
+    pub subject: String,
+    pub name: String,
+    pub lines: Vec<String>,
+    pub secretariat: String,
 }
 
 /// What the templates can say about a meeting and its recipient.

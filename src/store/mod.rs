@@ -304,6 +304,26 @@ impl Store {
         rows.iter().map(Member::from_row).collect()
     }
 
+    /// Every membership of an address, in any council.
+    pub async fn members_by_email(&self, email: &str) -> Result<Vec<Member>> {
+        let rows = sqlx::query(&format!("{MEMBER_SELECT} WHERE email = $1 ORDER BY id"))
+            .bind(email)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Member::from_row).collect()
+    }
+
+    /// The coordinators of a council.
+    pub async fn coordinators(&self, council_id: i64) -> Result<Vec<Member>> {
+        let rows = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE council_id = $1 AND role = 'coordinator' ORDER BY id"
+        ))
+        .bind(council_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Member::from_row).collect()
+    }
+
     /// Marks an address as failing (a permanent bounce) wherever it is a member.
     pub async fn mark_failing(&self, email: &str, reason: &str, now: DateTime<Utc>) -> Result<u64> {
         let r = sqlx::query(
@@ -373,6 +393,15 @@ impl Store {
             .map(Meeting::from_row)
             .transpose()?
             .ok_or_else(|| StoreError::NotFound(format!("no meeting with id {id}")))
+    }
+
+    /// The meeting a calendar UID belongs to.
+    pub async fn meeting_by_uid(&self, uid: &str) -> Result<Option<Meeting>> {
+        let row = sqlx::query(&format!("{MEETING_SELECT} WHERE m.uid = $1"))
+            .bind(uid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Meeting::from_row).transpose()
     }
 
     /// Jobs that are due at `now` and not yet done, oldest first.
@@ -479,6 +508,35 @@ impl Store {
             .bind(token)
             .fetch_optional(&self.pool)
             .await?;
+        row.as_ref().map(Invitation::from_row).transpose()
+    }
+
+    /// An address's invitations to meetings that have not started, soonest first.
+    pub async fn upcoming_invitations(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>> {
+        let rows = sqlx::query(&format!(
+            "{INVITATION_SELECT} JOIN meetings m ON m.id = i.meeting_id
+             WHERE mb.email = $1 AND m.starts_at > $2 AND m.status = 'scheduled' ORDER BY m.starts_at, i.id"
+        ))
+        .bind(email)
+        .bind(ts(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Invitation::from_row).collect()
+    }
+
+    /// The invitation of an address to a meeting.
+    pub async fn invitation_for(&self, meeting_id: i64, email: &str) -> Result<Option<Invitation>> {
+        let row = sqlx::query(&format!(
+            "{INVITATION_SELECT} WHERE i.meeting_id = $1 AND mb.email = $2"
+        ))
+        .bind(meeting_id)
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(Invitation::from_row).transpose()
     }
 

@@ -691,3 +691,44 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    fn nested(depth: usize) -> Vec<u8> {
+        let mut m = String::from(
+            "From: a@b.no\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n",
+        );
+        for i in 0..depth {
+            m.push_str(&format!(
+                "--b{i}\r\nContent-Type: multipart/mixed; boundary=\"b{}\"\r\n\r\n",
+                i + 1
+            ));
+        }
+        m.push_str("Ja\r\n");
+        m.into_bytes()
+    }
+
+    #[test]
+    fn ten_thousand_nested_parts() {
+        let started = std::time::Instant::now();
+        let u = understand(&nested(10_000), Limits::default());
+        assert_eq!(u.from.as_deref(), Some("a@b.no"));
+        eprintln!("10,000 nested parts: {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn colons_and_angle_brackets() {
+        let mut m = String::from("From: ");
+        m.push_str(&":".repeat(99_999));
+        m.push_str("\r\nTo: ");
+        m.push_str(&"<".repeat(50_000));
+        m.push_str("\r\nSubject: ");
+        m.push_str(&"=?utf-8?q?".repeat(10_000));
+        m.push_str("\r\n\r\n");
+        m.push_str(&"> ".repeat(100_000));
+        let u = understand(m.as_bytes(), Limits::default());
+        assert!(!u.problems.is_empty());
+    }
+}

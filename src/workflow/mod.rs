@@ -12,6 +12,9 @@ pub struct InboundContext<'a> {
     /// The invitation the message answers, found by threading or by token.
     pub invitation: Option<&'a Invitation>,
     pub meeting: Option<&'a Meeting>,
+    /// Whether the sender is a coordinator of the invitation's council (and so may
+    /// forward a member's answer).
+    pub sender_is_coordinator: bool,
     /// Receipts sent to the sender in the last hour.
     pub receipts_recent: i64,
     pub receipts_per_hour: u32,
@@ -106,7 +109,18 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
             format!("{what}; kept for a coordinator"),
         );
     };
-    if from != inv.member_email {
+    // A coordinator may forward a member's answer: it counts as the member's.
+    let forwarded_by = match &u.on_behalf_of {
+        Some(original) if ctx.sender_is_coordinator && *original == inv.member_email => Some(from),
+        Some(original) if *original == inv.member_email => {
+            return Decision::new(
+                InboundState::Held,
+                format!("{original}'s answer forwarded by {from}, who is not a coordinator; kept for a coordinator"),
+            );
+        }
+        _ => None,
+    };
+    if forwarded_by.is_none() && from != inv.member_email {
         return Decision::new(
             InboundState::Held,
             format!(
@@ -131,11 +145,20 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
     let mut d = Decision::new(
         InboundState::Processed,
         format!(
-            "answer from {from}: {}{}",
+            "answer from {}{}: {}{}{}",
+            inv.member_email,
+            forwarded_by
+                .map(|f| format!(" (forwarded by {f})"))
+                .unwrap_or_default(),
             answer.response.as_str(),
             answer
                 .attendance
                 .map(|a| format!(", {}", a.as_str()))
+                .unwrap_or_default(),
+            answer
+                .substitute
+                .as_ref()
+                .map(|s| format!(", substitute {}", s.name))
                 .unwrap_or_default()
         ),
     );
@@ -202,6 +225,7 @@ mod tests {
             secretariat_address: "referent@council.no",
             invitation: inv,
             meeting: m,
+            sender_is_coordinator: false,
             receipts_recent: recent,
             receipts_per_hour: 3,
         }

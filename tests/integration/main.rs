@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod delivery;
 mod e2e;
+mod e2e_more;
 mod golden;
 mod robustness;
 mod store;
