@@ -135,14 +135,27 @@ fn guarded(raw: &[u8], limits: Limits) -> Understanding {
     // take the daemon down.
     match catch_unwind(AssertUnwindSafe(|| understand_inner(raw, limits))) {
         Ok(u) => u,
-        Err(_) => Understanding {
-            kind: Some(Kind::Unknown),
-            problems: vec![
-                "the MIME parser failed on this message; kept raw for a coordinator".into(),
-            ],
-            ..Default::default()
-        },
+        Err(_) => {
+            // Read the header block alone, so the message can still be attributed.
+            let head = &raw[..find_header_end(raw).unwrap_or(0)];
+            let mut u = catch_unwind(AssertUnwindSafe(|| understand_inner(head, limits)))
+                .unwrap_or_default();
+            u.kind = Some(Kind::Unknown);
+            u.answer = None;
+            u.reply_text.clear();
+            u.problems.push(
+                "the MIME parser failed on this message's body; kept raw for a coordinator".into(),
+            );
+            u
+        }
     }
+}
+
+/// The understanding without its panic guard, for the fuzzer: a panic here must reach
+/// it rather than be caught. Not for the daemon.
+#[doc(hidden)]
+pub fn understand_unguarded(raw: &[u8], limits: Limits) -> Understanding {
+    understand_inner(raw, limits)
 }
 
 fn find_header_end(raw: &[u8]) -> Option<usize> {
@@ -388,11 +401,28 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
         let replied =
             strip_subject_prefixes(&effective_subject).len() < effective_subject.trim().len();
         if replied {
-            u.corrections = secretariat::read_corrections(&u.reply_text);
+            let mut corrections = secretariat::read_corrections(&u.reply_text);
+            let inline = secretariat::read_inline_edits(&effective_body);
+            if !inline.is_empty() {
+                // The text above the quote only introduces the edits ("se rettelser i
+                // teksten"): the edits are the corrections.
+                corrections.retain(|c| c.before.is_some() || c.item.is_some());
+                corrections.extend(inline);
+            }
+            u.corrections = corrections;
             u.kind = Some(Kind::MinutesCorrection);
         } else {
             u.kind = Some(Kind::MinutesDraft);
         }
+        return;
+    }
+    // An answer is a reply (threading or a reply prefix) or a short note; a long message
+    // that replies to nothing is a newsletter or a report, whatever words it contains.
+    let replyish = !u.thread_ids.is_empty()
+        || forwarded
+        || strip_subject_prefixes(&effective_subject).len() < effective_subject.trim().len();
+    if !replyish && u.reply_text.len() > 600 {
+        u.kind = Some(Kind::Unknown);
         return;
     }
     u.answer = rsvp::read_answer(&u.reply_text).or_else(|| {
@@ -730,5 +760,31 @@ mod hostile {
         m.push_str(&"> ".repeat(100_000));
         let u = understand(m.as_bytes(), Limits::default());
         assert!(!u.problems.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore]
+    fn where_html_time_goes() {
+        let mut html = String::from("<div>");
+        for _ in 0..50_000 {
+            html.push_str("<div><span>Kommer</span>&nbsp;&amp;<br></div>");
+        }
+        let t = std::time::Instant::now();
+        let text = super::text::html_to_text(&html);
+        eprintln!("html_to_text {:?} ({} bytes)", t.elapsed(), text.len());
+        let text = super::cut(&text, 256 * 1024);
+        let t = std::time::Instant::now();
+        let r = super::text::reply_text(text);
+        eprintln!("reply_text {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let _ = super::rsvp::read_answer(&r);
+        eprintln!("read_answer {:?}", t.elapsed());
+        let raw = format!("From: a@b.no\r\nSubject: SV: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}");
+        let t = std::time::Instant::now();
+        let m = mail_parser::MessageParser::default().parse(raw.as_bytes());
+        eprintln!("mail-parser {:?} {}", t.elapsed(), m.is_some());
     }
 }

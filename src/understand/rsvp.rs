@@ -8,7 +8,16 @@
 use crate::domain::{Answer, Attendance, Response, Substitute};
 
 /// Reads an answer from what a person wrote (quotes and signature already removed).
+/// Only the first this many bytes of a reply are read for an answer: people answer in a
+/// line or two, and a long text is a report or a forwarded document, not an answer.
+const MAX_ANSWER_TEXT: usize = 4096;
+
 pub fn read_answer(text: &str) -> Option<Answer> {
+    let mut end = text.len().min(MAX_ANSWER_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &text[..end];
     if let Some(sub) = find_substitute(text) {
         return Some(Answer {
             response: Response::Declined,

@@ -229,6 +229,61 @@ pub fn read_corrections(reply_text: &str) -> Vec<Correction> {
     out
 }
 
+/// Edits made inside the quoted minutes: a quoted line followed by the writer's own
+/// version of it ("> Rådet vedtok fem kurs." / "Rådet vedtok seks kurs.") becomes a
+/// before/after pair. The item is the last "Sak N/YY" heading seen in the quote.
+pub fn read_inline_edits(body: &str) -> Vec<Correction> {
+    let lines: Vec<&str> = body.lines().collect();
+    let mut out = Vec::new();
+    let mut item: Option<String> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(quoted) = lines[i].trim_start().strip_prefix('>') else {
+            i += 1;
+            continue;
+        };
+        let quoted = quoted.trim_start_matches('>').trim();
+        if let Some(found) = item_reference(&quoted.to_lowercase()) {
+            item = Some(found);
+        }
+        // The writer's version follows, maybe after blank lines.
+        let mut j = i + 1;
+        while j < lines.len() && lines[j].trim().is_empty() {
+            j += 1;
+        }
+        if j < lines.len() && !lines[j].trim_start().starts_with('>') && !quoted.is_empty() {
+            let own = lines[j].trim();
+            if own != quoted && similar(quoted, own) {
+                out.push(Correction {
+                    item: item_reference(&own.to_lowercase()).or_else(|| item.clone()),
+                    before: Some(quoted.to_string()),
+                    after: Some(own.to_string()),
+                    text: own.to_string(),
+                });
+                i = j + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether two lines are versions of each other: what they share at the start and the
+/// end covers at least half of the longer one.
+fn similar(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let longest = a.len().max(b.len());
+    longest >= 8 && (prefix + suffix) * 2 >= longest
+}
+
 /// "sak 3", "sak 3/27", "item 4" → "3", "3/27", "4".
 fn item_reference(lower: &str) -> Option<String> {
     for key in [
@@ -352,5 +407,22 @@ mod tests {
         assert_eq!(c[0].before.as_deref(), Some("fem"));
         assert_eq!(c[0].after.as_deref(), Some("seks"));
         assert_eq!(c[1].item.as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn inline_edits() {
+        let body = "Se mine rettelser i teksten.\n\n> Sak 3/27 Kurs i akuttmedisin\n> Rådet vedtok fem kurs i 2027.\nRådet vedtok seks kurs i 2027.\n> Ansvar: RegUt.\n";
+        let c = read_inline_edits(body);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].item.as_deref(), Some("3/27"));
+        assert_eq!(
+            c[0].before.as_deref(),
+            Some("Rådet vedtok fem kurs i 2027.")
+        );
+        assert_eq!(
+            c[0].after.as_deref(),
+            Some("Rådet vedtok seks kurs i 2027.")
+        );
+        assert!(read_inline_edits("> Hei\nJa, jeg kommer.\n").is_empty());
     }
 }

@@ -246,7 +246,7 @@ fn is_valediction(lower: &str) -> bool {
                             .next()
                             .map(|c| c.is_uppercase() || c.is_alphabetic())
                             .unwrap_or(false)
-                        && l.starts_with(&format!("{c} "))
+                        && l.get(c.len()..).is_some_and(|r| r.starts_with(' '))
                         && !["takk", "tusen takk", "thanks", "thank you", "best"].contains(c)
                 })
                 .unwrap_or(false)
@@ -340,7 +340,9 @@ pub fn html_to_text(html: &str) -> String {
         }
         if c == '&' {
             let rest = &html[i..];
-            if let Some(semi) = rest.find(';').filter(|s| *s <= 10) {
+            // An entity is short: look for its ';' in the next few bytes only, or a text
+            // full of '&' would be read again and again.
+            if let Some(semi) = rest.bytes().take(12).position(|b| b == b';') {
                 let entity = &rest[1..semi];
                 if let Some(decoded) = decode_entity(entity) {
                     out.push(decoded);
