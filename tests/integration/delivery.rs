@@ -118,11 +118,13 @@ fn interrupted_sends_and_a_changed_uidvalidity_lose_nothing_and_repeat_nothing()
 #[test]
 fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
     let Some(s) = servers() else { return };
-    let rt = runtime();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = domain();
-    let secretariat = format!("referent@{d}");
-    let config = write_config(dir.path(), &s, &secretariat, "");
+    let w = World::new(&s);
+    let (rt, d, secretariat, config) = (
+        &w.rt,
+        w.domain.clone(),
+        w.secretariat.clone(),
+        w.config.clone(),
+    );
     ok(
         &config,
         &[
@@ -157,25 +159,7 @@ fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
             ],
         );
     }
-    let start = Clock::now(&SystemClock) + chrono::Duration::days(10);
-    let tz = chrono_tz::Europe::Oslo;
-    let starts = start
-        .with_timezone(&tz)
-        .format("%Y-%m-%dT10:00")
-        .to_string();
-    ok(
-        &config,
-        &[
-            "meeting",
-            "add",
-            "--council",
-            "ur",
-            "--starts",
-            &starts,
-            "--place",
-            "Ullevål",
-        ],
-    );
+    let start = w.meeting_in_days("ur", 10, &[]);
     let report: serde_json::Value =
         serde_json::from_str(&ok(&config, &["run", "--once"])).expect("report");
     assert_eq!(report["sent"], 3, "{report}");
@@ -219,12 +203,16 @@ fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
     // Ola answers; four days before the meeting the reminder goes to Kari only: not to
     // Ola (answered), not to the observer, not to the failing address.
     rt.block_on(async {
-        let summons = inbox(s.imap_port, &format!("ola@{d}")).await.pop().expect("summons");
-        let to = address_in(&header(&summons, "Reply-To").expect("reply-to"));
-        let mid = header(&summons, "Message-ID").expect("message-id");
-        let raw = format!("From: Ola <ola@{d}>\r\nTo: {to}\r\nSubject: SV: Innkalling\r\nIn-Reply-To: {mid}\r\nMessage-ID: <ola-answer@{d}>\r\n\r\nJeg kommer.\r\n");
-        send(s.smtp_port, &format!("ola@{d}"), &to, raw.as_bytes()).await;
-        wait_for("Ola's answer", Duration::from_secs(30), || async { count_all(s.imap_port, &secretariat).await >= 4 }).await;
+        let summons = inbox(s.imap_port, &format!("ola@{d}"))
+            .await
+            .pop()
+            .expect("summons");
+        let (to, raw) = answer_summons(&summons, "Ola", &format!("ola@{d}"), "Jeg kommer.");
+        send(s.smtp_port, &format!("ola@{d}"), &to, &raw).await;
+        wait_for("Ola's answer", Duration::from_secs(30), || async {
+            count_all(s.imap_port, &secretariat).await >= 4
+        })
+        .await;
     });
     ok(&config, &["run", "--once"]);
     let four_days_before = (start - chrono::Duration::days(4)).to_rfc3339();

@@ -65,11 +65,13 @@ fn count_kind(msgs: &[Vec<u8>], kind: &str) -> usize {
 #[test]
 fn summons_answers_receipts_through_real_servers_with_crashes() {
     let Some(s) = servers() else { return };
-    let rt = runtime();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = domain();
-    let secretariat = format!("referent@{d}");
-    let config = write_config(dir.path(), &s, &secretariat, "");
+    let w = World::new(&s);
+    let (rt, d, secretariat, config) = (
+        &w.rt,
+        w.domain.clone(),
+        w.secretariat.clone(),
+        w.config.clone(),
+    );
     let members: Vec<(String, String)> = [
         "Kari Nordmann",
         "Ola Hansen",
@@ -109,29 +111,14 @@ fn summons_answers_receipts_through_real_servers_with_crashes() {
             ],
         );
     }
-    let starts = (referent::clock::Clock::now(&referent::clock::SystemClock)
-        .with_timezone(&chrono_tz::Europe::Oslo)
-        + chrono::Duration::days(10))
-    .format("%Y-%m-%dT10:00")
-    .to_string();
-    ok(
-        &config,
-        &[
-            "meeting",
-            "add",
-            "--council",
-            "utdanningsradet",
-            "--starts",
-            &starts,
-            "--place",
-            "Ullevål sykehus, møterom 3",
-            "--digital-link",
-            "https://teams.example/x",
-        ],
+    w.meeting_in_days(
+        "utdanningsradet",
+        10,
+        &["--digital-link", "https://teams.example/x"],
     );
 
     let started = std::time::Instant::now();
-    let log = dir.path().join("daemon.log");
+    let log = w.dir.path().join("daemon.log");
     let mut daemon = DaemonProcess::start(&config, &log);
 
     // Kill the daemon as soon as the first summons is delivered: the rest must still go

@@ -22,11 +22,13 @@ fn itip_accept(member: &str, name: &str, to: &str, uid: &str) -> Vec<u8> {
 #[test]
 fn forwarded_answer_calendar_accept_substitute_and_bounce() {
     let Some(s) = servers() else { return };
-    let rt = runtime();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = domain();
-    let secretariat = format!("referent@{d}");
-    let config = write_config(dir.path(), &s, &secretariat, "");
+    let w = World::new(&s);
+    let (rt, d, secretariat, config) = (
+        &w.rt,
+        w.domain.clone(),
+        w.secretariat.clone(),
+        w.config.clone(),
+    );
     let coordinator = format!("koordinator@{d}");
     let (cal, fwd, sub, gone) = (
         format!("cal@{d}"),
@@ -68,31 +70,13 @@ fn forwarded_answer_calendar_accept_substitute_and_bounce() {
             ],
         );
     }
-    let start =
-        referent::clock::Clock::now(&referent::clock::SystemClock) + chrono::Duration::days(10);
-    let starts = start
-        .with_timezone(&chrono_tz::Europe::Oslo)
-        .format("%Y-%m-%dT10:00")
-        .to_string();
-    ok(
-        &config,
-        &[
-            "meeting",
-            "add",
-            "--council",
-            "ur",
-            "--starts",
-            &starts,
-            "--place",
-            "Ullevål",
-        ],
-    );
+    w.meeting_in_days("ur", 10, &[]);
     let uid = {
         let v: Value =
             serde_json::from_str(&ok(&config, &["meeting", "show", "1", "--json"])).expect("json");
         v["meeting"]["uid"].as_str().expect("uid").to_string()
     };
-    let mut daemon = DaemonProcess::start(&config, &dir.path().join("daemon.log"));
+    let mut daemon = DaemonProcess::start(&config, &w.dir.path().join("daemon.log"));
     rt.block_on(async {
         wait_for("the summons", Duration::from_secs(60), || async {
             count_all(s.imap_port, &cal).await == 1 && count_all(s.imap_port, &fwd).await == 1 && count_all(s.imap_port, &sub).await == 1
@@ -111,14 +95,8 @@ fn forwarded_answer_calendar_accept_substitute_and_bounce() {
         send(s.smtp_port, &coordinator, &secretariat, forward.as_bytes()).await;
         // Siri sends a substitute, replying to her summons.
         let summons = inbox(s.imap_port, &sub).await.pop().expect("summons");
-        let to = address_in(&header(&summons, "Reply-To").expect("reply-to"));
-        let mid = header(&summons, "Message-ID").expect("message-id");
-        let answer = format!(
-            "From: Siri Substitutt <{sub}>\r\nTo: {to}\r\nSubject: SV: Innkalling\r\nIn-Reply-To: {mid}\r\nMessage-ID: <sub.{}@x>\r\n\
-             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nJeg har forfall. Kari Nordmann <kari@{d}> møter for meg.\r\n",
-            rand::random::<u64>()
-        );
-        send(s.smtp_port, &sub, &to, answer.as_bytes()).await;
+        let (to, answer) = answer_summons(&summons, "Siri Substitutt", &sub, &format!("Jeg har forfall. Kari Nordmann <kari@{d}> møter for meg."));
+        send(s.smtp_port, &sub, &to, &answer).await;
 
         // The bounce of Borte's summons reaches the mailbox; the coordinator is told.
         wait_for("the coordinator's bounce notice", Duration::from_secs(60), || async {

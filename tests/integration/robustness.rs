@@ -9,13 +9,15 @@ use crate::support::*;
 #[test]
 fn malformed_and_huge_messages_are_kept_and_do_not_stop_the_daemon() {
     let Some(s) = servers() else { return };
-    let rt = runtime();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = domain();
-    let secretariat = format!("referent@{d}");
-    let config = write_config(dir.path(), &s, &secretariat, "");
+    let w = World::new(&s);
+    let (rt, d, secretariat, config) = (
+        &w.rt,
+        w.domain.clone(),
+        w.secretariat.clone(),
+        w.config.clone(),
+    );
     ok(&config, &["init"]);
-    let mut daemon = DaemonProcess::start(&config, &dir.path().join("daemon.log"));
+    let mut daemon = DaemonProcess::start(&config, &w.dir.path().join("daemon.log"));
 
     // A From: of 99,999 colons, a multipart whose boundary never closes, a charset
     // nobody knows, and a part nested in itself.

@@ -328,3 +328,76 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+/// What every mail test starts with: a runtime, a folder, a fresh domain, the
+/// secretariat's address there, and a configuration pointing at the test servers.
+pub struct World {
+    pub rt: tokio::runtime::Runtime,
+    pub dir: tempfile::TempDir,
+    pub domain: String,
+    pub secretariat: String,
+    pub config: PathBuf,
+}
+
+impl World {
+    pub fn new(s: &Servers) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let domain = domain();
+        let secretariat = format!("referent@{domain}");
+        let config = write_config(dir.path(), s, &secretariat, "");
+        World {
+            rt: runtime(),
+            dir,
+            domain,
+            secretariat,
+            config,
+        }
+    }
+
+    /// An address in this world's domain.
+    pub fn addr(&self, local: &str) -> String {
+        format!("{local}@{}", self.domain)
+    }
+
+    /// Adds a meeting of council `slug` `days` from now at 10:00 Oslo time, held at
+    /// Ullevål (plus any extra `meeting add` arguments); returns its start, UTC.
+    pub fn meeting_in_days(
+        &self,
+        slug: &str,
+        days: i64,
+        extra: &[&str],
+    ) -> chrono::DateTime<chrono::Utc> {
+        let day = referent::clock::Clock::now(&referent::clock::SystemClock)
+            + chrono::Duration::days(days);
+        let starts = day
+            .with_timezone(&chrono_tz::Europe::Oslo)
+            .format("%Y-%m-%dT10:00")
+            .to_string();
+        let mut args = vec![
+            "meeting",
+            "add",
+            "--council",
+            slug,
+            "--starts",
+            &starts,
+            "--place",
+            "Ullevål",
+        ];
+        args.extend_from_slice(extra);
+        ok(&self.config, &args);
+        referent::domain::parse_local_time(&starts, chrono_tz::Europe::Oslo).expect("start")
+    }
+}
+
+/// A plain reply to a summons as a mail client writes it: to the summons' Reply-To,
+/// `In-Reply-To` its Message-ID. Returns where to send it and the bytes.
+pub fn answer_summons(summons: &[u8], name: &str, from: &str, body: &str) -> (String, Vec<u8>) {
+    let to = address_in(&header(summons, "Reply-To").expect("the summons has a Reply-To"));
+    let mid = header(summons, "Message-ID").expect("the summons has a Message-ID");
+    let raw = format!(
+        "From: {name} <{from}>\r\nTo: {to}\r\nSubject: SV: Innkalling\r\nIn-Reply-To: {mid}\r\nMessage-ID: <{}.{from}>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n",
+        rand::random::<u64>()
+    );
+    (to, raw.into_bytes())
+}
