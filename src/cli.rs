@@ -15,9 +15,12 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, ShiftedClock, SystemClock};
 use crate::config::{Config, DEFAULT_DATA_DIR};
 use crate::daemon::Daemon;
-use crate::domain::{normalize_address, parse_local_time, Place, Role, Token};
-use crate::store::{NewMeeting, NewMember, Store};
+use crate::domain::{normalize_address, parse_local_time, Place, Role};
+use crate::store::{NewMember, Store};
 use crate::understand::{self, Inspection};
+
+mod year;
+use year::{AgendaCommand, CalendarCommand, MinutesCommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -55,6 +58,33 @@ pub enum Command {
     Meeting {
         #[command(subcommand)]
         command: MeetingCommand,
+    },
+    /// The yearly calendar of a council.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+    /// Agenda proposals and items: list, approve, reject, defer.
+    Agenda {
+        #[command(subcommand)]
+        command: AgendaCommand,
+    },
+    /// Minutes: submit a draft, show versions and corrections, approve.
+    Minutes {
+        #[command(subcommand)]
+        command: MinutesCommand,
+    },
+    /// Every pending scheduled send (with --now: what will have gone out by then).
+    Schedule {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit log: every answer, proposal, decision, correction and send.
+    Log {
+        #[arg(long)]
+        meeting: Option<i64>,
+        #[arg(long)]
+        json: bool,
     },
     /// Run the daemon: watch the mailbox, send what is due.
     Run {
@@ -98,6 +128,12 @@ pub enum CouncilCommand {
         name: String,
     },
     List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A council with its members and the roster rules it breaks.
+    Show {
+        slug: String,
         #[arg(long)]
         json: bool,
     },
@@ -161,6 +197,18 @@ pub enum MeetingCommand {
         id: i64,
         #[arg(long)]
         json: bool,
+    },
+    /// Cancel a meeting; everyone invited gets a cancelled calendar entry.
+    Cancel { id: i64 },
+    /// Move a meeting; everyone invited gets an updated calendar entry.
+    Move {
+        id: i64,
+        /// New local start time, e.g. 2027-01-19T10:00.
+        #[arg(long)]
+        starts: String,
+        /// New local end time (default: as long as before).
+        #[arg(long)]
+        ends: Option<String>,
     },
 }
 
@@ -233,6 +281,19 @@ pub async fn execute(cli: Cli) -> Result<()> {
     let clock = make_clock(&cli, &cfg)?;
     let now = clock.now();
     let store = open_store(&cfg).await?;
+    if cli.now.is_some() {
+        if let Some(last) = store.last_now().await? {
+            if now < last {
+                let tz = cfg.secretariat.time_zone;
+                store.close().await;
+                bail!(
+                    "--now {} is earlier than the last time referent acted ({}): time never runs backwards",
+                    now.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+                    last.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
+                );
+            }
+        }
+    }
     let result = dispatch(&cli, cfg, store.clone(), clock, now).await;
     store.close().await;
     result
@@ -265,6 +326,9 @@ async fn dispatch(
                 println!("council {slug} added (id {id})");
                 Ok(())
             }
+            CouncilCommand::Show { slug, json } => {
+                year::council_show(&store, &cfg, slug, *json).await
+            }
             CouncilCommand::List { json } => {
                 let councils = store.councils().await?;
                 if *json {
@@ -277,8 +341,55 @@ async fn dispatch(
                 Ok(())
             }
         },
-        Command::Member { command } => member(command, &store, now).await,
+        Command::Member { command } => member(command, &cfg, &store, now).await,
+        Command::Meeting {
+            command: MeetingCommand::Cancel { id },
+        } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            let m = store.meeting(*id).await?;
+            println!(
+                "{}",
+                daemon.change_meeting(&m, None, &year::operator()).await?
+            );
+            Ok(())
+        }
+        Command::Meeting {
+            command: MeetingCommand::Move { id, starts, ends },
+        } => {
+            let m = store.meeting(*id).await?;
+            let tz = cfg.secretariat.time_zone;
+            let starts_at = parse_local_time(starts, tz)?;
+            let ends_at = match ends {
+                Some(e) => parse_local_time(e, tz)?,
+                None => starts_at + (m.ends_at - m.starts_at),
+            };
+            if ends_at <= starts_at {
+                bail!("the meeting must end after it starts");
+            }
+            if starts_at <= now {
+                bail!("a meeting cannot move into the past");
+            }
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            println!(
+                "{}",
+                daemon
+                    .change_meeting(&m, Some((starts_at, ends_at)), &year::operator())
+                    .await?
+            );
+            Ok(())
+        }
         Command::Meeting { command } => meeting(command, &cfg, &store, now).await,
+        Command::Calendar { command } => year::calendar_cmd(command, &cfg, &store, now).await,
+        Command::Agenda { command } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            year::agenda_cmd(command, &daemon).await
+        }
+        Command::Minutes { command } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            year::minutes_cmd(command, &daemon).await
+        }
+        Command::Schedule { json } => year::schedule_cmd(&store, &cfg, now, *json).await,
+        Command::Log { meeting, json } => year::log_cmd(&store, *meeting, *json).await,
         Command::Run { once } => {
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
             if *once {
@@ -429,7 +540,12 @@ async fn council_id(store: &Store, slug: &str) -> Result<i64> {
         .ok_or_else(|| anyhow!("no council {slug:?}; see `referent council list`"))
 }
 
-async fn member(cmd: &MemberCommand, store: &Store, now: DateTime<Utc>) -> Result<()> {
+async fn member(
+    cmd: &MemberCommand,
+    cfg: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<()> {
     match cmd {
         MemberCommand::Add {
             council,
@@ -452,6 +568,9 @@ async fn member(cmd: &MemberCommand, store: &Store, now: DateTime<Utc>) -> Resul
             }
             store.add_members(cid, &[m], now).await?;
             println!("{name} <{}> added to {council}", normalize_address(email)?);
+            for w in year::roster_warnings(store, cfg, cid, council).await? {
+                eprintln!("warning: {w}");
+            }
             Ok(())
         }
         MemberCommand::Import { council, file } => {
@@ -471,6 +590,9 @@ async fn member(cmd: &MemberCommand, store: &Store, now: DateTime<Utc>) -> Resul
                 .await
                 .context("nothing imported")?;
             println!("{} member(s) imported into {council}", members.len());
+            for w in year::roster_warnings(store, cfg, cid, council).await? {
+                eprintln!("warning: {w}");
+            }
             Ok(())
         }
         MemberCommand::List { council, json } => {
@@ -622,31 +744,21 @@ async fn meeting(
             let title = title
                 .clone()
                 .unwrap_or_else(|| format!("Møte i {}", c.name));
-            let offsets = cfg.offsets(&c.slug);
-            let jobs = crate::schedule::jobs_for(starts_at, offsets);
-            let uid = format!(
-                "{}@{}",
-                Token::generate().as_str(),
-                cfg.secretariat.domain()
-            );
-            let id = store
-                .add_meeting(
-                    &NewMeeting {
-                        council_id: c.id,
-                        title,
-                        starts_at,
-                        ends_at,
-                        time_zone: tz.name().to_string(),
-                        place: Place {
-                            room: place.clone(),
-                            digital_link: digital_link.clone(),
-                        },
-                        uid,
-                    },
-                    &jobs,
-                    now,
-                )
-                .await?;
+            let (id, jobs) = year::add_meeting(
+                store,
+                cfg,
+                c.id,
+                &c.slug,
+                title,
+                starts_at,
+                ends_at,
+                Place {
+                    room: place.clone(),
+                    digital_link: digital_link.clone(),
+                },
+                now,
+            )
+            .await?;
             println!(
                 "meeting {id} added: {} {}",
                 c.slug,
@@ -694,6 +806,8 @@ async fn meeting(
             }
             Ok(())
         }
+        // Handled in `dispatch`: they send mail, so they need the daemon.
+        MeetingCommand::Cancel { .. } | MeetingCommand::Move { .. } => Ok(()),
     }
 }
 
@@ -703,6 +817,8 @@ pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
     let invitations = store.invitations(id).await?;
     let answers = store.answers(id).await?;
     let jobs = store.jobs(id).await?;
+    let agenda = store.agenda_items(id).await?;
+    let extra = store.extra_attendees(id).await?;
     let members: Vec<serde_json::Value> = invitations
         .iter()
         .map(|inv| {
@@ -738,6 +854,8 @@ pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
     Ok(json!({
         "meeting": m,
         "jobs": jobs,
+        "agenda": agenda,
+        "extra_attendees": extra,
         "invitations": members,
     }))
 }

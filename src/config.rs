@@ -104,6 +104,46 @@ pub struct SecretariatFile {
 pub struct OffsetsFile {
     pub summons_days_before: Option<u32>,
     pub reminder_days_before: Option<u32>,
+    /// The call for agenda items goes out this many days before the meeting.
+    pub call_days_before: Option<u32>,
+    /// Proposals after this many days before the meeting are late.
+    pub agenda_deadline_days_before: Option<u32>,
+    /// The attendance list goes to the coordinators this many days before.
+    pub attendance_days_before: Option<u32>,
+    /// Days members have to correct draft minutes.
+    pub correction_days: Option<u32>,
+    /// Roster rule: at most this many representatives per organisation.
+    pub max_per_organisation: Option<u32>,
+    /// Roster rule: every organisation with representatives has a doctor among them.
+    pub doctor_per_organisation: Option<bool>,
+}
+
+impl OffsetsFile {
+    fn offsets(&self, base: Offsets) -> Offsets {
+        Offsets {
+            summons_days_before: self.summons_days_before.unwrap_or(base.summons_days_before),
+            reminder_days_before: self
+                .reminder_days_before
+                .unwrap_or(base.reminder_days_before),
+            call_days_before: self.call_days_before.unwrap_or(base.call_days_before),
+            agenda_deadline_days_before: self
+                .agenda_deadline_days_before
+                .unwrap_or(base.agenda_deadline_days_before),
+            attendance_days_before: self
+                .attendance_days_before
+                .unwrap_or(base.attendance_days_before),
+            correction_days: self.correction_days.unwrap_or(base.correction_days),
+        }
+    }
+
+    fn rules(&self, base: RosterRules) -> RosterRules {
+        RosterRules {
+            max_per_organisation: self.max_per_organisation.or(base.max_per_organisation),
+            doctor_per_organisation: self
+                .doctor_per_organisation
+                .unwrap_or(base.doctor_per_organisation),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -193,6 +233,31 @@ pub enum OutboundConfig {
 pub struct Offsets {
     pub summons_days_before: u32,
     pub reminder_days_before: u32,
+    pub call_days_before: u32,
+    pub agenda_deadline_days_before: u32,
+    pub attendance_days_before: u32,
+    pub correction_days: u32,
+}
+
+impl Default for Offsets {
+    fn default() -> Self {
+        Offsets {
+            summons_days_before: 14,
+            reminder_days_before: 5,
+            call_days_before: 28,
+            agenda_deadline_days_before: 21,
+            attendance_days_before: 2,
+            correction_days: 7,
+        }
+    }
+}
+
+/// A council's composition rules; `member add/import` and `council show` warn when
+/// they are broken. At most one leader and one deputy always holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RosterRules {
+    pub max_per_organisation: Option<u32>,
+    pub doctor_per_organisation: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -240,6 +305,8 @@ pub struct Config {
     pub secretariat: Secretariat,
     pub defaults: Offsets,
     pub councils: BTreeMap<String, Offsets>,
+    pub rules: BTreeMap<String, RosterRules>,
+    pub default_rules: RosterRules,
     pub tick: cron::Schedule,
     pub tick_text: String,
     pub receipts_per_hour: u32,
@@ -301,11 +368,10 @@ impl Config {
                 language: Language::Nb,
                 time_zone: chrono_tz::Europe::Oslo,
             },
-            defaults: Offsets {
-                summons_days_before: 14,
-                reminder_days_before: 5,
-            },
+            defaults: Offsets::default(),
             councils: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            default_rules: RosterRules::default(),
             tick: every_minute(),
             tick_text: "0 * * * * *".into(),
             receipts_per_hour: 3,
@@ -424,25 +490,30 @@ impl Config {
             ));
         }
 
-        let defaults = Offsets {
-            summons_days_before: file.defaults.summons_days_before.unwrap_or(14),
-            reminder_days_before: file.defaults.reminder_days_before.unwrap_or(5),
-        };
+        let defaults = file.defaults.offsets(Offsets::default());
+        let default_rules = file.defaults.rules(RosterRules::default());
         let mut councils = BTreeMap::new();
+        let mut rules = BTreeMap::new();
         for (slug, o) in file.council {
-            let offsets = Offsets {
-                summons_days_before: o
-                    .summons_days_before
-                    .unwrap_or(defaults.summons_days_before),
-                reminder_days_before: o
-                    .reminder_days_before
-                    .unwrap_or(defaults.reminder_days_before),
-            };
-            councils.insert(slug, offsets);
+            councils.insert(slug.clone(), o.offsets(defaults));
+            rules.insert(slug, o.rules(default_rules));
         }
         for (name, o) in std::iter::once(("defaults".to_string(), &defaults))
             .chain(councils.iter().map(|(k, v)| (format!("council.{k}"), v)))
         {
+            if o.agenda_deadline_days_before > o.call_days_before
+                || o.summons_days_before > o.agenda_deadline_days_before
+            {
+                return Err(invalid(format!(
+                    "[{name}] the call for agenda items ({} days before), its deadline ({} days before) and the summons ({} days before) must come in that order",
+                    o.call_days_before, o.agenda_deadline_days_before, o.summons_days_before
+                )));
+            }
+            if o.correction_days == 0 {
+                return Err(invalid(format!(
+                    "[{name}] correction_days must be at least 1"
+                )));
+            }
             if o.reminder_days_before >= o.summons_days_before {
                 return Err(invalid(format!(
                     "[{name}] the reminder ({} days before) must come after the summons ({} days before)",
@@ -471,12 +542,22 @@ impl Config {
             },
             defaults,
             councils,
+            rules,
+            default_rules,
             tick,
             tick_text,
             receipts_per_hour: file.daemon.receipts_per_hour.unwrap_or(3),
             max_message_bytes: file.daemon.max_message_bytes.unwrap_or(25 * 1024 * 1024),
             send_confirm: Duration::from_secs(file.daemon.send_confirm_secs.unwrap_or(600)),
         })
+    }
+
+    /// The roster rules for a council: its own section, else the defaults.
+    pub fn rules(&self, council_slug: &str) -> RosterRules {
+        self.rules
+            .get(council_slug)
+            .copied()
+            .unwrap_or(self.default_rules)
     }
 
     /// The offsets for a council: its own section, else the defaults.

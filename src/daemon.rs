@@ -30,8 +30,13 @@ use crate::store::{
 use crate::understand::{self, Limits, Understanding};
 use crate::workflow::{self, InboundContext};
 
+mod year;
+pub use year::HandledOut;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -230,7 +235,7 @@ impl Daemon {
                 };
                 match self
                     .store
-                    .finish_inbound(id, &outcome, None, &[], &[], self.clock.now())
+                    .finish_inbound(id, &outcome, None, &[], &[], &[], self.clock.now())
                     .await
                 {
                     Ok(()) => {
@@ -274,6 +279,29 @@ impl Daemon {
                 }
             }
         }
+        if !u.sent_by_referent && u.bounce.is_none() && u.auto_reply.is_none() && !u.is_list {
+            if let Some(h) = self.act_on_year(id, &u, raw).await? {
+                match h.state {
+                    InboundState::Held => report.held += 1,
+                    InboundState::Ignored => report.ignored += 1,
+                    _ => {}
+                }
+                tracing::info!(inbound = id, from = %u.from.clone().unwrap_or_default(), state = h.state.as_str(), "{}", h.outcome);
+                let outcome = InboundOutcome {
+                    state: h.state,
+                    kind: kind_name(&u),
+                    sender: u.from.clone(),
+                    subject: u.subject.clone(),
+                    outcome: h.outcome,
+                    problems: u.problems.clone(),
+                    invitation_id: None,
+                };
+                self.store
+                    .finish_inbound(id, &outcome, None, &h.mails, &h.events, &h.changes, now)
+                    .await?;
+                return Ok(());
+            }
+        }
         let invitation = self.find_invitation(&u).await?;
         let meeting = match &invitation {
             Some(i) => Some(self.store.meeting(i.meeting_id).await?),
@@ -307,6 +335,7 @@ impl Daemon {
         let sender = u.from.clone().unwrap_or_default();
         let mut mails = Vec::new();
         let mut events = Vec::new();
+        let mut changes = Vec::new();
         let mut new_answer = None;
         if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
             let source = if u.calendar.as_ref().is_some_and(|c| c.response.is_some()) {
@@ -334,6 +363,21 @@ impl Daemon {
             if d.receipt {
                 mails.push(self.receipt(m, inv, answer, u.message_id.as_deref(), id)?);
             }
+            if let Some(crate::domain::Substitute {
+                name,
+                email: Some(email),
+            }) = &answer.substitute
+            {
+                if m.starts_at > now && self.summons_sent(m.id).await? {
+                    mails.push(self.substitute_summons(m, inv, name, email, id).await?);
+                }
+            }
+            // An extra attendee (bisitter) is held until the leader approves.
+            if let (Some(extra), true) = (&u.extra_attendee, answer.substitute.is_none()) {
+                let (change, requests) = self.announce_extra(m, inv, extra, id).await?;
+                changes.push(change);
+                mails.extend(requests);
+            }
             report.answers += 1;
         }
         if let Some((address, reason)) = &d.failing {
@@ -353,10 +397,7 @@ impl Daemon {
             InboundState::Ignored => report.ignored += 1,
             _ => {}
         }
-        let kind = serde_json::to_value(u.kind())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
+        let kind = kind_name(&u);
         tracing::info!(inbound = id, from = %sender, kind = %kind, state = d.state.as_str(), "{}", d.outcome);
         let outcome = InboundOutcome {
             state: d.state,
@@ -368,7 +409,15 @@ impl Daemon {
             invitation_id: invitation.as_ref().map(|i| i.id),
         };
         self.store
-            .finish_inbound(id, &outcome, new_answer.as_ref(), &mails, &events, now)
+            .finish_inbound(
+                id,
+                &outcome,
+                new_answer.as_ref(),
+                &mails,
+                &events,
+                &changes,
+                now,
+            )
             .await?;
         Ok(())
     }
@@ -474,6 +523,8 @@ impl Daemon {
                     auto_submitted: "auto-generated",
                     kind: "notice",
                     date: self.clock.now(),
+                    calendar: None,
+                    attachments: Vec::new(),
                 })?;
                 mails.push(OutgoingMail {
                     effect_key: format!("bounce-notice:{inbound_id}:{}", c.id),
@@ -522,6 +573,30 @@ impl Daemon {
         in_reply_to: Option<&str>,
         auto_submitted: &'static str,
     ) -> Result<(String, Vec<u8>)> {
+        self.compose_with(
+            template,
+            ctx,
+            to_name,
+            to_address,
+            token,
+            in_reply_to,
+            auto_submitted,
+            None,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compose_with(
+        &self,
+        template: &str,
+        ctx: &MeetingText,
+        to_name: &str,
+        to_address: &str,
+        token: Option<&Token>,
+        in_reply_to: Option<&str>,
+        auto_submitted: &'static str,
+        calendar: Option<(&str, String)>,
+    ) -> Result<(String, Vec<u8>)> {
         let r = self
             .renderer
             .render(self.cfg.secretariat.language, template, ctx)?;
@@ -540,6 +615,8 @@ impl Daemon {
             auto_submitted,
             kind: template,
             date: self.clock.now(),
+            calendar,
+            attachments: Vec::new(),
         })?;
         Ok((message_id, raw))
     }
@@ -586,11 +663,16 @@ impl Daemon {
     /// Runs every job that is due, and invites members added after the summons went out.
     pub async fn tick(&self, report: &mut Report) -> Result<()> {
         let now = self.clock.now();
+        // `--now` may not go back before this.
+        self.store.advance_clock(now).await?;
         for job in self.store.due_jobs(now).await? {
             let meeting = self.store.meeting(job.meeting_id).await?;
             let done = match job.kind.as_str() {
                 schedule::SUMMONS => self.summons(&meeting, Some(job.id)).await?,
                 schedule::REMINDER => self.reminder(&meeting, job.id).await?,
+                schedule::CALL => self.call_for_items(&meeting, job.id).await?,
+                schedule::ATTENDANCE => self.attendance_list(&meeting, job.id).await?,
+                schedule::MINUTES_DEADLINE => self.corrections_digest(&meeting, job.id).await?,
                 other => {
                     tracing::warn!(job = job.id, kind = other, "unknown job kind; left pending");
                     false
@@ -633,7 +715,7 @@ impl Daemon {
             };
             return Ok(self
                 .store
-                .complete_job(job_id, &[], &[], Some(event), now)
+                .complete_job(job_id, &[], &[], Some(event), &[], now)
                 .await?);
         }
         let invited: HashSet<i64> = self
@@ -653,11 +735,29 @@ impl Daemon {
         if members.is_empty() && job_id.is_none() {
             return Ok(false);
         }
+        // The first summons closes the agenda; later ones show it as it was closed.
+        let (changes, agenda, mut agenda_events) = if job_id.is_some() {
+            self.close_agenda(m).await?
+        } else {
+            (Vec::new(), self.store.agenda_items(m.id).await?, Vec::new())
+        };
+        let agenda_lines = Self::agenda_lines(&agenda, self.cfg.secretariat.language);
         let mut invitations = Vec::with_capacity(members.len());
         for mb in &members {
             let token = Token::generate();
-            let ctx = self.meeting_text(m, &mb.name, mb.role.is_asked_to_answer())?;
-            let (message_id, raw) = self.compose(
+            let asked = mb.role.is_asked_to_answer();
+            let mut ctx = self.meeting_text(m, &mb.name, asked)?;
+            ctx.agenda = agenda_lines.clone();
+            let ics = self.calendar_entry(
+                m,
+                "REQUEST",
+                m.sequence,
+                &mb.name,
+                &mb.email,
+                asked,
+                &agenda_lines.join("\n"),
+            )?;
+            let (message_id, raw) = self.compose_with(
                 "summons",
                 &ctx,
                 &mb.name,
@@ -665,6 +765,7 @@ impl Daemon {
                 Some(&token),
                 None,
                 "auto-generated",
+                Some(("REQUEST", ics)),
             )?;
             invitations.push((
                 NewInvitation {
@@ -695,8 +796,14 @@ impl Daemon {
         };
         let done = self
             .store
-            .complete_job(job_id, &invitations, &[], Some(event), now)
+            .complete_job(job_id, &invitations, &[], Some(event), &changes, now)
             .await?;
+        if done && !agenda_events.is_empty() {
+            // The agenda's audit lines, after the transaction that closed it.
+            self.store
+                .commit(&[], &[], &std::mem::take(&mut agenda_events), now)
+                .await?;
+        }
         if done {
             tracing::info!(meeting = m.id, count = invitations.len(), "summons queued");
         }
@@ -750,7 +857,7 @@ impl Daemon {
         };
         Ok(self
             .store
-            .complete_job(Some(job_id), &[], &mails, Some(event), now)
+            .complete_job(Some(job_id), &[], &mails, Some(event), &[], now)
             .await?)
     }
 
@@ -974,6 +1081,13 @@ impl Daemon {
             }
         }
     }
+}
+
+fn kind_name(u: &Understanding) -> String {
+    serde_json::to_value(u.kind())
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// 30 s, 1 min, 2 min … capped at an hour, with jitter so many failures do not retry

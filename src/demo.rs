@@ -206,7 +206,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     // 4. The second pass reads them.
     let second = daemon.run_once().await?;
     println!(
-        "Second pass: {} messages read, {} answers recorded, {} held for a coordinator, {} ignored, {} receipts sent.\n",
+        "Second pass: {} messages read, {} answers recorded, {} held for a coordinator, {} ignored, {} mails sent (receipts, and the summons to a substitute).\n",
         second.received, second.answers, second.held, second.ignored, second.sent
     );
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+pub mod roster;
 mod token;
 pub use token::Token;
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use rand::RngCore;
 
@@ -13,6 +13,8 @@ use crate::domain::Token;
 pub enum ComposeError {
     #[error("cannot use {0:?} as an address: {1}")]
     Address(String, lettre::address::AddressError),
+    #[error("cannot use {0:?} as a content type: {1}")]
+    ContentType(String, String),
     #[error("cannot build the message: {0}")]
     Build(#[from] lettre::error::Error),
 }
@@ -106,6 +108,11 @@ pub struct Draft<'a> {
     pub auto_submitted: &'static str,
     pub kind: &'a str,
     pub date: DateTime<Utc>,
+    /// An iTIP entry: (method, the VCALENDAR text), sent as the `text/calendar`
+    /// alternative that calendar clients act on, and as an `.ics` attachment.
+    pub calendar: Option<(&'a str, String)>,
+    /// Files sent along: (file name, content type, bytes).
+    pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, ComposeError> {
@@ -125,8 +132,7 @@ pub fn build(d: &Draft<'_>) -> Result<Vec<u8>, ComposeError> {
         .date(d.date.into())
         .header(AutoSubmitted(d.auto_submitted))
         .header(AutoResponseSuppress)
-        .header(SentByReferent(d.kind.to_string()))
-        .header(ContentType::TEXT_PLAIN);
+        .header(SentByReferent(d.kind.to_string()));
     if let Some(r) = d.reply_to {
         b = b.reply_to(mailbox(Some(d.from_name), r)?);
     }
@@ -135,7 +141,35 @@ pub fn build(d: &Draft<'_>) -> Result<Vec<u8>, ComposeError> {
             .in_reply_to(format!("<{irt}>"))
             .references(format!("<{irt}>"));
     }
-    Ok(b.body(d.body.to_string())?.formatted())
+    if d.calendar.is_none() && d.attachments.is_empty() {
+        return Ok(b
+            .header(ContentType::TEXT_PLAIN)
+            .body(d.body.to_string())?
+            .formatted());
+    }
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(d.body.to_string());
+    let mut mixed = match &d.calendar {
+        Some((method, ics)) => {
+            let ct = content_type(&format!("text/calendar; charset=utf-8; method={method}"))?;
+            let alt = MultiPart::alternative()
+                .singlepart(text)
+                .singlepart(SinglePart::builder().header(ct.clone()).body(ics.clone()));
+            let file = Attachment::new("invite.ics".to_string()).body(ics.clone(), ct);
+            MultiPart::mixed().multipart(alt).singlepart(file)
+        }
+        None => MultiPart::mixed().singlepart(text),
+    };
+    for (name, ct, bytes) in &d.attachments {
+        let ct = content_type(ct).or_else(|_| content_type("application/octet-stream"))?;
+        mixed = mixed.singlepart(Attachment::new(name.clone()).body(bytes.clone(), ct));
+    }
+    Ok(b.multipart(mixed)?.formatted())
+}
+
+fn content_type(s: &str) -> Result<ContentType, ComposeError> {
+    ContentType::parse(s).map_err(|e| ComposeError::ContentType(s.to_string(), e.to_string()))
 }
 
 #[cfg(test)]
@@ -162,6 +196,8 @@ mod tests {
             auto_submitted: "auto-generated",
             kind: "summons",
             date: "2027-01-01T10:00:00Z".parse().unwrap(),
+            calendar: None,
+            attachments: Vec::new(),
         })
         .unwrap();
         let u = crate::understand::understand(&raw, Default::default());

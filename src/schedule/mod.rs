@@ -1,16 +1,29 @@
-//! When scheduled mail is due: the summons N days before a meeting, the reminder M days
-//! before, and the cron rule that wakes the scheduler. Pure: time is a parameter.
+//! When scheduled mail is due (the call for agenda items, the summons, the reminder,
+//! the attendance list, the end of the correction period), the yearly calendar, public
+//! holidays, agenda numbering, and the cron rule that wakes the scheduler. Pure: time is
+//! a parameter.
+
+pub mod calendar;
+pub mod holidays;
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Offsets;
 
+pub const CALL: &str = "call";
 pub const SUMMONS: &str = "summons";
 pub const REMINDER: &str = "reminder";
+pub const ATTENDANCE: &str = "attendance";
+/// The end of the correction period of the newest draft minutes.
+pub const MINUTES_DEADLINE: &str = "minutes_deadline";
 
 /// The jobs a meeting starting at `starts_at` gets, with their due times.
 pub fn jobs_for(starts_at: DateTime<Utc>, offsets: Offsets) -> Vec<(String, DateTime<Utc>)> {
     vec![
+        (
+            CALL.to_string(),
+            starts_at - Duration::days(i64::from(offsets.call_days_before)),
+        ),
         (
             SUMMONS.to_string(),
             starts_at - Duration::days(i64::from(offsets.summons_days_before)),
@@ -19,7 +32,29 @@ pub fn jobs_for(starts_at: DateTime<Utc>, offsets: Offsets) -> Vec<(String, Date
             REMINDER.to_string(),
             starts_at - Duration::days(i64::from(offsets.reminder_days_before)),
         ),
+        (
+            ATTENDANCE.to_string(),
+            starts_at - Duration::days(i64::from(offsets.attendance_days_before)),
+        ),
     ]
+}
+
+/// The deadline for agenda proposals for a meeting.
+pub fn agenda_deadline(starts_at: DateTime<Utc>, offsets: Offsets) -> DateTime<Utc> {
+    starts_at - Duration::days(i64::from(offsets.agenda_deadline_days_before))
+}
+
+/// Numbers for a meeting's agenda: items are numbered per council and year ("Sak
+/// 7/27"), continuing after the highest number already given that year. Returns
+/// (year as two digits for display, first number).
+pub fn next_numbers(year: i32, highest_given: Option<i64>, count: usize) -> Vec<(i32, i64)> {
+    let first = highest_given.unwrap_or(0) + 1;
+    (0..count as i64).map(|i| (year, first + i)).collect()
+}
+
+/// "7/27": an agenda number as councils write it.
+pub fn item_label(number: i64, year: i32) -> String {
+    format!("{number}/{:02}", year.rem_euclid(100))
 }
 
 /// The due time of one kind of job for a meeting.
@@ -41,17 +76,30 @@ mod tests {
     use std::str::FromStr;
 
     #[test]
+    fn numbering_across_years() {
+        // The last meeting of 2026 ends at 31/26; the first of 2027 starts again at 1.
+        let n = next_numbers(2026, Some(27), 4);
+        assert_eq!(n.last(), Some(&(2026, 31)));
+        assert_eq!(item_label(31, 2026), "31/26");
+        let n = next_numbers(2027, None, 3);
+        assert_eq!(n, [(2027, 1), (2027, 2), (2027, 3)]);
+        assert_eq!(item_label(7, 2027), "7/27");
+        assert_eq!(item_label(1, 2100), "1/00");
+    }
+
+    #[test]
     fn due_times() {
         let start: DateTime<Utc> = "2027-01-12T09:00:00Z".parse().unwrap();
-        let jobs = jobs_for(
-            start,
-            Offsets {
-                summons_days_before: 14,
-                reminder_days_before: 5,
-            },
+        let jobs = jobs_for(start, Offsets::default());
+        assert_eq!(jobs[0].0, CALL);
+        assert_eq!(jobs[0].1.to_rfc3339(), "2026-12-15T09:00:00+00:00");
+        assert_eq!(jobs[1].1.to_rfc3339(), "2026-12-29T09:00:00+00:00");
+        assert_eq!(jobs[2].1.to_rfc3339(), "2027-01-07T09:00:00+00:00");
+        assert_eq!(jobs[3].1.to_rfc3339(), "2027-01-10T09:00:00+00:00");
+        assert_eq!(
+            agenda_deadline(start, Offsets::default()).to_rfc3339(),
+            "2026-12-22T09:00:00+00:00"
         );
-        assert_eq!(jobs[0].1.to_rfc3339(), "2026-12-29T09:00:00+00:00");
-        assert_eq!(jobs[1].1.to_rfc3339(), "2027-01-07T09:00:00+00:00");
         let rule = cron::Schedule::from_str("0 */5 * * * *").unwrap();
         let next = next_tick(&rule, "2027-01-01T10:02:00Z".parse().unwrap()).unwrap();
         assert_eq!(next.to_rfc3339(), "2027-01-01T10:05:00+00:00");

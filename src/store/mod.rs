@@ -3,6 +3,7 @@
 //! the same code and the same tests.
 
 mod rows;
+mod year;
 
 use std::str::FromStr;
 use std::sync::Once;
@@ -12,6 +13,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 pub use rows::*;
+pub use year::*;
 
 use crate::domain::{Answer, Role};
 
@@ -441,6 +443,7 @@ impl Store {
         invitations: &[(NewInvitation, OutgoingMail)],
         mails: &[OutgoingMail],
         event: Option<NewEvent>,
+        changes: &[Change],
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
@@ -484,6 +487,7 @@ impl Store {
         for mail in mails {
             enqueue(&mut tx, mail, now).await?;
         }
+        apply(&mut tx, changes, now).await?;
         if let Some(e) = event {
             insert_event(&mut tx, &e, now).await?;
         }
@@ -501,6 +505,17 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Invitation::from_row).collect()
+    }
+
+    pub async fn invitation(&self, id: i64) -> Result<Invitation> {
+        let row = sqlx::query(&format!("{INVITATION_SELECT} WHERE i.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Invitation::from_row(&r),
+            None => Err(StoreError::NotFound(format!("no invitation {id}"))),
+        }
     }
 
     pub async fn invitation_by_token(&self, token: &str) -> Result<Option<Invitation>> {
@@ -662,6 +677,7 @@ impl Store {
 
     /// Commits everything one inbound message causes, in one transaction: its outcome,
     /// the answer it gives, the mail it causes, the audit event. Nothing is half-done.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_inbound(
         &self,
         inbound_id: i64,
@@ -669,9 +685,11 @@ impl Store {
         answer: Option<&NewAnswer>,
         mails: &[OutgoingMail],
         events: &[NewEvent],
+        changes: &[Change],
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        apply(&mut tx, changes, now).await?;
         if let Some(a) = answer {
             let row = sqlx::query(
                 "INSERT INTO answers (invitation_id, response, attendance, substitute_name, substitute_email, inbound_id, source, sender, received_at, recorded_at)

@@ -93,6 +93,91 @@ pub struct Understanding {
     pub decision: Option<Decision>,
     pub problems: Vec<String>,
     pub date: Option<chrono::NaiveDate>,
+    /// Files attached (those of a forwarded message included), calendar parts and
+    /// forwarded messages themselves left out.
+    pub attachments: Vec<FileInfo>,
+    /// An extra attendee (bisitter) announced in an answer.
+    pub extra_attendee: Option<crate::domain::Substitute>,
+}
+
+/// An attached file: what it is called, its type, its size, and its text when it is
+/// plain text or Markdown (minutes are often sent that way).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileInfo {
+    pub name: String,
+    pub content_type: String,
+    pub size: usize,
+    #[serde(skip)]
+    pub text: Option<String>,
+}
+
+/// The attachments of a message, and of a message forwarded inside it.
+fn list_attachments(msg: &mail_parser::Message<'_>, out: &mut Vec<FileInfo>, depth: usize) {
+    for a in msg.attachments() {
+        if let Some(inner) = a.message() {
+            if depth < 3 {
+                list_attachments(inner, out, depth + 1);
+            }
+            continue;
+        }
+        let content_type = a
+            .content_type()
+            .map(|ct| {
+                format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("octet-stream")).to_lowercase()
+            })
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let name = a.attachment_name().unwrap_or("vedlegg").to_string();
+        let lower = name.to_lowercase();
+        if content_type == "text/calendar" || lower.ends_with(".ics") {
+            continue;
+        }
+        let is_text =
+            lower.ends_with(".md") || lower.ends_with(".txt") || content_type == "text/markdown";
+        out.push(FileInfo {
+            size: a.contents().len(),
+            text: is_text.then(|| {
+                a.text_contents()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| String::from_utf8_lossy(a.contents()).into_owned())
+            }),
+            name,
+            content_type,
+        });
+        if out.len() >= 100 {
+            return;
+        }
+    }
+}
+
+/// The bytes of an attachment by its name, for passing a document on (draft minutes
+/// as .docx or .pdf). The message was read once already; a parser panic is contained.
+pub fn attachment_bytes(raw: &[u8], name: &str) -> Option<(String, Vec<u8>)> {
+    fn find(msg: &mail_parser::Message<'_>, name: &str, depth: usize) -> Option<(String, Vec<u8>)> {
+        for a in msg.attachments() {
+            if let Some(inner) = a.message() {
+                if depth < 3 {
+                    if let Some(found) = find(inner, name, depth + 1) {
+                        return Some(found);
+                    }
+                }
+                continue;
+            }
+            if a.attachment_name() == Some(name) {
+                let ct = a
+                    .content_type()
+                    .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("octet-stream")))
+                    .unwrap_or_else(|| "application/octet-stream".into());
+                return Some((ct, a.contents().to_vec()));
+            }
+        }
+        None
+    }
+    std::panic::catch_unwind(|| {
+        let msg = MessageParser::default().parse(raw)?;
+        find(&msg, name, 0)
+    })
+    .ok()
+    .flatten()
 }
 
 impl Understanding {
@@ -297,6 +382,7 @@ fn understand_inner(raw: &[u8], limits: Limits) -> Understanding {
     } else {
         u.is_list = auto::is_list(&headers) || auto::is_automatic(&headers);
         classify(&msg, &mut u, body);
+        list_attachments(&msg, &mut u.attachments, 0);
     }
     u.language = detect_language(if u.reply_text.is_empty() {
         body
@@ -433,6 +519,9 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
             None
         }
     });
+    if u.answer.is_some() {
+        u.extra_attendee = rsvp::find_extra_attendee(&u.reply_text);
+    }
     u.kind = Some(
         if u.answer.is_some() || looks_like_invitation_reply(&effective_subject) {
             Kind::Rsvp

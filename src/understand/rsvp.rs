@@ -510,6 +510,69 @@ pub fn find_substitute(text: &str) -> Option<Substitute> {
     None
 }
 
+/// Phrases that introduce an extra attendee (bisitter) by name.
+const EXTRA_BEFORE_NAME: &[&str] = &[
+    "med bisitter",
+    "bisitter:",
+    "bisitter er",
+    "med bisitjar",
+    "bisitjar:",
+    "accompanied by",
+    "extra attendee:",
+    "bringing along",
+];
+const EXTRA_AFTER_NAME: &[&str] = &[
+    "som bisitter",
+    "som bisitjar",
+    "as an extra attendee",
+    "as my adviser",
+    "as my advisor",
+];
+
+/// Finds an extra attendee a member announces ("Jeg tar med bisitter Per Hansen
+/// <per@…>", "Per Hansen blir med som bisitter"), with the address when written.
+pub fn find_extra_attendee(text: &str) -> Option<Substitute> {
+    for line in text.lines() {
+        let lower = line.to_lowercase();
+        if lower.len() != line.len() {
+            continue;
+        }
+        for phrase in EXTRA_BEFORE_NAME {
+            if let Some(pos) = lower.find(phrase) {
+                let Some(after) = line.get(pos + phrase.len()..) else {
+                    continue;
+                };
+                if let Some(name) = leading_name(&strip_emails(after)) {
+                    return Some(Substitute {
+                        name,
+                        email: find_email(after),
+                    });
+                }
+            }
+        }
+        for phrase in EXTRA_AFTER_NAME {
+            if let Some(pos) = lower.find(phrase) {
+                let Some(before) = line.get(..pos) else {
+                    continue;
+                };
+                let before = before
+                    .trim_end()
+                    .trim_end_matches(" blir med")
+                    .trim_end_matches(" kommer")
+                    .trim_end_matches(" kjem")
+                    .trim_end_matches(" comes");
+                if let Some(name) = trailing_name(&strip_emails(before)) {
+                    return Some(Substitute {
+                        name,
+                        email: find_email(line),
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
 fn is_name_word(w: &str) -> bool {
     let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-' && c != '.');
     let mut chars = w.chars();
@@ -634,6 +697,23 @@ mod tests {
             Some((Accepted, Some(Attendance::Digital)))
         );
         assert_eq!(r("Not sure yet."), Some((Tentative, None)));
+    }
+
+    #[test]
+    fn extra_attendees() {
+        let x = find_extra_attendee("Ja, jeg kommer, og tar med bisitter Per Hansen <per@hf.no>.")
+            .unwrap();
+        assert_eq!(x.name, "Per Hansen");
+        assert_eq!(x.email.as_deref(), Some("per@hf.no"));
+        let x =
+            find_extra_attendee("Eg kjem. Per Hansen (per@hf.no) blir med som bisitjar.").unwrap();
+        assert_eq!(x.name, "Per Hansen");
+        assert_eq!(x.email.as_deref(), Some("per@hf.no"));
+        let x =
+            find_extra_attendee("I will attend, accompanied by Jane Doe <jane@x.org>.").unwrap();
+        assert_eq!(x.name, "Jane Doe");
+        assert_eq!(find_extra_attendee("Ja, jeg kommer. Tar med PC."), None);
+        assert_eq!(find_extra_attendee("Ingen bisitter denne gangen."), None);
     }
 
     #[test]

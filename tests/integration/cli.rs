@@ -175,7 +175,10 @@ fn demo_runs_the_real_loop_on_the_embedded_default() {
     let sent = std::fs::read_dir(dir.path().join("demo/outbox/new"))
         .expect("outbox")
         .count();
-    assert_eq!(sent, 10, "6 summons and 4 receipts");
+    assert_eq!(
+        sent, 11,
+        "6 summons, 4 receipts, and the summons to the substitute a member sent"
+    );
     // The demo refuses to overwrite.
     let again = Command::new(bin())
         .args(["demo", "--dir", "demo"])

@@ -11,3 +11,4 @@ mod e2e_more;
 mod golden;
 mod robustness;
 mod store;
+mod year;

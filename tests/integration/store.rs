@@ -103,6 +103,7 @@ async fn suite(store: Store) {
             &[(inv.clone(), mail("summons:1", "s1@council.no"))],
             &[],
             None,
+            &[],
             now,
         )
         .await
@@ -114,6 +115,7 @@ async fn suite(store: Store) {
             &[(inv, mail("summons:1b", "s1b@council.no"))],
             &[],
             None,
+            &[],
             now,
         )
         .await
@@ -176,6 +178,7 @@ async fn suite(store: Store) {
             Some(&answer(Response::Accepted, "2027-01-02T10:00:00Z")),
             &[mail("receipt:1", "r1@council.no")],
             &[],
+            &[],
             now,
         )
         .await
@@ -192,6 +195,7 @@ async fn suite(store: Store) {
             &outcome,
             Some(&answer(Response::Declined, "2027-01-03T10:00:00Z")),
             &[mail("receipt:1", "dup@council.no")],
+            &[],
             &[],
             now,
         )

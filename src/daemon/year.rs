@@ -1,0 +1,1897 @@
+//! The council's year around each meeting: the call for agenda items, proposals and
+//! their approval, the numbered agenda, calendar entries, moves and cancellations, the
+//! attendance list, and draft minutes with their corrections and approval.
+//!
+//! Every function here builds changes and mail, and commits them in one transaction
+//! with whatever caused them (a message, a job, a command).
+
+use chrono::{DateTime, Datelike, Utc};
+
+use super::{DaemonError, Result};
+use crate::daemon::Daemon;
+use crate::domain::{Language, Role, Token};
+use crate::mail::compose::{self, Draft};
+use crate::mail::ics;
+use crate::schedule;
+use crate::store::{
+    AgendaItem, Change, Meeting, Member, Minutes, NewAgendaItem, NewCorrection, NewEvent,
+    NewMinutes, OutgoingMail,
+};
+use crate::understand::{Decision, Kind, Understanding};
+
+/// Picks the sentence in the secretariat's language.
+fn t(lang: Language, nb: &str, en: &str) -> String {
+    match lang {
+        Language::Nb => nb.to_string(),
+        Language::En => en.to_string(),
+    }
+}
+
+/// One message of the secretariat's own: to one person, about one thing.
+pub(crate) struct Notice<'a> {
+    pub kind: &'a str,
+    pub effect_key: String,
+    pub to_name: &'a str,
+    pub to_address: &'a str,
+    pub subject: String,
+    pub lines: Vec<String>,
+    /// The key of the object a reply should find (an agenda item, minutes), carried
+    /// in the Message-ID.
+    pub key: Option<&'a Token>,
+    pub in_reply_to: Option<&'a str>,
+    pub meeting_id: Option<i64>,
+    pub inbound_id: Option<i64>,
+    pub auto_submitted: &'static str,
+    pub calendar: Option<(&'a str, String)>,
+    pub attachments: Vec<(String, String, Vec<u8>)>,
+}
+
+/// What a message about the council's year leads to.
+pub(crate) struct Handled {
+    pub state: crate::store::InboundState,
+    pub outcome: String,
+    pub mails: Vec<OutgoingMail>,
+    pub events: Vec<NewEvent>,
+    pub changes: Vec<Change>,
+}
+
+impl Handled {
+    fn held(outcome: impl Into<String>) -> Handled {
+        Handled {
+            state: crate::store::InboundState::Held,
+            outcome: outcome.into(),
+            mails: Vec::new(),
+            events: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+    fn done(outcome: impl Into<String>) -> Handled {
+        Handled {
+            state: crate::store::InboundState::Processed,
+            ..Handled::held(outcome)
+        }
+    }
+}
+
+/// What a reply of ours refers to.
+enum Thread {
+    Item(AgendaItem),
+    Extra(crate::store::ExtraAttendee),
+    Minutes(Minutes),
+    Call(Meeting),
+}
+
+fn event(
+    actor: &str,
+    kind: &str,
+    meeting_id: Option<i64>,
+    inbound_id: Option<i64>,
+    detail: String,
+) -> NewEvent {
+    NewEvent {
+        actor: actor.to_string(),
+        kind: kind.to_string(),
+        meeting_id,
+        invitation_id: None,
+        inbound_id,
+        detail,
+    }
+}
+
+fn decision_state(d: Decision) -> &'static str {
+    match d {
+        Decision::Approve => "approved",
+        Decision::Reject => "rejected",
+        Decision::Defer => "deferred",
+    }
+}
+
+impl Daemon {
+    pub(crate) fn lang(&self) -> Language {
+        self.cfg.secretariat.language
+    }
+
+    /// Builds one notice mail (the `notice` template: a subject and some lines).
+    pub(crate) fn notice(&self, n: Notice<'_>) -> Result<OutgoingMail> {
+        let text = crate::render::NoticeText {
+            subject: n.subject,
+            name: n.to_name.to_string(),
+            lines: n.lines,
+            secretariat: self.cfg.secretariat.name.clone(),
+        };
+        let r = self.renderer.render(self.lang(), "notice", &text)?;
+        let message_id = compose::new_message_id(n.kind, n.key, self.cfg.secretariat.domain());
+        let raw = compose::build(&Draft {
+            from_name: &self.cfg.secretariat.name,
+            from_address: &self.cfg.secretariat.address,
+            reply_to: None,
+            to_name: Some(n.to_name),
+            to_address: n.to_address,
+            subject: &r.subject,
+            body: &r.body,
+            message_id: &message_id,
+            in_reply_to: n.in_reply_to,
+            auto_submitted: n.auto_submitted,
+            kind: n.kind,
+            date: self.clock.now(),
+            calendar: n.calendar,
+            attachments: n.attachments,
+        })?;
+        Ok(OutgoingMail {
+            effect_key: n.effect_key,
+            message_id,
+            kind: n.kind.to_string(),
+            recipient: n.to_address.to_string(),
+            envelope_from: self.cfg.secretariat.address.clone(),
+            raw,
+            meeting_id: n.meeting_id,
+            invitation_id: None,
+            inbound_id: n.inbound_id,
+        })
+    }
+
+    /// The calendar entry of a meeting for one recipient.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn calendar_entry(
+        &self,
+        m: &Meeting,
+        method: &str,
+        sequence: i64,
+        name: &str,
+        address: &str,
+        rsvp: bool,
+        description: &str,
+    ) -> Result<String> {
+        let tz = self.tz(m)?;
+        let location = match (&m.place.room, &m.place.digital_link) {
+            (Some(r), Some(l)) => Some(format!("{r} / {l}")),
+            (Some(r), None) => Some(r.clone()),
+            (None, Some(l)) => Some(l.clone()),
+            (None, None) => None,
+        };
+        let summary = format!("{}: {}", m.council_name, m.title);
+        Ok(ics::build(&ics::Entry {
+            method,
+            uid: &m.uid,
+            sequence,
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            time_zone: tz,
+            summary: &summary,
+            location: location.as_deref(),
+            description,
+            organizer_name: &self.cfg.secretariat.name,
+            organizer: &self.cfg.secretariat.address,
+            attendee_name: name,
+            attendee: address,
+            rsvp,
+            stamp: self.clock.now(),
+        }))
+    }
+
+    /// The agenda lines of a meeting as the summons shows them.
+    pub(crate) fn agenda_lines(items: &[AgendaItem], lang: Language) -> Vec<String> {
+        items
+            .iter()
+            .filter(|i| i.number.is_some())
+            .map(|i| {
+                let mut line = format!(
+                    "{} {} {}",
+                    t(lang, "Sak", "Item"),
+                    i.label().unwrap_or_default(),
+                    i.title
+                );
+                if let Some(p) = &i.proposer_name {
+                    line.push_str(&format!(" ({p})"));
+                }
+                if !i.attachments.is_empty() {
+                    line.push_str(&format!(
+                        " – {}: {}",
+                        t(lang, "vedlegg", "attachments"),
+                        i.attachments.join(", ")
+                    ));
+                }
+                line
+            })
+            .collect()
+    }
+
+    /// The next scheduled meeting of a council after `after` (for deferred and late
+    /// proposals).
+    async fn next_meeting(&self, council_id: i64, after: DateTime<Utc>) -> Result<Option<Meeting>> {
+        Ok(self
+            .store
+            .meetings()
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.council_id == council_id && m.status == "scheduled" && m.starts_at > after
+            })
+            .min_by_key(|m| m.starts_at))
+    }
+
+    /// Whether a meeting's summons has gone out (its agenda is closed then).
+    pub(crate) async fn summons_sent(&self, meeting_id: i64) -> Result<bool> {
+        Ok(self
+            .store
+            .jobs(meeting_id)
+            .await?
+            .iter()
+            .any(|j| j.kind == schedule::SUMMONS && j.state == "done"))
+    }
+
+    // ----- call for agenda items ---------------------------------------------------------
+
+    pub(crate) async fn call_for_items(&self, m: &Meeting, job_id: i64) -> Result<bool> {
+        let now = self.clock.now();
+        let lang = self.lang();
+        let mut mails = Vec::new();
+        let offsets = self.cfg.offsets(&m.council_slug);
+        let deadline = schedule::agenda_deadline(m.starts_at, offsets);
+        // A meeting added after its deadline (an ad-hoc meeting) gets no call: its
+        // agenda is whatever is proposed before the summons.
+        if m.status == "scheduled" && m.starts_at > now && now < deadline {
+            let tz = self.tz(m)?;
+            let date = crate::render::format_date(lang, m.starts_at, tz);
+            let deadline_text = crate::render::format_date(lang, deadline, tz);
+            for mb in self.store.members(m.council_id).await? {
+                if mb.failing_since.is_some() {
+                    continue;
+                }
+                mails.push(self.notice(Notice {
+                    kind: "call",
+                    effect_key: format!("call:{}:{}", m.id, mb.id),
+                    to_name: &mb.name,
+                    to_address: &mb.email,
+                    subject: format!(
+                        "{}: {} {date}",
+                        t(lang, "Forslag til saker", "Agenda items"),
+                        m.council_name
+                    ),
+                    lines: vec![
+                        match lang {
+                            Language::Nb => format!("{} har møte {date}. Har du en sak du vil ta opp, svar på denne e-posten innen {deadline_text}.", m.council_name),
+                            Language::En => format!("{} meets on {date}. If you have an item for the agenda, reply to this email by {deadline_text}.", m.council_name),
+                        },
+                        t(lang,
+                          "Skriv tittelen på saken i første linje og en kort beskrivelse under. Legg gjerne ved saksdokumenter.",
+                          "Put the title of the item on the first line and a short description below. Attach any documents."),
+                        t(lang,
+                          "Koordinatorene godkjenner sakene før innkallingen sendes ut.",
+                          "The coordinators approve items before the summons goes out."),
+                    ],
+                    key: None,
+                    in_reply_to: None,
+                    meeting_id: Some(m.id),
+                    inbound_id: None,
+                    auto_submitted: "auto-generated",
+                    calendar: None,
+                    attachments: Vec::new(),
+                })?);
+            }
+        }
+        let ev = event(
+            "scheduler",
+            "call",
+            Some(m.id),
+            None,
+            format!("call for agenda items to {} member(s)", mails.len()),
+        );
+        Ok(self
+            .store
+            .complete_job(Some(job_id), &[], &mails, Some(ev), &[], now)
+            .await?)
+    }
+
+    /// Closes a meeting's agenda: the fixed opening items, the approved proposals and
+    /// "Eventuelt", numbered per council and year; undecided proposals move to the next
+    /// meeting. Returns the changes and the agenda as it will be.
+    pub(crate) async fn close_agenda(
+        &self,
+        m: &Meeting,
+    ) -> Result<(Vec<Change>, Vec<AgendaItem>, Vec<NewEvent>)> {
+        let items = self.store.agenda_items(m.id).await?;
+        if items.iter().any(|i| i.number.is_some()) {
+            return Ok((Vec::new(), items, Vec::new()));
+        }
+        let lang = self.lang();
+        let year = i64::from(m.starts_at.with_timezone(&self.tz(m)?).year());
+        let highest = self.store.highest_number(m.council_id, year).await?;
+        let mut approved: Vec<&AgendaItem> =
+            items.iter().filter(|i| i.state == "approved").collect();
+        approved.sort_by_key(|i| (i.decided_at, i.id));
+        let next = self.next_meeting(m.council_id, m.starts_at).await?;
+        let mut changes = Vec::new();
+        let mut events = Vec::new();
+        for i in items.iter().filter(|i| i.state == "proposed") {
+            changes.push(Change::DecideAgendaItem {
+                id: i.id,
+                state: "proposed".into(),
+                by: "scheduler".into(),
+                move_to: Some(next.as_ref().map(|n| n.id)),
+            });
+            events.push(event(
+                "scheduler",
+                "agenda_moved",
+                Some(m.id),
+                i.inbound_id,
+                format!(
+                    "\"{}\" was not decided before the summons; moved to the next meeting",
+                    i.title
+                ),
+            ));
+        }
+        let fixed_first = [
+            t(
+                lang,
+                "Godkjenning av innkalling og saksliste",
+                "Approval of the summons and agenda",
+            ),
+            t(
+                lang,
+                "Godkjenning av referat fra forrige møte",
+                "Approval of the minutes of the last meeting",
+            ),
+        ];
+        let last = t(lang, "Eventuelt", "Any other business");
+        let count = fixed_first.len() + approved.len() + 1;
+        let numbers = schedule::next_numbers(year as i32, highest, count);
+        let mut agenda = Vec::with_capacity(count);
+        let fixed = |title: &str, pos: i64, (y, n): (i32, i64)| AgendaItem {
+            id: 0,
+            ref_key: Token::generate().as_str().to_string(),
+            council_id: m.council_id,
+            meeting_id: Some(m.id),
+            kind: "fixed".into(),
+            position: pos,
+            title: title.to_string(),
+            description: String::new(),
+            attachments: Vec::new(),
+            proposer_name: None,
+            proposer_email: None,
+            forwarded_by: None,
+            inbound_id: None,
+            state: "fixed".into(),
+            late: false,
+            year: Some(i64::from(y)),
+            number: Some(n),
+            decided_by: None,
+            decided_at: None,
+            created_at: self.clock.now(),
+        };
+        let mut pos = 0i64;
+        let mut nums = numbers.into_iter();
+        for title in &fixed_first {
+            if let Some(n) = nums.next() {
+                pos += 1;
+                agenda.push(fixed(title, pos, n));
+            }
+        }
+        for i in &approved {
+            if let Some((y, n)) = nums.next() {
+                pos += 1;
+                changes.push(Change::NumberAgendaItem {
+                    id: i.id,
+                    year: i64::from(y),
+                    number: n,
+                    position: pos,
+                });
+                let mut numbered = (*i).clone();
+                numbered.year = Some(i64::from(y));
+                numbered.number = Some(n);
+                numbered.position = pos;
+                agenda.push(numbered);
+            }
+        }
+        if let Some(n) = nums.next() {
+            pos += 1;
+            agenda.push(fixed(&last, pos, n));
+        }
+        for a in agenda.iter().filter(|a| a.kind == "fixed") {
+            changes.push(Change::NewAgendaItem(NewAgendaItem {
+                ref_key: a.ref_key.clone(),
+                council_id: a.council_id,
+                meeting_id: a.meeting_id,
+                kind: "fixed".into(),
+                position: a.position,
+                title: a.title.clone(),
+                description: String::new(),
+                attachments: Vec::new(),
+                proposer_name: None,
+                proposer_email: None,
+                forwarded_by: None,
+                inbound_id: None,
+                state: "fixed".into(),
+                late: false,
+                year: a.year,
+                number: a.number,
+            }));
+        }
+        events.push(event(
+            "scheduler",
+            "agenda",
+            Some(m.id),
+            None,
+            format!("agenda closed with {} item(s)", agenda.len()),
+        ));
+        Ok((changes, agenda, events))
+    }
+
+    // ----- attendance list ------------------------------------------------------------------
+
+    pub(crate) async fn attendance_list(&self, m: &Meeting, job_id: i64) -> Result<bool> {
+        let now = self.clock.now();
+        let lang = self.lang();
+        let mut mails = Vec::new();
+        if m.status == "scheduled" && m.starts_at > now {
+            let mut lines = Vec::new();
+            let (mut yes, mut no, mut none) = (0, 0, 0);
+            for inv in self.store.invitations(m.id).await? {
+                if !inv.role.is_asked_to_answer() {
+                    continue;
+                }
+                let what = match (&inv.response, &inv.substitute) {
+                    (_, Some(s)) => {
+                        no += 1;
+                        format!(
+                            "{} {}",
+                            t(lang, "forfall, vara:", "sends apologies, substitute:"),
+                            s.name
+                        )
+                    }
+                    (Some(crate::domain::Response::Accepted), _) => {
+                        yes += 1;
+                        match inv.attendance {
+                            Some(crate::domain::Attendance::Digital) => {
+                                t(lang, "kommer (digitalt)", "attends (digitally)")
+                            }
+                            _ => t(lang, "kommer", "attends"),
+                        }
+                    }
+                    (Some(crate::domain::Response::Declined), _) => {
+                        no += 1;
+                        t(lang, "forfall", "sends apologies")
+                    }
+                    (Some(crate::domain::Response::Tentative), _) => t(lang, "kanskje", "maybe"),
+                    (None, _) => {
+                        none += 1;
+                        t(lang, "har ikke svart", "has not answered")
+                    }
+                };
+                lines.push(format!(
+                    "  {} <{}>: {what}",
+                    inv.member_name, inv.member_email
+                ));
+            }
+            lines.insert(
+                0,
+                match lang {
+                    Language::Nb => {
+                        format!("{yes} kommer, {no} har meldt forfall, {none} har ikke svart.")
+                    }
+                    Language::En => {
+                        format!("{yes} attend, {no} send apologies, {none} have not answered.")
+                    }
+                },
+            );
+            let date = crate::render::format_date(lang, m.starts_at, self.tz(m)?);
+            for c in self.store.coordinators(m.council_id).await? {
+                mails.push(self.notice(Notice {
+                    kind: "attendance",
+                    effect_key: format!("attendance:{}:{}", m.id, c.id),
+                    to_name: &c.name,
+                    to_address: &c.email,
+                    subject: format!(
+                        "{}: {} {date}",
+                        t(lang, "Deltakerliste", "Attendance"),
+                        m.council_name
+                    ),
+                    lines: lines.clone(),
+                    key: None,
+                    in_reply_to: None,
+                    meeting_id: Some(m.id),
+                    inbound_id: None,
+                    auto_submitted: "auto-generated",
+                    calendar: None,
+                    attachments: Vec::new(),
+                })?);
+            }
+        }
+        let ev = event(
+            "scheduler",
+            "attendance",
+            Some(m.id),
+            None,
+            format!("attendance list to {} coordinator(s)", mails.len()),
+        );
+        Ok(self
+            .store
+            .complete_job(Some(job_id), &[], &mails, Some(ev), &[], now)
+            .await?)
+    }
+
+    // ----- messages about the year ----------------------------------------------------------
+
+    async fn thread(&self, u: &Understanding) -> Result<Option<Thread>> {
+        let domain = self.cfg.secretariat.domain();
+        for id in &u.thread_ids {
+            if let Some(key) = compose::token_in_message_id(id, domain) {
+                if let Some(i) = self.store.agenda_item_by_key(key.as_str()).await? {
+                    return Ok(Some(Thread::Item(i)));
+                }
+                if let Some(mi) = self.store.minutes_by_key(key.as_str()).await? {
+                    return Ok(Some(Thread::Minutes(mi)));
+                }
+                if let Some(x) = self.store.extra_attendee_by_key(key.as_str()).await? {
+                    return Ok(Some(Thread::Extra(x)));
+                }
+            }
+            if let Some(row) = self.store.sent_message(id).await? {
+                if row.kind == "call" {
+                    if let Some(mid) = row.meeting_id {
+                        return Ok(Some(Thread::Call(self.store.meeting(mid).await?)));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn is_coordinator(&self, address: &str, council_id: i64) -> Result<bool> {
+        Ok(self
+            .store
+            .members_by_email(address)
+            .await?
+            .iter()
+            .any(|m| m.council_id == council_id && m.role == Role::Coordinator))
+    }
+
+    /// A message about agenda items or minutes: `None` when it is about something else
+    /// (an answer to a summons), and the daemon goes on as before.
+    pub(crate) async fn act_on_year(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        raw: &[u8],
+    ) -> Result<Option<Handled>> {
+        let Some(from) = u.from.clone() else {
+            return Ok(None);
+        };
+        let thread = self.thread(u).await?;
+        match thread {
+            Some(Thread::Item(item)) => {
+                return self
+                    .reply_to_approval(inbound_id, u, &from, item)
+                    .await
+                    .map(Some)
+            }
+            Some(Thread::Minutes(mi)) => {
+                return self
+                    .reply_to_minutes(inbound_id, u, &from, mi)
+                    .await
+                    .map(Some)
+            }
+            Some(Thread::Extra(x)) => {
+                return self
+                    .reply_about_extra(inbound_id, u, &from, x)
+                    .await
+                    .map(Some)
+            }
+            Some(Thread::Call(m)) if u.kind() == Kind::AgendaRequest || u.answer.is_none() => {
+                return self.proposal(inbound_id, u, &from, Some(m)).await.map(Some);
+            }
+            _ => {}
+        }
+        match u.kind() {
+            Kind::AgendaRequest => self.proposal(inbound_id, u, &from, None).await.map(Some),
+            Kind::MinutesDraft => self
+                .minutes_by_mail(inbound_id, u, &from, raw)
+                .await
+                .map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// A proposal for the agenda, written directly or forwarded by a coordinator.
+    async fn proposal(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        call: Option<Meeting>,
+    ) -> Result<Handled> {
+        let lang = self.lang();
+        let now = self.clock.now();
+        // Who proposes: the original sender of a coordinator's forward, else the sender.
+        let sender_memberships = self.store.members_by_email(from).await?;
+        let (proposer, forwarded_by) = match &u.on_behalf_of {
+            Some(orig) if sender_memberships.iter().any(|m| m.role == Role::Coordinator) => (orig.clone(), Some(from.to_string())),
+            Some(orig) => {
+                return Ok(Handled::held(format!(
+                    "an agenda proposal from {orig} forwarded by {from}, who is not a coordinator; kept for a coordinator"
+                )))
+            }
+            None => (from.to_string(), None),
+        };
+        let memberships: Vec<Member> = self.store.members_by_email(&proposer).await?;
+        let council_id = match (&call, memberships.as_slice()) {
+            (Some(m), _) => m.council_id,
+            (None, [one]) => one.council_id,
+            (None, []) => {
+                // A coordinator may forward a proposal from someone outside the council.
+                match (&forwarded_by, sender_memberships.as_slice()) {
+                    (Some(_), [c]) => c.council_id,
+                    _ => return Ok(Handled::held(format!("an agenda proposal from {proposer}, who is not a member of any council; kept for a coordinator"))),
+                }
+            }
+            (None, _) => return Ok(Handled::held(format!("an agenda proposal from {proposer}, who is in several councils; kept for a coordinator to place"))),
+        };
+        if call.is_none()
+            && forwarded_by.is_none()
+            && !memberships.iter().any(|m| m.council_id == council_id)
+        {
+            return Ok(Handled::held(format!(
+                "an agenda proposal from {proposer}, who is not a member; kept for a coordinator"
+            )));
+        }
+        if let Some(c) = &forwarded_by {
+            if !self.is_coordinator(c, council_id).await? {
+                return Ok(Handled::held(format!("an agenda proposal forwarded by {c}, who is not a coordinator of this council; kept for a coordinator")));
+            }
+        }
+        let proposer_name = memberships
+            .iter()
+            .find(|m| m.council_id == council_id)
+            .map(|m| m.name.clone())
+            .or_else(|| {
+                if forwarded_by.is_some() {
+                    u.on_behalf_of_name.clone()
+                } else {
+                    u.from_name.clone()
+                }
+            })
+            .unwrap_or_else(|| proposer.clone());
+        // Which meeting: the one the call was for while its agenda is open, else the next
+        // one whose summons has not gone out.
+        let mut target = match call {
+            Some(m) if m.status == "scheduled" && !self.summons_sent(m.id).await? => Some(m),
+            _ => None,
+        };
+        if target.is_none() {
+            let mut candidates: Vec<Meeting> = self
+                .store
+                .meetings()
+                .await?
+                .into_iter()
+                .filter(|m| {
+                    m.council_id == council_id && m.status == "scheduled" && m.starts_at > now
+                })
+                .collect();
+            candidates.sort_by_key(|m| m.starts_at);
+            for m in candidates {
+                if !self.summons_sent(m.id).await? {
+                    target = Some(m);
+                    break;
+                }
+            }
+        }
+        let late = match &target {
+            Some(m) => {
+                now > schedule::agenda_deadline(m.starts_at, self.cfg.offsets(&m.council_slug))
+            }
+            None => false,
+        };
+        let item = u.agenda_item.clone().unwrap_or_else(|| {
+            let title = crate::understand::strip_subject_prefixes(&u.subject).to_string();
+            crate::understand::AgendaItem {
+                title,
+                description: u.reply_text.trim().to_string(),
+            }
+        });
+        let title = if item.title.trim().is_empty() {
+            t(lang, "(uten tittel)", "(untitled)")
+        } else {
+            item.title.trim().to_string()
+        };
+        let key = Token::generate();
+        let attachments: Vec<String> = u.attachments.iter().map(|a| a.name.clone()).collect();
+        let meeting_text = match &target {
+            Some(m) => crate::render::format_date(lang, m.starts_at, self.tz(m)?),
+            None => t(lang, "neste møte", "the next meeting"),
+        };
+        let council = self.store.council(council_id).await?;
+        let mut h = Handled::done(format!(
+            "agenda proposal \"{title}\" from {proposer}{} for {meeting_text}{}",
+            forwarded_by
+                .as_ref()
+                .map(|f| format!(" (forwarded by {f})"))
+                .unwrap_or_default(),
+            if late { " (late)" } else { "" }
+        ));
+        h.changes.push(Change::NewAgendaItem(NewAgendaItem {
+            ref_key: key.as_str().to_string(),
+            council_id,
+            meeting_id: target.as_ref().map(|m| m.id),
+            kind: "proposal".into(),
+            position: 0,
+            title: title.clone(),
+            description: item.description.clone(),
+            attachments: attachments.clone(),
+            proposer_name: Some(proposer_name.clone()),
+            proposer_email: Some(proposer.clone()),
+            forwarded_by: forwarded_by.clone(),
+            inbound_id: Some(inbound_id),
+            state: "proposed".into(),
+            late,
+            year: None,
+            number: None,
+        }));
+        h.events.push(event(
+            &proposer,
+            "proposal",
+            target.as_ref().map(|m| m.id),
+            Some(inbound_id),
+            h.outcome.clone(),
+        ));
+        // The proposer's receipt.
+        h.mails.push(self.notice(Notice {
+            kind: "receipt",
+            effect_key: format!("proposal-receipt:{inbound_id}"),
+            to_name: &proposer_name,
+            to_address: &proposer,
+            subject: format!("{}: {title}", t(lang, "Mottatt forslag til sak", "Agenda proposal received")),
+            lines: vec![
+                match lang {
+                    Language::Nb => format!("Vi har mottatt forslaget ditt «{title}» til {} ({meeting_text}).", council.name),
+                    Language::En => format!("We have received your proposal \"{title}\" for {} ({meeting_text}).", council.name),
+                },
+                if late {
+                    t(lang, "Forslaget kom etter fristen. Det settes opp på neste møte hvis ikke koordinatorene godkjenner det for dette.",
+                      "The proposal came after the deadline. It goes to the next meeting unless the coordinators approve it for this one.")
+                } else {
+                    t(lang, "Koordinatorene vurderer forslaget, og du får beskjed når det er avgjort.",
+                      "The coordinators will consider it, and you will hear when it is decided.")
+                },
+            ],
+            key: None,
+            in_reply_to: u.message_id.as_deref(),
+            meeting_id: target.as_ref().map(|m| m.id),
+            inbound_id: Some(inbound_id),
+            auto_submitted: "auto-replied",
+            calendar: None,
+            attachments: Vec::new(),
+        })?);
+        // The approval request to each coordinator; their one-word reply decides.
+        for c in self.store.coordinators(council_id).await? {
+            let mut lines = vec![
+                match lang {
+                    Language::Nb => format!(
+                        "{proposer_name} <{proposer}> foreslår en sak til {} ({meeting_text}):",
+                        council.name
+                    ),
+                    Language::En => format!(
+                        "{proposer_name} <{proposer}> proposes an item for {} ({meeting_text}):",
+                        council.name
+                    ),
+                },
+                String::new(),
+                format!("  {title}"),
+            ];
+            for l in item.description.lines().take(40) {
+                lines.push(format!("  {l}"));
+            }
+            lines.push(String::new());
+            if !attachments.is_empty() {
+                lines.push(format!(
+                    "{}: {}",
+                    t(lang, "Vedlegg", "Attachments"),
+                    attachments.join(", ")
+                ));
+            }
+            if let Some(f) = &forwarded_by {
+                lines.push(format!(
+                    "{} {f}.",
+                    t(lang, "Videresendt av", "Forwarded by")
+                ));
+            }
+            if late {
+                lines.push(t(lang, "Forslaget kom etter fristen: godkjent setter det på dette møtet, ellers går det til neste.",
+                             "The proposal came after the deadline: approving puts it on this meeting, otherwise it goes to the next."));
+            }
+            lines.push(t(
+                lang,
+                "Svar på denne e-posten med «godkjent», «avvist» eller «utsatt».",
+                "Reply to this email with \"approved\", \"rejected\" or \"deferred\".",
+            ));
+            h.mails.push(self.notice(Notice {
+                kind: "approval",
+                effect_key: format!("approval:{inbound_id}:{}", c.id),
+                to_name: &c.name,
+                to_address: &c.email,
+                subject: format!(
+                    "{}: {title}",
+                    t(lang, "Godkjenning av sak", "Approve agenda item")
+                ),
+                lines,
+                key: Some(&key),
+                in_reply_to: None,
+                meeting_id: target.as_ref().map(|m| m.id),
+                inbound_id: Some(inbound_id),
+                auto_submitted: "auto-generated",
+                calendar: None,
+                attachments: Vec::new(),
+            })?);
+        }
+        Ok(h)
+    }
+
+    /// A coordinator's decision on a proposal, from a reply or the command line.
+    pub(crate) async fn decide_item(
+        &self,
+        item: &AgendaItem,
+        decision: Decision,
+        by: &str,
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
+        let lang = self.lang();
+        if item.number.is_some() || item.kind == "fixed" {
+            return Ok(Handled::held(format!(
+                "a decision on \"{}\", which is already on a sent agenda; nothing changed",
+                item.title
+            )));
+        }
+        let state = decision_state(decision);
+        let move_to = match decision {
+            Decision::Defer => {
+                let after = match item.meeting_id {
+                    Some(id) => self.store.meeting(id).await?.starts_at,
+                    None => self.clock.now(),
+                };
+                Some(
+                    self.next_meeting(item.council_id, after)
+                        .await?
+                        .map(|m| m.id),
+                )
+            }
+            _ => None,
+        };
+        let mut h = Handled::done(format!("agenda item \"{}\" {state} by {by}", item.title));
+        h.changes.push(Change::DecideAgendaItem {
+            id: item.id,
+            state: state.into(),
+            by: by.to_string(),
+            move_to,
+        });
+        h.events.push(event(
+            by,
+            "agenda_decision",
+            item.meeting_id,
+            inbound_id,
+            h.outcome.clone(),
+        ));
+        if let Some(email) = &item.proposer_email {
+            let what = match decision {
+                Decision::Approve => t(
+                    lang,
+                    "er godkjent og settes på sakslisten",
+                    "is approved and goes on the agenda",
+                ),
+                Decision::Reject => t(
+                    lang,
+                    "er ikke tatt med på sakslisten",
+                    "was not put on the agenda",
+                ),
+                Decision::Defer => t(
+                    lang,
+                    "er utsatt til et senere møte",
+                    "is deferred to a later meeting",
+                ),
+            };
+            let name = item.proposer_name.clone().unwrap_or_else(|| email.clone());
+            h.mails.push(self.notice(Notice {
+                kind: "notice",
+                effect_key: format!(
+                        "decision:{}:{state}:{}",
+                        item.id,
+                        inbound_id
+                            .map(|i| i.to_string())
+                            .unwrap_or_else(|| "cli".into())
+                    ),
+                to_name: &name,
+                to_address: email,
+                subject: format!(
+                    "{}: {}",
+                    t(lang, "Forslag til sak", "Agenda proposal"),
+                    item.title
+                ),
+                lines: vec![match lang {
+                    Language::Nb => format!("Forslaget ditt «{}» {what}.", item.title),
+                    Language::En => format!("Your proposal \"{}\" {what}.", item.title),
+                }],
+                key: None,
+                in_reply_to: None,
+                meeting_id: item.meeting_id,
+                inbound_id,
+                auto_submitted: "auto-generated",
+                calendar: None,
+                attachments: Vec::new(),
+            })?);
+        }
+        Ok(h)
+    }
+
+    async fn reply_to_approval(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        item: AgendaItem,
+    ) -> Result<Handled> {
+        if !self.is_coordinator(from, item.council_id).await? {
+            return Ok(Handled::held(format!(
+                "a reply about agenda item \"{}\" from {from}, who is not a coordinator; kept for a coordinator",
+                item.title
+            )));
+        }
+        let decision = u
+            .decision
+            .or_else(|| crate::understand::secretariat::read_decision(&u.reply_text));
+        match decision {
+            Some(d) => self.decide_item(&item, d, from, Some(inbound_id)).await,
+            None => Ok(Handled::held(format!(
+                "a reply about agenda item \"{}\" that says neither approved, rejected nor deferred; kept for a coordinator",
+                item.title
+            ))),
+        }
+    }
+
+    // ----- minutes ------------------------------------------------------------------------------
+
+    /// Draft minutes sent to the mailbox by a coordinator.
+    async fn minutes_by_mail(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        raw: &[u8],
+    ) -> Result<Handled> {
+        let now = self.clock.now();
+        let councils: Vec<i64> = self
+            .store
+            .members_by_email(from)
+            .await?
+            .iter()
+            .filter(|m| m.role == Role::Coordinator)
+            .map(|m| m.council_id)
+            .collect();
+        let [council_id] = councils.as_slice() else {
+            return Ok(Handled::held(if councils.is_empty() {
+                format!("minutes from {from}, who is not a coordinator; kept for a coordinator")
+            } else {
+                format!("minutes from {from}, who coordinates several councils; submit them with `referent minutes submit`")
+            }));
+        };
+        let meeting = self
+            .store
+            .meetings()
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.council_id == *council_id && m.status == "scheduled" && m.starts_at <= now
+            })
+            .max_by_key(|m| m.starts_at);
+        let Some(meeting) = meeting else {
+            return Ok(Handled::held(
+                "minutes, but the council has had no meeting yet; kept for a coordinator",
+            ));
+        };
+        let text_file = u.attachments.iter().find(|a| a.text.is_some());
+        let document = u.attachments.iter().find(|a| {
+            let n = a.name.to_lowercase();
+            n.ends_with(".docx")
+                || n.ends_with(".pdf")
+                || n.ends_with(".odt")
+                || n.ends_with(".doc")
+        });
+        let body = match text_file.and_then(|f| f.text.clone()) {
+            Some(t) => t,
+            None => u.reply_text.clone(),
+        };
+        let attachment = match document {
+            Some(d) => match crate::understand::attachment_bytes(raw, &d.name) {
+                Some((ct, bytes)) => Some((d.name.clone(), ct, bytes)),
+                None => {
+                    return Ok(Handled::held(format!(
+                    "minutes with the attachment {}, which cannot be read; kept for a coordinator",
+                    d.name
+                )))
+                }
+            },
+            None => None,
+        };
+        if body.trim().is_empty() && attachment.is_none() {
+            return Ok(Handled::held(
+                "minutes without any text or document; kept for a coordinator",
+            ));
+        }
+        self.submit_minutes(&meeting, &body, attachment, from, Some(inbound_id))
+            .await
+    }
+
+    /// Sends a version of the draft minutes to those who attended and the coordinators,
+    /// with the correction deadline.
+    pub(crate) async fn submit_minutes(
+        &self,
+        m: &Meeting,
+        body: &str,
+        attachment: Option<(String, String, Vec<u8>)>,
+        by: &str,
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
+        let lang = self.lang();
+        let now = self.clock.now();
+        let existing = self.store.minutes(m.id).await?;
+        if existing.iter().any(|x| x.state == "approved") {
+            return Ok(Handled::held(
+                "minutes for a meeting whose minutes are already approved; kept for a coordinator",
+            ));
+        }
+        let version = existing.iter().map(|x| x.version).max().unwrap_or(0) + 1;
+        let offsets = self.cfg.offsets(&m.council_slug);
+        let deadline = now + chrono::Duration::days(i64::from(offsets.correction_days));
+        let tz = self.tz(m)?;
+        let key = Token::generate();
+        let date = crate::render::format_date(lang, m.starts_at, tz);
+        let deadline_text = crate::render::format_date(lang, deadline, tz);
+        let mut h = Handled::done(format!("draft minutes, version {version}, for the meeting of {date} (corrections until {deadline_text})"));
+        h.changes.push(Change::NewMinutes(NewMinutes {
+            ref_key: key.as_str().to_string(),
+            meeting_id: m.id,
+            version,
+            body: body.to_string(),
+            attachment_name: attachment.as_ref().map(|a| a.0.clone()),
+            submitted_by: by.to_string(),
+            inbound_id,
+            deadline_at: deadline,
+        }));
+        h.changes.push(Change::ScheduleJob {
+            meeting_id: m.id,
+            kind: schedule::MINUTES_DEADLINE.into(),
+            due_at: deadline,
+        });
+        h.events.push(event(
+            by,
+            "minutes",
+            Some(m.id),
+            inbound_id,
+            h.outcome.clone(),
+        ));
+        // Those who attended (or sent a substitute, who gets it too) and the coordinators.
+        let mut recipients: Vec<(String, String)> = Vec::new();
+        for inv in self.store.invitations(m.id).await? {
+            if inv.response == Some(crate::domain::Response::Accepted) {
+                recipients.push((inv.member_name.clone(), inv.member_email.clone()));
+            }
+            if let Some(s) = &inv.substitute {
+                if let Some(e) = &s.email {
+                    recipients.push((s.name.clone(), e.clone()));
+                }
+            }
+        }
+        for c in self.store.coordinators(m.council_id).await? {
+            recipients.push((c.name, c.email));
+        }
+        let mut seen = std::collections::HashSet::new();
+        recipients.retain(|(_, e)| seen.insert(e.clone()));
+        let subject = format!(
+            "{} {} {date}{}",
+            t(lang, "Utkast til referat:", "Draft minutes:"),
+            m.council_name,
+            if version > 1 {
+                format!(" ({} {version})", t(lang, "versjon", "version"))
+            } else {
+                String::new()
+            }
+        );
+        for (name, email) in &recipients {
+            let mut lines = vec![
+                match lang {
+                    Language::Nb => format!("Her er utkastet til referat fra møtet i {} {date}. Rettelser sendes som svar på denne e-posten innen {deadline_text}: skriv hva som skal endres (gjerne med saksnummer), eller rett direkte i teksten under. Har du ingen merknader, svar gjerne «ingen merknader».", m.council_name),
+                    Language::En => format!("Here is the draft of the minutes of {} on {date}. Send corrections as a reply to this email by {deadline_text}: say what should change (with the item number), or edit the text below. If you have no remarks, reply \"no remarks\".", m.council_name),
+                },
+                String::new(),
+            ];
+            if let Some((n, _, _)) = &attachment {
+                lines.push(format!(
+                    "{}: {n}",
+                    t(lang, "Referatet ligger ved", "The minutes are attached")
+                ));
+                lines.push(String::new());
+            }
+            lines.extend(body.lines().map(str::to_string));
+            h.mails.push(self.notice(Notice {
+                kind: "minutes",
+                effect_key: format!("minutes:{}:{version}:{email}", m.id),
+                to_name: name,
+                to_address: email,
+                subject: subject.clone(),
+                lines,
+                key: Some(&key),
+                in_reply_to: None,
+                meeting_id: Some(m.id),
+                inbound_id,
+                auto_submitted: "auto-generated",
+                calendar: None,
+                attachments: attachment.iter().cloned().collect(),
+            })?);
+        }
+        Ok(h)
+    }
+
+    async fn reply_to_minutes(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        mi: Minutes,
+    ) -> Result<Handled> {
+        let m = self.store.meeting(mi.meeting_id).await?;
+        let coordinator = self.is_coordinator(from, m.council_id).await?;
+        let decision = u.decision.or_else(|| {
+            if coordinator {
+                crate::understand::secretariat::read_decision(&u.reply_text)
+            } else {
+                None
+            }
+        });
+        if coordinator && decision == Some(Decision::Approve) {
+            return self.approve_minutes(&m, &mi, from, Some(inbound_id)).await;
+        }
+        if mi.state != "draft" {
+            return Ok(Handled::held(format!(
+                "a reply to version {} of the minutes, which is {}; kept for a coordinator",
+                mi.version, mi.state
+            )));
+        }
+        let known = coordinator
+            || self.store.invitation_for(m.id, from).await?.is_some()
+            || self
+                .store
+                .members_by_email(from)
+                .await?
+                .iter()
+                .any(|x| x.council_id == m.council_id);
+        if !known {
+            return Ok(Handled::held(format!("a reply to the minutes from {from}, who is not in the council; kept for a coordinator")));
+        }
+        let corrections = if u.kind() == Kind::MinutesCorrection {
+            u.corrections.clone()
+        } else {
+            crate::understand::secretariat::read_corrections(&u.reply_text)
+        };
+        let mut h = if corrections.is_empty() {
+            Handled::done(format!(
+                "{from} has no remarks to version {} of the minutes",
+                mi.version
+            ))
+        } else {
+            Handled::done(format!(
+                "{} correction(s) from {from} to version {} of the minutes",
+                corrections.len(),
+                mi.version
+            ))
+        };
+        if corrections.is_empty() {
+            h.changes.push(Change::NewCorrection(NewCorrection {
+                minutes_id: mi.id,
+                author: from.to_string(),
+                item: None,
+                before: None,
+                after: None,
+                text: u.reply_text.trim().to_string(),
+                no_remarks: true,
+                inbound_id: Some(inbound_id),
+            }));
+        }
+        for c in corrections {
+            h.changes.push(Change::NewCorrection(NewCorrection {
+                minutes_id: mi.id,
+                author: from.to_string(),
+                item: c.item,
+                before: c.before,
+                after: c.after,
+                text: c.text,
+                no_remarks: false,
+                inbound_id: Some(inbound_id),
+            }));
+        }
+        h.events.push(event(
+            from,
+            "correction",
+            Some(m.id),
+            Some(inbound_id),
+            h.outcome.clone(),
+        ));
+        Ok(h)
+    }
+
+    /// Approves a draft after its deadline and sends the final minutes to every member
+    /// and observer.
+    pub(crate) async fn approve_minutes(
+        &self,
+        m: &Meeting,
+        mi: &Minutes,
+        by: &str,
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
+        let lang = self.lang();
+        let now = self.clock.now();
+        if mi.state != "draft" {
+            return Ok(Handled::held(format!(
+                "version {} of the minutes is {}, not a draft; nothing approved",
+                mi.version, mi.state
+            )));
+        }
+        let tz = self.tz(m)?;
+        if now < mi.deadline_at {
+            return Ok(Handled::held(format!(
+                "approval of the minutes before the correction deadline ({}); nothing sent",
+                crate::render::format_date(lang, mi.deadline_at, tz)
+            )));
+        }
+        let date = crate::render::format_date(lang, m.starts_at, tz);
+        let mut h = Handled::done(format!(
+            "minutes of {date}, version {}, approved by {by}; sent to the council",
+            mi.version
+        ));
+        h.changes.push(Change::ApproveMinutes {
+            id: mi.id,
+            by: by.to_string(),
+        });
+        h.events.push(event(
+            by,
+            "minutes_approved",
+            Some(m.id),
+            inbound_id,
+            h.outcome.clone(),
+        ));
+        let attachment = match (&mi.attachment_name, mi.inbound_id) {
+            (Some(name), Some(src)) => {
+                let raw = self.store.inbound_raw(src).await?;
+                crate::understand::attachment_bytes(&raw, name).map(|(ct, b)| (name.clone(), ct, b))
+            }
+            _ => None,
+        };
+        for mb in self.store.members(m.council_id).await? {
+            if mb.failing_since.is_some() {
+                continue;
+            }
+            let mut lines = vec![
+                match lang {
+                    Language::Nb => format!(
+                        "Referatet fra møtet i {} {date} er godkjent.",
+                        m.council_name
+                    ),
+                    Language::En => {
+                        format!("The minutes of {} on {date} are approved.", m.council_name)
+                    }
+                },
+                String::new(),
+            ];
+            lines.extend(mi.body.lines().map(str::to_string));
+            h.mails.push(self.notice(Notice {
+                kind: "minutes_final",
+                effect_key: format!("minutes-final:{}:{}", mi.id, mb.id),
+                to_name: &mb.name,
+                to_address: &mb.email,
+                subject: format!(
+                    "{} {} {date}",
+                    t(lang, "Referat:", "Minutes:"),
+                    m.council_name
+                ),
+                lines,
+                key: None,
+                in_reply_to: None,
+                meeting_id: Some(m.id),
+                inbound_id,
+                auto_submitted: "auto-generated",
+                calendar: None,
+                attachments: attachment.iter().cloned().collect(),
+            })?);
+        }
+        Ok(h)
+    }
+
+    /// The end of the correction period: the coordinators get every correction.
+    pub(crate) async fn corrections_digest(&self, m: &Meeting, job_id: i64) -> Result<bool> {
+        let lang = self.lang();
+        let now = self.clock.now();
+        let mut mails = Vec::new();
+        let current = self
+            .store
+            .minutes(m.id)
+            .await?
+            .into_iter()
+            .filter(|x| x.state == "draft")
+            .max_by_key(|x| x.version);
+        if let Some(mi) = current {
+            let key = Token::parse(&mi.ref_key);
+            let corrections = self.store.corrections(mi.id).await?;
+            let mut lines = vec![match lang {
+                Language::Nb => format!("Fristen for rettelser til referatet (versjon {}) er ute. Dette kom inn:", mi.version),
+                Language::En => format!("The deadline for corrections to the minutes (version {}) has passed. This came in:", mi.version),
+            }, String::new()];
+            let mut any = false;
+            for c in &corrections {
+                if c.no_remarks {
+                    lines.push(format!(
+                        "  {}: {}",
+                        c.author,
+                        t(lang, "ingen merknader", "no remarks")
+                    ));
+                    continue;
+                }
+                any = true;
+                let item = c
+                    .item
+                    .as_ref()
+                    .map(|i| format!(" ({} {i})", t(lang, "sak", "item")))
+                    .unwrap_or_default();
+                match (&c.before, &c.after) {
+                    (Some(b), Some(a)) => {
+                        lines.push(format!("  {}{item}: «{b}» → «{a}»", c.author))
+                    }
+                    _ => lines.push(format!("  {}{item}: {}", c.author, c.text)),
+                }
+            }
+            if corrections.is_empty() {
+                lines.push(t(lang, "  Ingen svar.", "  No replies."));
+            }
+            lines.push(String::new());
+            lines.push(if any {
+                t(lang, "Send en rettet versjon til postkassen («Utkast til referat …») for en ny runde, eller svar «godkjent» for å sende referatet ut.",
+                  "Send a corrected version to the mailbox (\"Draft minutes …\") for another round, or reply \"approved\" to send the minutes out.")
+            } else {
+                t(lang, "Svar «godkjent» på denne e-posten for å sende referatet til alle.", "Reply \"approved\" to this email to send the minutes to everyone.")
+            });
+            for c in self.store.coordinators(m.council_id).await? {
+                mails.push(self.notice(Notice {
+                    kind: "digest",
+                    effect_key: format!("digest:{}:{}", mi.id, c.id),
+                    to_name: &c.name,
+                    to_address: &c.email,
+                    subject: format!(
+                        "{} {} ({} {})",
+                        t(
+                            lang,
+                            "Rettelser til referat:",
+                            "Corrections to the minutes:"
+                        ),
+                        m.council_name,
+                        t(lang, "versjon", "version"),
+                        mi.version
+                    ),
+                    lines: lines.clone(),
+                    key: key.as_ref(),
+                    in_reply_to: None,
+                    meeting_id: Some(m.id),
+                    inbound_id: None,
+                    auto_submitted: "auto-generated",
+                    calendar: None,
+                    attachments: Vec::new(),
+                })?);
+            }
+        }
+        let ev = event(
+            "scheduler",
+            "digest",
+            Some(m.id),
+            None,
+            format!("corrections digest to {} coordinator(s)", mails.len()),
+        );
+        Ok(self
+            .store
+            .complete_job(Some(job_id), &[], &mails, Some(ev), &[], now)
+            .await?)
+    }
+
+    // ----- moves and cancellations ------------------------------------------------------------
+
+    /// Moves a meeting (or cancels it when `new_times` is `None`): the jobs follow,
+    /// and everyone already invited gets an updated or cancelled calendar entry.
+    pub async fn change_meeting(
+        &self,
+        m: &Meeting,
+        new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        by: &str,
+    ) -> Result<String> {
+        let lang = self.lang();
+        let now = self.clock.now();
+        if m.status != "scheduled" {
+            return Err(DaemonError::Refused(format!(
+                "meeting {} is {}, not scheduled",
+                m.id, m.status
+            )));
+        }
+        let sequence = m.sequence + 1;
+        let mut changes = Vec::new();
+        let mut moved = m.clone();
+        moved.sequence = sequence;
+        match new_times {
+            Some((s, e)) => {
+                moved.starts_at = s;
+                moved.ends_at = e;
+                changes.push(Change::UpdateMeeting {
+                    id: m.id,
+                    starts_at: s,
+                    ends_at: e,
+                    status: "scheduled".into(),
+                    sequence,
+                });
+                for (kind, due) in schedule::jobs_for(s, self.cfg.offsets(&m.council_slug)) {
+                    let done = self
+                        .store
+                        .jobs(m.id)
+                        .await?
+                        .iter()
+                        .any(|j| j.kind == kind && j.state == "done");
+                    if !done {
+                        changes.push(Change::ScheduleJob {
+                            meeting_id: m.id,
+                            kind,
+                            due_at: due,
+                        });
+                    }
+                }
+            }
+            None => {
+                moved.status = "cancelled".into();
+                changes.push(Change::UpdateMeeting {
+                    id: m.id,
+                    starts_at: m.starts_at,
+                    ends_at: m.ends_at,
+                    status: "cancelled".into(),
+                    sequence,
+                });
+                changes.push(Change::CancelJobs { meeting_id: m.id });
+            }
+        }
+        let tz = self.tz(m)?;
+        let old_date = format!(
+            "{} {}",
+            crate::render::format_date(lang, m.starts_at, tz),
+            crate::render::format_time_range(m.starts_at, m.ends_at, tz)
+        );
+        let new_date = format!(
+            "{} {}",
+            crate::render::format_date(lang, moved.starts_at, tz),
+            crate::render::format_time_range(moved.starts_at, moved.ends_at, tz)
+        );
+        let mut mails = Vec::new();
+        let method = if new_times.is_some() {
+            "REQUEST"
+        } else {
+            "CANCEL"
+        };
+        for inv in self.store.invitations(m.id).await? {
+            let asked = inv.role.is_asked_to_answer();
+            let (subject, line) = match (new_times.is_some(), lang) {
+                (true, Language::Nb) => (
+                    format!("Endret tidspunkt: {} {new_date}", m.council_name),
+                    format!(
+                        "Møtet i {} er flyttet fra {old_date} til {new_date}.",
+                        m.council_name
+                    ),
+                ),
+                (true, Language::En) => (
+                    format!("New time: {} {new_date}", m.council_name),
+                    format!(
+                        "The meeting of {} has moved from {old_date} to {new_date}.",
+                        m.council_name
+                    ),
+                ),
+                (false, Language::Nb) => (
+                    format!("Avlyst: {} {old_date}", m.council_name),
+                    format!("Møtet i {} {old_date} er avlyst.", m.council_name),
+                ),
+                (false, Language::En) => (
+                    format!("Cancelled: {} {old_date}", m.council_name),
+                    format!(
+                        "The meeting of {} on {old_date} is cancelled.",
+                        m.council_name
+                    ),
+                ),
+            };
+            let mut lines = vec![line];
+            if new_times.is_some() && asked {
+                lines.push(t(
+                    lang,
+                    "Svar gjerne på nytt hvis dette endrer om du kan komme.",
+                    "Please answer again if this changes whether you can come.",
+                ));
+            }
+            let ics = self.calendar_entry(
+                &moved,
+                method,
+                sequence,
+                &inv.member_name,
+                &inv.member_email,
+                asked,
+                &lines.join("\n"),
+            )?;
+            let token = Token::parse(&inv.token);
+            let mut mail = self.notice(Notice {
+                kind: if new_times.is_some() {
+                    "update"
+                } else {
+                    "cancel"
+                },
+                effect_key: format!(
+                    "{}:{}:{}:{sequence}",
+                    if new_times.is_some() {
+                        "update"
+                    } else {
+                        "cancel"
+                    },
+                    m.id,
+                    inv.id
+                ),
+                to_name: &inv.member_name,
+                to_address: &inv.member_email,
+                subject,
+                lines,
+                key: token.as_ref(),
+                in_reply_to: None,
+                meeting_id: Some(m.id),
+                inbound_id: None,
+                auto_submitted: "auto-generated",
+                calendar: Some((method, ics)),
+                attachments: Vec::new(),
+            })?;
+            mail.invitation_id = Some(inv.id);
+            mails.push(mail);
+        }
+        let what = match new_times {
+            Some(_) => format!(
+                "meeting {} moved from {old_date} to {new_date}; {} update(s) queued",
+                m.id,
+                mails.len()
+            ),
+            None => format!(
+                "meeting {} on {old_date} cancelled; {} cancellation(s) queued",
+                m.id,
+                mails.len()
+            ),
+        };
+        let ev = event(
+            by,
+            if new_times.is_some() {
+                "meeting_moved"
+            } else {
+                "meeting_cancelled"
+            },
+            Some(m.id),
+            None,
+            what.clone(),
+        );
+        self.store.commit(&changes, &mails, &[ev], now).await?;
+        self.store.advance_clock(now).await?;
+        Ok(what)
+    }
+
+    /// Commits what a command decided (approve an item, submit or approve minutes),
+    /// or refuses with the reason when it would be held.
+    pub async fn commit_command(&self, h: HandledOut) -> Result<String> {
+        let h = h.0;
+        if h.state == crate::store::InboundState::Held {
+            return Err(DaemonError::Refused(h.outcome));
+        }
+        let now = self.clock.now();
+        self.store
+            .commit(&h.changes, &h.mails, &h.events, now)
+            .await?;
+        self.store.advance_clock(now).await?;
+        Ok(h.outcome)
+    }
+
+    pub async fn cli_decide_item(&self, id: i64, decision: Decision, by: &str) -> Result<String> {
+        let item = self.store.agenda_item(id).await?;
+        let h = self.decide_item(&item, decision, by, None).await?;
+        self.commit_command(HandledOut(h)).await
+    }
+
+    pub async fn cli_submit_minutes(
+        &self,
+        meeting_id: i64,
+        body: &str,
+        attachment: Option<(String, String, Vec<u8>)>,
+        by: &str,
+    ) -> Result<String> {
+        let m = self.store.meeting(meeting_id).await?;
+        if m.starts_at > self.clock.now() {
+            return Err(DaemonError::Refused(format!(
+                "meeting {meeting_id} has not taken place yet"
+            )));
+        }
+        let h = self.submit_minutes(&m, body, attachment, by, None).await?;
+        self.commit_command(HandledOut(h)).await
+    }
+
+    pub async fn cli_approve_minutes(&self, meeting_id: i64, by: &str) -> Result<String> {
+        let m = self.store.meeting(meeting_id).await?;
+        let Some(mi) = self
+            .store
+            .minutes(meeting_id)
+            .await?
+            .into_iter()
+            .filter(|x| x.state == "draft")
+            .max_by_key(|x| x.version)
+        else {
+            return Err(DaemonError::Refused(format!(
+                "meeting {meeting_id} has no draft minutes to approve"
+            )));
+        };
+        let h = self.approve_minutes(&m, &mi, by, None).await?;
+        self.commit_command(HandledOut(h)).await
+    }
+
+    /// The substitute named in an answer gets the summons and the calendar entry in the
+    /// member's place.
+    pub(crate) async fn substitute_summons(
+        &self,
+        m: &Meeting,
+        inv: &crate::store::Invitation,
+        name: &str,
+        email: &str,
+        inbound_id: i64,
+    ) -> Result<OutgoingMail> {
+        let lang = self.lang();
+        let items = self.store.agenda_items(m.id).await?;
+        let mut ctx = self.meeting_text(m, name, false)?;
+        ctx.agenda = Self::agenda_lines(&items, lang);
+        let r = self.renderer.render(lang, "summons", &ctx)?;
+        let body = match lang {
+            Language::Nb => format!(
+                "{} har meldt at du møter i stedet.\n\n{}",
+                inv.member_name, r.body
+            ),
+            Language::En => format!(
+                "{} has told us that you attend in their place.\n\n{}",
+                inv.member_name, r.body
+            ),
+        };
+        let ics = self.calendar_entry(
+            m,
+            "REQUEST",
+            m.sequence,
+            name,
+            email,
+            false,
+            &ctx.agenda.join("\n"),
+        )?;
+        let message_id = compose::new_message_id("summons", None, self.cfg.secretariat.domain());
+        let raw = compose::build(&Draft {
+            from_name: &self.cfg.secretariat.name,
+            from_address: &self.cfg.secretariat.address,
+            reply_to: None,
+            to_name: Some(name),
+            to_address: email,
+            subject: &r.subject,
+            body: &body,
+            message_id: &message_id,
+            in_reply_to: None,
+            auto_submitted: "auto-generated",
+            kind: "summons",
+            date: self.clock.now(),
+            calendar: Some(("REQUEST", ics)),
+            attachments: Vec::new(),
+        })?;
+        Ok(OutgoingMail {
+            effect_key: format!("substitute:{}:{email}", inv.id),
+            message_id,
+            kind: "summons".into(),
+            recipient: email.to_string(),
+            envelope_from: self.cfg.secretariat.address.clone(),
+            raw,
+            meeting_id: Some(m.id),
+            invitation_id: Some(inv.id),
+            inbound_id: Some(inbound_id),
+        })
+    }
+}
+
+impl Daemon {
+    /// Those who decide on an extra attendee: the council's leader, else its
+    /// coordinators.
+    async fn extra_deciders(&self, council_id: i64) -> Result<Vec<Member>> {
+        let members = self.store.members(council_id).await?;
+        let leaders: Vec<Member> = members
+            .iter()
+            .filter(|m| m.role == Role::Leader)
+            .cloned()
+            .collect();
+        Ok(if leaders.is_empty() {
+            members
+                .into_iter()
+                .filter(|m| m.role == Role::Coordinator)
+                .collect()
+        } else {
+            leaders
+        })
+    }
+
+    /// An extra attendee announced in an answer: held, and the leader asked.
+    pub(crate) async fn announce_extra(
+        &self,
+        m: &Meeting,
+        inv: &crate::store::Invitation,
+        extra: &crate::domain::Substitute,
+        inbound_id: i64,
+    ) -> Result<(Change, Vec<OutgoingMail>)> {
+        let lang = self.lang();
+        let key = Token::generate();
+        let change = Change::NewExtraAttendee {
+            ref_key: key.as_str().to_string(),
+            invitation_id: inv.id,
+            name: extra.name.clone(),
+            email: extra.email.clone(),
+            inbound_id: Some(inbound_id),
+        };
+        let date = crate::render::format_date(lang, m.starts_at, self.tz(m)?);
+        let who = match &extra.email {
+            Some(e) => format!("{} <{e}>", extra.name),
+            None => extra.name.clone(),
+        };
+        let mut mails = Vec::new();
+        for d in self.extra_deciders(m.council_id).await? {
+            mails.push(self.notice(Notice {
+                kind: "extra_request",
+                effect_key: format!("extra-request:{inbound_id}:{}", d.id),
+                to_name: &d.name,
+                to_address: &d.email,
+                subject: format!(
+                    "{}: {} ({date})",
+                    t(lang, "Bisitter", "Extra attendee"),
+                    extra.name
+                ),
+                lines: vec![
+                    match lang {
+                        Language::Nb => format!(
+                            "{} ønsker å ta med {who} som bisitter på møtet i {} {date}.",
+                            inv.member_name, m.council_name
+                        ),
+                        Language::En => format!(
+                            "{} would like to bring {who} as an extra attendee to {} on {date}.",
+                            inv.member_name, m.council_name
+                        ),
+                    },
+                    t(
+                        lang,
+                        "Svar på denne e-posten med «godkjent» eller «avvist».",
+                        "Reply to this email with \"approved\" or \"rejected\".",
+                    ),
+                ],
+                key: Some(&key),
+                in_reply_to: None,
+                meeting_id: Some(m.id),
+                inbound_id: Some(inbound_id),
+                auto_submitted: "auto-generated",
+                calendar: None,
+                attachments: Vec::new(),
+            })?);
+        }
+        Ok((change, mails))
+    }
+
+    async fn reply_about_extra(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        x: crate::store::ExtraAttendee,
+    ) -> Result<Handled> {
+        let lang = self.lang();
+        let inv = self.store.invitation(x.invitation_id).await?;
+        let m = self.store.meeting(inv.meeting_id).await?;
+        if !self
+            .extra_deciders(m.council_id)
+            .await?
+            .iter()
+            .any(|d| d.email == from)
+        {
+            return Ok(Handled::held(format!("a reply about the extra attendee {} from {from}, who does not decide on it; kept for a coordinator", x.name)));
+        }
+        let decision = u
+            .decision
+            .or_else(|| crate::understand::secretariat::read_decision(&u.reply_text));
+        let approved = match decision {
+            Some(Decision::Approve) => true,
+            Some(Decision::Reject) => false,
+            _ => return Ok(Handled::held(format!("a reply about the extra attendee {} that neither approves nor rejects; kept for a coordinator", x.name))),
+        };
+        if x.state != "pending" && x.state == if approved { "approved" } else { "rejected" } {
+            return Ok(Handled::done(format!(
+                "the extra attendee {} was already {}",
+                x.name, x.state
+            )));
+        }
+        let state = if approved { "approved" } else { "rejected" };
+        let mut h = Handled::done(format!(
+            "extra attendee {} for {} {state} by {from}",
+            x.name, inv.member_name
+        ));
+        h.changes.push(Change::DecideExtraAttendee {
+            id: x.id,
+            state: state.into(),
+            by: from.to_string(),
+        });
+        h.events.push(event(
+            from,
+            "extra_attendee",
+            Some(m.id),
+            Some(inbound_id),
+            h.outcome.clone(),
+        ));
+        let what = if approved {
+            t(
+                lang,
+                "er godkjent som bisitter",
+                "is approved as an extra attendee",
+            )
+        } else {
+            t(
+                lang,
+                "er ikke godkjent som bisitter",
+                "is not approved as an extra attendee",
+            )
+        };
+        h.mails.push(self.notice(Notice {
+            kind: "notice",
+            effect_key: format!("extra-decision:{}:{state}", x.id),
+            to_name: &inv.member_name,
+            to_address: &inv.member_email,
+            subject: format!("{}: {}", t(lang, "Bisitter", "Extra attendee"), x.name),
+            lines: vec![format!("{} {what}.", x.name)],
+            key: None,
+            in_reply_to: None,
+            meeting_id: Some(m.id),
+            inbound_id: Some(inbound_id),
+            auto_submitted: "auto-generated",
+            calendar: None,
+            attachments: Vec::new(),
+        })?);
+        if let (true, Some(email)) = (approved, &x.email) {
+            if m.status == "scheduled" && m.starts_at > self.clock.now() {
+                let mut mail = self
+                    .substitute_summons(&m, &inv, &x.name, email, inbound_id)
+                    .await?;
+                mail.effect_key = format!("extra-summons:{}", x.id);
+                h.mails.push(mail);
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// What a command decided, for [`Daemon::commit_command`].
+pub struct HandledOut(pub(crate) Handled);
