@@ -582,6 +582,7 @@ impl Daemon {
             in_reply_to,
             auto_submitted,
             None,
+            Vec::new(),
         )
     }
 
@@ -596,6 +597,7 @@ impl Daemon {
         in_reply_to: Option<&str>,
         auto_submitted: &'static str,
         calendar: Option<(&str, String)>,
+        attachments: Vec<(String, String, Vec<u8>)>,
     ) -> Result<(String, Vec<u8>)> {
         let r = self
             .renderer
@@ -616,7 +618,7 @@ impl Daemon {
             kind: template,
             date: self.clock.now(),
             calendar,
-            attachments: Vec::new(),
+            attachments,
         })?;
         Ok((message_id, raw))
     }
@@ -742,6 +744,7 @@ impl Daemon {
             (Vec::new(), self.store.agenda_items(m.id).await?, Vec::new())
         };
         let agenda_lines = Self::agenda_lines(&agenda, self.cfg.secretariat.language);
+        let documents = self.agenda_documents(&agenda).await?;
         let mut invitations = Vec::with_capacity(members.len());
         for mb in &members {
             let token = Token::generate();
@@ -766,6 +769,7 @@ impl Daemon {
                 None,
                 "auto-generated",
                 Some(("REQUEST", ics)),
+                documents.clone(),
             )?;
             invitations.push((
                 NewInvitation {

@@ -216,6 +216,39 @@ impl Daemon {
             .collect()
     }
 
+    /// The documents attached to the proposals on an agenda, to go with the summons.
+    /// Past a total of 10 MB they are only listed, so the summons still arrives.
+    pub(crate) async fn agenda_documents(
+        &self,
+        agenda: &[AgendaItem],
+    ) -> Result<Vec<(String, String, Vec<u8>)>> {
+        const MAX_TOTAL: usize = 10 * 1024 * 1024;
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for item in agenda.iter().filter(|i| i.number.is_some()) {
+            let Some(src) = item.inbound_id else { continue };
+            if item.attachments.is_empty() {
+                continue;
+            }
+            let raw = self.store.inbound_raw(src).await?;
+            for name in &item.attachments {
+                match crate::understand::attachment_bytes(&raw, name) {
+                    Some((ct, bytes)) if total + bytes.len() <= MAX_TOTAL => {
+                        total += bytes.len();
+                        out.push((name.clone(), ct, bytes));
+                    }
+                    Some(_) => {
+                        tracing::warn!(item = item.id, file = %name, "agenda documents exceed 10 MB; this one is only listed");
+                    }
+                    None => {
+                        tracing::warn!(item = item.id, file = %name, "cannot read an agenda document again; only listed");
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The next scheduled meeting of a council after `after` (for deferred and late
     /// proposals).
     async fn next_meeting(&self, council_id: i64, after: DateTime<Utc>) -> Result<Option<Meeting>> {
@@ -482,6 +515,15 @@ impl Daemon {
                     "  {} <{}>: {what}",
                     inv.member_name, inv.member_email
                 ));
+            }
+            for x in self.store.extra_attendees(m.id).await? {
+                if x.state == "approved" {
+                    lines.push(format!(
+                        "  {}: {}",
+                        x.name,
+                        t(lang, "bisitter", "extra attendee")
+                    ));
+                }
             }
             lines.insert(
                 0,

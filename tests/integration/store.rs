@@ -260,6 +260,261 @@ async fn suite(store: Store) {
             .expect("failing"),
         1
     );
+    year(&store, c, m, now).await;
+}
+
+fn item(key: &str, council: i64, meeting: i64, title: &str, number: Option<i64>) -> NewAgendaItem {
+    NewAgendaItem {
+        ref_key: key.into(),
+        council_id: council,
+        meeting_id: Some(meeting),
+        kind: if number.is_some() {
+            "fixed"
+        } else {
+            "proposal"
+        }
+        .into(),
+        position: 0,
+        title: title.into(),
+        description: "Beskrivelse".into(),
+        attachments: vec!["notat.pdf".into()],
+        proposer_name: Some("Kari".into()),
+        proposer_email: Some("kari@example.no".into()),
+        forwarded_by: None,
+        inbound_id: None,
+        state: if number.is_some() {
+            "fixed"
+        } else {
+            "proposed"
+        }
+        .into(),
+        late: number.is_none(),
+        year: number.map(|_| 2027),
+        number,
+    }
+}
+
+/// Agenda items, numbering, minutes, corrections, jobs and the monotonic clock.
+async fn year(store: &Store, c: i64, m: i64, now: DateTime<Utc>) {
+    store
+        .commit(
+            &[
+                Change::NewAgendaItem(item("k1", c, m, "Godkjenning", Some(1))),
+                Change::NewAgendaItem(item("k2", c, m, "Ny veileder", None)),
+            ],
+            &[mail("approval:1", "approval.k2@council.no")],
+            &[],
+            now,
+        )
+        .await
+        .expect("items");
+    let items = store.agenda_items(m).await.expect("items");
+    assert_eq!(items.len(), 2);
+    let proposal = store
+        .agenda_item_by_key("k2")
+        .await
+        .expect("by key")
+        .expect("found");
+    assert!(proposal.late);
+    assert_eq!(proposal.attachments, ["notat.pdf"]);
+    assert_eq!(store.highest_number(c, 2027).await.expect("max"), Some(1));
+    assert_eq!(store.highest_number(c, 2026).await.expect("max"), None);
+    // A number is given once per council and year: the whole transaction fails.
+    let clash = store
+        .commit(
+            &[
+                Change::DecideAgendaItem {
+                    id: proposal.id,
+                    state: "approved".into(),
+                    by: "koord@example.no".into(),
+                    move_to: None,
+                },
+                Change::NumberAgendaItem {
+                    id: proposal.id,
+                    year: 2027,
+                    number: 1,
+                    position: 2,
+                },
+            ],
+            &[],
+            &[],
+            now,
+        )
+        .await;
+    assert!(clash.is_err());
+    assert_eq!(
+        store.agenda_item(proposal.id).await.expect("item").state,
+        "proposed",
+        "nothing of a failed transaction stays"
+    );
+    store
+        .commit(
+            &[Change::NumberAgendaItem {
+                id: proposal.id,
+                year: 2027,
+                number: 2,
+                position: 2,
+            }],
+            &[],
+            &[],
+            now,
+        )
+        .await
+        .expect("number");
+    assert_eq!(
+        store
+            .agenda_item(proposal.id)
+            .await
+            .expect("item")
+            .label()
+            .as_deref(),
+        Some("2/27")
+    );
+    assert_eq!(
+        store
+            .sent_message("approval.k2@council.no")
+            .await
+            .expect("sent")
+            .map(|r| r.kind),
+        Some("receipt".to_string())
+    );
+
+    // Minutes: a new version supersedes the draft before it.
+    let minutes = |key: &str, version| {
+        Change::NewMinutes(NewMinutes {
+            ref_key: key.into(),
+            meeting_id: m,
+            version,
+            body: "Sak 2/27 Ny veileder\nVedtatt.".into(),
+            attachment_name: None,
+            submitted_by: "koord@example.no".into(),
+            inbound_id: None,
+            deadline_at: now + Duration::days(7),
+        })
+    };
+    store
+        .commit(&[minutes("mk1", 1)], &[], &[], now)
+        .await
+        .expect("v1");
+    let v1 = store.minutes_by_key("mk1").await.expect("key").expect("v1");
+    store
+        .commit(
+            &[Change::NewCorrection(NewCorrection {
+                minutes_id: v1.id,
+                author: "kari@example.no".into(),
+                item: Some("2/27".into()),
+                before: Some("Vedtatt.".into()),
+                after: Some("Vedtatt enstemmig.".into()),
+                text: "Vedtatt enstemmig.".into(),
+                no_remarks: false,
+                inbound_id: None,
+            })],
+            &[],
+            &[],
+            now,
+        )
+        .await
+        .expect("correction");
+    assert_eq!(store.corrections(v1.id).await.expect("c").len(), 1);
+    assert!(
+        store
+            .commit(&[minutes("mk1b", 1)], &[], &[], now)
+            .await
+            .is_err(),
+        "one version 1"
+    );
+    store
+        .commit(&[minutes("mk2", 2)], &[], &[], now)
+        .await
+        .expect("v2");
+    let all = store.minutes(m).await.expect("minutes");
+    assert_eq!(
+        all.iter().map(|x| x.state.as_str()).collect::<Vec<_>>(),
+        ["superseded", "draft"]
+    );
+    store
+        .commit(
+            &[Change::ApproveMinutes {
+                id: all[1].id,
+                by: "koord@example.no".into(),
+            }],
+            &[],
+            &[],
+            now,
+        )
+        .await
+        .expect("approve");
+    assert!(
+        store
+            .commit(
+                &[Change::ApproveMinutes {
+                    id: all[1].id,
+                    by: "x".into()
+                }],
+                &[],
+                &[],
+                now
+            )
+            .await
+            .is_err(),
+        "approved once"
+    );
+
+    // Jobs: scheduled again at a new time, then cancelled with the meeting.
+    store
+        .commit(
+            &[Change::ScheduleJob {
+                meeting_id: m,
+                kind: "minutes_deadline".into(),
+                due_at: now + Duration::days(7),
+            }],
+            &[],
+            &[],
+            now,
+        )
+        .await
+        .expect("job");
+    store
+        .commit(
+            &[Change::ScheduleJob {
+                meeting_id: m,
+                kind: "minutes_deadline".into(),
+                due_at: now + Duration::days(8),
+            }],
+            &[],
+            &[],
+            now,
+        )
+        .await
+        .expect("job again");
+    let pending = store.pending_jobs().await.expect("pending");
+    let deadline = pending
+        .iter()
+        .find(|j| j.kind == "minutes_deadline")
+        .expect("job");
+    assert_eq!(deadline.due_at, now + Duration::days(8));
+    store
+        .commit(&[Change::CancelJobs { meeting_id: m }], &[], &[], now)
+        .await
+        .expect("cancel");
+    assert!(store
+        .pending_jobs()
+        .await
+        .expect("pending")
+        .iter()
+        .all(|j| j.meeting_id != m));
+
+    // The clock only moves forward.
+    assert_eq!(store.last_now().await.expect("clock"), None);
+    store
+        .advance_clock(now + Duration::days(2))
+        .await
+        .expect("advance");
+    store.advance_clock(now).await.expect("no-op");
+    assert_eq!(
+        store.last_now().await.expect("clock"),
+        Some(now + Duration::days(2))
+    );
 }
 
 #[test]

@@ -246,13 +246,16 @@ fn a_full_meeting_cycle_by_email() {
         s.smtp_port,
         &anna,
         &sec,
-        &new_mail(
-            "Anna Ahus",
-            &anna,
-            &sec,
-            "Forslag til sak: Ny veileder for LIS1",
-            "Vi foreslår at rådet drøfter den nye veilederen for LIS1.\r\n\r\nHilsen Anna",
-        ),
+        format!(
+            "From: Anna Ahus <{anna}>\r\nTo: {sec}\r\nSubject: Forslag til sak: Ny veileder for LIS1\r\n\
+             Message-ID: <prop.{}@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+             Vi foreslår at rådet drøfter den nye veilederen for LIS1.\r\n\r\nHilsen Anna\r\n\
+             --b\r\nContent-Type: application/pdf; name=\"veileder.pdf\"\r\nContent-Disposition: attachment; filename=\"veileder.pdf\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKdGVzdAo=\r\n--b--\r\n",
+            rand::random::<u64>()
+        )
+        .as_bytes(),
     ));
     let forward = format!(
         "Til behandling.\r\n\r\n________________________________\r\nFra: Bjørn Berg <{bjorn}>\r\n\
@@ -357,6 +360,26 @@ fn a_full_meeting_cycle_by_email() {
     assert_eq!(summons_job["recipients"].as_array().map(Vec::len), Some(6));
     assert_eq!(summons_job["by_now"], false);
 
+    // A proposal after the deadline is late; undecided, it goes to the next meeting.
+    let t_late = starts - days(21) + days(1);
+    rt.block_on(send(
+        s.smtp_port,
+        &stille,
+        &sec,
+        &new_mail(
+            "Stig Stille",
+            &stille,
+            &sec,
+            "Forslag til sak: Turnus i sommer",
+            "Kan vi ta opp turnus?",
+        ),
+    ));
+    run_until(&config, t_late, "the late proposal", || {
+        json(&config, &["agenda", "list", "--council", "ur", "--json"])
+            .as_array()
+            .is_some_and(|a| a.len() == 3)
+    });
+
     // 4. The summons, 14 days before: the numbered agenda and a calendar entry.
     let t_summons = starts - days(14) + hour;
     run_until(&config, t_summons, "the summons", || {
@@ -377,6 +400,30 @@ fn a_full_meeting_cycle_by_email() {
     assert!(
         !text.contains("Parkering"),
         "the rejected item is not on the agenda: {text}"
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&summons[..])
+        .expect("parse");
+    let files: Vec<&str> = parsed
+        .attachments()
+        .filter_map(|a| a.attachment_name())
+        .collect();
+    assert!(
+        files.contains(&"veileder.pdf"),
+        "the proposal's document goes along: {files:?}"
+    );
+    assert!(files.contains(&"invite.ics"), "{files:?}");
+    let late = json(&config, &["agenda", "list", "--council", "ur", "--json"])
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["title"] == "Turnus i sommer")
+        .cloned()
+        .expect("the late item");
+    assert_eq!(late["late"], true);
+    assert_eq!(
+        late["meeting_id"], meetings[1]["id"],
+        "moved to the next meeting: {late:#}"
     );
     let ics = calendar_part(&summons).expect("a text/calendar part");
     assert!(ics.contains("METHOD:REQUEST"), "{ics}");
@@ -503,6 +550,7 @@ fn a_full_meeting_cycle_by_email() {
         "{list}"
     );
     assert!(list.contains("Kari Nordmann"), "{list}");
+    assert!(list.contains("Per Hansen: bisitter"), "{list}");
 
     // 8. After the meeting the coordinator sends the draft minutes.
     let minutes_text = "Sak 3/27 Ny veileder for LIS1\r\nRådet drøftet veilederen.\r\nRådet vedtok å sende veilederen på høring.\r\n\r\nSak 4/27 Eventuelt\r\nIngen saker.";
@@ -592,11 +640,39 @@ fn a_full_meeting_cycle_by_email() {
     let digest = of_kind(rt, port, &koord, "digest").pop().expect("digest");
     let (_, digest_text) = subject_and_text(&digest);
     assert!(digest_text.contains("til alle HF"), "{digest_text}");
+    // A corrected version goes round again, submitted from the command line.
+    let v2 = w.dir.path().join("referat-v2.md");
+    std::fs::write(&v2, "Sak 3/27 Ny veileder for LIS1\nRådet drøftet veilederen.\nRådet vedtok å sende veilederen på høring til alle HF.\n").expect("write");
+    let submitted = ok(
+        &config,
+        &[
+            "--now",
+            &at(t_deadline),
+            "minutes",
+            "submit",
+            "1",
+            v2.to_str().expect("path"),
+        ],
+    );
+    assert!(submitted.contains("version 2"), "{submitted}");
+    let t_v2 = t_deadline + days(7) + hour;
+    run_until(&config, t_v2, "the second digest", || {
+        of_kind(rt, port, &anna, "minutes").len() == 2
+            && of_kind(rt, port, &koord, "digest").len() == 2
+    });
+    let digest = of_kind(rt, port, &koord, "digest").pop().expect("digest");
+    let (subject, _) = subject_and_text(&digest);
+    assert!(subject.contains("versjon 2"), "{subject}");
     let (to, raw) = reply_to(&digest, "Eldbjørg Koordinator", &koord, "Godkjent", "");
     rt.block_on(send(s.smtp_port, &koord, &to, &raw));
-    run_until(&config, t_deadline + hour, "the final minutes", || {
+    run_until(&config, t_v2 + hour, "the final minutes", || {
         of_kind(rt, port, &hdir, "minutes_final").len() == 1
     });
+    let (_, final_text) = subject_and_text(&of_kind(rt, port, &hdir, "minutes_final")[0]);
+    assert!(
+        final_text.contains("til alle HF"),
+        "the corrected version: {final_text}"
+    );
     for everyone in [&koord, &leder, &anna, &bjorn, &stille, &hdir] {
         assert_eq!(
             of_kind(rt, port, everyone, "minutes_final").len(),
@@ -605,8 +681,9 @@ fn a_full_meeting_cycle_by_email() {
         );
     }
     let m = json(&config, &["minutes", "show", "1", "--json"]);
-    assert_eq!(m["versions"][0]["minutes"]["state"], "approved");
-    assert_eq!(m["versions"][0]["minutes"]["approved_by"], koord.as_str());
+    assert_eq!(m["versions"][0]["minutes"]["state"], "superseded");
+    assert_eq!(m["versions"][1]["minutes"]["state"], "approved");
+    assert_eq!(m["versions"][1]["minutes"]["approved_by"], koord.as_str());
 
     // Time never runs backwards.
     let back = referent(&config, &["--now", &at(t_call), "schedule"]);
