@@ -98,6 +98,24 @@ fn event(
     }
 }
 
+/// The title on the first line of a text and the rest as the description.
+fn first_line_item(text: &str) -> Option<crate::understand::AgendaItem> {
+    let text = text.trim();
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let title: String = first
+        .trim()
+        .trim_start_matches("Forslag til sak:")
+        .trim_start_matches("Sak:")
+        .trim()
+        .chars()
+        .take(200)
+        .collect();
+    (!title.is_empty()).then(|| crate::understand::AgendaItem {
+        title,
+        description: rest.trim().to_string(),
+    })
+}
+
 fn decision_state(d: Decision) -> &'static str {
     match d {
         Decision::Approve => "approved",
@@ -664,6 +682,7 @@ impl Daemon {
     ) -> Result<Handled> {
         let lang = self.lang();
         let now = self.clock.now();
+        let is_call_reply = call.is_some();
         // Who proposes: the original sender of a coordinator's forward, else the sender.
         let sender_memberships = self.store.members_by_email(from).await?;
         let (proposer, forwarded_by) = match &u.on_behalf_of {
@@ -743,13 +762,18 @@ impl Daemon {
             }
             None => false,
         };
-        let item = u.agenda_item.clone().unwrap_or_else(|| {
-            let title = crate::understand::strip_subject_prefixes(&u.subject).to_string();
-            crate::understand::AgendaItem {
-                title,
-                description: u.reply_text.trim().to_string(),
-            }
-        });
+        // A reply to the call puts the title on its first line (the call asks for that);
+        // a mail of its own has it in the subject.
+        let item = match (is_call_reply, first_line_item(&u.reply_text)) {
+            (true, Some(item)) => item,
+            _ => u.agenda_item.clone().unwrap_or_else(|| {
+                let title = crate::understand::strip_subject_prefixes(&u.subject).to_string();
+                crate::understand::AgendaItem {
+                    title,
+                    description: u.reply_text.trim().to_string(),
+                }
+            }),
+        };
         let title = if item.title.trim().is_empty() {
             t(lang, "(uten tittel)", "(untitled)")
         } else {

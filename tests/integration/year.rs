@@ -274,15 +274,25 @@ fn a_full_meeting_cycle_by_email() {
             &forward,
         ),
     ));
+    // The observer answers the call itself: the title on the first line.
+    let call = of_kind(rt, port, &hdir, "call").pop().expect("call");
+    let (to, raw) = reply_to(
+        &call,
+        "Helsedirektoratet",
+        &hdir,
+        "Nasjonale kompetansemål\r\nDirektoratet vil orientere om de nye målene.",
+        "> Skriv tittelen på saken i første linje",
+    );
+    rt.block_on(send(s.smtp_port, &hdir, &to, &raw));
     run_until(
         &config,
         t_prop,
-        "two proposals and the approval requests",
+        "three proposals and the approval requests",
         || {
             json(&config, &["agenda", "list", "--council", "ur", "--json"])
                 .as_array()
-                .is_some_and(|a| a.len() == 2)
-                && of_kind(rt, port, &koord, "approval").len() == 2
+                .is_some_and(|a| a.len() == 3)
+                && of_kind(rt, port, &koord, "approval").len() == 3
         },
     );
     let items = json(&config, &["agenda", "list", "--council", "ur", "--json"]);
@@ -306,6 +316,12 @@ fn a_full_meeting_cycle_by_email() {
         item("Ny veileder for LIS1")["proposer_email"],
         anna.as_str()
     );
+    let goals = item("Nasjonale kompetansemål");
+    assert_eq!(goals["proposer_email"], hdir.as_str());
+    assert_eq!(
+        goals["description"],
+        "Direktoratet vil orientere om de nye målene."
+    );
     assert_eq!(
         of_kind(rt, port, &anna, "receipt").len(),
         1,
@@ -322,8 +338,11 @@ fn a_full_meeting_cycle_by_email() {
         let (subject, _) = subject_and_text(&request);
         let word = if subject.contains("veileder") {
             "Godkjent."
-        } else {
+        } else if subject.contains("Parkering") {
             "Avvist"
+        } else {
+            // Left undecided: it moves to the next meeting with the summons.
+            continue;
         };
         let (to, raw) = reply_to(&request, "Eldbjørg Koordinator", &koord, word, "");
         rt.block_on(send(s.smtp_port, &koord, &to, &raw));
@@ -335,7 +354,12 @@ fn a_full_meeting_cycle_by_email() {
         })
     });
     let items = json(&config, &["agenda", "list", "--council", "ur", "--json"]);
-    for i in items.as_array().expect("items") {
+    for i in items
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["title"] != "Nasjonale kompetansemål")
+    {
         let expected = if i["title"] == "Ny veileder for LIS1" {
             "approved"
         } else {
@@ -377,7 +401,7 @@ fn a_full_meeting_cycle_by_email() {
     run_until(&config, t_late, "the late proposal", || {
         json(&config, &["agenda", "list", "--council", "ur", "--json"])
             .as_array()
-            .is_some_and(|a| a.len() == 3)
+            .is_some_and(|a| a.len() == 4)
     });
 
     // 4. The summons, 14 days before: the numbered agenda and a calendar entry.
@@ -425,6 +449,15 @@ fn a_full_meeting_cycle_by_email() {
         late["meeting_id"], meetings[1]["id"],
         "moved to the next meeting: {late:#}"
     );
+    let undecided = json(&config, &["agenda", "list", "--council", "ur", "--json"])
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["title"] == "Nasjonale kompetansemål")
+        .cloned()
+        .expect("the undecided item");
+    assert_eq!(undecided["meeting_id"], meetings[1]["id"], "{undecided:#}");
+    assert_eq!(undecided["late"], false);
     let ics = calendar_part(&summons).expect("a text/calendar part");
     assert!(ics.contains("METHOD:REQUEST"), "{ics}");
     assert!(ics.contains(&format!("UID:{uid}")), "{ics}");
