@@ -911,6 +911,33 @@ pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()
             local(&i["answered_at"])
         )?;
     }
+    for x in v["extra_attendees"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "extra attendee: {} {} ({})",
+            x["name"].as_str().unwrap_or(""),
+            x["email"].as_str().unwrap_or(""),
+            x["state"].as_str().unwrap_or("")
+        )?;
+    }
+    let agenda: Vec<&serde_json::Value> = v["agenda"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| !i["number"].is_null())
+        .collect();
+    if !agenda.is_empty() {
+        writeln!(out, "\nAgenda:")?;
+        for i in agenda {
+            writeln!(
+                out,
+                "  Sak {}/{:02} {}",
+                i["number"],
+                i["year"].as_i64().unwrap_or(0).rem_euclid(100),
+                i["title"].as_str().unwrap_or("")
+            )?;
+        }
+    }
     Ok(())
 }
 

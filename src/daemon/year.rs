@@ -361,9 +361,25 @@ impl Daemon {
         &self,
         m: &Meeting,
     ) -> Result<(Vec<Change>, Vec<AgendaItem>, Vec<NewEvent>)> {
-        let items = self.store.agenda_items(m.id).await?;
+        let mut items = self.store.agenda_items(m.id).await?;
         if items.iter().any(|i| i.number.is_some()) {
             return Ok((Vec::new(), items, Vec::new()));
+        }
+        let mut changes = Vec::new();
+        // Items that waited for a meeting (none was scheduled when they came) join this one.
+        for mut waiting in self
+            .store
+            .council_agenda(m.council_id)
+            .await?
+            .into_iter()
+            .filter(|i| i.meeting_id.is_none() && (i.state == "approved" || i.state == "proposed"))
+        {
+            changes.push(Change::MoveAgendaItem {
+                id: waiting.id,
+                meeting_id: Some(m.id),
+            });
+            waiting.meeting_id = Some(m.id);
+            items.push(waiting);
         }
         let lang = self.lang();
         let year = i64::from(m.starts_at.with_timezone(&self.tz(m)?).year());
@@ -372,7 +388,6 @@ impl Daemon {
             items.iter().filter(|i| i.state == "approved").collect();
         approved.sort_by_key(|i| (i.decided_at, i.id));
         let next = self.next_meeting(m.council_id, m.starts_at).await?;
-        let mut changes = Vec::new();
         let mut events = Vec::new();
         for i in items.iter().filter(|i| i.state == "proposed") {
             changes.push(Change::DecideAgendaItem {
@@ -939,7 +954,29 @@ impl Daemon {
                         .map(|m| m.id),
                 )
             }
-            _ => None,
+            Decision::Approve => {
+                // Approved after its meeting's agenda closed (or for no meeting yet): it
+                // goes on the next agenda that is still open.
+                let closed = match item.meeting_id {
+                    Some(id) => self.summons_sent(id).await?,
+                    None => true,
+                };
+                if closed {
+                    let mut open = None;
+                    let mut after = self.clock.now();
+                    while let Some(m) = self.next_meeting(item.council_id, after).await? {
+                        if !self.summons_sent(m.id).await? {
+                            open = Some(m.id);
+                            break;
+                        }
+                        after = m.starts_at;
+                    }
+                    Some(open)
+                } else {
+                    None
+                }
+            }
+            Decision::Reject => None,
         };
         let mut h = Handled::done(format!("agenda item \"{}\" {state} by {by}", item.title));
         h.changes.push(Change::DecideAgendaItem {

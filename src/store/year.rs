@@ -243,6 +243,11 @@ pub enum Change {
         by: String,
         move_to: Option<Option<i64>>,
     },
+    /// An item waiting for a meeting joins one.
+    MoveAgendaItem {
+        id: i64,
+        meeting_id: Option<i64>,
+    },
     NumberAgendaItem {
         id: i64,
         year: i64,
@@ -342,6 +347,13 @@ pub(super) async fn apply(
                         .execute(&mut **tx)
                         .await?;
                 }
+            }
+            Change::MoveAgendaItem { id, meeting_id } => {
+                sqlx::query("UPDATE agenda_items SET meeting_id = $1 WHERE id = $2")
+                    .bind(meeting_id)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
             }
             Change::NumberAgendaItem {
                 id,

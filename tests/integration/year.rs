@@ -458,6 +458,33 @@ fn a_full_meeting_cycle_by_email() {
         .expect("the undecided item");
     assert_eq!(undecided["meeting_id"], meetings[1]["id"], "{undecided:#}");
     assert_eq!(undecided["late"], false);
+    // A coordinator approves the late one from the command line, for the next meeting.
+    let late_id = late["id"].as_i64().expect("id").to_string();
+    let approved = ok(
+        &config,
+        &["--now", &at(t_summons), "agenda", "approve", &late_id],
+    );
+    assert!(approved.contains("approved"), "{approved}");
+    let late = json(
+        &config,
+        &[
+            "agenda",
+            "list",
+            "--meeting",
+            &meetings[1]["id"].to_string(),
+            "--json",
+        ],
+    )
+    .as_array()
+    .expect("items")
+    .iter()
+    .find(|i| i["title"] == "Turnus i sommer")
+    .cloned()
+    .expect("still on the next meeting");
+    assert_eq!(late["state"], "approved");
+    assert!(late["decided_by"]
+        .as_str()
+        .is_some_and(|b| b.starts_with("command line")));
     let ics = calendar_part(&summons).expect("a text/calendar part");
     assert!(ics.contains("METHOD:REQUEST"), "{ics}");
     assert!(ics.contains(&format!("UID:{uid}")), "{ics}");
