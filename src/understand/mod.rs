@@ -638,6 +638,15 @@ pub fn detect_language(text: &str) -> Option<Lang> {
         "ikke",
         "noen",
         "hilsen",
+        "min",
+        "se",
+        "rettelse",
+        "rettelsen",
+        "teksten",
+        "står",
+        "stå",
+        "vedtok",
+        "rådet",
     ];
     const NN: &[&str] = &[
         "eg", "ikkje", "kjem", "kome", "diverre", "deltek", "helsing", "venleg", "kva", "korleis",
@@ -670,6 +679,9 @@ pub fn detect_language(text: &str) -> Option<Lang> {
         "sorry",
         "there",
     ];
+    // Words Bokmål and Nynorsk share and English does not (or, for "i", shares with
+    // "I": English text has its own markers beside it).
+    const SHARED: &[&str] = &["i", "på", "med", "av", "om", "som", "har", "vil"];
     let mut counts = [0usize; 3];
     for w in text
         .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
@@ -683,6 +695,10 @@ pub fn detect_language(text: &str) -> Option<Lang> {
         }
         if NB.contains(&w.as_str()) {
             counts[0] += 1;
+        }
+        if SHARED.contains(&w.as_str()) {
+            counts[0] += 1;
+            counts[1] += 1;
         }
         if EN.contains(&w.as_str()) {
             counts[2] += 1;
