@@ -46,6 +46,26 @@ pub(crate) struct Notice<'a> {
     pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
+impl Notice<'static> {
+    /// The usual: automatic, about nothing a reply must find, nothing attached. Every
+    /// notice names its kind, effect key, recipient, subject and lines over this.
+    const BLANK: Notice<'static> = Notice {
+        kind: "",
+        effect_key: String::new(),
+        to_name: "",
+        to_address: "",
+        subject: String::new(),
+        lines: Vec::new(),
+        key: None,
+        in_reply_to: None,
+        meeting_id: None,
+        inbound_id: None,
+        auto_submitted: "auto-generated",
+        calendar: None,
+        attachments: Vec::new(),
+    };
+}
+
 /// What a message about the council's year leads to.
 pub(crate) struct Handled {
     pub state: crate::store::InboundState,
@@ -331,13 +351,8 @@ impl Daemon {
                           "Koordinatorene godkjenner sakene før innkallingen sendes ut.",
                           "The coordinators approve items before the summons goes out."),
                     ],
-                    key: None,
-                    in_reply_to: None,
                     meeting_id: Some(m.id),
-                    inbound_id: None,
-                    auto_submitted: "auto-generated",
-                    calendar: None,
-                    attachments: Vec::new(),
+                    ..Notice::BLANK
                 })?);
             }
         }
@@ -582,13 +597,8 @@ impl Daemon {
                         m.council_name
                     ),
                     lines: lines.clone(),
-                    key: None,
-                    in_reply_to: None,
                     meeting_id: Some(m.id),
-                    inbound_id: None,
-                    auto_submitted: "auto-generated",
-                    calendar: None,
-                    attachments: Vec::new(),
+                    ..Notice::BLANK
                 })?);
             }
         }
@@ -854,13 +864,11 @@ impl Daemon {
                       "The coordinators will consider it, and you will hear when it is decided.")
                 },
             ],
-            key: None,
             in_reply_to: u.message_id.as_deref(),
             meeting_id: target.as_ref().map(|m| m.id),
             inbound_id: Some(inbound_id),
             auto_submitted: "auto-replied",
-            calendar: None,
-            attachments: Vec::new(),
+            ..Notice::BLANK
         })?);
         // The approval request to each coordinator; their one-word reply decides.
         for c in self.store.coordinators(council_id).await? {
@@ -915,12 +923,9 @@ impl Daemon {
                 ),
                 lines,
                 key: Some(&key),
-                in_reply_to: None,
                 meeting_id: target.as_ref().map(|m| m.id),
                 inbound_id: Some(inbound_id),
-                auto_submitted: "auto-generated",
-                calendar: None,
-                attachments: Vec::new(),
+                ..Notice::BLANK
             })?);
         }
         Ok(h)
@@ -1031,13 +1036,9 @@ impl Daemon {
                     Language::Nb => format!("Forslaget ditt «{}» {what}.", item.title),
                     Language::En => format!("Your proposal \"{}\" {what}.", item.title),
                 }],
-                key: None,
-                in_reply_to: None,
                 meeting_id: item.meeting_id,
                 inbound_id,
-                auto_submitted: "auto-generated",
-                calendar: None,
-                attachments: Vec::new(),
+                ..Notice::BLANK
             })?);
         }
         Ok(h)
@@ -1240,12 +1241,10 @@ impl Daemon {
                 subject: subject.clone(),
                 lines,
                 key: Some(&key),
-                in_reply_to: None,
                 meeting_id: Some(m.id),
                 inbound_id,
-                auto_submitted: "auto-generated",
-                calendar: None,
                 attachments: attachment.iter().cloned().collect(),
+                ..Notice::BLANK
             })?);
         }
         Ok(h)
@@ -1413,13 +1412,10 @@ impl Daemon {
                     m.council_name
                 ),
                 lines,
-                key: None,
-                in_reply_to: None,
                 meeting_id: Some(m.id),
                 inbound_id,
-                auto_submitted: "auto-generated",
-                calendar: None,
                 attachments: attachment.iter().cloned().collect(),
+                ..Notice::BLANK
             })?);
         }
         Ok(h)
@@ -1496,12 +1492,8 @@ impl Daemon {
                     ),
                     lines: lines.clone(),
                     key: key.as_ref(),
-                    in_reply_to: None,
                     meeting_id: Some(m.id),
-                    inbound_id: None,
-                    auto_submitted: "auto-generated",
-                    calendar: None,
-                    attachments: Vec::new(),
+                    ..Notice::BLANK
                 })?);
             }
         }
@@ -1664,12 +1656,9 @@ impl Daemon {
                 subject,
                 lines,
                 key: token.as_ref(),
-                in_reply_to: None,
                 meeting_id: Some(m.id),
-                inbound_id: None,
-                auto_submitted: "auto-generated",
                 calendar: Some((method, ics)),
-                attachments: Vec::new(),
+                ..Notice::BLANK
             })?;
             mail.invitation_id = Some(inv.id);
             mails.push(mail);
@@ -1895,12 +1884,9 @@ impl Daemon {
                     ),
                 ],
                 key: Some(&key),
-                in_reply_to: None,
                 meeting_id: Some(m.id),
                 inbound_id: Some(inbound_id),
-                auto_submitted: "auto-generated",
-                calendar: None,
-                attachments: Vec::new(),
+                ..Notice::BLANK
             })?);
         }
         Ok((change, mails))
@@ -1975,13 +1961,9 @@ impl Daemon {
             to_address: &inv.member_email,
             subject: format!("{}: {}", t(lang, "Bisitter", "Extra attendee"), x.name),
             lines: vec![format!("{} {what}.", x.name)],
-            key: None,
-            in_reply_to: None,
             meeting_id: Some(m.id),
             inbound_id: Some(inbound_id),
-            auto_submitted: "auto-generated",
-            calendar: None,
-            attachments: Vec::new(),
+            ..Notice::BLANK
         })?);
         if let (true, Some(email)) = (approved, &x.email) {
             if m.status == "scheduled" && m.starts_at > self.clock.now() {
