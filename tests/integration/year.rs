@@ -902,3 +902,140 @@ fn a_moved_and_a_cancelled_meeting_update_every_calendar() {
         "{show:#}"
     );
 }
+
+/// Draft minutes as a PDF, on the embedded default (SQLite and Maildir): the document
+/// goes to those who attended and, once approved, to everyone.
+#[test]
+fn minutes_as_a_document_on_the_embedded_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("referent.toml");
+    std::fs::write(
+        &config,
+        r#"data_dir = "."
+[mailbox.maildir]
+path = "inbox"
+[outbox]
+maildir = "outbox"
+[secretariat]
+name = "RegUt HSØ"
+address = "referent@regut.example"
+"#,
+    )
+    .expect("config");
+    ok(&config, &["init"]);
+    ok(
+        &config,
+        &[
+            "council",
+            "add",
+            "--slug",
+            "ur",
+            "--name",
+            "Utdanningsrådet",
+        ],
+    );
+    for (name, email, role) in [
+        ("Eldbjørg", "koord@hf.example", "coordinator"),
+        ("Ola", "ola@hf.example", "member"),
+        ("Hdir", "hdir@hdir.example", "observer"),
+    ] {
+        ok(
+            &config,
+            &[
+                "member",
+                "add",
+                "--council",
+                "ur",
+                "--name",
+                name,
+                "--email",
+                email,
+                "--role",
+                role,
+            ],
+        );
+    }
+    let t0 = "2027-03-01T09:00:00Z";
+    ok(
+        &config,
+        &[
+            "--now",
+            t0,
+            "meeting",
+            "add",
+            "--council",
+            "ur",
+            "--starts",
+            "2027-03-09T10:00",
+            "--place",
+            "Ullevål",
+        ],
+    );
+    ok(&config, &["--now", t0, "run", "--once"]);
+    let outbox = dir.path().join("outbox/new");
+    let sent = |kind: &str| -> Vec<Vec<u8>> {
+        std::fs::read_dir(&outbox)
+            .expect("outbox")
+            .filter_map(|e| std::fs::read(e.expect("entry").path()).ok())
+            .filter(|m| header(m, "X-Referent").as_deref() == Some(kind))
+            .collect()
+    };
+    let summons = sent("summons")
+        .into_iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("ola@")))
+        .expect("Ola's summons");
+    let (to, answer) = answer_summons(&summons, "Ola", "ola@hf.example", "Ja, jeg kommer.");
+    assert!(to.starts_with("referent+"));
+    std::fs::write(dir.path().join("inbox/new/1.answer"), answer).expect("drop");
+    ok(&config, &["--now", "2027-03-02T09:00:00Z", "run", "--once"]);
+
+    // After the meeting the coordinator mails the minutes as a PDF.
+    let minutes = "From: Eldbjørg <koord@hf.example>\r\nTo: referent@regut.example\r\n\
+        Subject: Referat fra møtet 9. mars\r\nMessage-ID: <min.1@hf.example>\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+        Referatet ligger ved.\r\n--b\r\nContent-Type: application/pdf; name=\"referat.pdf\"\r\n\
+        Content-Disposition: attachment; filename=\"referat.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+        JVBERi0xLjQKcmVmZXJhdAo=\r\n--b--\r\n";
+    std::fs::write(dir.path().join("inbox/new/2.minutes"), minutes).expect("drop");
+    ok(&config, &["--now", "2027-03-10T09:00:00Z", "run", "--once"]);
+    let drafts = sent("minutes");
+    let recipients: Vec<String> = drafts.iter().filter_map(|m| header(m, "To")).collect();
+    assert_eq!(
+        drafts.len(),
+        2,
+        "Ola (attended) and the coordinator: {recipients:?}"
+    );
+    assert!(!recipients.iter().any(|r| r.contains("hdir@")));
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&drafts[0][..])
+        .expect("parse");
+    let pdf = parsed
+        .attachments()
+        .find(|a| a.attachment_name() == Some("referat.pdf"))
+        .expect("the document goes along");
+    assert_eq!(pdf.contents(), b"%PDF-1.4\nreferat\n");
+
+    // Approval waits for the deadline; then the final minutes go to everyone.
+    let early = referent(
+        &config,
+        &["--now", "2027-03-11T09:00:00Z", "minutes", "approve", "1"],
+    );
+    assert!(!early.status.success());
+    ok(&config, &["--now", "2027-03-18T09:00:00Z", "run", "--once"]);
+    assert_eq!(sent("digest").len(), 1, "the coordinators' digest");
+    ok(
+        &config,
+        &["--now", "2027-03-18T10:00:00Z", "minutes", "approve", "1"],
+    );
+    ok(&config, &["--now", "2027-03-18T10:00:00Z", "run", "--once"]);
+    let finals = sent("minutes_final");
+    assert_eq!(finals.len(), 3, "every member and observer");
+    for f in &finals {
+        let p = mail_parser::MessageParser::default()
+            .parse(&f[..])
+            .expect("parse");
+        assert!(p
+            .attachments()
+            .any(|a| a.attachment_name() == Some("referat.pdf")));
+    }
+}
