@@ -745,6 +745,14 @@ fn a_full_meeting_cycle_by_email() {
     assert_eq!(m["versions"][1]["minutes"]["state"], "approved");
     assert_eq!(m["versions"][1]["minutes"]["approved_by"], koord.as_str());
 
+    let outbox = json(&config, &["outbox", "--json"]);
+    let all = outbox.as_array().expect("outbox");
+    assert!(
+        all.iter().all(|r| r["state"] == "sent"),
+        "everything went out"
+    );
+    eprintln!("the year's cycle sent {} mails", all.len());
+
     // Time never runs backwards.
     let back = referent(&config, &["--now", &at(t_call), "schedule"]);
     assert!(!back.status.success());
