@@ -20,6 +20,7 @@ use crate::store::{NewMember, Store};
 use crate::understand::{self, Inspection};
 
 mod year;
+pub(crate) use year::add_meeting;
 use year::{AgendaCommand, CalendarCommand, MinutesCommand};
 
 #[derive(Parser, Debug)]
@@ -931,9 +932,11 @@ pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()
         for i in agenda {
             writeln!(
                 out,
-                "  Sak {}/{:02} {}",
-                i["number"],
-                i["year"].as_i64().unwrap_or(0).rem_euclid(100),
+                "  Sak {} {}",
+                crate::schedule::item_label(
+                    i["number"].as_i64().unwrap_or(0),
+                    i["year"].as_i64().unwrap_or(0) as i32
+                ),
                 i["title"].as_str().unwrap_or("")
             )?;
         }

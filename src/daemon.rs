@@ -31,7 +31,6 @@ use crate::understand::{self, Limits, Understanding};
 use crate::workflow::{self, InboundContext};
 
 mod year;
-pub use year::HandledOut;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -308,9 +307,7 @@ impl Daemon {
             None => None,
         };
         let sender_is_coordinator = match (&u.from, &meeting) {
-            (Some(from), Some(m)) => self.store.members_by_email(from).await?.iter().any(|mb| {
-                mb.council_id == m.council_id && mb.role == crate::domain::Role::Coordinator
-            }),
+            (Some(from), Some(m)) => self.is_coordinator(from, m.council_id).await?,
             _ => false,
         };
         let receipts_recent = match &u.from {
@@ -501,42 +498,16 @@ impl Daemon {
                         ],
                     ),
                 };
-                let text = crate::render::NoticeText {
-                    subject,
-                    name: c.name.clone(),
-                    lines,
-                    secretariat: self.cfg.secretariat.name.clone(),
-                };
-                let r = self.renderer.render(lang, "notice", &text)?;
-                let message_id =
-                    compose::new_message_id("notice", None, self.cfg.secretariat.domain());
-                let raw = compose::build(&Draft {
-                    from_name: &self.cfg.secretariat.name,
-                    from_address: &self.cfg.secretariat.address,
-                    reply_to: None,
-                    to_name: Some(&c.name),
-                    to_address: &c.email,
-                    subject: &r.subject,
-                    body: &r.body,
-                    message_id: &message_id,
-                    in_reply_to: None,
-                    auto_submitted: "auto-generated",
+                mails.push(self.notice(year::Notice {
                     kind: "notice",
-                    date: self.clock.now(),
-                    calendar: None,
-                    attachments: Vec::new(),
-                })?;
-                mails.push(OutgoingMail {
                     effect_key: format!("bounce-notice:{inbound_id}:{}", c.id),
-                    message_id,
-                    kind: "notice".into(),
-                    recipient: c.email.clone(),
-                    envelope_from: self.cfg.secretariat.address.clone(),
-                    raw,
-                    meeting_id: None,
-                    invitation_id: None,
+                    to_name: &c.name,
+                    to_address: &c.email,
+                    subject,
+                    lines,
                     inbound_id: Some(inbound_id),
-                });
+                    ..year::Notice::BLANK
+                })?);
             }
         }
         Ok(mails)
@@ -562,32 +533,10 @@ impl Daemon {
         })
     }
 
+    /// A message from a template about a meeting, to one person, with the calendar
+    /// entry and files it carries (if any).
     #[allow(clippy::too_many_arguments)]
     fn compose(
-        &self,
-        template: &str,
-        ctx: &MeetingText,
-        to_name: &str,
-        to_address: &str,
-        token: Option<&Token>,
-        in_reply_to: Option<&str>,
-        auto_submitted: &'static str,
-    ) -> Result<(String, Vec<u8>)> {
-        self.compose_with(
-            template,
-            ctx,
-            to_name,
-            to_address,
-            token,
-            in_reply_to,
-            auto_submitted,
-            None,
-            Vec::new(),
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn compose_with(
         &self,
         template: &str,
         ctx: &MeetingText,
@@ -646,6 +595,8 @@ impl Daemon {
             in_reply_to,
             // RFC 3834 §5: a response to a message is "auto-replied".
             "auto-replied",
+            None,
+            Vec::new(),
         )?;
         Ok(OutgoingMail {
             effect_key: format!("receipt:{inbound_id}"),
@@ -689,13 +640,7 @@ impl Daemon {
             if m.status != "scheduled" || m.starts_at <= now {
                 continue;
             }
-            let summons_done = self
-                .store
-                .jobs(m.id)
-                .await?
-                .iter()
-                .any(|j| j.kind == schedule::SUMMONS && j.state == "done");
-            if summons_done {
+            if self.summons_sent(m.id).await? {
                 self.summons(&m, None).await?;
             }
         }
@@ -707,14 +652,13 @@ impl Daemon {
     async fn summons(&self, m: &Meeting, job_id: Option<i64>) -> Result<bool> {
         let now = self.clock.now();
         if m.starts_at <= now || m.status != "scheduled" {
-            let event = NewEvent {
-                actor: "scheduler".into(),
-                kind: "summons_skipped".into(),
-                meeting_id: Some(m.id),
-                invitation_id: None,
-                inbound_id: None,
-                detail: "the meeting has started or is not scheduled; no summons sent".into(),
-            };
+            let event = NewEvent::new(
+                "scheduler",
+                "summons_skipped",
+                Some(m.id),
+                None,
+                "the meeting has started or is not scheduled; no summons sent",
+            );
             return Ok(self
                 .store
                 .complete_job(job_id, &[], &[], Some(event), &[], now)
@@ -760,7 +704,7 @@ impl Daemon {
                 asked,
                 &agenda_lines.join("\n"),
             )?;
-            let (message_id, raw) = self.compose_with(
+            let (message_id, raw) = self.compose(
                 "summons",
                 &ctx,
                 &mb.name,
@@ -790,14 +734,13 @@ impl Daemon {
                 },
             ));
         }
-        let event = NewEvent {
-            actor: "scheduler".into(),
-            kind: "summons".into(),
-            meeting_id: Some(m.id),
-            invitation_id: None,
-            inbound_id: None,
-            detail: format!("summons to {} member(s)", invitations.len()),
-        };
+        let event = NewEvent::new(
+            "scheduler",
+            "summons",
+            Some(m.id),
+            None,
+            format!("summons to {} member(s)", invitations.len()),
+        );
         let done = self
             .store
             .complete_job(job_id, &invitations, &[], Some(event), &changes, now)
@@ -837,6 +780,8 @@ impl Daemon {
                     token.as_ref(),
                     None,
                     "auto-generated",
+                    None,
+                    Vec::new(),
                 )?;
                 mails.push(OutgoingMail {
                     effect_key: format!("reminder:{}", inv.id),
@@ -851,14 +796,13 @@ impl Daemon {
                 });
             }
         }
-        let event = NewEvent {
-            actor: "scheduler".into(),
-            kind: "reminder".into(),
-            meeting_id: Some(m.id),
-            invitation_id: None,
-            inbound_id: None,
-            detail: format!("reminder to {} member(s) who had not answered", mails.len()),
-        };
+        let event = NewEvent::new(
+            "scheduler",
+            "reminder",
+            Some(m.id),
+            None,
+            format!("reminder to {} member(s) who had not answered", mails.len()),
+        );
         Ok(self
             .store
             .complete_job(Some(job_id), &[], &mails, Some(event), &[], now)

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigFile};
 use crate::daemon::Daemon;
-use crate::domain::{Place, Token};
+use crate::domain::Place;
 use crate::mail::inbound::maildir;
-use crate::store::{NewMeeting, Store};
+use crate::store::Store;
 
 const CONFIG: &str = include_str!("../examples/referent.toml");
 const COUNCIL: &str = include_str!("../examples/council.toml");
@@ -132,29 +132,21 @@ pub async fn run(dir: &Path) -> Result<()> {
         .format("%Y-%m-%d")
         .to_string();
     let starts_at = crate::domain::parse_local_time(&format!("{day}T10:00"), tz)?;
-    let jobs = crate::schedule::jobs_for(starts_at, cfg.offsets(&council.slug));
-    let meeting_id = store
-        .add_meeting(
-            &NewMeeting {
-                council_id: cid,
-                title: format!("Møte i {}", council.name),
-                starts_at,
-                ends_at: starts_at + Duration::hours(2),
-                time_zone: tz.name().to_string(),
-                place: Place {
-                    room: Some(council.place.clone()),
-                    digital_link: Some(council.digital_link.clone()),
-                },
-                uid: format!(
-                    "{}@{}",
-                    Token::generate().as_str(),
-                    cfg.secretariat.domain()
-                ),
-            },
-            &jobs,
-            now,
-        )
-        .await?;
+    let (meeting_id, _) = crate::cli::add_meeting(
+        &store,
+        &cfg,
+        cid,
+        &council.slug,
+        format!("Møte i {}", council.name),
+        starts_at,
+        starts_at + Duration::hours(2),
+        Place {
+            room: Some(council.place.clone()),
+            digital_link: Some(council.digital_link.clone()),
+        },
+        now,
+    )
+    .await?;
     println!(
         "Council {} with {} members; meeting {meeting_id} on {day} 10:00.",
         council.name,

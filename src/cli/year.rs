@@ -317,9 +317,13 @@ pub async fn minutes_cmd(cmd: &MinutesCommand, daemon: &Daemon) -> Result<()> {
             let mut versions = Vec::new();
             for mi in store.minutes(*meeting).await? {
                 let corrections = store.corrections(mi.id).await?;
-                versions.push(json!({ "minutes": mi, "corrections": corrections }));
+                versions.push((mi, corrections));
             }
             if *json {
+                let versions: Vec<_> = versions
+                    .iter()
+                    .map(|(mi, c)| json!({ "minutes": mi, "corrections": c }))
+                    .collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(
@@ -327,24 +331,16 @@ pub async fn minutes_cmd(cmd: &MinutesCommand, daemon: &Daemon) -> Result<()> {
                     )?
                 );
             } else {
-                for v in &versions {
-                    let m = &v["minutes"];
+                for (mi, corrections) in &versions {
                     println!(
                         "version {} ({}), corrections until {}",
-                        m["version"],
-                        m["state"].as_str().unwrap_or(""),
-                        m["deadline_at"].as_str().unwrap_or("")
+                        mi.version, mi.state, mi.deadline_at
                     );
-                    for c in v["corrections"].as_array().into_iter().flatten() {
-                        let author = c["author"].as_str().unwrap_or("");
-                        if c["no_remarks"].as_bool() == Some(true) {
-                            println!("  {author}: no remarks");
-                        } else if let (Some(b), Some(a)) =
-                            (c["before"].as_str(), c["after"].as_str())
-                        {
-                            println!("  {author}: «{b}» → «{a}»");
-                        } else {
-                            println!("  {author}: {}", c["text"].as_str().unwrap_or(""));
+                    for c in corrections {
+                        match (c.no_remarks, &c.before, &c.after) {
+                            (true, _, _) => println!("  {}: no remarks", c.author),
+                            (false, Some(b), Some(a)) => println!("  {}: «{b}» → «{a}»", c.author),
+                            _ => println!("  {}: {}", c.author, c.text),
                         }
                     }
                 }

@@ -49,7 +49,7 @@ pub(crate) struct Notice<'a> {
 impl Notice<'static> {
     /// The usual: automatic, about nothing a reply must find, nothing attached. Every
     /// notice names its kind, effect key, recipient, subject and lines over this.
-    const BLANK: Notice<'static> = Notice {
+    pub(crate) const BLANK: Notice<'static> = Notice {
         kind: "",
         effect_key: String::new(),
         to_name: "",
@@ -99,23 +99,6 @@ enum Thread {
     Extra(crate::store::ExtraAttendee),
     Minutes(Minutes),
     Call(Meeting),
-}
-
-fn event(
-    actor: &str,
-    kind: &str,
-    meeting_id: Option<i64>,
-    inbound_id: Option<i64>,
-    detail: String,
-) -> NewEvent {
-    NewEvent {
-        actor: actor.to_string(),
-        kind: kind.to_string(),
-        meeting_id,
-        invitation_id: None,
-        inbound_id,
-        detail,
-    }
 }
 
 /// The title on the first line of a text and the rest as the description.
@@ -301,6 +284,31 @@ impl Daemon {
             .min_by_key(|m| m.starts_at))
     }
 
+    /// The first scheduled meeting of a council after `after` whose agenda is still
+    /// open (its summons has not gone out).
+    async fn next_open_meeting(
+        &self,
+        council_id: i64,
+        after: DateTime<Utc>,
+    ) -> Result<Option<Meeting>> {
+        let mut candidates: Vec<Meeting> = self
+            .store
+            .meetings()
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.council_id == council_id && m.status == "scheduled" && m.starts_at > after
+            })
+            .collect();
+        candidates.sort_by_key(|m| m.starts_at);
+        for m in candidates {
+            if !self.summons_sent(m.id).await? {
+                return Ok(Some(m));
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether a meeting's summons has gone out (its agenda is closed then).
     pub(crate) async fn summons_sent(&self, meeting_id: i64) -> Result<bool> {
         Ok(self
@@ -356,7 +364,7 @@ impl Daemon {
                 })?);
             }
         }
-        let ev = event(
+        let ev = NewEvent::new(
             "scheduler",
             "call",
             Some(m.id),
@@ -411,7 +419,7 @@ impl Daemon {
                 by: "scheduler".into(),
                 move_to: Some(next.as_ref().map(|n| n.id)),
             });
-            events.push(event(
+            events.push(NewEvent::new(
                 "scheduler",
                 "agenda_moved",
                 Some(m.id),
@@ -508,7 +516,7 @@ impl Daemon {
                 number: a.number,
             }));
         }
-        events.push(event(
+        events.push(NewEvent::new(
             "scheduler",
             "agenda",
             Some(m.id),
@@ -602,7 +610,7 @@ impl Daemon {
                 })?);
             }
         }
-        let ev = event(
+        let ev = NewEvent::new(
             "scheduler",
             "attendance",
             Some(m.id),
@@ -619,30 +627,41 @@ impl Daemon {
 
     async fn thread(&self, u: &Understanding) -> Result<Option<Thread>> {
         let domain = self.cfg.secretariat.domain();
+        // Our Message-IDs say what they are about: one lookup per id, in the right
+        // table, and none for ids that are not ours or are about an invitation.
         for id in &u.thread_ids {
-            if let Some(key) = compose::token_in_message_id(id, domain) {
-                if let Some(i) = self.store.agenda_item_by_key(key.as_str()).await? {
-                    return Ok(Some(Thread::Item(i)));
+            let Some(kind) = compose::kind_in_message_id(id, domain) else {
+                continue;
+            };
+            let key = compose::token_in_message_id(id, domain);
+            let key = key.as_ref().map(Token::as_str);
+            let found = match (kind, key) {
+                ("approval", Some(k)) => self.store.agenda_item_by_key(k).await?.map(Thread::Item),
+                ("minutes" | "digest", Some(k)) => {
+                    self.store.minutes_by_key(k).await?.map(Thread::Minutes)
                 }
-                if let Some(mi) = self.store.minutes_by_key(key.as_str()).await? {
-                    return Ok(Some(Thread::Minutes(mi)));
-                }
-                if let Some(x) = self.store.extra_attendee_by_key(key.as_str()).await? {
-                    return Ok(Some(Thread::Extra(x)));
-                }
-            }
-            if let Some(row) = self.store.sent_message(id).await? {
-                if row.kind == "call" {
-                    if let Some(mid) = row.meeting_id {
-                        return Ok(Some(Thread::Call(self.store.meeting(mid).await?)));
-                    }
-                }
+                ("extra_request", Some(k)) => self
+                    .store
+                    .extra_attendee_by_key(k)
+                    .await?
+                    .map(Thread::Extra),
+                ("call", _) => match self.store.sent_message(id).await? {
+                    Some(row) if row.kind == "call" => match row.meeting_id {
+                        Some(mid) => Some(Thread::Call(self.store.meeting(mid).await?)),
+                        None => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            };
+            if found.is_some() {
+                return Ok(found);
             }
         }
         Ok(None)
     }
 
-    async fn is_coordinator(&self, address: &str, council_id: i64) -> Result<bool> {
+    pub(crate) async fn is_coordinator(&self, address: &str, council_id: i64) -> Result<bool> {
         Ok(self
             .store
             .members_by_email(address)
@@ -764,22 +783,7 @@ impl Daemon {
             _ => None,
         };
         if target.is_none() {
-            let mut candidates: Vec<Meeting> = self
-                .store
-                .meetings()
-                .await?
-                .into_iter()
-                .filter(|m| {
-                    m.council_id == council_id && m.status == "scheduled" && m.starts_at > now
-                })
-                .collect();
-            candidates.sort_by_key(|m| m.starts_at);
-            for m in candidates {
-                if !self.summons_sent(m.id).await? {
-                    target = Some(m);
-                    break;
-                }
-            }
+            target = self.next_open_meeting(council_id, now).await?;
         }
         let late = match &target {
             Some(m) => {
@@ -837,7 +841,7 @@ impl Daemon {
             year: None,
             number: None,
         }));
-        h.events.push(event(
+        h.events.push(NewEvent::new(
             &proposer,
             "proposal",
             target.as_ref().map(|m| m.id),
@@ -967,16 +971,11 @@ impl Daemon {
                     None => true,
                 };
                 if closed {
-                    let mut open = None;
-                    let mut after = self.clock.now();
-                    while let Some(m) = self.next_meeting(item.council_id, after).await? {
-                        if !self.summons_sent(m.id).await? {
-                            open = Some(m.id);
-                            break;
-                        }
-                        after = m.starts_at;
-                    }
-                    Some(open)
+                    Some(
+                        self.next_open_meeting(item.council_id, self.clock.now())
+                            .await?
+                            .map(|m| m.id),
+                    )
                 } else {
                     None
                 }
@@ -990,7 +989,7 @@ impl Daemon {
             by: by.to_string(),
             move_to,
         });
-        h.events.push(event(
+        h.events.push(NewEvent::new(
             by,
             "agenda_decision",
             item.meeting_id,
@@ -1183,7 +1182,7 @@ impl Daemon {
             kind: schedule::MINUTES_DEADLINE.into(),
             due_at: deadline,
         });
-        h.events.push(event(
+        h.events.push(NewEvent::new(
             by,
             "minutes",
             Some(m.id),
@@ -1327,7 +1326,7 @@ impl Daemon {
                 inbound_id: Some(inbound_id),
             }));
         }
-        h.events.push(event(
+        h.events.push(NewEvent::new(
             from,
             "correction",
             Some(m.id),
@@ -1370,7 +1369,7 @@ impl Daemon {
             id: mi.id,
             by: by.to_string(),
         });
-        h.events.push(event(
+        h.events.push(NewEvent::new(
             by,
             "minutes_approved",
             Some(m.id),
@@ -1497,7 +1496,7 @@ impl Daemon {
                 })?);
             }
         }
-        let ev = event(
+        let ev = NewEvent::new(
             "scheduler",
             "digest",
             Some(m.id),
@@ -1543,13 +1542,9 @@ impl Daemon {
                     status: "scheduled".into(),
                     sequence,
                 });
+                let jobs = self.store.jobs(m.id).await?;
                 for (kind, due) in schedule::jobs_for(s, self.cfg.offsets(&m.council_slug)) {
-                    let done = self
-                        .store
-                        .jobs(m.id)
-                        .await?
-                        .iter()
-                        .any(|j| j.kind == kind && j.state == "done");
+                    let done = jobs.iter().any(|j| j.kind == kind && j.state == "done");
                     if !done {
                         changes.push(Change::ScheduleJob {
                             meeting_id: m.id,
@@ -1675,7 +1670,7 @@ impl Daemon {
                 mails.len()
             ),
         };
-        let ev = event(
+        let ev = NewEvent::new(
             by,
             if new_times.is_some() {
                 "meeting_moved"
@@ -1693,8 +1688,7 @@ impl Daemon {
 
     /// Commits what a command decided (approve an item, submit or approve minutes),
     /// or refuses with the reason when it would be held.
-    pub async fn commit_command(&self, h: HandledOut) -> Result<String> {
-        let h = h.0;
+    async fn commit_command(&self, h: Handled) -> Result<String> {
         if h.state == crate::store::InboundState::Held {
             return Err(DaemonError::Refused(h.outcome));
         }
@@ -1709,7 +1703,7 @@ impl Daemon {
     pub async fn cli_decide_item(&self, id: i64, decision: Decision, by: &str) -> Result<String> {
         let item = self.store.agenda_item(id).await?;
         let h = self.decide_item(&item, decision, by, None).await?;
-        self.commit_command(HandledOut(h)).await
+        self.commit_command(h).await
     }
 
     pub async fn cli_submit_minutes(
@@ -1726,7 +1720,7 @@ impl Daemon {
             )));
         }
         let h = self.submit_minutes(&m, body, attachment, by, None).await?;
-        self.commit_command(HandledOut(h)).await
+        self.commit_command(h).await
     }
 
     pub async fn cli_approve_minutes(&self, meeting_id: i64, by: &str) -> Result<String> {
@@ -1744,7 +1738,7 @@ impl Daemon {
             )));
         };
         let h = self.approve_minutes(&m, &mi, by, None).await?;
-        self.commit_command(HandledOut(h)).await
+        self.commit_command(h).await
     }
 
     /// The substitute named in an answer gets the summons and the calendar entry in the
@@ -1934,7 +1928,7 @@ impl Daemon {
             state: state.into(),
             by: from.to_string(),
         });
-        h.events.push(event(
+        h.events.push(NewEvent::new(
             from,
             "extra_attendee",
             Some(m.id),
@@ -1977,6 +1971,3 @@ impl Daemon {
         Ok(h)
     }
 }
-
-/// What a command decided, for [`Daemon::commit_command`].
-pub struct HandledOut(pub(crate) Handled);

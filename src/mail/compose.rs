@@ -83,6 +83,15 @@ pub fn new_message_id(kind: &str, token: Option<&Token>, domain: &str) -> String
     }
 }
 
+/// The kind of one of our Message-IDs ("summons", "approval", "minutes" …), if it is one.
+pub fn kind_in_message_id<'a>(message_id: &'a str, domain: &str) -> Option<&'a str> {
+    let (local, dom) = message_id.rsplit_once('@')?;
+    if !dom.eq_ignore_ascii_case(domain) {
+        return None;
+    }
+    local.split('.').next()
+}
+
 /// The token inside one of our Message-IDs, if it is one.
 pub fn token_in_message_id(message_id: &str, domain: &str) -> Option<Token> {
     let (local, dom) = message_id.rsplit_once('@')?;
@@ -182,6 +191,8 @@ mod tests {
         let id = new_message_id("summons", Some(&token), "council.no");
         assert_eq!(token_in_message_id(&id, "council.no"), Some(token.clone()));
         assert_eq!(token_in_message_id(&id, "other.no"), None);
+        assert_eq!(kind_in_message_id(&id, "council.no"), Some("summons"));
+        assert_eq!(kind_in_message_id(&id, "other.no"), None);
         let reply_to = format!("referent+{}@council.no", token.as_str());
         let raw = build(&Draft {
             from_name: "Sekretariatet",

@@ -316,6 +316,26 @@ pub struct NewEvent {
     pub detail: String,
 }
 
+impl NewEvent {
+    /// An event about a meeting (or none), caused by a message (or none).
+    pub fn new(
+        actor: &str,
+        kind: &str,
+        meeting_id: Option<i64>,
+        inbound_id: Option<i64>,
+        detail: impl Into<String>,
+    ) -> NewEvent {
+        NewEvent {
+            actor: actor.to_string(),
+            kind: kind.to_string(),
+            meeting_id,
+            invitation_id: None,
+            inbound_id,
+            detail: detail.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub id: i64,
