@@ -4,31 +4,11 @@ use std::process::Command;
 
 use crate::support::*;
 
-fn embedded_config(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("referent.toml");
-    std::fs::write(
-        &path,
-        "data_dir = \".\"\n[secretariat]\nname = \"RegUt HSØ\"\naddress = \"referent@regut.example\"\n",
-    )
-    .expect("write");
-    path
-}
-
 #[test]
 fn csv_import_is_all_or_nothing_with_line_numbers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = embedded_config(dir.path());
-    ok(
-        &config,
-        &[
-            "council",
-            "add",
-            "--slug",
-            "ur",
-            "--name",
-            "Utdanningsrådet",
-        ],
-    );
+    council_with(&config, "ur", "Utdanningsrådet", &[]);
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "name,email,org,role,doctor\nOla,ola@ous.example,OUS,leader,ja\nKari,kari-at-ahus,Ahus,member,nei\nPer,per@x.example,,sjef,\n").expect("write");
     let out = referent(

@@ -125,40 +125,21 @@ fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
         w.secretariat.clone(),
         w.config.clone(),
     );
-    ok(
-        &config,
-        &[
-            "council",
-            "add",
-            "--slug",
-            "ur",
-            "--name",
-            "Utdanningsrådet",
-        ],
-    );
-    for (name, local, role) in [
+    let addresses: Vec<(&str, String, &str)> = [
         ("Gone", "refuse-permanently", "member"),
         ("Busy", "refuse-for-now", "member"),
         ("Ola", "ola", "member"),
         ("Kari", "kari", "member"),
         ("Direktoratet", "observer", "observer"),
-    ] {
-        ok(
-            &config,
-            &[
-                "member",
-                "add",
-                "--council",
-                "ur",
-                "--name",
-                name,
-                "--email",
-                &format!("{local}@{d}"),
-                "--role",
-                role,
-            ],
-        );
-    }
+    ]
+    .into_iter()
+    .map(|(name, local, role)| (name, format!("{local}@{d}"), role))
+    .collect();
+    let members: Vec<(&str, &str, &str)> = addresses
+        .iter()
+        .map(|(n, e, r)| (*n, e.as_str(), *r))
+        .collect();
+    council_with(&config, "ur", "Utdanningsrådet", &members);
     let start = w.meeting_in_days("ur", 10, &[]);
     let report: serde_json::Value =
         serde_json::from_str(&ok(&config, &["run", "--once"])).expect("report");

@@ -36,40 +36,18 @@ fn forwarded_answer_calendar_accept_substitute_and_bounce() {
         format!("sub@{d}"),
         format!("bounce-me@{d}"),
     );
-    ok(
+    council_with(
         &config,
+        "ur",
+        "Utdanningsrådet",
         &[
-            "council",
-            "add",
-            "--slug",
-            "ur",
-            "--name",
-            "Utdanningsrådet",
+            ("Eldbjørg Koordinator", &coordinator, "coordinator"),
+            ("Cal Kalender", &cal, "member"),
+            ("Frida Forward", &fwd, "member"),
+            ("Siri Substitutt", &sub, "member"),
+            ("Borte Borte", &gone, "member"),
         ],
     );
-    for (name, email, role) in [
-        ("Eldbjørg Koordinator", &coordinator, "coordinator"),
-        ("Cal Kalender", &cal, "member"),
-        ("Frida Forward", &fwd, "member"),
-        ("Siri Substitutt", &sub, "member"),
-        ("Borte Borte", &gone, "member"),
-    ] {
-        ok(
-            &config,
-            &[
-                "member",
-                "add",
-                "--council",
-                "ur",
-                "--name",
-                name,
-                "--email",
-                email,
-                "--role",
-                role,
-            ],
-        );
-    }
     w.meeting_in_days("ur", 10, &[]);
     let uid = {
         let v: Value =

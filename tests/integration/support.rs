@@ -77,6 +77,39 @@ pub fn ok(config: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// `council add`, then `member add` for each (name, email, role).
+pub fn council_with(config: &Path, slug: &str, name: &str, members: &[(&str, &str, &str)]) {
+    ok(config, &["council", "add", "--slug", slug, "--name", name]);
+    for (member, email, role) in members {
+        ok(
+            config,
+            &[
+                "member",
+                "add",
+                "--council",
+                slug,
+                "--name",
+                member,
+                "--email",
+                email,
+                "--role",
+                role,
+            ],
+        );
+    }
+}
+
+/// A configuration for the embedded default (SQLite and Maildir folders) in `dir`.
+pub fn embedded_config(dir: &Path) -> PathBuf {
+    let path = dir.join("referent.toml");
+    std::fs::write(
+        &path,
+        "data_dir = \".\"\n[secretariat]\nname = \"RegUt HSØ\"\naddress = \"referent@regut.example\"\n",
+    )
+    .expect("write");
+    path
+}
+
 /// A running `referent run`, its log in a file.
 pub struct DaemonProcess {
     pub child: Child,

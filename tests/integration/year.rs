@@ -165,48 +165,33 @@ fn a_full_meeting_cycle_by_email() {
     }
 
     // The yearly calendar: six Tuesdays, no holidays, nothing in July.
-    let proposal = json(
-        &config,
-        &[
-            "calendar",
-            "generate",
-            "--council",
-            "ur",
-            "--year",
-            "2027",
-            "--count",
-            "6",
-            "--rule",
-            "Tuesday 10:00-12:00",
-            "--json",
-        ],
-    );
+    let generate = [
+        "calendar",
+        "generate",
+        "--council",
+        "ur",
+        "--year",
+        "2027",
+        "--count",
+        "6",
+        "--rule",
+        "Tuesday 10:00-12:00",
+        "--json",
+    ];
+    let proposal = json(&config, &generate);
     assert_eq!(proposal["dates"].as_array().map(Vec::len), Some(6));
     assert!(json(&config, &["meeting", "list", "--json"])
         .as_array()
         .is_some_and(Vec::is_empty));
-    json(
-        &config,
-        &[
-            "calendar",
-            "generate",
-            "--council",
-            "ur",
-            "--year",
-            "2027",
-            "--count",
-            "6",
-            "--rule",
-            "Tuesday 10:00-12:00",
-            "--place",
-            "Ullevål sykehus, bygg 1",
-            "--apply",
-            "--json",
-            // Whatever the real date, the meetings lie ahead of this one.
-            "--now",
-            "2026-12-01T09:00:00Z",
-        ],
-    );
+    // Whatever the real date, the meetings lie ahead of this `--now`.
+    let apply = [
+        "--place",
+        "Ullevål sykehus, bygg 1",
+        "--apply",
+        "--now",
+        "2026-12-01T09:00:00Z",
+    ];
+    json(&config, &[&generate[..], &apply[..]].concat());
     let meetings = json(&config, &["meeting", "list", "--json"]);
     assert_eq!(meetings.as_array().map(Vec::len), Some(6));
     let first = &meetings[0];
@@ -916,53 +901,18 @@ fn a_moved_and_a_cancelled_meeting_update_every_calendar() {
 #[test]
 fn minutes_as_a_document_on_the_embedded_default() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("referent.toml");
-    std::fs::write(
-        &config,
-        r#"data_dir = "."
-[mailbox.maildir]
-path = "inbox"
-[outbox]
-maildir = "outbox"
-[secretariat]
-name = "RegUt HSØ"
-address = "referent@regut.example"
-"#,
-    )
-    .expect("config");
+    let config = embedded_config(dir.path());
     ok(&config, &["init"]);
-    ok(
+    council_with(
         &config,
+        "ur",
+        "Utdanningsrådet",
         &[
-            "council",
-            "add",
-            "--slug",
-            "ur",
-            "--name",
-            "Utdanningsrådet",
+            ("Eldbjørg", "koord@hf.example", "coordinator"),
+            ("Ola", "ola@hf.example", "member"),
+            ("Hdir", "hdir@hdir.example", "observer"),
         ],
     );
-    for (name, email, role) in [
-        ("Eldbjørg", "koord@hf.example", "coordinator"),
-        ("Ola", "ola@hf.example", "member"),
-        ("Hdir", "hdir@hdir.example", "observer"),
-    ] {
-        ok(
-            &config,
-            &[
-                "member",
-                "add",
-                "--council",
-                "ur",
-                "--name",
-                name,
-                "--email",
-                email,
-                "--role",
-                role,
-            ],
-        );
-    }
     let t0 = "2027-03-01T09:00:00Z";
     ok(
         &config,
