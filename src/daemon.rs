@@ -796,17 +796,8 @@ impl Daemon {
                 });
             }
         }
-        let event = NewEvent::new(
-            "scheduler",
-            "reminder",
-            Some(m.id),
-            None,
-            format!("reminder to {} member(s) who had not answered", mails.len()),
-        );
-        Ok(self
-            .store
-            .complete_job(Some(job_id), &[], &mails, Some(event), &[], now)
-            .await?)
+        let detail = format!("reminder to {} member(s) who had not answered", mails.len());
+        self.finish_job(m, job_id, "reminder", detail, &mails).await
     }
 
     // ----- outbox ---------------------------------------------------------------------------

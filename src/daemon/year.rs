@@ -309,6 +309,23 @@ impl Daemon {
         Ok(None)
     }
 
+    /// Marks a scheduled job done with the mail it sends and its audit line, in one
+    /// transaction; false when another run did it first.
+    pub(crate) async fn finish_job(
+        &self,
+        m: &Meeting,
+        job_id: i64,
+        kind: &str,
+        detail: String,
+        mails: &[OutgoingMail],
+    ) -> Result<bool> {
+        let ev = NewEvent::new("scheduler", kind, Some(m.id), None, detail);
+        Ok(self
+            .store
+            .complete_job(Some(job_id), &[], mails, Some(ev), &[], self.clock.now())
+            .await?)
+    }
+
     /// Whether a meeting's summons has gone out (its agenda is closed then).
     pub(crate) async fn summons_sent(&self, meeting_id: i64) -> Result<bool> {
         Ok(self
@@ -364,17 +381,14 @@ impl Daemon {
                 })?);
             }
         }
-        let ev = NewEvent::new(
-            "scheduler",
+        self.finish_job(
+            m,
+            job_id,
             "call",
-            Some(m.id),
-            None,
             format!("call for agenda items to {} member(s)", mails.len()),
-        );
-        Ok(self
-            .store
-            .complete_job(Some(job_id), &[], &mails, Some(ev), &[], now)
-            .await?)
+            &mails,
+        )
+        .await
     }
 
     /// Closes a meeting's agenda: the fixed opening items, the approved proposals and
@@ -610,17 +624,14 @@ impl Daemon {
                 })?);
             }
         }
-        let ev = NewEvent::new(
-            "scheduler",
+        self.finish_job(
+            m,
+            job_id,
             "attendance",
-            Some(m.id),
-            None,
             format!("attendance list to {} coordinator(s)", mails.len()),
-        );
-        Ok(self
-            .store
-            .complete_job(Some(job_id), &[], &mails, Some(ev), &[], now)
-            .await?)
+            &mails,
+        )
+        .await
     }
 
     // ----- messages about the year ----------------------------------------------------------
@@ -1423,7 +1434,6 @@ impl Daemon {
     /// The end of the correction period: the coordinators get every correction.
     pub(crate) async fn corrections_digest(&self, m: &Meeting, job_id: i64) -> Result<bool> {
         let lang = self.lang();
-        let now = self.clock.now();
         let mut mails = Vec::new();
         let current = self
             .store
@@ -1496,17 +1506,14 @@ impl Daemon {
                 })?);
             }
         }
-        let ev = NewEvent::new(
-            "scheduler",
+        self.finish_job(
+            m,
+            job_id,
             "digest",
-            Some(m.id),
-            None,
             format!("corrections digest to {} coordinator(s)", mails.len()),
-        );
-        Ok(self
-            .store
-            .complete_job(Some(job_id), &[], &mails, Some(ev), &[], now)
-            .await?)
+            &mails,
+        )
+        .await
     }
 
     // ----- moves and cancellations ------------------------------------------------------------
