@@ -119,16 +119,29 @@ pub struct OffsetsFile {
 }
 
 impl OffsetsFile {
+    /// The offsets this section sets over `base`. An agenda deadline or call that is not
+    /// set follows a summons moved earlier than them (a summons 30 days before gets its
+    /// deadline 30 days and its call 37 days before), so a file that only moves the
+    /// summons stays valid.
     fn offsets(&self, base: Offsets) -> Offsets {
+        let summons = self.summons_days_before.unwrap_or(base.summons_days_before);
+        let deadline = self
+            .agenda_deadline_days_before
+            .unwrap_or(base.agenda_deadline_days_before.max(summons));
+        let call =
+            self.call_days_before
+                .unwrap_or(if deadline > base.agenda_deadline_days_before {
+                    base.call_days_before.max(deadline + 7)
+                } else {
+                    base.call_days_before
+                });
         Offsets {
-            summons_days_before: self.summons_days_before.unwrap_or(base.summons_days_before),
+            summons_days_before: summons,
             reminder_days_before: self
                 .reminder_days_before
                 .unwrap_or(base.reminder_days_before),
-            call_days_before: self.call_days_before.unwrap_or(base.call_days_before),
-            agenda_deadline_days_before: self
-                .agenda_deadline_days_before
-                .unwrap_or(base.agenda_deadline_days_before),
+            call_days_before: call,
+            agenda_deadline_days_before: deadline,
             attendance_days_before: self
                 .attendance_days_before
                 .unwrap_or(base.attendance_days_before),
@@ -628,6 +641,28 @@ mod tests {
         assert_eq!(c.offsets("utdanningsradet").summons_days_before, 21);
         assert_eq!(c.offsets("utdanningsradet").reminder_days_before, 5);
         assert_eq!(c.offsets("other").summons_days_before, 14);
+        assert_eq!(c.offsets("other").call_days_before, 28);
+    }
+
+    #[test]
+    fn an_earlier_summons_takes_the_agenda_deadline_along() {
+        let base = "[secretariat]\nname = \"S\"\naddress = \"s@example.no\"\n";
+        let c = parse(&format!("{base}[council.ur]\nsummons_days_before = 30\n")).unwrap();
+        let o = c.offsets("ur");
+        assert_eq!(
+            (
+                o.call_days_before,
+                o.agenda_deadline_days_before,
+                o.summons_days_before
+            ),
+            (37, 30, 30)
+        );
+        let e = parse(&format!(
+            "{base}[defaults]\nsummons_days_before = 30\nagenda_deadline_days_before = 21\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("in that order"), "{e}");
     }
 
     #[test]
