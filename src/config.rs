@@ -61,12 +61,17 @@ pub struct MaildirFile {
     pub path: PathBuf,
 }
 
-/// `[mailbox.imap]` or `[mailbox.maildir]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum MailboxFile {
-    Imap(ImapFile),
-    Maildir(MaildirFile),
+/// `[mailbox]`: `trusted_authserv_id` beside exactly one of `[mailbox.imap]` and
+/// `[mailbox.maildir]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxFile {
+    /// The authserv-id of the receiving server whose `Authentication-Results` header
+    /// (RFC 8601) is believed, e.g. `mx.google.com`, a Postfix host name, or
+    /// `microsoft365` for Exchange Online (which writes the header without an id).
+    pub trusted_authserv_id: Option<String>,
+    pub imap: Option<ImapFile>,
+    pub maildir: Option<MaildirFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +177,8 @@ pub struct DaemonFile {
     /// After a crash in the middle of a send, how long to wait for the message's copy
     /// before sending it again.
     pub send_confirm_secs: Option<u64>,
+    /// Agenda proposals taken from one sender in a day; more are held.
+    pub proposals_per_day: Option<u32>,
 }
 
 /// The file as written.
@@ -325,6 +332,10 @@ pub struct Config {
     pub receipts_per_hour: u32,
     pub max_message_bytes: usize,
     pub send_confirm: Duration,
+    /// See [`MailboxFile::trusted_authserv_id`]; `None` trusts no server verdict, so
+    /// only replies carrying a key (and confirmations) authenticate a sender.
+    pub trusted_authserv_id: Option<String>,
+    pub proposals_per_day: u32,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "referent-data";
@@ -390,6 +401,8 @@ impl Config {
             receipts_per_hour: 3,
             max_message_bytes: 25 * 1024 * 1024,
             send_confirm: Duration::from_secs(600),
+            trusted_authserv_id: None,
+            proposals_per_day: 5,
         }
     }
 
@@ -420,10 +433,25 @@ impl Config {
             )));
         }
 
-        let mailbox = match file.mailbox {
-            None => MailboxConfig::Maildir(data_dir.join("inbox")),
-            Some(MailboxFile::Maildir(m)) => MailboxConfig::Maildir(resolve(&m.path)),
-            Some(MailboxFile::Imap(i)) => {
+        let mailbox_file = file.mailbox.unwrap_or_default();
+        let trusted_authserv_id = match mailbox_file.trusted_authserv_id {
+            Some(id) if id.trim().is_empty() || id.contains(';') || id.contains(char::is_whitespace) => {
+                return Err(invalid(format!(
+                    "[mailbox] trusted_authserv_id {id:?} is not an authserv-id (one word, such as mx.google.com)"
+                )))
+            }
+            Some(id) => Some(id.to_ascii_lowercase()),
+            None => None,
+        };
+        let mailbox = match (mailbox_file.imap, mailbox_file.maildir) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "give either [mailbox.imap] or [mailbox.maildir], not both".into(),
+                ))
+            }
+            (None, None) => MailboxConfig::Maildir(data_dir.join("inbox")),
+            (None, Some(m)) => MailboxConfig::Maildir(resolve(&m.path)),
+            (Some(i), None) => {
                 let password = env("REFERENT_IMAP_PASSWORD")
                     .or(i.password)
                     .ok_or_else(|| {
@@ -562,6 +590,8 @@ impl Config {
             receipts_per_hour: file.daemon.receipts_per_hour.unwrap_or(3),
             max_message_bytes: file.daemon.max_message_bytes.unwrap_or(25 * 1024 * 1024),
             send_confirm: Duration::from_secs(file.daemon.send_confirm_secs.unwrap_or(600)),
+            trusted_authserv_id,
+            proposals_per_day: file.daemon.proposals_per_day.unwrap_or(5),
         })
     }
 

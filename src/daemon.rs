@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
@@ -30,6 +32,7 @@ use crate::store::{
 use crate::understand::{self, Limits, Understanding};
 use crate::workflow::{self, InboundContext};
 
+mod trusted;
 mod year;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,8 @@ pub type Result<T> = std::result::Result<T, DaemonError>;
 
 /// Retries of a message that a server keeps refusing with 4xx, before it is marked failed.
 const MAX_ATTEMPTS: i64 = 12;
+/// Tries at acting on one inbound message before it is quarantined.
+const MAX_TRIES: i64 = 3;
 /// Inbound messages taken per pass.
 const BATCH: usize = 50;
 
@@ -70,6 +75,15 @@ pub struct Report {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
+}
+
+/// Who a message is acted on for, when the message alone does not prove it: the
+/// person it claims to be confirmed it, or a coordinator applied it on the command line.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub trust: crate::trust::Trust,
+    /// Act on the message as this person's mail (`inbox apply --as`).
+    pub as_address: Option<String>,
 }
 
 pub struct Daemon {
@@ -210,76 +224,147 @@ impl Daemon {
         }
     }
 
-    /// Acts on a stored message; on failure, records it as held with the reason so a
-    /// coordinator sees it. Returns whether the outcome is committed.
-    async fn act_on_stored(
+    /// Acts on a stored message. Each try is counted before it starts; a message whose
+    /// processing fails or panics is tried again at the next pass, and after
+    /// [`MAX_TRIES`] tries it is quarantined: held with the reason, for a coordinator,
+    /// and the loop goes on. Returns whether the outcome is committed.
+    pub(crate) async fn act_on_stored(
         &self,
         id: i64,
         raw: &[u8],
         received_at: DateTime<Utc>,
         report: &mut Report,
     ) -> bool {
-        match self.act(id, raw, received_at, report).await {
-            Ok(()) => true,
+        let tries = match self.store.bump_attempts(id).await {
+            Ok(n) => n,
             Err(e) => {
-                tracing::error!(inbound = id, error = %e, "cannot act on a message; holding it for a coordinator");
-                let outcome = InboundOutcome {
-                    state: InboundState::Held,
-                    kind: "unknown".into(),
-                    sender: None,
-                    subject: String::new(),
-                    outcome: format!("cannot act on this message: {e}"),
-                    problems: vec![e.to_string()],
-                    invitation_id: None,
-                };
-                match self
-                    .store
-                    .finish_inbound(id, &outcome, None, &[], &[], &[], self.clock.now())
-                    .await
-                {
-                    Ok(()) => {
-                        report.held += 1;
-                        true
-                    }
-                    Err(e2) => {
-                        tracing::error!(inbound = id, error = %e2, "cannot record the failure either; will retry");
-                        false
-                    }
-                }
+                tracing::error!(inbound = id, error = %e, "cannot count the try; will retry");
+                return false;
+            }
+        };
+        if tries > MAX_TRIES {
+            return self.quarantine(id, raw, tries - 1, report).await;
+        }
+        let acted = std::panic::AssertUnwindSafe(self.act(id, raw, received_at, report, None))
+            .catch_unwind()
+            .await;
+        match acted {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(inbound = id, attempt = tries, error = %e, "cannot act on a message; it is tried again at the next pass");
+                false
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown".into());
+                tracing::error!(inbound = id, attempt = tries, panic = %what, "acting on a message panicked; it is tried again at the next pass");
+                false
             }
         }
     }
 
-    async fn act(
+    /// Holds a message that failed every try, with the reason, so the loop goes on.
+    async fn quarantine(&self, id: i64, raw: &[u8], tries: i64, report: &mut Report) -> bool {
+        let head = crate::trust::check(raw, None);
+        let outcome = InboundOutcome {
+            state: InboundState::Held,
+            kind: "quarantined".into(),
+            sender: head.from.clone(),
+            subject: String::new(),
+            outcome: format!(
+                "quarantined: acting on this message failed {tries} times (see the log); \
+                 `referent inbox retry {id}` tries again, `referent inbox dismiss {id}` sets it aside"
+            ),
+            problems: vec![format!("failed {tries} times")],
+            invitation_id: None,
+        };
+        let event = NewEvent::new(
+            "referent",
+            "quarantine",
+            None,
+            Some(id),
+            outcome.outcome.clone(),
+        );
+        match self
+            .store
+            .finish_inbound(id, &outcome, None, &[], &[event], &[], self.clock.now())
+            .await
+        {
+            Ok(()) => {
+                tracing::error!(inbound = id, tries, "message quarantined for a coordinator");
+                report.held += 1;
+                true
+            }
+            Err(e) => {
+                tracing::error!(inbound = id, error = %e, "cannot quarantine the message; will retry");
+                false
+            }
+        }
+    }
+
+    /// Acts on one stored message. `acting` overrides what the message alone proves
+    /// about its sender: a confirmation by the person it claims to be, or a
+    /// coordinator's `inbox apply --as`.
+    pub(crate) async fn act(
         &self,
         id: i64,
         raw: &[u8],
         received_at: DateTime<Utc>,
         report: &mut Report,
+        acting: Option<&Acting>,
     ) -> Result<()> {
         let limits = self.limits;
         let bytes = raw.to_vec();
         // Parsing is CPU work on untrusted input: off the async threads, and a panic
         // inside is contained twice (catch_unwind in `understand`, and the task here).
-        let u = match tokio::task::spawn_blocking(move || understand::understand(&bytes, limits))
-            .await
-        {
-            Ok(u) => u,
-            Err(e) => Understanding {
-                problems: vec![format!("reading the message failed: {e}")],
-                ..Default::default()
-            },
-        };
+        let mut u =
+            match tokio::task::spawn_blocking(move || understand::understand(&bytes, limits)).await
+            {
+                Ok(u) => u,
+                Err(e) => Understanding {
+                    problems: vec![format!("reading the message failed: {e}")],
+                    ..Default::default()
+                },
+            };
         let now = self.clock.now();
-        if u.sent_by_referent {
+        let check = crate::trust::check(raw, self.cfg.trusted_authserv_id.as_deref());
+        // Mail is our own only when its Message-ID is in the outbox: a header anyone can
+        // write proves nothing.
+        let own = match &u.message_id {
+            Some(mid) => self.store.sent_message(mid).await?.is_some(),
+            None => false,
+        };
+        u.sent_by_referent = own;
+        if own {
             if let Some(mid) = &u.message_id {
                 if self.store.confirm_sent(mid, now).await? {
                     tracing::info!(message_id = %mid, "the copy of an interrupted send came back: delivery confirmed");
                 }
             }
         }
-        if !u.sent_by_referent && u.bounce.is_none() && u.auto_reply.is_none() && !u.is_list {
-            if let Some(h) = self.act_on_year(id, &u, raw).await? {
+        // Mail is never sent on behalf of the secretariat itself.
+        if u.on_behalf_of
+            .as_deref()
+            .is_some_and(|o| base_address(o) == self.cfg.secretariat.address)
+        {
+            u.on_behalf_of = None;
+            u.on_behalf_of_name = None;
+        }
+        if let Some(addr) = acting.and_then(|a| a.as_address.as_ref()) {
+            u.from = Some(addr.clone());
+            u.on_behalf_of = None;
+            u.on_behalf_of_name = None;
+        }
+        let from_secretariat = u
+            .from
+            .as_deref()
+            .is_some_and(|f| base_address(f) == self.cfg.secretariat.address);
+        if !own && !from_secretariat && u.bounce.is_none() && u.auto_reply.is_none() && !u.is_list {
+            if let Some(h) = Box::pin(self.act_on_year(id, &u, raw, &check, acting, report)).await?
+            {
                 match h.state {
                     InboundState::Held => report.held += 1,
                     InboundState::Ignored => report.ignored += 1,
@@ -301,7 +386,14 @@ impl Daemon {
                 return Ok(());
             }
         }
-        let invitation = self.find_invitation(&u).await?;
+        let (invitation, key_owner) = match self.find_invitation(&u).await? {
+            Some((i, owner)) => (Some(i), owner),
+            None => (None, None),
+        };
+        let trust = match acting {
+            Some(a) => a.trust.clone(),
+            None => check.trust(key_owner.as_deref()),
+        };
         let meeting = match &invitation {
             Some(i) => Some(self.store.meeting(i.meeting_id).await?),
             None => None,
@@ -318,7 +410,7 @@ impl Daemon {
             }
             None => 0,
         };
-        let d = workflow::decide(
+        let mut d = workflow::decide(
             &u,
             &InboundContext {
                 secretariat_address: &self.cfg.secretariat.address,
@@ -327,6 +419,7 @@ impl Daemon {
                 sender_is_coordinator,
                 receipts_recent,
                 receipts_per_hour: self.cfg.receipts_per_hour,
+                trust: &trust,
             },
         );
         let sender = u.from.clone().unwrap_or_default();
@@ -334,7 +427,25 @@ impl Daemon {
         let mut events = Vec::new();
         let mut changes = Vec::new();
         let mut new_answer = None;
-        if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
+        if let (Some(ask), Some(answer), Some(inv), Some(m)) =
+            (&d.confirm, &d.answer, &invitation, &meeting)
+        {
+            let what = render::describe_answer(self.cfg.secretariat.language, answer);
+            let (mail, note) = self
+                .confirmation_request(
+                    id,
+                    &u,
+                    ask,
+                    trusted::Asked::Answer {
+                        member: &inv.member_name,
+                        meeting: m,
+                        what: &what,
+                    },
+                )
+                .await?;
+            mails.extend(mail);
+            d.outcome.push_str(&note);
+        } else if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
             let source = if u.calendar.as_ref().is_some_and(|c| c.response.is_some()) {
                 "calendar"
             } else if u.on_behalf_of.is_some() {
@@ -419,18 +530,26 @@ impl Daemon {
         Ok(())
     }
 
-    /// The invitation a message answers: by the Message-IDs it replies to (ours carry
-    /// the token), then by the plus-address it was sent to. Finding it authorises
-    /// nothing by itself; `workflow::decide` checks the sender.
-    async fn find_invitation(&self, u: &Understanding) -> Result<Option<Invitation>> {
+    /// The invitation a message answers, and the address its key was sent to when it
+    /// was found by one: by the Message-IDs it replies to (ours carry the token), the
+    /// plus-address it was sent to, or the personal UID of a calendar reply. Finding it
+    /// authorises nothing by itself: the trust of the sender decides.
+    async fn find_invitation(
+        &self,
+        u: &Understanding,
+    ) -> Result<Option<(Invitation, Option<String>)>> {
         let domain = self.cfg.secretariat.domain();
+        let keyed = |inv: Invitation| {
+            let owner = inv.member_email.clone();
+            Some((inv, Some(owner)))
+        };
         for id in &u.thread_ids {
             if let Some(inv) = self.store.invitation_by_sent_message(id).await? {
-                return Ok(Some(inv));
+                return Ok(keyed(inv));
             }
             if let Some(token) = token_in_message_id(id, domain) {
                 if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
-                    return Ok(Some(inv));
+                    return Ok(keyed(inv));
                 }
             }
         }
@@ -440,15 +559,29 @@ impl Daemon {
             }
             if let Some(token) = address_detail(addr).and_then(Token::parse) {
                 if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
-                    return Ok(Some(inv));
+                    return Ok(keyed(inv));
                 }
             }
         }
-        // A calendar reply names the meeting by its UID and the person as ATTENDEE.
         if let Some(c) = &u.calendar {
-            if let (Some(uid), Some(who)) = (&c.uid, c.attendee.as_ref().or(u.from.as_ref())) {
-                if let Some(m) = self.store.meeting_by_uid(uid).await? {
-                    return Ok(self.store.invitation_for(m.id, who).await?);
+            if let Some(uid) = &c.uid {
+                // A personal UID names one invitation.
+                if let Some(token) = crate::mail::ics::token_in_uid(uid) {
+                    if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
+                        return Ok(keyed(inv));
+                    }
+                }
+                // A meeting's shared UID (entries sent before UIDs were personal) names
+                // the meeting only: the attendee is whoever the reply says, which proves
+                // nothing, so no key is credited.
+                if let Some(who) = c.attendee.as_ref().or(u.from.as_ref()) {
+                    if let Some(m) = self.store.meeting_by_uid(uid).await? {
+                        return Ok(self
+                            .store
+                            .invitation_for(m.id, who)
+                            .await?
+                            .map(|i| (i, None)));
+                    }
                 }
             }
         }
@@ -460,7 +593,7 @@ impl Daemon {
                 .upcoming_invitations(original, self.clock.now())
                 .await?;
             if upcoming.len() == 1 {
-                return Ok(upcoming.into_iter().next());
+                return Ok(upcoming.into_iter().next().map(|i| (i, None)));
             }
         }
         Ok(None)
@@ -608,6 +741,7 @@ impl Daemon {
             meeting_id: Some(m.id),
             invitation_id: Some(inv.id),
             inbound_id: Some(inbound_id),
+            grant: None,
         })
     }
 
@@ -703,6 +837,7 @@ impl Daemon {
                 &mb.email,
                 asked,
                 &agenda_lines.join("\n"),
+                Some(token.as_str()),
             )?;
             let (message_id, raw) = self.compose(
                 "summons",
@@ -731,6 +866,7 @@ impl Daemon {
                     meeting_id: Some(m.id),
                     invitation_id: None,
                     inbound_id: None,
+                    grant: None,
                 },
             ));
         }
@@ -793,6 +929,7 @@ impl Daemon {
                     meeting_id: Some(m.id),
                     invitation_id: Some(inv.id),
                     inbound_id: None,
+                    grant: None,
                 });
             }
         }

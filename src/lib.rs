@@ -19,5 +19,6 @@ pub mod mail;
 pub mod render;
 pub mod schedule;
 pub mod store;
+pub mod trust;
 pub mod understand;
 pub mod workflow;

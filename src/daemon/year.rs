@@ -35,9 +35,15 @@ pub(crate) struct Notice<'a> {
     pub to_address: &'a str,
     pub subject: String,
     pub lines: Vec<String>,
-    /// The key of the object a reply should find (an agenda item, minutes), carried
-    /// in the Message-ID.
+    /// The key of the object a reply should find (an agenda item, minutes). The mail
+    /// carries a personal key of its own that points to it, valid only from this
+    /// recipient's address.
     pub key: Option<&'a Token>,
+    /// What a reply should find when it is not an object with a key (a held message
+    /// awaiting confirmation: its inbound id).
+    pub reference: Option<String>,
+    /// When the personal key stops being accepted.
+    pub expires_at: Option<DateTime<Utc>>,
     pub in_reply_to: Option<&'a str>,
     pub meeting_id: Option<i64>,
     pub inbound_id: Option<i64>,
@@ -57,6 +63,8 @@ impl Notice<'static> {
         subject: String::new(),
         lines: Vec::new(),
         key: None,
+        reference: None,
+        expires_at: None,
         in_reply_to: None,
         meeting_id: None,
         inbound_id: None,
@@ -76,7 +84,7 @@ pub(crate) struct Handled {
 }
 
 impl Handled {
-    fn held(outcome: impl Into<String>) -> Handled {
+    pub(crate) fn held(outcome: impl Into<String>) -> Handled {
         Handled {
             state: crate::store::InboundState::Held,
             outcome: outcome.into(),
@@ -85,7 +93,7 @@ impl Handled {
             changes: Vec::new(),
         }
     }
-    fn done(outcome: impl Into<String>) -> Handled {
+    pub(crate) fn done(outcome: impl Into<String>) -> Handled {
         Handled {
             state: crate::store::InboundState::Processed,
             ..Handled::held(outcome)
@@ -99,6 +107,8 @@ enum Thread {
     Extra(crate::store::ExtraAttendee),
     Minutes(Minutes),
     Call(Meeting),
+    /// A confirmation request about a held message.
+    Confirm(crate::store::KeyRow),
 }
 
 /// The title on the first line of a text and the rest as the description.
@@ -141,11 +151,30 @@ impl Daemon {
             secretariat: self.cfg.secretariat.name.clone(),
         };
         let r = self.renderer.render(self.lang(), "notice", &text)?;
-        let message_id = compose::new_message_id(n.kind, n.key, self.cfg.secretariat.domain());
+        // A reply must find what this mail is about, and only from its recipient: the
+        // mail carries a key of its own (in the Message-ID and the Reply-To
+        // plus-address) that the store maps to the object and to this address.
+        let reference = n.key.map(|k| k.as_str().to_string()).or(n.reference);
+        let personal = reference.as_ref().map(|_| Token::generate());
+        let grant = match (&personal, reference) {
+            (Some(p), Some(reference)) => Some(crate::store::KeyGrant {
+                key: p.as_str().to_string(),
+                address: n.to_address.to_string(),
+                purpose: n.kind.to_string(),
+                reference,
+                expires_at: n.expires_at,
+            }),
+            _ => None,
+        };
+        let message_id =
+            compose::new_message_id(n.kind, personal.as_ref(), self.cfg.secretariat.domain());
+        let reply_to = personal
+            .as_ref()
+            .map(|p| self.cfg.secretariat.reply_address(p));
         let raw = compose::build(&Draft {
             from_name: &self.cfg.secretariat.name,
             from_address: &self.cfg.secretariat.address,
-            reply_to: None,
+            reply_to: reply_to.as_deref(),
             to_name: Some(n.to_name),
             to_address: n.to_address,
             subject: &r.subject,
@@ -168,10 +197,14 @@ impl Daemon {
             meeting_id: n.meeting_id,
             invitation_id: None,
             inbound_id: n.inbound_id,
+            grant,
         })
     }
 
-    /// The calendar entry of a meeting for one recipient.
+    /// The calendar entry of a meeting for one recipient. With the recipient's
+    /// invitation token the event's UID is personal (`TOKEN.MEETING-UID`): Outlook,
+    /// Google and Apple all keep the UID in their REPLY, so a calendar answer is matched
+    /// to exactly one invitation and cannot be made for someone else.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn calendar_entry(
         &self,
@@ -182,7 +215,9 @@ impl Daemon {
         address: &str,
         rsvp: bool,
         description: &str,
+        token: Option<&str>,
     ) -> Result<String> {
+        let uid = crate::mail::ics::personal_uid(token, &m.uid);
         let tz = self.tz(m)?;
         let location = match (&m.place.room, &m.place.digital_link) {
             (Some(r), Some(l)) => Some(format!("{r} / {l}")),
@@ -193,7 +228,7 @@ impl Daemon {
         let summary = format!("{}: {}", m.council_name, m.title);
         Ok(ics::build(&ics::Entry {
             method,
-            uid: &m.uid,
+            uid: &uid,
             sequence,
             starts_at: m.starts_at,
             ends_at: m.ends_at,
@@ -636,15 +671,27 @@ impl Daemon {
 
     // ----- messages about the year ----------------------------------------------------------
 
-    async fn thread(&self, u: &Understanding) -> Result<Option<Thread>> {
+    /// What a reply refers to, and the address its key was sent to when it carries a
+    /// personal one. Our Message-IDs say what they are about; the Reply-To
+    /// plus-address carries the same key for clients that drop the threading headers.
+    async fn thread(&self, u: &Understanding) -> Result<Option<(Thread, Option<String>)>> {
         let domain = self.cfg.secretariat.domain();
-        // Our Message-IDs say what they are about: one lookup per id, in the right
-        // table, and none for ids that are not ours or are about an invitation.
         for id in &u.thread_ids {
             let Some(kind) = compose::kind_in_message_id(id, domain) else {
                 continue;
             };
             let key = compose::token_in_message_id(id, domain);
+            if let Some(k) = &key {
+                if let Some(row) = self.store.key(k.as_str()).await? {
+                    let owner = row.grant.address.clone();
+                    if let Some(t) = self.thread_by_key(row).await? {
+                        return Ok(Some((t, Some(owner))));
+                    }
+                    continue;
+                }
+            }
+            // Mail sent before keys were personal names the object itself: found, but
+            // the key proves nothing about who replies.
             let key = key.as_ref().map(Token::as_str);
             let found = match (kind, key) {
                 ("approval", Some(k)) => self.store.agenda_item_by_key(k).await?.map(Thread::Item),
@@ -665,11 +712,40 @@ impl Daemon {
                 },
                 _ => None,
             };
-            if found.is_some() {
-                return Ok(found);
+            if let Some(t) = found {
+                return Ok(Some((t, None)));
+            }
+        }
+        for addr in &u.recipients {
+            if crate::domain::base_address(addr) != self.cfg.secretariat.address {
+                continue;
+            }
+            let Some(k) = crate::domain::address_detail(addr).and_then(Token::parse) else {
+                continue;
+            };
+            if let Some(row) = self.store.key(k.as_str()).await? {
+                let owner = row.grant.address.clone();
+                if let Some(t) = self.thread_by_key(row).await? {
+                    return Ok(Some((t, Some(owner))));
+                }
             }
         }
         Ok(None)
+    }
+
+    async fn thread_by_key(&self, row: crate::store::KeyRow) -> Result<Option<Thread>> {
+        let r = row.grant.reference.as_str();
+        Ok(match row.grant.purpose.as_str() {
+            "approval" => self.store.agenda_item_by_key(r).await?.map(Thread::Item),
+            "minutes" | "digest" => self.store.minutes_by_key(r).await?.map(Thread::Minutes),
+            "extra_request" => self
+                .store
+                .extra_attendee_by_key(r)
+                .await?
+                .map(Thread::Extra),
+            "confirm" => Some(Thread::Confirm(row)),
+            _ => None,
+        })
     }
 
     pub(crate) async fn is_coordinator(&self, address: &str, council_id: i64) -> Result<bool> {
@@ -688,39 +764,64 @@ impl Daemon {
         inbound_id: i64,
         u: &Understanding,
         raw: &[u8],
+        check: &crate::trust::SenderCheck,
+        acting: Option<&super::Acting>,
+        report: &mut super::Report,
     ) -> Result<Option<Handled>> {
         let Some(from) = u.from.clone() else {
             return Ok(None);
         };
-        let thread = self.thread(u).await?;
-        match thread {
-            Some(Thread::Item(item)) => {
+        let trust_of = |owner: Option<&str>| match acting {
+            Some(a) => a.trust.clone(),
+            None => check.trust(owner),
+        };
+        let found = self.thread(u).await?;
+        match found {
+            Some((Thread::Confirm(row), owner)) => {
+                let trust = trust_of(owner.as_deref());
                 return self
-                    .reply_to_approval(inbound_id, u, &from, item)
+                    .reply_to_confirmation(inbound_id, u, &from, row, trust, report)
                     .await
-                    .map(Some)
+                    .map(Some);
             }
-            Some(Thread::Minutes(mi)) => {
+            Some((Thread::Item(item), owner)) => {
+                let trust = trust_of(owner.as_deref());
                 return self
-                    .reply_to_minutes(inbound_id, u, &from, mi)
+                    .reply_to_approval(inbound_id, u, &from, item, &trust)
                     .await
-                    .map(Some)
+                    .map(Some);
             }
-            Some(Thread::Extra(x)) => {
+            Some((Thread::Minutes(mi), owner)) => {
+                let trust = trust_of(owner.as_deref());
                 return self
-                    .reply_about_extra(inbound_id, u, &from, x)
+                    .reply_to_minutes(inbound_id, u, &from, mi, &trust)
                     .await
-                    .map(Some)
+                    .map(Some);
             }
-            Some(Thread::Call(m)) if u.kind() == Kind::AgendaRequest || u.answer.is_none() => {
-                return self.proposal(inbound_id, u, &from, Some(m)).await.map(Some);
+            Some((Thread::Extra(x), owner)) => {
+                let trust = trust_of(owner.as_deref());
+                return self
+                    .reply_about_extra(inbound_id, u, &from, x, &trust)
+                    .await
+                    .map(Some);
+            }
+            Some((Thread::Call(m), _)) if u.kind() == Kind::AgendaRequest || u.answer.is_none() => {
+                let trust = trust_of(None);
+                return self
+                    .proposal(inbound_id, u, &from, Some(m), &trust)
+                    .await
+                    .map(Some);
             }
             _ => {}
         }
+        let trust = trust_of(None);
         match u.kind() {
-            Kind::AgendaRequest => self.proposal(inbound_id, u, &from, None).await.map(Some),
+            Kind::AgendaRequest => self
+                .proposal(inbound_id, u, &from, None, &trust)
+                .await
+                .map(Some),
             Kind::MinutesDraft => self
-                .minutes_by_mail(inbound_id, u, &from, raw)
+                .minutes_by_mail(inbound_id, u, &from, raw, &trust)
                 .await
                 .map(Some),
             _ => Ok(None),
@@ -734,6 +835,7 @@ impl Daemon {
         u: &Understanding,
         from: &str,
         call: Option<Meeting>,
+        trust: &crate::trust::Trust,
     ) -> Result<Handled> {
         let lang = self.lang();
         let now = self.clock.now();
@@ -773,6 +875,42 @@ impl Daemon {
         if let Some(c) = &forwarded_by {
             if !self.is_coordinator(c, council_id).await? {
                 return Ok(Handled::held(format!("an agenda proposal forwarded by {c}, who is not a coordinator of this council; kept for a coordinator")));
+            }
+            // A forward on someone's behalf: only an authenticated coordinator's acts.
+            if !trust.is_authenticated() {
+                let title = u
+                    .agenda_item
+                    .as_ref()
+                    .map(|i| i.title.clone())
+                    .unwrap_or_else(|| {
+                        crate::understand::strip_subject_prefixes(&u.subject).to_string()
+                    });
+                return self
+                    .confirm_first(
+                        inbound_id,
+                        u,
+                        c,
+                        super::trusted::Asked::Action {
+                            nb: format!("Vi har mottatt en videresendt melding i ditt navn med et forslag til sak fra {proposer}: «{title}». Vi kan ikke se at den kommer fra deg, så forslaget registreres ikke før du bekrefter."),
+                            en: format!("We have received a forwarded message in your name with an agenda proposal from {proposer}: \"{title}\". We cannot tell that it comes from you, so the proposal is not filed until you confirm."),
+                        },
+                        &format!("an agenda proposal from {proposer} forwarded by {c}"),
+                        trust,
+                    )
+                    .await;
+            }
+        } else {
+            // A member's own proposal is kept even unverified (the approval request says
+            // so), but a sender files at most `proposals_per_day` a day.
+            let today = self
+                .store
+                .count_events(&proposer, "proposal", now - chrono::Duration::days(1))
+                .await?;
+            if today >= i64::from(self.cfg.proposals_per_day) {
+                return Ok(Handled::held(format!(
+                    "an agenda proposal from {proposer}, who has sent {today} today (at most {} a day); kept for a coordinator",
+                    self.cfg.proposals_per_day
+                )));
             }
         }
         let proposer_name = memberships
@@ -827,7 +965,12 @@ impl Daemon {
         };
         let council = self.store.council(council_id).await?;
         let mut h = Handled::done(format!(
-            "agenda proposal \"{title}\" from {proposer}{} for {meeting_text}{}",
+            "agenda proposal \"{title}\" from {proposer}{}{} for {meeting_text}{}",
+            if trust.is_authenticated() {
+                ""
+            } else {
+                " (unverified)"
+            },
             forwarded_by
                 .as_ref()
                 .map(|f| format!(" (forwarded by {f})"))
@@ -916,6 +1059,13 @@ impl Daemon {
                 lines.push(format!(
                     "{} {f}.",
                     t(lang, "Videresendt av", "Forwarded by")
+                ));
+            }
+            if !trust.is_authenticated() {
+                lines.push(t(
+                    lang,
+                    "NB: Vi kan ikke bekrefte at forslaget kommer fra avsenderen (e-posten er ikke autentisert). Sjekk med forslagsstilleren før du godkjenner.",
+                    "Note: we cannot verify that the proposal comes from its sender (the email is not authenticated). Check with the proposer before approving.",
                 ));
             }
             if late {
@@ -1060,6 +1210,7 @@ impl Daemon {
         u: &Understanding,
         from: &str,
         item: AgendaItem,
+        trust: &crate::trust::Trust,
     ) -> Result<Handled> {
         if !self.is_coordinator(from, item.council_id).await? {
             return Ok(Handled::held(format!(
@@ -1071,6 +1222,21 @@ impl Daemon {
             .decision
             .or_else(|| crate::understand::secretariat::read_decision(&u.reply_text));
         match decision {
+            Some(d) if !trust.is_authenticated() => {
+                let word = decision_state(d);
+                self.confirm_first(
+                    inbound_id,
+                    u,
+                    from,
+                    super::trusted::Asked::Action {
+                        nb: format!("Vi har mottatt en avgjørelse i ditt navn om forslaget «{}»: {}. Den kom ikke som svar på e-posten vi sendte deg, så vi gjennomfører den ikke før du bekrefter.", item.title, match d { Decision::Approve => "godkjent", Decision::Reject => "avvist", Decision::Defer => "utsatt" }),
+                        en: format!("We have received a decision in your name on the proposal \"{}\": {word}. It did not come as a reply to the email we sent you, so we do not carry it out until you confirm.", item.title),
+                    },
+                    &format!("a decision ({word}) on \"{}\" from {from}", item.title),
+                    trust,
+                )
+                .await
+            }
             Some(d) => self.decide_item(&item, d, from, Some(inbound_id)).await,
             None => Ok(Handled::held(format!(
                 "a reply about agenda item \"{}\" that says neither approved, rejected nor deferred; kept for a coordinator",
@@ -1088,6 +1254,7 @@ impl Daemon {
         u: &Understanding,
         from: &str,
         raw: &[u8],
+        trust: &crate::trust::Trust,
     ) -> Result<Handled> {
         let now = self.clock.now();
         let councils: Vec<i64> = self
@@ -1148,6 +1315,24 @@ impl Daemon {
                 "minutes without any text or document; kept for a coordinator",
             ));
         }
+        if !trust.is_authenticated() {
+            // Draft minutes reach everyone who attended: never on an unauthenticated
+            // message. The coordinator it claims to come from confirms it.
+            let n = self.minutes_recipients(&meeting).await?.len();
+            return self
+                .confirm_first(
+                    inbound_id,
+                    u,
+                    from,
+                    super::trusted::Asked::Action {
+                        nb: format!("Vi har mottatt et utkast til referat i ditt navn for møtet i {}. Svar «bekreft» for å sende det til {n} mottakere.", meeting.council_name),
+                        en: format!("We have received draft minutes in your name for the meeting of {}. Reply \"confirm\" to send them to {n} recipients.", meeting.council_name),
+                    },
+                    &format!("draft minutes from {from} for {n} recipient(s)"),
+                    trust,
+                )
+                .await;
+        }
         self.submit_minutes(&meeting, &body, attachment, from, Some(inbound_id))
             .await
     }
@@ -1200,23 +1385,7 @@ impl Daemon {
             inbound_id,
             h.outcome.clone(),
         ));
-        // Those who attended (or sent a substitute, who gets it too) and the coordinators.
-        let mut recipients: Vec<(String, String)> = Vec::new();
-        for inv in self.store.invitations(m.id).await? {
-            if inv.response == Some(crate::domain::Response::Accepted) {
-                recipients.push((inv.member_name.clone(), inv.member_email.clone()));
-            }
-            if let Some(s) = &inv.substitute {
-                if let Some(e) = &s.email {
-                    recipients.push((s.name.clone(), e.clone()));
-                }
-            }
-        }
-        for c in self.store.coordinators(m.council_id).await? {
-            recipients.push((c.name, c.email));
-        }
-        let mut seen = std::collections::HashSet::new();
-        recipients.retain(|(_, e)| seen.insert(e.clone()));
+        let recipients = self.minutes_recipients(m).await?;
         let subject = format!(
             "{} {} {date}{}",
             t(lang, "Utkast til referat:", "Draft minutes:"),
@@ -1260,15 +1429,57 @@ impl Daemon {
         Ok(h)
     }
 
+    /// Who gets the draft minutes: those who attended (or sent a substitute, who gets
+    /// it too) and the coordinators, each once.
+    pub(crate) async fn minutes_recipients(&self, m: &Meeting) -> Result<Vec<(String, String)>> {
+        let mut recipients: Vec<(String, String)> = Vec::new();
+        for inv in self.store.invitations(m.id).await? {
+            if inv.response == Some(crate::domain::Response::Accepted) {
+                recipients.push((inv.member_name.clone(), inv.member_email.clone()));
+            }
+            if let Some(s) = &inv.substitute {
+                if let Some(e) = &s.email {
+                    recipients.push((s.name.clone(), e.clone()));
+                }
+            }
+        }
+        for c in self.store.coordinators(m.council_id).await? {
+            recipients.push((c.name, c.email));
+        }
+        let mut seen = std::collections::HashSet::new();
+        recipients.retain(|(_, e)| seen.insert(e.clone()));
+        Ok(recipients)
+    }
+
     async fn reply_to_minutes(
         &self,
         inbound_id: i64,
         u: &Understanding,
         from: &str,
         mi: Minutes,
+        trust: &crate::trust::Trust,
     ) -> Result<Handled> {
         let m = self.store.meeting(mi.meeting_id).await?;
         let coordinator = self.is_coordinator(from, m.council_id).await?;
+        if !trust.is_authenticated()
+            && (coordinator || self.store.invitation_for(m.id, from).await?.is_some())
+        {
+            // Approving sends the final minutes to the whole council; a correction
+            // speaks for its author. Neither acts on an unauthenticated message.
+            return self
+                .confirm_first(
+                    inbound_id,
+                    u,
+                    from,
+                    super::trusted::Asked::Action {
+                        nb: format!("Vi har mottatt et svar i ditt navn på utkastet til referat fra møtet i {} (versjon {}). Det kom ikke som svar på e-posten vi sendte deg, så vi registrerer det ikke før du bekrefter.", m.council_name, mi.version),
+                        en: format!("We have received a reply in your name to the draft minutes of {} (version {}). It did not come as a reply to the email we sent you, so we do not record it until you confirm.", m.council_name, mi.version),
+                    },
+                    &format!("a reply to the minutes from {from}"),
+                    trust,
+                )
+                .await;
+        }
         let decision = u.decision.or_else(|| {
             if coordinator {
                 crate::understand::secretariat::read_decision(&u.reply_text)
@@ -1635,6 +1846,7 @@ impl Daemon {
                 &inv.member_email,
                 asked,
                 &lines.join("\n"),
+                Some(&inv.token),
             )?;
             let token = Token::parse(&inv.token);
             let mut mail = self.notice(Notice {
@@ -1781,6 +1993,7 @@ impl Daemon {
             email,
             false,
             &ctx.agenda.join("\n"),
+            None,
         )?;
         let message_id = compose::new_message_id("summons", None, self.cfg.secretariat.domain());
         let raw = compose::build(&Draft {
@@ -1809,6 +2022,7 @@ impl Daemon {
             meeting_id: Some(m.id),
             invitation_id: Some(inv.id),
             inbound_id: Some(inbound_id),
+            grant: None,
         })
     }
 }
@@ -1899,6 +2113,7 @@ impl Daemon {
         u: &Understanding,
         from: &str,
         x: crate::store::ExtraAttendee,
+        trust: &crate::trust::Trust,
     ) -> Result<Handled> {
         let lang = self.lang();
         let inv = self.store.invitation(x.invitation_id).await?;
@@ -1910,6 +2125,21 @@ impl Daemon {
             .any(|d| d.email == from)
         {
             return Ok(Handled::held(format!("a reply about the extra attendee {} from {from}, who does not decide on it; kept for a coordinator", x.name)));
+        }
+        if !trust.is_authenticated() {
+            return self
+                .confirm_first(
+                    inbound_id,
+                    u,
+                    from,
+                    super::trusted::Asked::Action {
+                        nb: format!("Vi har mottatt et svar i ditt navn om bisitteren {} til {}. Det kom ikke som svar på e-posten vi sendte deg, så vi gjennomfører det ikke før du bekrefter.", x.name, inv.member_name),
+                        en: format!("We have received a reply in your name about the extra attendee {} for {}. It did not come as a reply to the email we sent you, so we do not carry it out until you confirm.", x.name, inv.member_name),
+                    },
+                    &format!("a reply about the extra attendee {} from {from}", x.name),
+                    trust,
+                )
+                .await;
         }
         let decision = u
             .decision

@@ -213,19 +213,23 @@ pub fn parse_local_time(text: &str, tz: Tz) -> Result<DateTime<Utc>, DomainError
 /// Normalises an email address for comparison and storage: trimmed, lower-case. The
 /// local part is lower-cased too: every mail system these councils use treats it
 /// case-insensitively, and a reply from `Ola.Nordmann@…` must match `ola.nordmann@…`.
+/// ASCII only: Unicode case folding turns U+212A KELVIN SIGN into `k`, so a look-alike
+/// address would match a member's.
 pub fn normalize_address(address: &str) -> Result<String, DomainError> {
     let a = address
         .trim()
         .trim_start_matches('<')
         .trim_end_matches('>')
-        .to_lowercase();
+        .to_ascii_lowercase();
     let valid = match a.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
                 && !domain.is_empty()
                 && !domain.contains('@')
                 && domain.contains('.')
-                && !a.chars().any(|c| c.is_whitespace() || c == ',' || c == ';')
+                && !a.chars().any(|c| {
+                    c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>')
+                })
         }
         None => false,
     };

@@ -30,6 +30,21 @@ pub struct Entry<'a> {
 /// rule. Other zones are written in UTC instead, which every client reads.
 const VTIMEZONE_OSLO: &str = "BEGIN:VTIMEZONE\r\nTZID:Europe/Oslo\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n";
 
+/// The UID of a meeting's event for one invitation: the invitation's token before the
+/// meeting's UID, so each recipient's calendar holds an event of its own.
+pub fn personal_uid(token: Option<&str>, meeting_uid: &str) -> String {
+    match token {
+        Some(t) => format!("{t}.{meeting_uid}"),
+        None => meeting_uid.to_string(),
+    }
+}
+
+/// The invitation token in a personal UID, if it has one.
+pub fn token_in_uid(uid: &str) -> Option<crate::domain::Token> {
+    uid.split_once('.')
+        .and_then(|(t, _)| crate::domain::Token::parse(t))
+}
+
 /// Escapes a TEXT value (RFC 5545 §3.3.11).
 fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

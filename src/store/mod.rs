@@ -88,6 +88,31 @@ pub struct OutgoingMail {
     pub meeting_id: Option<i64>,
     pub invitation_id: Option<i64>,
     pub inbound_id: Option<i64>,
+    /// The personal key this mail carries, recorded with it (only if the mail is).
+    pub grant: Option<KeyGrant>,
+}
+
+/// A key given to one address with one mail: a reply carrying it is believed only
+/// from that address (see `trust`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGrant {
+    pub key: String,
+    pub address: String,
+    /// What the key is about: `approval`, `minutes`, `digest`, `extra_request`,
+    /// `confirm`, `held`.
+    pub purpose: String,
+    /// The object: an agenda item's, minutes' or extra attendee's `ref_key`, or an
+    /// inbound message's id for a confirmation.
+    pub reference: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A key as stored, with when it was used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    pub grant: KeyGrant,
+    pub created_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
 }
 
 /// A raw message as it arrived.
@@ -866,6 +891,91 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
+    // ----- keys and attempts ----------------------------------------------------------------
+
+    /// A personal key, by its text.
+    pub async fn key(&self, key: &str) -> Result<Option<KeyRow>> {
+        let row = sqlx::query(
+            "SELECT key, address, purpose, ref, expires_at, created_at, used_at FROM keys WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(KeyRow {
+                grant: KeyGrant {
+                    key: r.try_get(0)?,
+                    address: r.try_get(1)?,
+                    purpose: r.try_get(2)?,
+                    reference: r.try_get(3)?,
+                    expires_at: opt_ts(r.try_get(4)?)?,
+                },
+                created_at: parse_ts(&r.try_get::<String, _>(5)?)?,
+                used_at: opt_ts(r.try_get(6)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Counts one more try at acting on a message, committed before the try, so a
+    /// message that crashes the process is still counted. Returns the count.
+    pub async fn bump_attempts(&self, inbound_id: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "UPDATE inbound SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+        )
+        .bind(inbound_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no inbound message {inbound_id}")))?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Makes a held or quarantined message new again, to be acted on at the next pass.
+    pub async fn retry_inbound(
+        &self,
+        inbound_id: i64,
+        event: &NewEvent,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE inbound SET state = 'new', attempts = 0 WHERE id = $1 AND state IN ('held', 'ignored')",
+        )
+        .bind(inbound_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            insert_event(&mut tx, event, now).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// One inbound message's summary.
+    pub async fn inbound(&self, id: i64) -> Result<InboundSummary> {
+        let row = sqlx::query(
+            "SELECT id, message_id, size, received_at, state, kind, sender, subject, outcome, problems, invitation_id FROM inbound WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no inbound message {id}")))?;
+        InboundSummary::from_row(&row)
+    }
+
+    /// Audit events of a kind by one actor since a time (proposals per sender a day).
+    pub async fn count_events(&self, actor: &str, kind: &str, since: DateTime<Utc>) -> Result<i64> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM events WHERE actor = $1 AND kind = $2 AND at >= $3")
+                .bind(actor)
+                .bind(kind)
+                .bind(ts(since))
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get(0)?)
+    }
+
     // ----- mailbox checkpoint -------------------------------------------------------------
 
     pub async fn checkpoint(&self, name: &str) -> Result<Option<(u32, u32)>> {
@@ -933,7 +1043,7 @@ async fn enqueue(
     mail: &OutgoingMail,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO outbox (effect_key, message_id, kind, recipient, envelope_from, raw, meeting_id, invitation_id, inbound_id,
                              state, attempts, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10)
@@ -950,7 +1060,23 @@ async fn enqueue(
     .bind(mail.inbound_id)
     .bind(ts(now))
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected();
+    // The key goes with its mail: a mail written once gives its key once.
+    if let (1, Some(g)) = (inserted, &mail.grant) {
+        sqlx::query(
+            "INSERT INTO keys (key, address, purpose, ref, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&g.key)
+        .bind(&g.address)
+        .bind(&g.purpose)
+        .bind(&g.reference)
+        .bind(ts(now))
+        .bind(g.expires_at.map(ts))
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

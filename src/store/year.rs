@@ -282,6 +282,10 @@ pub enum Change {
     CancelJobs {
         meeting_id: i64,
     },
+    /// A key has done its work (a confirmation answered); it is not taken again.
+    UseKey {
+        key: String,
+    },
     /// A meeting moved or cancelled: its calendar SEQUENCE goes up.
     UpdateMeeting {
         id: i64,
@@ -471,6 +475,13 @@ pub(super) async fn apply(
                 .bind(ts(*due_at))
                 .execute(&mut **tx)
                 .await?;
+            }
+            Change::UseKey { key } => {
+                sqlx::query("UPDATE keys SET used_at = $1 WHERE key = $2 AND used_at IS NULL")
+                    .bind(ts(now))
+                    .bind(key)
+                    .execute(&mut **tx)
+                    .await?;
             }
             Change::CancelJobs { meeting_id } => {
                 sqlx::query(

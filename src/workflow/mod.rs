@@ -4,6 +4,7 @@
 
 use crate::domain::{base_address, Answer, Response};
 use crate::store::{InboundState, Invitation, Meeting};
+use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
 
 /// What is known about a message's context.
@@ -18,6 +19,8 @@ pub struct InboundContext<'a> {
     /// Receipts sent to the sender in the last hour.
     pub receipts_recent: i64,
     pub receipts_per_hour: u32,
+    /// How the sender (From:) is known: only an authenticated sender's message acts.
+    pub trust: &'a Trust,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,9 @@ pub struct Decision {
     pub receipt: bool,
     /// An address that bounced permanently, and why.
     pub failing: Option<(String, String)>,
+    /// The answer is not applied: the person it claims to come from is asked to
+    /// confirm it by a one-word reply (their registered address).
+    pub confirm: Option<String>,
 }
 
 impl Decision {
@@ -39,6 +45,7 @@ impl Decision {
             answer: None,
             receipt: false,
             failing: None,
+            confirm: None,
         }
     }
 }
@@ -120,7 +127,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         }
         _ => None,
     };
-    if forwarded_by.is_none() && from != inv.member_email {
+    if forwarded_by.is_none() && !crate::trust::same_address(from, &inv.member_email) {
         return Decision::new(
             InboundState::Held,
             format!(
@@ -137,6 +144,23 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         };
         return Decision::new(InboundState::Held, format!("{why}; kept for a coordinator"));
     };
+    if !ctx.trust.is_authenticated() {
+        // Nothing proves who wrote it: the person it claims to be (the coordinator who
+        // forwarded it, or the member) confirms by a one-word reply first.
+        let ask = forwarded_by.unwrap_or(&inv.member_email).to_string();
+        let mut d = Decision::new(
+            InboundState::Held,
+            format!(
+                "an answer for {} ({}), {}; {ask} is asked to confirm it",
+                inv.member_email,
+                answer.response.as_str(),
+                ctx.trust.describe()
+            ),
+        );
+        d.confirm = Some(ask);
+        d.answer = Some(answer);
+        return d;
+    }
     if answer.response == Response::Accepted && answer.attendance.is_none() {
         if let Some(m) = ctx.meeting {
             answer.attendance = m.place.implied_attendance();
@@ -216,6 +240,8 @@ mod tests {
         understand(raw.as_bytes(), Limits::default())
     }
 
+    const KEY: Trust = Trust::Key;
+
     fn ctx<'a>(
         inv: Option<&'a Invitation>,
         m: Option<&'a Meeting>,
@@ -228,7 +254,34 @@ mod tests {
             sender_is_coordinator: false,
             receipts_recent: recent,
             receipts_per_hour: 3,
+            trust: &KEY,
         }
+    }
+
+    #[test]
+    fn an_unauthenticated_answer_is_confirmed_first() {
+        let inv = invitation();
+        let unverified = Trust::Unverified("no key".into());
+        let c = InboundContext {
+            trust: &unverified,
+            ..ctx(Some(&inv), None, 0)
+        };
+        let d = decide(&msg("ola@example.no", "", "Jeg kommer ikke."), &c);
+        assert_eq!(d.state, InboundState::Held);
+        assert_eq!(d.confirm.as_deref(), Some("ola@example.no"));
+        // A coordinator's forward without authentication: the coordinator confirms.
+        let c = InboundContext {
+            trust: &unverified,
+            sender_is_coordinator: true,
+            ..ctx(Some(&inv), None, 0)
+        };
+        let fwd = msg(
+            "kari@example.no",
+            "",
+            "---------- Forwarded message ---------\r\nFrom: Ola <ola@example.no>\r\nSubject: Re: Innkalling\r\n\r\nJeg kommer ikke.",
+        );
+        let d = decide(&fwd, &c);
+        assert_eq!(d.confirm.as_deref(), Some("kari@example.no"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn mail(key: &str, id: &str) -> OutgoingMail {
         meeting_id: None,
         invitation_id: None,
         inbound_id: None,
+        grant: None,
     }
 }
 
@@ -260,7 +261,38 @@ async fn suite(store: Store) {
             .expect("failing"),
         1
     );
+    keys(&store, now).await;
     year(&store, c, m, now).await;
+}
+
+/// A key is written with its mail, once, and found by its text.
+async fn keys(store: &Store, now: DateTime<Utc>) {
+    let grant = |key: &str, address: &str| KeyGrant {
+        key: key.into(),
+        address: address.into(),
+        purpose: "approval".into(),
+        reference: "item-1".into(),
+        expires_at: Some(t("2027-01-08T10:00:00Z")),
+    };
+    let mut first = mail("approval:1:1", "approval.k1@council.no");
+    first.grant = Some(grant("k1", "kari@example.no"));
+    store.commit(&[], &[first], &[], now).await.expect("commit");
+    // The same effect asked for again gives no second key.
+    let mut again = mail("approval:1:1", "approval.k2@council.no");
+    again.grant = Some(grant("k2", "eve@example.no"));
+    store.commit(&[], &[again], &[], now).await.expect("commit");
+    let row = store.key("k1").await.expect("key").expect("found");
+    assert_eq!(row.grant, grant("k1", "kari@example.no"));
+    assert_eq!(row.used_at, None);
+    assert!(store.key("k2").await.expect("key").is_none());
+    store
+        .commit(&[Change::UseKey { key: "k1".into() }], &[], &[], now)
+        .await
+        .expect("use");
+    assert_eq!(
+        store.key("k1").await.expect("key").expect("found").used_at,
+        Some(now)
+    );
 }
 
 fn item(key: &str, council: i64, meeting: i64, title: &str, number: Option<i64>) -> NewAgendaItem {

@@ -956,6 +956,20 @@ fn minutes_as_a_document_on_the_embedded_default() {
         JVBERi0xLjQKcmVmZXJhdAo=\r\n--b--\r\n";
     std::fs::write(dir.path().join("inbox/new/2.minutes"), minutes).expect("drop");
     ok(&config, &["--now", "2027-03-10T09:00:00Z", "run", "--once"]);
+    // Nothing authenticates a new mail on the embedded default: the coordinator it
+    // claims to come from is asked, and nothing goes out before she confirms.
+    assert!(
+        sent("minutes").is_empty(),
+        "no draft before the confirmation"
+    );
+    let asks = sent("confirm");
+    assert_eq!(asks.len(), 1, "one confirmation request");
+    assert!(header(&asks[0], "To").is_some_and(|t| t.contains("koord@")));
+    let (_, text) = subject_and_text(&asks[0]);
+    assert!(text.contains("2 mottakere"), "{text}");
+    let (_, yes) = answer_summons(&asks[0], "Eldbjørg", "koord@hf.example", "Bekreft");
+    std::fs::write(dir.path().join("inbox/new/3.confirm"), yes).expect("drop");
+    ok(&config, &["--now", "2027-03-10T09:05:00Z", "run", "--once"]);
     let drafts = sent("minutes");
     let recipients: Vec<String> = drafts.iter().filter_map(|m| header(m, "To")).collect();
     assert_eq!(

@@ -1,0 +1,317 @@
+//! Acting only on what can be trusted: a message that would change someone else's
+//! state or reach many people, from a sender nothing authenticates, is held and the
+//! person it claims to come from is asked to confirm it by a one-word reply to their
+//! registered address. A forger never sees the request; the real person confirms with
+//! "bekreft". See `crate::trust` for how a sender is authenticated.
+
+use chrono::Duration;
+
+use super::year::{Handled, Notice};
+use super::{Acting, Daemon, Report, Result};
+use crate::domain::Language;
+use crate::store::{Change, InboundOutcome, InboundState, KeyRow, Meeting, NewEvent, OutgoingMail};
+use crate::trust::{same_address, Trust};
+use crate::understand::Understanding;
+
+/// How long a confirmation request is good for.
+const CONFIRM_DAYS: i64 = 7;
+
+/// What a confirmation request asks about.
+pub(crate) enum Asked<'a> {
+    /// An answer to a summons, for `member`.
+    Answer {
+        member: &'a str,
+        meeting: &'a Meeting,
+        what: &'a str,
+    },
+    /// Anything else, said in both languages.
+    Action { nb: String, en: String },
+}
+
+/// The reply to a confirmation request, read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    Confirm,
+    Refuse,
+}
+
+/// "bekreft" / "avvis" and their kin, in nb, nn and en, from the first words of a reply.
+pub(crate) fn read_confirmation(text: &str) -> Option<Reply> {
+    const YES: &[&str] = &[
+        "bekreft",
+        "bekrefter",
+        "bekreftet",
+        "bekrefta",
+        "stadfest",
+        "stadfestar",
+        "stadfesta",
+        "ja",
+        "ok",
+        "okay",
+        "confirm",
+        "confirmed",
+        "yes",
+    ];
+    const NO: &[&str] = &[
+        "avvis", "avvist", "avviser", "nei", "no", "reject", "rejected", "refuse",
+    ];
+    let first = text
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())?
+        .to_lowercase();
+    if YES.contains(&first.as_str()) {
+        Some(Reply::Confirm)
+    } else if NO.contains(&first.as_str()) {
+        Some(Reply::Refuse)
+    } else {
+        None
+    }
+}
+
+fn pick(lang: Language, nb: String, en: String) -> String {
+    match lang {
+        Language::Nb => nb,
+        Language::En => en,
+    }
+}
+
+impl Daemon {
+    /// The mail that asks `ask` to confirm a held message, and a note for the outcome.
+    /// Requests count against the per-address hourly cap, like receipts.
+    pub(crate) async fn confirmation_request(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        ask: &str,
+        asked: Asked<'_>,
+    ) -> Result<(Option<OutgoingMail>, String)> {
+        let now = self.clock.now();
+        let lang = self.lang();
+        let recent = self
+            .store
+            .count_recent(ask, "confirm", now - Duration::hours(1))
+            .await?;
+        if recent >= i64::from(self.cfg.receipts_per_hour) {
+            return Ok((
+                None,
+                "; no confirmation request (too many to that address this hour)".into(),
+            ));
+        }
+        let name = self
+            .store
+            .members_by_email(ask)
+            .await?
+            .into_iter()
+            .next()
+            .map(|m| m.name)
+            .unwrap_or_else(|| ask.to_string());
+        let first = match &asked {
+            Asked::Answer {
+                member,
+                meeting,
+                what,
+            } => {
+                let date = crate::render::format_date(lang, meeting.starts_at, self.tz(meeting)?);
+                let own = u.from.as_deref().is_some_and(|f| same_address(f, ask))
+                    && u.on_behalf_of.is_none();
+                if own {
+                    pick(
+                        lang,
+                        format!("Vi har mottatt et svar i ditt navn på innkallingen til møtet i {} {date}: {what}. Svaret kom ikke som svar på e-posten vi sendte deg, og vi kan ikke se at det kommer fra deg, så vi registrerer det ikke før du bekrefter.", meeting.council_name),
+                        format!("We have received an answer in your name to the summons to {} on {date}: {what}. It did not come as a reply to the email we sent you, and we cannot tell that it comes from you, so we do not record it until you confirm.", meeting.council_name),
+                    )
+                } else {
+                    pick(
+                        lang,
+                        format!("Vi har mottatt en videresendt melding i ditt navn med svar fra {member} på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se at den kommer fra deg, så vi registrerer svaret ikke før du bekrefter.", meeting.council_name),
+                        format!("We have received a forwarded message in your name with {member}'s answer to the summons to {} on {date}: {what}. We cannot tell that it comes from you, so we do not record the answer until you confirm.", meeting.council_name),
+                    )
+                }
+            }
+            Asked::Action { nb, en } => pick(lang, nb.clone(), en.clone()),
+        };
+        let subject_line = crate::understand::strip_subject_prefixes(&u.subject);
+        let lines = vec![
+            first,
+            String::new(),
+            pick(
+                lang,
+                format!("Emne: {subject_line}"),
+                format!("Subject: {subject_line}"),
+            ),
+            pick(
+                lang,
+                format!("Avsender: {}", u.from.clone().unwrap_or_default()),
+                format!("Sender: {}", u.from.clone().unwrap_or_default()),
+            ),
+            String::new(),
+            pick(
+                lang,
+                format!("Svar «bekreft» på denne e-posten for å gjennomføre det, eller «avvis» hvis det ikke kom fra deg. Forespørselen gjelder i {CONFIRM_DAYS} dager."),
+                format!("Reply \"confirm\" to this email to carry it out, or \"reject\" if it did not come from you. This request is valid for {CONFIRM_DAYS} days."),
+            ),
+        ];
+        let expires = now + Duration::days(CONFIRM_DAYS);
+        let mail = self.notice(Notice {
+            kind: "confirm",
+            effect_key: format!("confirm:{inbound_id}:{ask}"),
+            to_name: &name,
+            to_address: ask,
+            subject: pick(
+                lang,
+                format!("Bekreft: {subject_line}"),
+                format!("Please confirm: {subject_line}"),
+            ),
+            lines,
+            reference: Some(inbound_id.to_string()),
+            expires_at: Some(expires),
+            in_reply_to: None,
+            inbound_id: Some(inbound_id),
+            ..Notice::BLANK
+        })?;
+        Ok((Some(mail), format!("; confirmation asked of {ask}")))
+    }
+
+    /// Holds a message until `ask` confirms it.
+    pub(crate) async fn confirm_first(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        ask: &str,
+        asked: Asked<'_>,
+        what: &str,
+        trust: &Trust,
+    ) -> Result<Handled> {
+        let (mail, note) = self.confirmation_request(inbound_id, u, ask, asked).await?;
+        let mut h = Handled::held(format!("{what}, {}; held{note}", trust.describe()));
+        h.mails.extend(mail);
+        h.events.push(NewEvent::new(
+            u.from.as_deref().unwrap_or(""),
+            "held_unverified",
+            None,
+            Some(inbound_id),
+            h.outcome.clone(),
+        ));
+        Ok(h)
+    }
+
+    /// A reply to a confirmation request: "bekreft" acts on the held message as the
+    /// person's own, "avvis" sets it aside. Only the address the request went to can
+    /// answer it, with the key it carried.
+    pub(crate) async fn reply_to_confirmation(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        key: KeyRow,
+        trust: Trust,
+        report: &mut Report,
+    ) -> Result<Handled> {
+        let now = self.clock.now();
+        let asked = &key.grant.address;
+        if !same_address(from, asked) || !trust.is_authenticated() {
+            return Ok(Handled::held(format!(
+                "a reply to a confirmation request sent to {asked}, from {from} ({}); nothing done",
+                trust.describe()
+            )));
+        }
+        if key.used_at.is_some() {
+            return Ok(Handled::done(
+                "a second reply to a confirmation request that was already answered; nothing more to do",
+            ));
+        }
+        if key.grant.expires_at.is_some_and(|e| e < now) {
+            return Ok(Handled::held(format!(
+                "a reply to a confirmation request from {from} that had expired; the held message stays held"
+            )));
+        }
+        let Some(reply) = read_confirmation(&u.reply_text) else {
+            return Ok(Handled::held(format!(
+                "a reply to a confirmation request from {from} that says neither \"bekreft\" nor \"avvis\"; kept for a coordinator"
+            )));
+        };
+        let Ok(original) = key.grant.reference.parse::<i64>() else {
+            return Ok(Handled::held(
+                "a reply to a confirmation request about nothing known",
+            ));
+        };
+        let summary = self.store.inbound(original).await?;
+        let mut h = if summary.state != "held" {
+            Handled::done(format!(
+                "a confirmation by {from} of message {original}, which is {} already",
+                summary.state
+            ))
+        } else {
+            match reply {
+                Reply::Confirm => {
+                    let raw = self.store.inbound_raw(original).await?;
+                    let acting = Acting {
+                        trust: Trust::Confirmed(from.to_string()),
+                        as_address: None,
+                    };
+                    Box::pin(self.act(original, &raw, summary.received_at, report, Some(&acting)))
+                        .await?;
+                    Handled::done(format!("{from} confirmed message {original}; acted on it"))
+                }
+                Reply::Refuse => {
+                    let outcome = InboundOutcome {
+                        state: InboundState::Ignored,
+                        kind: summary.kind.clone().unwrap_or_else(|| "unknown".into()),
+                        sender: summary.sender.clone(),
+                        subject: summary.subject.clone().unwrap_or_default(),
+                        outcome: format!(
+                            "{from} said this message did not come from them; set aside"
+                        ),
+                        problems: summary.problems.clone(),
+                        invitation_id: summary.invitation_id,
+                    };
+                    let ev = NewEvent::new(
+                        from,
+                        "refused",
+                        None,
+                        Some(original),
+                        outcome.outcome.clone(),
+                    );
+                    self.store
+                        .finish_inbound(original, &outcome, None, &[], &[ev], &[], now)
+                        .await?;
+                    Handled::done(format!(
+                        "{from} refused message {original}; it is set aside"
+                    ))
+                }
+            }
+        };
+        h.changes.push(Change::UseKey {
+            key: key.grant.key.clone(),
+        });
+        h.events.push(NewEvent::new(
+            from,
+            "confirmation",
+            None,
+            Some(inbound_id),
+            h.outcome.clone(),
+        ));
+        Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_word_replies() {
+        assert_eq!(read_confirmation("Bekreft"), Some(Reply::Confirm));
+        assert_eq!(
+            read_confirmation("  bekreftet.\n\nMvh Kari"),
+            Some(Reply::Confirm)
+        );
+        assert_eq!(read_confirmation("Confirm"), Some(Reply::Confirm));
+        assert_eq!(
+            read_confirmation("Avvis – det var ikke meg"),
+            Some(Reply::Refuse)
+        );
+        assert_eq!(read_confirmation("Hva er dette?"), None);
+        assert_eq!(read_confirmation(""), None);
+    }
+}
