@@ -41,6 +41,32 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What a coordinator does with a held message; each is written to the audit trail.
+#[derive(Debug, Subcommand)]
+pub enum InboxAction {
+    /// Act on the message as this member's own mail (its sender is vouched for).
+    Apply {
+        id: i64,
+        #[arg(long = "as")]
+        as_address: String,
+        /// Who vouches, for the audit trail.
+        #[arg(long, default_value = "a coordinator on the command line")]
+        by: String,
+    },
+    /// Set the message aside: nothing is done with it.
+    Dismiss {
+        id: i64,
+        #[arg(long, default_value = "a coordinator on the command line")]
+        by: String,
+    },
+    /// Try the message again from the start (after a fix, or a quarantine).
+    Retry {
+        id: i64,
+        #[arg(long, default_value = "a coordinator on the command line")]
+        by: String,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create the database and the mail folders.
@@ -99,8 +125,11 @@ pub enum Command {
         json: bool,
         file: PathBuf,
     },
-    /// Messages received, with what became of them (held ones need a coordinator).
+    /// Messages received, with what became of them (held ones need a coordinator), and
+    /// what a coordinator does with a held one.
     Inbox {
+        #[command(subcommand)]
+        action: Option<InboxAction>,
         /// Only messages in this state: new, processed, held, ignored.
         #[arg(long)]
         state: Option<String>,
@@ -414,7 +443,28 @@ async fn dispatch(
             Arc::new(daemon).run(cancel).await?;
             Ok(())
         }
-        Command::Inbox { state, json } => {
+        Command::Inbox {
+            action: Some(action),
+            ..
+        } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            let said = match action {
+                InboxAction::Apply { id, as_address, by } => {
+                    daemon
+                        .cli_apply(*id, &normalize_address(as_address)?, by)
+                        .await?
+                }
+                InboxAction::Dismiss { id, by } => daemon.cli_dismiss(*id, by).await?,
+                InboxAction::Retry { id, by } => daemon.cli_retry(*id, by).await?,
+            };
+            println!("{said}");
+            Ok(())
+        }
+        Command::Inbox {
+            action: None,
+            state,
+            json,
+        } => {
             let rows = store.inbound_list(state.as_deref()).await?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -567,6 +617,15 @@ async fn member(
             if m.name.is_empty() {
                 bail!("a member needs a name");
             }
+            if m.name
+                .chars()
+                .chain(m.organisation.iter().flat_map(|o| o.chars()))
+                .any(char::is_control)
+            {
+                bail!(
+                    "a name or organisation cannot hold a line break or another control character"
+                );
+            }
             store.add_members(cid, &[m], now).await?;
             println!("{name} <{}> added to {council}", normalize_address(email)?);
             for w in year::roster_warnings(store, cfg, cid, council).await? {
@@ -667,6 +726,11 @@ pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<
         let email = get(Some(email_i));
         if name.is_empty() {
             errors.push(format!("line {line}: the name is empty"));
+        }
+        if name.chars().chain(get(org_i).chars()).any(char::is_control) {
+            errors.push(format!(
+                "line {line}: the name or organisation holds a line break or another control character"
+            ));
         }
         let email = match normalize_address(&email) {
             Ok(e) => e,
@@ -820,6 +884,13 @@ pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
     let jobs = store.jobs(id).await?;
     let agenda = store.agenda_items(id).await?;
     let extra = store.extra_attendees(id).await?;
+    let roster = store.members(m.council_id).await?;
+    let failing = |email: &str| {
+        roster.iter().find(|mb| mb.email == email).and_then(|mb| {
+            mb.failing_since
+                .map(|at| json!({"since": at, "reason": mb.failing_reason}))
+        })
+    };
     let members: Vec<serde_json::Value> = invitations
         .iter()
         .map(|inv| {
@@ -848,6 +919,7 @@ pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
                 "substitute": inv.substitute,
                 "answered_at": inv.answered_at,
                 "message_id": current.and_then(|a| a.message_id.clone()),
+                "failing": failing(&inv.member_email),
                 "history": history,
             })
         })
@@ -911,6 +983,16 @@ pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()
             sub,
             local(&i["answered_at"])
         )?;
+    }
+    for i in v["invitations"].as_array().into_iter().flatten() {
+        if let Some(f) = i["failing"].as_object() {
+            writeln!(
+                out,
+                "mail to {} fails: {}",
+                i["email"].as_str().unwrap_or(""),
+                f.get("reason").and_then(|r| r.as_str()).unwrap_or("")
+            )?;
+        }
     }
     for x in v["extra_attendees"].as_array().into_iter().flatten() {
         writeln!(

@@ -93,6 +93,9 @@ pub struct Daemon {
     pub renderer: Renderer,
     pub transport: Transport,
     pub limits: Limits,
+    /// Cancelled when the daemon stops: batch loops look at it between messages, so a
+    /// stop finishes the message in flight and leaves the rest for the next start.
+    pub stopping: CancellationToken,
 }
 
 /// The inbound dedup key: Message-ID plus a hash of the body. The body, not the whole
@@ -130,6 +133,7 @@ impl Daemon {
             renderer,
             transport,
             limits,
+            stopping: CancellationToken::new(),
         })
     }
 
@@ -160,6 +164,9 @@ impl Daemon {
     pub async fn inbound_pass(&self, src: &mut MailSource, report: &mut Report) -> Result<()> {
         // Messages stored by an earlier run that died before acting on them.
         for (id, received_at) in self.store.unprocessed_inbound().await? {
+            if self.stopping.is_cancelled() {
+                return Ok(());
+            }
             let raw = self.store.inbound_raw(id).await?;
             self.act_on_stored(id, &raw, received_at, report).await;
         }
@@ -168,6 +175,10 @@ impl Daemon {
             let n = batch.len();
             let mut handled = Vec::with_capacity(n);
             for msg in batch {
+                // A stop leaves the rest unacknowledged: they are fetched again.
+                if self.stopping.is_cancelled() {
+                    break;
+                }
                 if self.receive(&msg, report).await? {
                     handled.push(msg.source_ref.clone());
                 }
@@ -183,7 +194,7 @@ impl Daemon {
                         .await?;
                 }
             }
-            if n < BATCH || !all {
+            if n < BATCH || !all || self.stopping.is_cancelled() {
                 return Ok(());
             }
         }
@@ -386,7 +397,18 @@ impl Daemon {
                 return Ok(());
             }
         }
-        let (invitation, key_owner) = match self.find_invitation(&u).await? {
+        let mut found = self.find_invitation(&u).await?;
+        if let (None, Some(addr)) = (&found, acting.and_then(|a| a.as_address.as_ref())) {
+            // Applied as someone's mail: their one upcoming invitation, as for a forward.
+            let upcoming = self
+                .store
+                .upcoming_invitations(addr, self.clock.now())
+                .await?;
+            if upcoming.len() == 1 {
+                found = upcoming.into_iter().next().map(|i| (i, None));
+            }
+        }
+        let (invitation, key_owner) = match found {
             Some((i, owner)) => (Some(i), owner),
             None => (None, None),
         };
@@ -490,7 +512,10 @@ impl Daemon {
         }
         if let Some((address, reason)) = &d.failing {
             let n = self.store.mark_failing(address, reason, now).await?;
-            mails.extend(self.bounce_notices(address, reason, id).await?);
+            mails.extend(
+                self.bounce_notices(address, reason, &id.to_string(), Some(id))
+                    .await?,
+            );
             events.push(NewEvent {
                 actor: "mail system".into(),
                 kind: "bounce".into(),
@@ -605,7 +630,8 @@ impl Daemon {
         &self,
         address: &str,
         reason: &str,
-        inbound_id: i64,
+        cause: &str,
+        inbound_id: Option<i64>,
     ) -> Result<Vec<OutgoingMail>> {
         let mut mails = Vec::new();
         let lang = self.cfg.secretariat.language;
@@ -620,30 +646,59 @@ impl Daemon {
                         format!("E-post til {} kommer ikke fram", member.name),
                         vec![
                             format!("E-post til {} <{address}> i {} kan ikke leveres: {reason}.", member.name, council.name),
-                            "Adressen er merket som feilende. Rett den med `referent member` når du har riktig adresse.".to_string(),
+                            "Adressen er merket som feilende, og den får ikke flere utsendelser før den er rettet.".to_string(),
                         ],
                     ),
                     crate::domain::Language::En => (
                         format!("Mail to {} does not arrive", member.name),
                         vec![
                             format!("Mail to {} <{address}> in {} cannot be delivered: {reason}.", member.name, council.name),
-                            "The address is marked as failing. Correct it with `referent member` once you know the right one.".to_string(),
+                            "The address is marked as failing and gets no more mailings until it is corrected.".to_string(),
                         ],
                     ),
                 };
                 mails.push(self.notice(year::Notice {
                     kind: "notice",
-                    effect_key: format!("bounce-notice:{inbound_id}:{}", c.id),
+                    effect_key: format!("bounce-notice:{cause}:{}", c.id),
                     to_name: &c.name,
                     to_address: &c.email,
                     subject,
                     lines,
-                    inbound_id: Some(inbound_id),
+                    inbound_id,
                     ..year::Notice::BLANK
                 })?);
             }
         }
         Ok(mails)
+    }
+
+    /// A mail the submission server refused for good (5xx): the address is marked
+    /// failing and the coordinators of its councils are told, in one transaction.
+    async fn submission_refused(&self, row: &crate::store::OutboxRow, reason: &str) -> Result<()> {
+        let now = self.clock.now();
+        let reason = format!("the mail server refused it: {reason}");
+        let n = self
+            .store
+            .mark_failing(&row.recipient, &reason, now)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let mails = self
+            .bounce_notices(&row.recipient, &reason, &format!("outbox{}", row.id), None)
+            .await?;
+        let ev = NewEvent::new(
+            "mail system",
+            "refused",
+            row.meeting_id,
+            None,
+            format!(
+                "{}: {reason} ({n} membership(s) marked failing)",
+                row.recipient
+            ),
+        );
+        self.store.commit(&[], &mails, &[ev], now).await?;
+        Ok(())
     }
 
     // ----- composing ----------------------------------------------------------------------
@@ -752,21 +807,20 @@ impl Daemon {
         let now = self.clock.now();
         // `--now` may not go back before this.
         self.store.advance_clock(now).await?;
+        // One job that fails (a broken template, an unreadable document) does not keep
+        // the others from running: it stays pending and is tried at the next tick.
+        let mut first_error = None;
         for job in self.store.due_jobs(now).await? {
-            let meeting = self.store.meeting(job.meeting_id).await?;
-            let done = match job.kind.as_str() {
-                schedule::SUMMONS => self.summons(&meeting, Some(job.id)).await?,
-                schedule::REMINDER => self.reminder(&meeting, job.id).await?,
-                schedule::CALL => self.call_for_items(&meeting, job.id).await?,
-                schedule::ATTENDANCE => self.attendance_list(&meeting, job.id).await?,
-                schedule::MINUTES_DEADLINE => self.corrections_digest(&meeting, job.id).await?,
-                other => {
-                    tracing::warn!(job = job.id, kind = other, "unknown job kind; left pending");
-                    false
+            if self.stopping.is_cancelled() {
+                return Ok(());
+            }
+            match self.run_job(&job).await {
+                Ok(true) => report.jobs += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(job = job.id, kind = %job.kind, meeting = job.meeting_id, error = %e, "a scheduled job failed; it is tried again at the next tick");
+                    first_error.get_or_insert(e);
                 }
-            };
-            if done {
-                report.jobs += 1;
             }
         }
         // Members added after the summons went out get theirs now.
@@ -775,10 +829,31 @@ impl Daemon {
                 continue;
             }
             if self.summons_sent(m.id).await? {
-                self.summons(&m, None).await?;
+                if let Err(e) = self.summons(&m, None).await {
+                    tracing::error!(meeting = m.id, error = %e, "cannot send the summons to members added late; tried again at the next tick");
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(())
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn run_job(&self, job: &crate::store::Job) -> Result<bool> {
+        let meeting = self.store.meeting(job.meeting_id).await?;
+        Ok(match job.kind.as_str() {
+            schedule::SUMMONS => self.summons(&meeting, Some(job.id)).await?,
+            schedule::REMINDER => self.reminder(&meeting, job.id).await?,
+            schedule::CALL => self.call_for_items(&meeting, job.id).await?,
+            schedule::ATTENDANCE => self.attendance_list(&meeting, job.id).await?,
+            schedule::MINUTES_DEADLINE => self.corrections_digest(&meeting, job.id).await?,
+            other => {
+                tracing::warn!(job = job.id, kind = other, "unknown job kind; left pending");
+                false
+            }
+        })
     }
 
     /// Creates the invitations and summons that are missing for a meeting, in one
@@ -973,6 +1048,9 @@ impl Daemon {
                 return Ok(());
             }
             for row in rows {
+                if self.stopping.is_cancelled() {
+                    return Ok(());
+                }
                 if !self.store.begin_send(row.id, now + grace).await? {
                     continue;
                 }
@@ -1003,11 +1081,15 @@ impl Daemon {
                         tracing::warn!(outbox = row.id, to = %row.recipient, error = %e, "send failed; will retry");
                     }
                     Err(e) => {
-                        self.store
-                            .mark_failed(row.id, &e.message, self.clock.now())
-                            .await?;
+                        let now = self.clock.now();
+                        self.store.mark_failed(row.id, &e.message, now).await?;
                         report.failed += 1;
                         tracing::error!(outbox = row.id, to = %row.recipient, error = %e, "send failed for good");
+                        // Refused at submission: the coordinators hear of it as of a
+                        // bounce, and the address is marked failing.
+                        if let Err(err) = self.submission_refused(&row, &e.message).await {
+                            tracing::error!(outbox = row.id, error = %err, "cannot tell the coordinators about the refused mail");
+                        }
                     }
                 }
             }
@@ -1030,6 +1112,13 @@ impl Daemon {
     /// each joined on shutdown.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) -> Result<()> {
         let wake = Arc::new(Notify::new());
+        {
+            let (c, s) = (cancel.clone(), self.stopping.clone());
+            tokio::spawn(async move {
+                c.cancelled().await;
+                s.cancel();
+            });
+        }
         let mut tasks: Vec<(&str, JoinHandle<Result<()>>)> = Vec::new();
 
         let (d, c, w) = (self.clone(), cancel.clone(), wake.clone());

@@ -295,6 +295,99 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// `inbox apply ID --as ADDRESS`: acts on a held message as that person's own.
+    pub async fn cli_apply(&self, id: i64, as_address: &str, by: &str) -> Result<String> {
+        let summary = self.store.inbound(id).await?;
+        if summary.state != "held" {
+            return Err(super::DaemonError::Refused(format!(
+                "message {id} is {}, not held: nothing to apply",
+                summary.state
+            )));
+        }
+        let raw = self.store.inbound_raw(id).await?;
+        let acting = Acting {
+            trust: Trust::Confirmed(by.to_string()),
+            as_address: Some(as_address.to_string()),
+        };
+        let mut report = Report::default();
+        self.act(id, &raw, summary.received_at, &mut report, Some(&acting))
+            .await?;
+        let after = self.store.inbound(id).await?;
+        let ev = NewEvent::new(
+            by,
+            "inbox_apply",
+            None,
+            Some(id),
+            format!(
+                "message {id} applied as {as_address}'s: {}",
+                after.outcome.clone().unwrap_or_default()
+            ),
+        );
+        self.store.commit(&[], &[], &[ev], self.clock.now()).await?;
+        Ok(format!(
+            "message {id}: {} ({})",
+            after.state,
+            after.outcome.unwrap_or_default()
+        ))
+    }
+
+    /// `inbox dismiss ID`: sets a held message aside.
+    pub async fn cli_dismiss(&self, id: i64, by: &str) -> Result<String> {
+        let summary = self.store.inbound(id).await?;
+        if summary.state != "held" && summary.state != "new" {
+            return Err(super::DaemonError::Refused(format!(
+                "message {id} is {}, not held: nothing to dismiss",
+                summary.state
+            )));
+        }
+        let outcome = InboundOutcome {
+            state: InboundState::Ignored,
+            kind: summary.kind.clone().unwrap_or_else(|| "unknown".into()),
+            sender: summary.sender.clone(),
+            subject: summary.subject.clone().unwrap_or_default(),
+            outcome: format!(
+                "dismissed by {by} (was: {})",
+                summary.outcome.clone().unwrap_or_default()
+            ),
+            problems: summary.problems.clone(),
+            invitation_id: summary.invitation_id,
+        };
+        let ev = NewEvent::new(by, "inbox_dismiss", None, Some(id), outcome.outcome.clone());
+        self.store
+            .finish_inbound(id, &outcome, None, &[], &[ev], &[], self.clock.now())
+            .await?;
+        Ok(format!("message {id} dismissed"))
+    }
+
+    /// `inbox retry ID`: tries a held or quarantined message again from the start.
+    pub async fn cli_retry(&self, id: i64, by: &str) -> Result<String> {
+        let ev = NewEvent::new(
+            by,
+            "inbox_retry",
+            None,
+            Some(id),
+            format!("message {id} tried again by {by}"),
+        );
+        if !self.store.retry_inbound(id, &ev, self.clock.now()).await? {
+            return Err(super::DaemonError::Refused(format!(
+                "message {id} is not held or ignored: nothing to retry"
+            )));
+        }
+        let summary = self.store.inbound(id).await?;
+        let raw = self.store.inbound_raw(id).await?;
+        let mut report = Report::default();
+        self.act_on_stored(id, &raw, summary.received_at, &mut report)
+            .await;
+        let after = self.store.inbound(id).await?;
+        Ok(format!(
+            "message {id}: {} ({})",
+            after.state,
+            after.outcome.unwrap_or_default()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

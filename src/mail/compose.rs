@@ -17,6 +17,8 @@ pub enum ComposeError {
     ContentType(String, String),
     #[error("cannot build the message: {0}")]
     Build(#[from] lettre::error::Error),
+    #[error("cannot use {0:?} in a header: it holds control characters or spaces")]
+    Unsafe(String),
 }
 
 /// RFC 3834 `Auto-Submitted`.
@@ -124,11 +126,43 @@ pub struct Draft<'a> {
     pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
+/// A header value built from input (a name, a title, a file name): control characters
+/// (CR and LF above all, which would start a new header) become spaces, runs of space
+/// collapse, and the length is capped so one field cannot grow without end.
+pub fn clean_header(value: &str) -> String {
+    let mut out = String::with_capacity(value.len().min(512));
+    let mut space = false;
+    for c in value.chars() {
+        let c = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            ' '
+        } else {
+            c
+        };
+        if c.is_whitespace() {
+            if !space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = true;
+        } else {
+            out.push(c);
+            space = false;
+        }
+        if out.len() >= 400 {
+            break;
+        }
+    }
+    out.trim_end().to_string()
+}
+
 fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, ComposeError> {
+    if address.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ComposeError::Unsafe(address.to_string()));
+    }
     let addr = address
         .parse()
         .map_err(|e| ComposeError::Address(address.to_string(), e))?;
-    Ok(Mailbox::new(name.map(str::to_string), addr))
+    let name = name.map(clean_header).filter(|n| !n.is_empty());
+    Ok(Mailbox::new(name, addr))
 }
 
 /// The bytes of a message, ready for the outbox.
@@ -136,19 +170,19 @@ pub fn build(d: &Draft<'_>) -> Result<Vec<u8>, ComposeError> {
     let mut b = Message::builder()
         .from(mailbox(Some(d.from_name), d.from_address)?)
         .to(mailbox(d.to_name, d.to_address)?)
-        .subject(d.subject)
-        .message_id(Some(format!("<{}>", d.message_id)))
+        .subject(clean_header(d.subject))
+        .message_id(Some(format!("<{}>", clean_header(d.message_id))))
         .date(d.date.into())
         .header(AutoSubmitted(d.auto_submitted))
         .header(AutoResponseSuppress)
-        .header(SentByReferent(d.kind.to_string()));
+        .header(SentByReferent(clean_header(d.kind)));
     if let Some(r) = d.reply_to {
         b = b.reply_to(mailbox(Some(d.from_name), r)?);
     }
     if let Some(irt) = d.in_reply_to {
         b = b
-            .in_reply_to(format!("<{irt}>"))
-            .references(format!("<{irt}>"));
+            .in_reply_to(format!("<{}>", clean_header(irt)))
+            .references(format!("<{}>", clean_header(irt)));
     }
     if d.calendar.is_none() && d.attachments.is_empty() {
         return Ok(b
@@ -172,7 +206,11 @@ pub fn build(d: &Draft<'_>) -> Result<Vec<u8>, ComposeError> {
     };
     for (name, ct, bytes) in &d.attachments {
         let ct = content_type(ct).or_else(|_| content_type("application/octet-stream"))?;
-        mixed = mixed.singlepart(Attachment::new(name.clone()).body(bytes.clone(), ct));
+        let name = match clean_header(name).replace(['"', '\\'], "") {
+            n if n.is_empty() => "vedlegg".to_string(),
+            n => n,
+        };
+        mixed = mixed.singlepart(Attachment::new(name).body(bytes.clone(), ct));
     }
     Ok(b.multipart(mixed)?.formatted())
 }
@@ -184,6 +222,51 @@ fn content_type(s: &str) -> Result<ContentType, ComposeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_line_breaks_cannot_add_headers() {
+        let raw = build(&Draft {
+            from_name: "Sekretariatet",
+            from_address: "referent@council.no",
+            reply_to: None,
+            to_name: Some("Eve\r\nBcc: victim@example.no\r\n\r\nbody"),
+            to_address: "eve@example.no",
+            subject: "Mottatt: sak\r\nX-Evil: 1",
+            body: "Hei\n",
+            message_id: "receipt.1@council.no",
+            in_reply_to: Some("a>\r\nX-Evil: 2"),
+            auto_submitted: "auto-replied",
+            kind: "receipt",
+            date: "2027-01-01T10:00:00Z".parse().unwrap(),
+            calendar: None,
+            attachments: vec![("a\r\nb.pdf".into(), "application/pdf".into(), b"x".to_vec())],
+        })
+        .unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        let head = text.split("\r\n\r\n").next().unwrap();
+        assert!(!head.contains("\r\nBcc:"), "{head}");
+        assert!(!text.contains("\r\nX-Evil"), "{text}");
+        assert!(build(&Draft {
+            to_address: "eve@example.no\r\nBcc: x@y.no",
+            ..Draft {
+                from_name: "S",
+                from_address: "referent@council.no",
+                reply_to: None,
+                to_name: None,
+                to_address: "",
+                subject: "s",
+                body: "b",
+                message_id: "m@council.no",
+                in_reply_to: None,
+                auto_submitted: "auto-replied",
+                kind: "receipt",
+                date: "2027-01-01T10:00:00Z".parse().unwrap(),
+                calendar: None,
+                attachments: Vec::new(),
+            }
+        })
+        .is_err());
+    }
 
     #[test]
     fn builds_and_reads_back() {

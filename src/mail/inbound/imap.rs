@@ -247,6 +247,12 @@ impl ImapSource {
     }
 
     async fn fetch_inner(&mut self, max: usize) -> Result<Vec<RawMessage>, InboundError> {
+        // Connect first: a new session may find UIDVALIDITY changed and reset the
+        // checkpoint, and the search must start from the reset one, or messages
+        // renumbered below the old checkpoint would never be read.
+        if self.session.is_none() {
+            self.connect().await?;
+        }
         let last = self.last_uid;
         let session = self.session().await?;
         while session.unsolicited_responses.try_recv().is_ok() {}
