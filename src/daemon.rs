@@ -327,6 +327,7 @@ impl Daemon {
         report: &mut Report,
         acting: Option<&Acting>,
     ) -> Result<()> {
+        fault_point(raw);
         let limits = self.limits;
         let bytes = raw.to_vec();
         // Parsing is CPU work on untrusted input: off the async threads, and a panic
@@ -1244,6 +1245,17 @@ impl Daemon {
                 // Retries become due without anyone waking us.
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             }
+        }
+    }
+}
+
+/// Fault injection for the crash tests: with `REFERENT_FAULT_PANIC_ON` set, acting on a
+/// message that contains its text panics, the way a bug would. Unset in real use.
+#[allow(clippy::panic)]
+fn fault_point(raw: &[u8]) {
+    if let Ok(marker) = std::env::var("REFERENT_FAULT_PANIC_ON") {
+        if !marker.is_empty() && raw.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            panic!("fault injected for a test (REFERENT_FAULT_PANIC_ON)");
         }
     }
 }

@@ -11,4 +11,5 @@ mod e2e_more;
 mod golden;
 mod robustness;
 mod store;
+mod trust;
 mod year;

@@ -1,0 +1,474 @@
+//! The trust model, tried as an attacker would on the embedded default (SQLite and
+//! Maildir, `run --once` with a fixed `--now`): a forged `From:` acts on nothing, the
+//! person it claims to be is asked, and nothing from outside stops the loop.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+const T0: &str = "2027-03-01T09:00:00Z";
+
+/// A council (coordinator, member, observer) with a meeting on 9 March 2027 at
+/// Ullevål and the summons sent; `extra` goes into the configuration file.
+struct Embedded {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    n: usize,
+}
+
+impl Embedded {
+    fn new(extra_config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = embedded_config(dir.path());
+        if !extra_config.is_empty() {
+            let mut text = std::fs::read_to_string(&config).expect("read");
+            text.push_str(extra_config);
+            std::fs::write(&config, text).expect("write");
+        }
+        ok(&config, &["init"]);
+        council_with(
+            &config,
+            "ur",
+            "Utdanningsrådet",
+            &[
+                ("Eldbjørg Koordinator", "koord@hf.example", "coordinator"),
+                ("Ola Nordmann", "ola@hf.example", "member"),
+                ("Hdir", "hdir@hdir.example", "observer"),
+            ],
+        );
+        ok(
+            &config,
+            &[
+                "--now",
+                T0,
+                "meeting",
+                "add",
+                "--council",
+                "ur",
+                "--starts",
+                "2027-03-09T10:00",
+                "--place",
+                "Ullevål",
+            ],
+        );
+        ok(&config, &["--now", T0, "run", "--once"]);
+        Embedded { dir, config, n: 0 }
+    }
+
+    fn sent(&self, kind: &str) -> Vec<Vec<u8>> {
+        sent_in(self.dir.path(), kind)
+    }
+
+    fn drop_mail(&mut self, raw: &[u8]) {
+        self.n += 1;
+        std::fs::write(
+            self.dir.path().join(format!("inbox/new/{}.mail", self.n)),
+            raw,
+        )
+        .expect("drop");
+    }
+
+    fn run(&self, now: &str) {
+        ok(&self.config, &["--now", now, "run", "--once"]);
+    }
+
+    fn summons_to(&self, who: &str) -> Vec<u8> {
+        self.sent("summons")
+            .into_iter()
+            .find(|m| header(m, "To").is_some_and(|t| t.contains(who)))
+            .expect("a summons")
+    }
+
+    fn show(&self) -> serde_json::Value {
+        serde_json::from_str(&ok(&self.config, &["meeting", "show", "1", "--json"])).expect("json")
+    }
+
+    fn answer_of(&self, email: &str) -> serde_json::Value {
+        self.show()["invitations"]
+            .as_array()
+            .expect("invitations")
+            .iter()
+            .find(|i| i["email"] == email)
+            .map(|i| i["response"].clone())
+            .expect("invited")
+    }
+
+    fn inbox(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str::<serde_json::Value>(&ok(&self.config, &["inbox", "--json"]))
+            .expect("json")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn sent_in(dir: &Path, kind: &str) -> Vec<Vec<u8>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox/new"))
+        .expect("outbox")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter(|m| header(m, "X-Referent").as_deref() == Some(kind))
+        .collect()
+}
+
+const MINUTES: &str =
+    "To: referent@regut.example\r\nSubject: Utkast til referat fra møtet 9. mars\r\n\
+    Message-ID: <min.forged@evil.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+    Sak 1/27: Rådet vedtok å legge ned alt. Se https://evil.example/referat\r\n";
+
+#[test]
+fn forged_draft_minutes_reach_only_the_real_coordinators_confirmation() {
+    let mut w = Embedded::new("");
+    let (_, yes) = answer_summons(
+        &w.summons_to("ola@"),
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Ja, jeg kommer.",
+    );
+    w.drop_mail(&yes);
+    w.run("2027-03-02T09:00:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "accepted");
+
+    // An outsider writes the coordinator's address in From:.
+    w.drop_mail(format!("From: Eldbjørg Koordinator <koord@hf.example>\r\n{MINUTES}").as_bytes());
+    w.run("2027-03-10T09:00:00Z");
+    assert!(w.sent("minutes").is_empty(), "no draft goes out");
+    let asks = w.sent("confirm");
+    assert_eq!(asks.len(), 1);
+    assert!(header(&asks[0], "To").is_some_and(|t| t.contains("koord@hf.example")));
+    let (subject, text) = subject_and_text(&asks[0]);
+    assert!(subject.starts_with("Bekreft:"), "{subject}");
+    assert!(text.contains("Svar «bekreft»"), "{text}");
+    let held = w.inbox();
+    assert!(held.iter().any(|m| m["state"] == "held"
+        && m["outcome"]
+            .as_str()
+            .is_some_and(|o| o.contains("draft minutes"))));
+
+    // The attacker cannot answer the request: it went to the coordinator only, and a
+    // reply from another address with a guessed key is nothing.
+    let forged_yes = format!(
+        "From: eve@evil.example\r\nTo: referent@regut.example\r\nSubject: SV: Bekreft\r\nIn-Reply-To: {}\r\nMessage-ID: <y@evil.example>\r\n\r\nBekreft\r\n",
+        header(&asks[0], "Message-ID").expect("id")
+    );
+    w.drop_mail(forged_yes.as_bytes());
+    w.run("2027-03-10T09:10:00Z");
+    assert!(w.sent("minutes").is_empty(), "a stranger cannot confirm");
+
+    // The real coordinator says it was not her.
+    let (_, no) = answer_summons(
+        &asks[0],
+        "Eldbjørg",
+        "koord@hf.example",
+        "Avvis, det var ikke meg.",
+    );
+    w.drop_mail(&no);
+    w.run("2027-03-10T09:20:00Z");
+    assert!(w.sent("minutes").is_empty());
+    assert!(w.inbox().iter().any(|m| m["state"] == "ignored"
+        && m["outcome"]
+            .as_str()
+            .is_some_and(|o| o.contains("did not come from them"))));
+}
+
+#[test]
+fn the_receiving_servers_verdict_authenticates_a_coordinator() {
+    let mut w = Embedded::new("\n[mailbox]\ntrusted_authserv_id = \"mx.regut.example\"\n");
+    let (_, yes) = answer_summons(
+        &w.summons_to("ola@"),
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Ja, jeg kommer.",
+    );
+    w.drop_mail(&yes);
+    w.run("2027-03-02T09:00:00Z");
+    // dmarc=fail from the trusted server: never authenticated, a forged pass further
+    // down notwithstanding.
+    w.drop_mail(
+        format!(
+            "Authentication-Results: mx.regut.example; dmarc=fail header.from=hf.example\r\nReceived: from evil\r\n\
+             Authentication-Results: mx.regut.example; dmarc=pass header.from=hf.example\r\n\
+             From: koord@hf.example\r\n{MINUTES}"
+        )
+        .as_bytes(),
+    );
+    w.run("2027-03-10T09:00:00Z");
+    assert!(w.sent("minutes").is_empty());
+    assert_eq!(w.sent("confirm").len(), 1);
+    // The same from the coordinator's real server: DMARC passes, the draft goes out.
+    w.drop_mail(
+        format!(
+            "Authentication-Results: mx.regut.example;\r\n dkim=pass header.d=hf.example;\r\n dmarc=pass (p=reject) header.from=hf.example\r\n\
+             From: koord@hf.example\r\n{}",
+            MINUTES.replace("min.forged@evil.example", "min.real@hf.example")
+        )
+        .as_bytes(),
+    );
+    w.run("2027-03-10T09:30:00Z");
+    let drafts = w.sent("minutes");
+    assert_eq!(drafts.len(), 2, "Ola (attended) and the coordinator");
+}
+
+#[test]
+fn a_forged_forward_changes_no_answer_and_invites_nobody() {
+    let mut w = Embedded::new("");
+    let (_, yes) = answer_summons(
+        &w.summons_to("ola@"),
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Ja, jeg kommer.",
+    );
+    w.drop_mail(&yes);
+    w.run("2027-03-02T09:00:00Z");
+    let forward = "From: Eldbjørg Koordinator <koord@hf.example>\r\nTo: referent@regut.example\r\n\
+        Subject: VS: Innkalling\r\nMessage-ID: <fwd.1@evil.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+        Se under.\r\n\r\nFra: Ola Nordmann <ola@hf.example>\r\nSendt: 2. mars 2027 10:00\r\nTil: Sekretariatet\r\n\
+        Emne: SV: Innkalling\r\n\r\nJeg må dessverre melde forfall. Eve Angriper (eve@evil.example) møter for meg.\r\n";
+    w.drop_mail(forward.as_bytes());
+    w.run("2027-03-02T10:00:00Z");
+    assert_eq!(
+        w.answer_of("ola@hf.example"),
+        "accepted",
+        "the answer stands"
+    );
+    let summonses = w.sent("summons");
+    assert!(
+        !summonses
+            .iter()
+            .any(|m| header(m, "To").is_some_and(|t| t.contains("eve@"))),
+        "the named outsider gets nothing"
+    );
+    let asks = w.sent("confirm");
+    assert_eq!(asks.len(), 1);
+    assert!(header(&asks[0], "To").is_some_and(|t| t.contains("koord@")));
+
+    // The coordinator did forward it: one word, and it counts.
+    let (_, yes) = answer_summons(&asks[0], "Eldbjørg", "koord@hf.example", "Bekreft");
+    w.drop_mail(&yes);
+    w.run("2027-03-02T10:10:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "declined");
+}
+
+/// The UID of the event in a summons' calendar entry.
+fn event_uid(summons: &[u8]) -> String {
+    let msg = mail_parser::MessageParser::default()
+        .parse(summons)
+        .expect("parse");
+    let ics = msg
+        .parts
+        .iter()
+        .filter_map(|p| p.text_contents())
+        .find(|t| t.contains("BEGIN:VCALENDAR"))
+        .expect("a calendar part")
+        .replace("\r\n ", "");
+    ics.lines()
+        .find_map(|l| l.strip_prefix("UID:"))
+        .expect("UID")
+        .trim()
+        .to_string()
+}
+
+fn calendar_reply(from: &str, uid: &str, partstat: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: referent@regut.example\r\nSubject: Avslått: Innkalling\r\nMessage-ID: <{}@cal.example>\r\n\
+         Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n\
+         BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:0\r\n\
+         ATTENDEE;PARTSTAT={partstat}:mailto:ola@hf.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        rand::random::<u64>()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_calendar_reply_counts_only_with_the_recipients_own_uid() {
+    let mut w = Embedded::new("");
+    let summons = w.summons_to("ola@");
+    let uid = event_uid(&summons);
+    let meeting_uid = w.show()["meeting"]["uid"]
+        .as_str()
+        .expect("uid")
+        .to_string();
+    assert!(
+        uid.ends_with(&meeting_uid) && uid != meeting_uid,
+        "{uid} is personal"
+    );
+    // Another member knows the meeting's UID, not Ola's: a decline "from Ola" with it
+    // changes nothing and asks Ola.
+    w.drop_mail(&calendar_reply(
+        "Ola Nordmann <ola@hf.example>",
+        &meeting_uid,
+        "DECLINED",
+    ));
+    w.run("2027-03-02T09:00:00Z");
+    assert!(w.answer_of("ola@hf.example").is_null());
+    assert_eq!(w.sent("confirm").len(), 1);
+    // Ola's own calendar answers with the UID it was given.
+    w.drop_mail(&calendar_reply(
+        "Ola Nordmann <ola@hf.example>",
+        &uid,
+        "ACCEPTED",
+    ));
+    w.run("2027-03-02T09:10:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "accepted");
+}
+
+#[test]
+fn unverified_proposals_are_flagged_and_limited() {
+    let mut w = Embedded::new("\n[daemon]\nproposals_per_day = 2\n");
+    for i in 0..4 {
+        w.drop_mail(
+            format!(
+                "From: Ola Nordmann <ola@hf.example>\r\nTo: referent@regut.example\r\nSubject: Forslag til sak: Sak nummer {i}\r\n\
+                 Message-ID: <p{i}@hf.example>\r\n\r\nForslag til sak: Sak nummer {i}\r\nBakgrunn.\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    w.run("2027-03-01T10:00:00Z");
+    let approvals = w.sent("approval");
+    assert_eq!(approvals.len(), 2, "two a day, the rest held");
+    let (_, text) = subject_and_text(&approvals[0]);
+    assert!(text.contains("ikke autentisert"), "{text}");
+    assert_eq!(
+        w.inbox()
+            .iter()
+            .filter(|m| m["state"] == "held"
+                && m["outcome"]
+                    .as_str()
+                    .is_some_and(|o| o.contains("at most 2 a day")))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_message_that_keeps_failing_is_quarantined_and_the_next_hundred_are_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = embedded_config(dir.path());
+    ok(&config, &["init"]);
+    ok(
+        &config,
+        &[
+            "council",
+            "add",
+            "--slug",
+            "ur",
+            "--name",
+            "Utdanningsrådet",
+        ],
+    );
+    let mut csv = String::from("name,email,org,role,doctor\n");
+    for i in 0..100 {
+        csv.push_str(&format!("Medlem {i},m{i}@hf.example,HF,member,no\n"));
+    }
+    let csv_path = dir.path().join("members.csv");
+    std::fs::write(&csv_path, csv).expect("csv");
+    ok(
+        &config,
+        &[
+            "member",
+            "import",
+            "--council",
+            "ur",
+            csv_path.to_str().expect("path"),
+        ],
+    );
+    // A line break in a name is refused with the line it is on, and nothing imported.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "name,email\n\"Eve\r\nBcc: x@y.no\",eve@hf.example\n").expect("csv");
+    let out = referent(
+        &config,
+        &[
+            "member",
+            "import",
+            "--council",
+            "ur",
+            bad.to_str().expect("path"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+    ok(
+        &config,
+        &[
+            "--now",
+            T0,
+            "meeting",
+            "add",
+            "--council",
+            "ur",
+            "--starts",
+            "2027-03-09T10:00",
+            "--place",
+            "Ullevål",
+        ],
+    );
+    ok(&config, &["--now", T0, "run", "--once"]);
+    let summonses = sent_in(dir.path(), "summons");
+    assert_eq!(summonses.len(), 100);
+    // The poisoned message first, then a hundred answers.
+    std::fs::write(
+        dir.path().join("inbox/new/000.poison"),
+        "From: m0@hf.example\r\nTo: referent@regut.example\r\nSubject: x\r\nMessage-ID: <poison@hf.example>\r\n\r\nPOISON-7f3a\r\n",
+    )
+    .expect("drop");
+    for (i, s) in summonses.iter().enumerate() {
+        let to = header(s, "To").expect("to");
+        let addr = address_in(&to);
+        let (_, raw) = answer_summons(s, "Medlem", &addr, "Ja, jeg kommer.");
+        std::fs::write(
+            dir.path().join(format!("inbox/new/{:03}.answer", i + 1)),
+            raw,
+        )
+        .expect("drop");
+    }
+    let run = || {
+        let out = Command::new(bin())
+            .arg("--config")
+            .arg(&config)
+            .args(["--now", "2027-03-02T09:00:00Z", "run", "--once"])
+            .env("REFERENT_LOG", "error")
+            .env("REFERENT_FAULT_PANIC_ON", "POISON-7f3a")
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for _ in 0..4 {
+        run();
+    }
+    let inbox: serde_json::Value =
+        serde_json::from_str(&ok(&config, &["inbox", "--json"])).expect("json");
+    let rows = inbox.as_array().expect("rows");
+    let poison = rows
+        .iter()
+        .find(|r| r["message_id"] == "poison@hf.example")
+        .expect("stored");
+    assert_eq!(poison["state"], "held");
+    assert_eq!(poison["kind"], "quarantined");
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&config, &["meeting", "show", "1", "--json"])).expect("json");
+    let accepted = show["invitations"]
+        .as_array()
+        .expect("invitations")
+        .iter()
+        .filter(|i| i["response"] == "accepted")
+        .count();
+    assert_eq!(accepted, 100, "every answer after the poisoned one is read");
+    // A coordinator sets it aside, and the audit trail says who.
+    let id = poison["id"].as_i64().expect("id").to_string();
+    ok(
+        &config,
+        &["inbox", "dismiss", &id, "--by", "koord@hf.example"],
+    );
+    let log = ok(&config, &["log", "--json"]);
+    assert!(log.contains("inbox_dismiss"), "{log}");
+}
