@@ -234,6 +234,7 @@ const LIST_HEADINGS: &[&str] = &[
     "cannot be delivered to the following",
     // Exchange 2010+ / Office 365.
     "delivery has failed to these recipients or groups",
+    "delivery is delayed to these recipients or groups",
     // GroupWise.
     "undeliverable to the following",
     // sendmail, McAfee, gateways, qmail, Exim, Gmail, OpenSMTPD.
