@@ -92,6 +92,9 @@ pub struct Understanding {
     pub calendar: Option<CalendarReply>,
     pub agenda_item: Option<AgendaItem>,
     pub corrections: Vec<Correction>,
+    /// For a reply to draft minutes: the whole text body, quote included, for
+    /// `secretariat::inline_edits_against` with the draft as sent.
+    pub minutes_reply_body: Option<String>,
     pub decision: Option<Decision>,
     pub problems: Vec<String>,
     pub date: Option<chrono::NaiveDate>,
@@ -499,6 +502,7 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
                 corrections.extend(inline);
             }
             u.corrections = corrections;
+            u.minutes_reply_body = Some(effective_body.clone());
             u.kind = Some(Kind::MinutesCorrection);
         } else {
             u.kind = Some(Kind::MinutesDraft);
