@@ -92,10 +92,79 @@ fn is_auto_subject(subject: &str) -> bool {
     .any(|p| s.starts_with(p) || s.contains(&format!(": {p}")))
 }
 
+/// Subjects that bounce and delay notices are sent with (Postfix, Exim, sendmail,
+/// Exchange/Outlook in English and Norwegian, GroupWise, MDaemon, gateways).
+const BOUNCE_SUBJECTS: &[&str] = &[
+    "undelivered mail",
+    "undeliverable",
+    "delivery status notification",
+    "delivery notification",
+    "delivery status",
+    "mail delivery failed",
+    "mail delivery failure",
+    "mail delivery system",
+    "mail delivery problem",
+    "delivery failure",
+    "delivery failed",
+    "delivery problem",
+    "failure notice",
+    "failure delivery",
+    "returned mail",
+    "return mail",
+    "mail returned",
+    "message not delivered",
+    "message delivery failure",
+    "could not be delivered",
+    "could not send message",
+    "there was an error sending your mail",
+    "nondeliverable",
+    "non-delivery",
+    "non delivery",
+    "message status - undeliverable",
+    "kan ikke leveres",
+    "kunne ikke leveres",
+    "ikke levert",
+    "leveringsfeil",
+    "leveringsstatus",
+    "nådde ikke frem",
+    "delivery has failed",
+    "delivery delayed",
+    "delivery has been delayed",
+    "delivery warning",
+    "warning: message",
+    "warning: could not send",
+    "unzustellbar",
+    "nicht zustellbar",
+    "mail system error",
+    "permanent delivery failure",
+];
+
+/// Phrases by which a delivery system announces a report, for the gateways that send
+/// one with an ordinary subject and sender (MDaemon, Lotus Notes, mail gateways).
+const BOUNCE_OPENINGS: &[&str] = &[
+    "could not be delivered",
+    "couldn't be delivered",
+    "was undeliverable",
+    "did not reach the following recipient",
+    "delivery has failed to these recipients",
+    "the following addresses had permanent fatal errors",
+    "the following address(es) failed",
+    "delivery to the following recipient failed permanently",
+    "this is the mail system at host",
+    "this message was created automatically by mail delivery software",
+    "the original message was received at",
+    "i'm sorry to have to inform you that your message could not",
+    "i wasn't able to deliver your message",
+    "unable to deliver your message",
+    "delivery attempts will continue",
+    "kunne ikke leveres",
+];
+
 /// Reads a bounce: a `multipart/report; report-type=delivery-status` (RFC 3464), an
-/// Exchange NDR, or a plain-text MTA bounce. `raw_text` is the message as text (lossy),
-/// where the machine-readable `Final-Recipient`/`Status` fields are found whatever the
-/// MIME structure.
+/// Exchange or GroupWise NDR, or a plain-text MTA bounce. `raw_text` is the message as
+/// text (lossy), where the machine-readable `Final-Recipient`/`Status` fields are found
+/// whatever the MIME structure. Which address failed, and whether for good, is read in
+/// `bounce.rs`.
 pub fn read_bounce(h: &Headers<'_>, raw_text: &str, body: &str) -> Option<Bounce> {
     let ct = h.content_type.to_ascii_lowercase();
     let is_report = ct.contains("multipart/report") && ct.contains("delivery-status");
@@ -103,118 +172,47 @@ pub fn read_bounce(h: &Headers<'_>, raw_text: &str, body: &str) -> Option<Bounce
     let from_daemon = from.starts_with("mailer-daemon@")
         || from.starts_with("postmaster@")
         || from.starts_with("mail-daemon@")
-        || from.contains("mailer-daemon");
+        || from.contains("mailer-daemon")
+        || from.starts_with("mdaemon@")
+        // Verizon's and other SMS gateways.
+        || from.starts_with("post_master@");
     let subject = h.subject.to_lowercase();
-    let bounce_subject = [
-        "undelivered mail",
-        "undeliverable",
-        "delivery status notification",
-        "mail delivery failed",
-        "delivery failure",
-        "failure notice",
-        "returned mail",
-        "kan ikke leveres",
-        "kunne ikke leveres",
-        "ikke levert",
-        "leveringsfeil",
-        "nådde ikke frem",
-        "delivery has failed",
-        "delivery delayed",
-        "warning: message",
-        "mail delivery failure",
-        "non-delivery",
-        "unzustellbar",
-    ]
-    .iter()
-    .any(|p| subject.contains(p));
+    let bounce_subject = BOUNCE_SUBJECTS.iter().any(|p| subject.contains(p));
     let empty_return_path = (h.get)("return-path")
         .map(|r| r.trim() == "<>" || r.trim().is_empty())
         .unwrap_or(false);
-    if !(is_report || from_daemon || bounce_subject || (empty_return_path && subject.is_empty())) {
+    // A null sender (RFC 5321 §4.5.5) whose text reads like a delivery report: gateways
+    // that write neither a known subject nor a daemon's From.
+    let report_text = || {
+        let head = body.chars().take(3000).collect::<String>().to_lowercase();
+        BOUNCE_OPENINGS.iter().any(|p| head.contains(p))
+    };
+    let null_sender = empty_return_path || from.is_empty();
+    if !(is_report
+        || from_daemon
+        || bounce_subject
+        || (empty_return_path && subject.is_empty())
+        || (null_sender && report_text()))
+    {
         return None;
     }
-
-    let mut recipient = None;
-    let mut status = None;
-    let mut action_failed = None;
-    for line in raw_text.lines() {
-        let l = line.trim();
-        let lower = l.to_ascii_lowercase();
-        if recipient.is_none() {
-            for field in [
-                "final-recipient:",
-                "original-recipient:",
-                "x-failed-recipients:",
-            ] {
-                if let Some(rest) = lower.strip_prefix(field) {
-                    // "rfc822; ola@example.no"
-                    let value = rest.rsplit(';').next().unwrap_or(rest);
-                    recipient = super::rsvp::find_email(value);
-                }
-            }
-        }
-        if status.is_none() {
-            if let Some(rest) = lower.strip_prefix("status:") {
-                status = find_status_code(rest);
-            }
-        }
-        if action_failed.is_none() {
-            if let Some(rest) = lower.strip_prefix("action:") {
-                let a = rest.trim();
-                action_failed = Some(a.starts_with("failed"));
-            }
-        }
+    // Never the failed recipient: the bounce's own addressee (us, who sent the
+    // original) and the daemon that reports. Not `X-Original-To`: DragonFly Mail Agent
+    // puts the failed address there.
+    let mut ignore: Vec<String> = Vec::new();
+    if !from.is_empty() {
+        ignore.push(from);
     }
-    if recipient.is_none() {
-        // Postfix: "<ola@example.no>: host … said: 550 5.1.1 …"; Exim: the address alone
-        // on an indented line after "failed:".
-        for line in body.lines() {
-            let t = line.trim();
-            if t.starts_with('<') && t.contains(">:") {
-                recipient = super::rsvp::find_email(t);
-                if recipient.is_some() {
-                    break;
-                }
-            }
-        }
+    if let Some(a) = (h.get)("to").as_deref().and_then(super::rsvp::find_email) {
+        ignore.push(a);
     }
-    if recipient.is_none() {
-        recipient = body
-            .lines()
-            .filter(|l| !l.to_lowercase().contains("postmaster") && !l.contains("mailer-daemon"))
-            .find_map(super::rsvp::find_email);
-    }
-    if status.is_none() {
-        status = find_status_code(body);
-    }
-    let permanent = match (&status, action_failed) {
-        (Some(s), _) => s.starts_with('5'),
-        (None, Some(failed)) => failed,
-        (None, None) => {
-            let b = body.to_lowercase();
-            !(subject.contains("delay") || b.contains("will retry") || b.contains("delayed"))
-        }
-    };
+    let reading = super::bounce::read(raw_text, body, &ignore);
+    let permanent = super::bounce::is_permanent(&reading, h.subject, body);
     Some(Bounce {
-        recipient,
+        recipient: reading.recipient,
         permanent,
-        status,
+        status: reading.status,
     })
-}
-
-/// The first enhanced status code (RFC 3463: class.subject.detail, class 2/4/5).
-fn find_status_code(text: &str) -> Option<String> {
-    text.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',' || c == '#')
-        .map(|w| w.trim_end_matches(['.', ':', ';']))
-        .find(|w| {
-            let parts: Vec<&str> = w.split('.').collect();
-            parts.len() == 3
-                && matches!(parts[0], "4" | "5")
-                && parts[1..]
-                    .iter()
-                    .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .map(str::to_string)
 }
 
 /// The return date an out-of-office reply gives, if any: "tilbake 12.01.2027",
@@ -380,18 +378,5 @@ mod tests {
             return_date("tilbake 4. januar", dec),
             NaiveDate::from_ymd_opt(2027, 1, 4)
         );
-    }
-
-    #[test]
-    fn status_codes() {
-        assert_eq!(
-            find_status_code("550 5.1.1 <x@y>: user unknown").as_deref(),
-            Some("5.1.1")
-        );
-        assert_eq!(
-            find_status_code("4.4.1 (connection timed out)").as_deref(),
-            Some("4.4.1")
-        );
-        assert_eq!(find_status_code("version 1.2.3"), None);
     }
 }

@@ -4,8 +4,10 @@
 //! (`In-Reply-To`/`References`/token) on top of this.
 
 pub mod auto;
+mod bounce;
 pub mod forward;
 pub mod itip;
+mod legacy_zone;
 pub mod rsvp;
 pub mod secretariat;
 pub mod text;
@@ -90,6 +92,9 @@ pub struct Understanding {
     pub calendar: Option<CalendarReply>,
     pub agenda_item: Option<AgendaItem>,
     pub corrections: Vec<Correction>,
+    /// For a reply to draft minutes: the whole text body, quote included, for
+    /// `secretariat::inline_edits_against` with the draft as sent.
+    pub minutes_reply_body: Option<String>,
     pub decision: Option<Decision>,
     pub problems: Vec<String>,
     pub date: Option<chrono::NaiveDate>,
@@ -198,6 +203,7 @@ pub const SENT_BY_HEADER: &str = "X-Referent";
 /// Reads a raw message. Never panics and never fails: what cannot be read is listed in
 /// `problems`, and the caller keeps the raw bytes whatever happens here.
 pub fn understand(raw: &[u8], limits: Limits) -> Understanding {
+    let raw = &*legacy_zone::fix_ut_zone(raw);
     if raw.len() > limits.max_bytes {
         // Read only the header block of a huge message, so it can still be attributed.
         let head_end = find_header_end(raw).unwrap_or(raw.len().min(64 * 1024));
@@ -366,7 +372,7 @@ fn understand_inner(raw: &[u8], limits: Limits) -> Understanding {
     }
 
     let raw_text = String::from_utf8_lossy(&raw[..raw.len().min(limits.max_text * 4)]);
-    if let Some(b) = auto::read_bounce(&headers, &raw_text, body) {
+    if let Some(b) = auto::read_bounce(&headers, &bounce::report_text(&msg, &raw_text), body) {
         u.bounce = Some(b);
         u.kind = Some(Kind::Bounce);
     } else if auto::is_automatic(&headers) && !auto::is_list(&headers)
@@ -496,6 +502,7 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
                 corrections.extend(inline);
             }
             u.corrections = corrections;
+            u.minutes_reply_body = Some(effective_body.clone());
             u.kind = Some(Kind::MinutesCorrection);
         } else {
             u.kind = Some(Kind::MinutesDraft);

@@ -179,6 +179,7 @@ const NO_REMARKS: &[&str] = &[
     "ingen endringer",
     "ingen korreksjoner",
     "ingen merknadar",
+    "ingen merknad",
     "ikke noe å bemerke",
     "ikkje noko å merke",
     "ser bra ut",
@@ -187,43 +188,178 @@ const NO_REMARKS: &[&str] = &[
     "no comments",
     "no corrections",
     "no changes",
+    "nothing to add",
     "looks good",
     "looks fine",
 ];
 
-/// Corrections to minutes from what a person wrote. "Ingen merknader" gives none.
+/// Lines that open or close a mail, thank, or approve the rest: never a correction.
+fn is_pleasantry(line: &str) -> bool {
+    let l = line
+        .trim()
+        .trim_end_matches(['.', '!', ',', ':'])
+        .to_lowercase();
+    if l.is_empty() {
+        return true;
+    }
+    let words: Vec<&str> = l.split_whitespace().collect();
+    let first = words.first().copied().unwrap_or("");
+    const OPENERS: &[&str] = &[
+        "hei", "hallo", "heisann", "hi", "hello", "dear", "kjære", "god", "takk", "tusen",
+        "thanks", "thank",
+    ];
+    if words.len() <= 4 && OPENERS.contains(&first) {
+        return true;
+    }
+    const APPROVALS: &[&str] = &[
+        "ellers ser det fint ut",
+        "ellers ser det bra ut",
+        "ellers ser alt fint ut",
+        "ellers ser alt bra ut",
+        "ellers fint",
+        "ellers bra",
+        "ellers ok",
+        "ellers greitt",
+        "elles fint",
+        "elles ser det fint ut",
+        "elles ser det bra ut",
+        "resten ser fint ut",
+        "resten ser bra ut",
+        "otherwise it looks good",
+        "otherwise it looks fine",
+        "otherwise looks good",
+        "otherwise fine",
+        "otherwise ok",
+        "the rest looks good",
+        "takk for referatet",
+        "takk for eit godt referat",
+        "takk for et godt referat",
+        "thanks for the minutes",
+    ];
+    APPROVALS.iter().any(|a| l.starts_with(a))
+}
+
+/// A sign-off ("Mvh Ola", "Vennlig hilsen", "Regards"): it and what follows it are the
+/// signature.
+fn is_sign_off(line: &str) -> bool {
+    let l = line.trim().to_lowercase();
+    [
+        "mvh",
+        "m.v.h",
+        "med vennlig hilsen",
+        "vennlig hilsen",
+        "venleg helsing",
+        "beste hilsen",
+        "hilsen",
+        "helsing",
+        "hilsn",
+        "regards",
+        "best regards",
+        "kind regards",
+        "best wishes",
+        "cheers",
+        "br,",
+        "--",
+    ]
+    .iter()
+    .any(|s| l == *s || l.starts_with(&format!("{s} ")) || l.starts_with(&format!("{s},")))
+}
+
+/// A line with a name alone ("Ola", "Kari Nordmann"): a signature without a sign-off.
+fn is_name_only(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    !words.is_empty()
+        && words.len() <= 3
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '.')
+        })
+}
+
+/// Corrections to minutes from what a person wrote. "Ingen merknader" gives none;
+/// greetings, thanks, signatures and "ellers ser det fint ut" are left out. Each
+/// correction keeps the agenda item it names ("Under sak 3/27 …", "Sak 3:"), or the
+/// one a heading line above it named.
 pub fn read_corrections(reply_text: &str) -> Vec<Correction> {
     let text = reply_text.trim();
-    let lower = text.to_lowercase();
-    if text.is_empty()
-        || NO_REMARKS
-            .iter()
-            .any(|n| lower.starts_with(n) || lower == *n)
+    // The writer's own lines, without pleasantries and the signature.
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if is_sign_off(line) {
+            break;
+        }
+        if is_pleasantry(line) && !line.trim().is_empty() {
+            continue;
+        }
+        lines.push(line);
+    }
+    while lines
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || is_name_only(l.trim()))
     {
+        lines.pop();
+    }
+    let first = lines
+        .iter()
+        .map(|l| l.trim().to_lowercase())
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    if first.is_empty() || NO_REMARKS.iter().any(|n| first.starts_with(n)) {
         return Vec::new();
     }
-    let mut out = Vec::new();
-    for para in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
-        let plower = para.to_lowercase();
-        // Greetings and thanks are not corrections.
-        if para.lines().count() == 1
-            && para.len() < 40
-            && !plower.contains("sak")
-            && !plower.contains("item")
-        {
-            let greeting = ["hei", "hallo", "takk", "thanks", "hi", "dear", "kjære"]
-                .iter()
-                .any(|g| plower.starts_with(g));
-            if greeting {
-                continue;
+    // Units: paragraphs, or the lines of a paragraph that each name an item or are
+    // bullets ("Sak 2: …\nSak 5: …").
+    let mut units: Vec<String> = Vec::new();
+    for para in lines.join("\n").split("\n\n") {
+        let plines: Vec<&str> = para
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let starts_unit = |l: &str| {
+            let lower = l.to_lowercase();
+            lower.starts_with("sak ")
+                || lower.starts_with("under sak")
+                || lower.starts_with("item ")
+                || lower.starts_with("agenda item")
+                || l.starts_with(['-', '*', '•'])
+        };
+        if plines.len() > 1 && plines.iter().filter(|l| starts_unit(l)).count() >= 2 {
+            let mut current = String::new();
+            for l in plines {
+                if starts_unit(l) && !current.is_empty() {
+                    units.push(std::mem::take(&mut current));
+                }
+                if !current.is_empty() {
+                    current.push('\n');
+                }
+                current.push_str(l.trim_start_matches(['-', '*', '•']).trim());
             }
+            units.push(current);
+        } else if !plines.is_empty() {
+            units.push(plines.join("\n"));
         }
-        let (before, after) = before_after(para);
+    }
+    let mut out = Vec::new();
+    let mut heading_item: Option<String> = None;
+    for unit in units {
+        let lower = unit.to_lowercase();
+        let item = item_reference(&lower);
+        // "Sak 3:" alone: the item for what follows.
+        let rest_after_heading = unit
+            .split_once(':')
+            .map(|(_, r)| r.trim())
+            .unwrap_or(unit.trim());
+        if item.is_some() && (rest_after_heading.is_empty() || unit.trim().len() <= 12) {
+            heading_item = item;
+            continue;
+        }
+        let (before, after) = before_after(&unit);
         out.push(Correction {
-            item: item_reference(&plower),
+            item: item.or_else(|| heading_item.clone()),
             before,
             after,
-            text: para.to_string(),
+            text: unit,
         });
     }
     out
@@ -269,6 +405,131 @@ pub fn read_inline_edits(body: &str) -> Vec<Correction> {
     out
 }
 
+/// Edits made inside the quoted draft, found by comparing the quote with the draft
+/// itself: every quoted line that is a changed version of a draft line becomes a
+/// before/after pair, with the agenda item whose heading ("Sak 3/27 …") last came
+/// above that line in the draft.
+///
+/// Outlook quotes without `>` markers, below `-----Opprinnelig melding-----` /
+/// `-----Original Message-----` or a `Fra:/Sendt:/Til:/Emne:` (`From:/Sent:/To:/
+/// Subject:`) header block, so the edits can only be told from the draft by comparing;
+/// Gmail and Apple Mail quote with `>` and are read the same way (markers ignored).
+///
+/// How the daemon calls it: for a message understood as `Kind::MinutesCorrection`, take
+/// `Understanding::minutes_reply_body` (the whole text body, quote included) and the
+/// text of the minutes version the reply answers (the draft as sent, found through the
+/// thread), and call `inline_edits_against(body, &draft_text)`. When the result is not
+/// empty, use it in place of the free-text corrections that have neither an item nor a
+/// `before` (those only introduce the edits: "se rettelser i teksten"), as `classify`
+/// does with `read_inline_edits`.
+pub fn inline_edits_against(reply_body: &str, draft: &str) -> Vec<Correction> {
+    let norm = |l: &str| -> String {
+        l.trim_start()
+            .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // Draft lines with the item each falls under.
+    let mut draft_lines: Vec<(String, Option<String>)> = Vec::new();
+    let mut item = None;
+    for l in draft.lines() {
+        let n = norm(l);
+        if n.is_empty() {
+            continue;
+        }
+        if let Some(found) = heading_item(&n) {
+            item = Some(found);
+        }
+        draft_lines.push((n, item.clone()));
+    }
+    let quoted = quoted_part(reply_body);
+    let quoted: Vec<String> = quoted
+        .iter()
+        .map(|l| norm(l))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let in_quote: std::collections::HashSet<&str> = quoted.iter().map(String::as_str).collect();
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    for q in &quoted {
+        let rest = draft_lines.get(cursor..).unwrap_or(&[]);
+        if let Some(k) = rest.iter().position(|(d, _)| d == q) {
+            cursor += k + 1;
+            continue;
+        }
+        // A changed line: the next draft line like it that the quote no longer has.
+        let found = rest
+            .iter()
+            .position(|(d, _)| !in_quote.contains(d.as_str()) && similar(d, q));
+        if let Some(k) = found {
+            if let Some((d, item)) = rest.get(k) {
+                out.push(Correction {
+                    item: item.clone(),
+                    before: Some(d.clone()),
+                    after: Some(q.clone()),
+                    text: q.clone(),
+                });
+            }
+            cursor += k + 1;
+        }
+    }
+    out
+}
+
+/// The item a draft heading names: "Sak 3/27 Kurs i akuttmedisin", "3/27 Kurs …".
+fn heading_item(line: &str) -> Option<String> {
+    let lower = line.to_lowercase();
+    if lower.starts_with("sak") || lower.starts_with("item") || lower.starts_with("agenda item") {
+        return item_reference(&lower);
+    }
+    let number: String = line
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '/')
+        .collect();
+    (number.contains('/') && number.len() >= 3).then(|| number.trim_end_matches('/').to_string())
+}
+
+/// The quoted part of a reply: below Outlook's separator or header block when there is
+/// one (its header lines skipped), else the `>` lines.
+fn quoted_part(body: &str) -> Vec<&str> {
+    let lines: Vec<&str> = body.lines().collect();
+    let is_header = |l: &str, names: &[&str]| {
+        let t = l.trim_start_matches(['>', ' ', '*']).to_lowercase();
+        names.iter().any(|n| t.starts_with(n))
+    };
+    const FROM: &[&str] = &["fra:", "from:", "frå:"];
+    const SENT: &[&str] = &["sendt:", "sent:", "date:", "dato:"];
+    let start = lines.iter().enumerate().find_map(|(i, l)| {
+        let t = l.trim().trim_start_matches(['>', ' ']).to_lowercase();
+        if t.starts_with("-----") && (t.contains("opprinnelig") || t.contains("original")) {
+            return Some(i + 1);
+        }
+        // "Fra: …" with "Sendt: …" among the next lines.
+        if is_header(l, FROM) && lines.iter().skip(i + 1).take(3).any(|n| is_header(n, SENT)) {
+            return Some(i);
+        }
+        None
+    });
+    match start {
+        Some(s) => {
+            let mut rest: Vec<&str> = lines.get(s..).unwrap_or(&[]).to_vec();
+            // Skip the header block: up to the first blank line.
+            if let Some(blank) = rest
+                .iter()
+                .position(|l| l.trim_start_matches(['>', ' ']).trim().is_empty())
+            {
+                rest.drain(..blank);
+            }
+            rest
+        }
+        None => lines
+            .into_iter()
+            .filter(|l| l.trim_start().starts_with('>'))
+            .collect(),
+    }
+}
+
 /// Whether two lines are versions of each other: what they share at the start and the
 /// end covers at least half of the longer one.
 fn similar(a: &str, b: &str) -> bool {
@@ -311,49 +572,234 @@ fn item_reference(lower: &str) -> Option<String> {
     None
 }
 
-/// "står det «X», skal stå «Y»" / "endre «X» til «Y»" / "change "X" to "Y"".
+/// Phrases after which the new wording follows, each with the words that must also be in
+/// the sentence for it to count (" til " only after "endre": "endre «B» til «A»").
+const AFTER_MARKERS: &[(&str, &[&str])] = &[
+    ("skal det stå", &[]),
+    ("det skal stå", &[]),
+    ("skal stå", &[]),
+    ("skulle stått", &[]),
+    ("bør det stå", &[]),
+    ("bør stå", &[]),
+    ("skal det være", &[]),
+    ("skal det vere", &[]),
+    ("skal være", &[]),
+    ("skal vere", &[]),
+    ("endres til", &[]),
+    ("endrast til", &[]),
+    ("rettes til", &[]),
+    ("rettast til", &[]),
+    (" til ", &["endre", "rett ", "bytt"]),
+    (" med ", &["erstatt", "bytt ut"]),
+    ("should say", &[]),
+    ("should read", &[]),
+    ("should be", &[]),
+    ("should state", &[]),
+    (" to ", &["change", "correct"]),
+    (" with ", &["replace"]),
+];
+
+/// Where the text now in the draft is named after the new wording ("…, ikke B").
+const NEGATIONS: &[&str] = &[
+    ", og ikke ",
+    " og ikke ",
+    ", ikke ",
+    " ikke ",
+    ", og ikkje ",
+    " og ikkje ",
+    ", ikkje ",
+    " ikkje ",
+    ", and not ",
+    ", not ",
+    " not ",
+    " rather than ",
+    " i stedet for ",
+    " i staden for ",
+    " istedenfor ",
+    " istadenfor ",
+    " instead of ",
+];
+
+/// Phrases that name the draft's text before the new wording ("i stedet for B …").
+const INSTEAD_OF: &[&str] = &[
+    "i stedet for",
+    "i staden for",
+    "istedenfor",
+    "istadenfor",
+    "instead of",
+    "står det",
+    "står det nå",
+    "it says",
+    "it currently says",
+];
+
+/// The verbs that name the draft's text right after them ("endre B til A").
+const CHANGE_VERBS: &[&str] = &[
+    "endre", "rett", "bytt ut", "bytt", "erstatt", "change", "correct", "replace",
+];
+
+/// The text now in the draft (`before`) and what it should say (`after`), read the
+/// right way round whatever the phrasing: "skal det stå «A», ikke «B»", "i stedet for
+/// B skal det stå A", "B skal være A", "endre B til A", "A skal endres til B" (B is the
+/// new text there), Nynorsk "skal det stå A, ikkje B", English "it should say A, not
+/// B", "change B to A", "replace B with A", "instead of B it should read A".
 fn before_after(para: &str) -> (Option<String>, Option<String>) {
-    let quoted: Vec<String> = quoted_strings(para);
-    let lower = para.to_lowercase();
-    let has_change = [
-        "skal stå",
-        "skal det stå",
-        "skal vere",
-        "skal være",
-        "endre",
-        "endres",
-        "rettes til",
-        "erstatt",
-        "change",
-        "replace",
-        "should read",
-        "should be",
-    ]
-    .iter()
-    .any(|k| lower.contains(k));
-    if quoted.len() >= 2 && has_change {
-        return (Some(quoted[0].clone()), Some(quoted[1].clone()));
+    // ASCII lowercasing keeps every byte offset, so positions found in `lower` are
+    // positions in `para` (a full lowercase would not: `İ` grows).
+    let lower = para.to_ascii_lowercase();
+    let quoted = quoted_spans(para);
+    let marker = AFTER_MARKERS
+        .iter()
+        .filter(|(_, gate)| gate.is_empty() || gate.iter().any(|g| lower.contains(g)))
+        .filter_map(|(m, _)| lower.find(m).map(|p| (p, p + m.len(), *m)))
+        .min_by_key(|(p, _, _)| *p);
+    let Some((m_start, m_end, m)) = marker else {
+        return (None, None);
+    };
+    // The new wording: the first quotation after the marker, else the words after it.
+    let after_quote = quoted.iter().position(|(s, _, _)| *s >= m_end);
+    let mut after = after_quote
+        .and_then(|i| quoted.get(i))
+        .map(|(_, _, t)| t.clone());
+    let mut before = quoted
+        .iter()
+        .enumerate()
+        .find(|(i, _)| Some(*i) != after_quote)
+        .map(|(_, (_, _, t))| t.clone());
+    if after.is_some() && before.is_some() {
+        return (before, after);
     }
-    if quoted.len() == 1 && has_change {
-        return (None, Some(quoted[0].clone()));
+    // Plain words: "skal det stå seks kurs, ikke fem kurs."
+    let tail = para.get(m_end..).unwrap_or("");
+    let tail_lower = lower.get(m_end..).unwrap_or("");
+    let end = sentence_end(tail);
+    let negation = NEGATIONS
+        .iter()
+        .filter_map(|n| {
+            tail_lower
+                .get(..end)
+                .and_then(|t| t.find(n))
+                .map(|p| (p, n.len()))
+        })
+        .min_by_key(|(p, _)| *p);
+    if after.is_none() {
+        let cut = negation.map(|(p, _)| p).unwrap_or(end);
+        after = clean(tail.get(..cut).unwrap_or(""));
     }
-    (None, None)
+    if before.is_none() {
+        if let Some((p, n)) = negation {
+            before = clean(tail.get(p + n..end).unwrap_or(""));
+        }
+    }
+    if before.is_none() {
+        let head_lower = lower.get(..m_start).unwrap_or("");
+        let from = INSTEAD_OF
+            .iter()
+            .filter_map(|w| head_lower.rfind(w).map(|p| p + w.len()))
+            .max()
+            .or_else(|| {
+                if m.starts_with(' ') {
+                    CHANGE_VERBS
+                        .iter()
+                        .filter_map(|v| head_lower.rfind(v).map(|p| p + v.len()))
+                        .max()
+                        .map(|p| {
+                            // Past the rest of the verb ("endres", "changed").
+                            p + head_lower.get(p..).unwrap_or("").find(' ').unwrap_or(0)
+                        })
+                } else {
+                    // "B skal være A": from the start of the clause.
+                    head_lower
+                        .rfind([':', '.', '\n', ';'])
+                        .map(|p| p + 1)
+                        .or(Some(0))
+                }
+            });
+        if let Some(from) = from {
+            let mut b = para.get(from..m_start).unwrap_or("").trim();
+            // "instead of B it should read A", "i stedet for B, det skal stå A".
+            for tail in [" it", " det", ",", " så"] {
+                b = b.strip_suffix(tail).unwrap_or(b).trim();
+            }
+            before = clean(strip_item_lead(b));
+        }
+    }
+    (before, after)
 }
 
-fn quoted_strings(text: &str) -> Vec<String> {
-    let pairs = [('«', '»'), ('"', '"'), ('“', '”'), ('\'', '\''), ('„', '“')];
+/// Where the sentence ends: a full stop followed by a space or the end, a line break.
+fn sentence_end(text: &str) -> usize {
+    let mut end = text.len();
+    for (i, c) in text.char_indices() {
+        if c == '\n' || c == ';' {
+            end = i;
+            break;
+        }
+        if c == '.' {
+            let next = text.get(i + 1..).and_then(|r| r.chars().next());
+            if next.is_none_or(char::is_whitespace) {
+                end = i;
+                break;
+            }
+        }
+    }
+    end
+}
+
+/// "under sak 3/27 fem" → "fem": an item reference opening a clause is not draft text.
+fn strip_item_lead(text: &str) -> &str {
+    let lower = text.to_ascii_lowercase();
+    for lead in [
+        "under sak ",
+        "i sak ",
+        "sak ",
+        "in item ",
+        "under item ",
+        "item ",
+    ] {
+        if lower.starts_with(lead) {
+            let rest = text.get(lead.len()..).unwrap_or("");
+            let skip = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '/'))
+                .unwrap_or(rest.len());
+            return rest
+                .get(skip..)
+                .unwrap_or("")
+                .trim_start_matches([':', ','])
+                .trim();
+        }
+    }
+    text
+}
+
+fn clean(text: &str) -> Option<String> {
+    let t = text
+        .trim()
+        .trim_matches(|c: char| c.is_whitespace() || "«»\"“”„'‘’,.:;".contains(c))
+        .trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Quoted passages with where they start and end in `text`: «…», "…", “…”, „…“, '…'
+/// (the first kind that occurs).
+fn quoted_spans(text: &str) -> Vec<(usize, usize, String)> {
+    let pairs = [('«', '»'), ('"', '"'), ('“', '”'), ('„', '“'), ('\'', '\'')];
     let mut out = Vec::new();
     for (open, close) in pairs {
-        let mut rest = text;
-        while let Some(s) = rest.find(open) {
-            let after = &rest[s + open.len_utf8()..];
-            match after.find(close) {
-                Some(e) if e > 0 => {
-                    out.push(after[..e].to_string());
-                    rest = &after[e + close.len_utf8()..];
-                }
-                _ => break,
+        let mut at = 0;
+        while let Some(s) = text.get(at..).and_then(|r| r.find(open)) {
+            let start = at + s + open.len_utf8();
+            let Some(e) = text.get(start..).and_then(|r| r.find(close)) else {
+                break;
+            };
+            if e > 0 {
+                out.push((
+                    start,
+                    start + e,
+                    text.get(start..start + e).unwrap_or("").to_string(),
+                ));
             }
+            at = start + e + close.len_utf8();
         }
         if !out.is_empty() {
             break;
@@ -407,6 +853,168 @@ mod tests {
         assert_eq!(c[0].before.as_deref(), Some("fem"));
         assert_eq!(c[0].after.as_deref(), Some("seks"));
         assert_eq!(c[1].item.as_deref(), Some("4"));
+    }
+
+    fn pair(text: &str) -> (Option<String>, Option<String>) {
+        let c = read_corrections(text);
+        assert_eq!(c.len(), 1, "{text}: {c:?}");
+        let c = c.into_iter().next().unwrap();
+        (c.before, c.after)
+    }
+
+    fn ba(before: &str, after: &str) -> (Option<String>, Option<String>) {
+        (Some(before.to_string()), Some(after.to_string()))
+    }
+
+    #[test]
+    fn corrections_read_the_right_way_round_bokmaal() {
+        assert_eq!(
+            pair("Under sak 3/27 skal det stå «seks kurs», ikke «fem kurs»."),
+            ba("fem kurs", "seks kurs")
+        );
+        assert_eq!(
+            pair("Skal det stå seks kurs, ikke fem kurs."),
+            ba("fem kurs", "seks kurs")
+        );
+        assert_eq!(
+            pair("«fem kurs» skal endres til «seks kurs»."),
+            ba("fem kurs", "seks kurs")
+        );
+        assert_eq!(
+            pair("I stedet for «fem kurs» skal det stå «seks kurs»."),
+            ba("fem kurs", "seks kurs")
+        );
+        assert_eq!(
+            pair("i stedet for fem kurs skal det stå seks kurs"),
+            ba("fem kurs", "seks kurs")
+        );
+        assert_eq!(
+            pair("Sak 4: «Sykehuset Østfold» skal være «Sykehuset Innlandet»."),
+            ba("Sykehuset Østfold", "Sykehuset Innlandet")
+        );
+        assert_eq!(
+            pair("Sak 4: Sykehuset Østfold skal være Sykehuset Innlandet."),
+            ba("Sykehuset Østfold", "Sykehuset Innlandet")
+        );
+        assert_eq!(
+            pair("Endre «fem» til «seks» under sak 3."),
+            ba("fem", "seks")
+        );
+        assert_eq!(pair("Endre fem til seks."), ba("fem", "seks"));
+        assert_eq!(
+            pair("Under sak 3/27 står det «fem kurs», det skal stå «seks kurs»."),
+            ba("fem kurs", "seks kurs")
+        );
+    }
+
+    #[test]
+    fn corrections_read_the_right_way_round_nynorsk() {
+        assert_eq!(
+            pair("Under sak 4 skal det stå «Sjukehuset Innlandet» og ikkje «Sykehuset Innlandet»."),
+            ba("Sykehuset Innlandet", "Sjukehuset Innlandet")
+        );
+        assert_eq!(
+            pair("Skal det stå seks kurs, ikkje fem kurs."),
+            ba("fem kurs", "seks kurs")
+        );
+        assert_eq!(
+            pair("I staden for «fem» skal det stå «seks»."),
+            ba("fem", "seks")
+        );
+        assert_eq!(pair("«fem» skal vere «seks»."), ba("fem", "seks"));
+    }
+
+    #[test]
+    fn corrections_read_the_right_way_round_english() {
+        assert_eq!(
+            pair("Item 3: it should say \"six courses\", not \"five courses\"."),
+            ba("five courses", "six courses")
+        );
+        assert_eq!(
+            pair("It should say six courses, not five courses."),
+            ba("five courses", "six courses")
+        );
+        assert_eq!(
+            pair("Please change \"five\" to \"six\"."),
+            ba("five", "six")
+        );
+        assert_eq!(pair("Change five to six."), ba("five", "six"));
+        assert_eq!(
+            pair("Replace \"Oslo\" with \"Bergen\"."),
+            ba("Oslo", "Bergen")
+        );
+        assert_eq!(pair("Replace Oslo with Bergen."), ba("Oslo", "Bergen"));
+        assert_eq!(
+            pair("Instead of \"five\" it should read \"six\"."),
+            ba("five", "six")
+        );
+        assert_eq!(
+            pair("Instead of five it should read six."),
+            ba("five", "six")
+        );
+    }
+
+    #[test]
+    fn pleasantries_are_not_corrections() {
+        assert!(read_corrections("Ingen merknader.\n\nMvh Ola").is_empty());
+        assert!(read_corrections("Hei!\n\nIngen merknader fra meg.\n\nOla").is_empty());
+        assert!(read_corrections("No remarks.\n\nRegards,\nJohn").is_empty());
+        assert!(read_corrections("Takk for referatet. Ellers ser det fint ut.\n\nOla").is_empty());
+        let c = read_corrections(
+            "Hei\n\nSak 3: «fem» skal være «seks».\n\nEllers ser det fint ut.\n\nMvh Ola\nOverlege",
+        );
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].item.as_deref(), Some("3"));
+        let c = read_corrections("Hi,\n\nItem 2: change \"Oslo\" to \"Bergen\".\n\nOtherwise it looks good.\n\nThanks\nJohn Smith");
+        assert_eq!(c.len(), 1, "{c:?}");
+        let c = read_corrections("Hei\n\nSak 2: Jeg var til stede.\n\nellers fint\n\nOla");
+        assert_eq!(c.len(), 1, "{c:?}");
+    }
+
+    #[test]
+    fn the_item_is_kept() {
+        let c =
+            read_corrections("Sak 3:\nEndre «fem» til «seks».\n\nSak 5/27: navnet er feilstavet.");
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[0].item.as_deref(), Some("3"));
+        assert_eq!(c[0].after.as_deref(), Some("seks"));
+        assert_eq!(c[1].item.as_deref(), Some("5/27"));
+        let c = read_corrections("Sak 2: Jeg var til stede.\nSak 4: «fem» skal være «seks».");
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[1].item.as_deref(), Some("4"));
+    }
+
+    const DRAFT: &str = "Referat fra møte i Utdanningsrådet 12. januar 2027\n\nSak 1/27 Godkjenning av innkalling\nInnkallingen ble godkjent.\n\nSak 3/27 Kurs i akuttmedisin\nRådet vedtok fem kurs i 2027.\nAnsvar: RegUt.\n";
+
+    #[test]
+    fn outlook_edits_without_markers_are_found_against_the_draft() {
+        let body = "Se rettelser i teksten.\n\nMvh Kari\n\n-----Opprinnelig melding-----\nFra: Sekretariatet <referent@council.no>\nSendt: 13. januar 2027 09:00\nTil: Kari Nordmann <kari@hf.example.no>\nEmne: Utkast til referat\n\nReferat fra møte i Utdanningsrådet 12. januar 2027\n\nSak 1/27 Godkjenning av innkalling\nInnkallingen ble godkjent.\n\nSak 3/27 Kurs i akuttmedisin\nRådet vedtok seks kurs i 2027.\nAnsvar: RegUt.\n";
+        let c = inline_edits_against(body, DRAFT);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].item.as_deref(), Some("3/27"));
+        assert_eq!(
+            c[0].before.as_deref(),
+            Some("Rådet vedtok fem kurs i 2027.")
+        );
+        assert_eq!(
+            c[0].after.as_deref(),
+            Some("Rådet vedtok seks kurs i 2027.")
+        );
+        // The header block alone (no separator), English Outlook.
+        let en = "See my edits.\n\nFrom: Secretariat <referent@council.no>\nSent: 13 January 2027 09:00\nTo: John\nSubject: Draft minutes\n\nSak 3/27 Kurs i akuttmedisin\nRådet vedtok fem kurs i 2028.\nAnsvar: RegUt.\n";
+        let c = inline_edits_against(en, DRAFT);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].after.as_deref(), Some("Rådet vedtok fem kurs i 2028."));
+        // Gmail markers are ignored; an unchanged quote gives nothing.
+        let gmail = "Ingen merknader.\n\nDen 13. jan. 2027 skrev Sekretariatet:\n> Sak 3/27 Kurs i akuttmedisin\n> Rådet vedtok fem kurs i 2027.\n";
+        assert!(inline_edits_against(gmail, DRAFT).is_empty());
+        let gmail_edit = "Se under.\n\nDen 13. jan. 2027 skrev Sekretariatet:\n> Sak 3/27 Kurs i akuttmedisin\n> Rådet vedtok  seks kurs i 2027.\n";
+        let c = inline_edits_against(gmail_edit, DRAFT);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            c[0].before.as_deref(),
+            Some("Rådet vedtok fem kurs i 2027.")
+        );
     }
 
     #[test]
