@@ -1507,11 +1507,27 @@ impl Daemon {
         if !known {
             return Ok(Handled::held(format!("a reply to the minutes from {from}, who is not in the council; kept for a coordinator")));
         }
-        let corrections = if u.kind() == Kind::MinutesCorrection {
+        let mut corrections = if u.kind() == Kind::MinutesCorrection {
             u.corrections.clone()
         } else {
             crate::understand::secretariat::read_corrections(&u.reply_text)
         };
+        // Edits made inside the quoted draft (Outlook quotes without `>`): compared
+        // with the draft as it was sent, every changed line is a before/after pair.
+        if let Some(body) = &u.minutes_reply_body {
+            let inline = crate::understand::secretariat::inline_edits_against(body, &mi.body);
+            if !inline.is_empty() {
+                corrections.retain(|c| c.before.is_some() || c.item.is_some());
+                for c in inline {
+                    if !corrections
+                        .iter()
+                        .any(|x| x.before == c.before && x.after == c.after)
+                    {
+                        corrections.push(c);
+                    }
+                }
+            }
+        }
         let mut h = if corrections.is_empty() {
             Handled::done(format!(
                 "{from} has no remarks to version {} of the minutes",
