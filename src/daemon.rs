@@ -511,6 +511,9 @@ impl Daemon {
             }
             report.answers += 1;
         }
+        if let (true, Some(inv), Some(m)) = (d.ask, &invitation, &meeting) {
+            mails.push(self.question(m, inv, &d, u.message_id.as_deref(), id)?);
+        }
         if let Some((address, reason)) = &d.failing {
             let n = self.store.mark_failing(address, reason, now).await?;
             mails.extend(
@@ -789,6 +792,57 @@ impl Daemon {
         )?;
         Ok(OutgoingMail {
             effect_key: format!("receipt:{inbound_id}"),
+            message_id,
+            kind: "receipt".into(),
+            recipient: inv.member_email.clone(),
+            envelope_from: self.cfg.secretariat.address.clone(),
+            raw,
+            meeting_id: Some(m.id),
+            invitation_id: Some(inv.id),
+            inbound_id: Some(inbound_id),
+            grant: None,
+        })
+    }
+
+    /// The one short question to a member whose reply could not be read for sure, in
+    /// the thread and with the invitation's token, so the one-word reply finds it.
+    fn question(
+        &self,
+        m: &Meeting,
+        inv: &Invitation,
+        d: &workflow::Decision,
+        in_reply_to: Option<&str>,
+        inbound_id: i64,
+    ) -> Result<OutgoingMail> {
+        let lang = self.cfg.secretariat.language;
+        let mut ctx = self.meeting_text(m, &inv.member_name, true)?;
+        if !d.readings.is_empty() {
+            let words: Vec<String> = d
+                .readings
+                .iter()
+                .map(|r| render::describe_response(lang, *r))
+                .collect();
+            let or = match lang {
+                crate::domain::Language::Nb => " og som ",
+                crate::domain::Language::En => " and as ",
+            };
+            ctx.understood = Some(words.join(or));
+        }
+        let token = Token::parse(&inv.token);
+        let (message_id, raw) = self.compose(
+            "question",
+            &ctx,
+            &inv.member_name,
+            &inv.member_email,
+            token.as_ref(),
+            in_reply_to,
+            "auto-replied",
+            None,
+            Vec::new(),
+        )?;
+        Ok(OutgoingMail {
+            // Counted with receipts: one budget of automatic replies per address.
+            effect_key: format!("question:{inbound_id}"),
             message_id,
             kind: "receipt".into(),
             recipient: inv.member_email.clone(),

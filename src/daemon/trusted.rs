@@ -112,6 +112,7 @@ impl Daemon {
                 what,
             } => {
                 let date = crate::render::format_date(lang, meeting.starts_at, self.tz(meeting)?);
+                let what = what.trim_end_matches('.');
                 let own = u.from.as_deref().is_some_and(|f| same_address(f, ask))
                     && u.on_behalf_of.is_none();
                 if own {

@@ -33,6 +33,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/en/reminder.hbs"),
     ),
     ("nb/notice", include_str!("../../templates/nb/notice.hbs")),
+    (
+        "nb/question",
+        include_str!("../../templates/nb/question.hbs"),
+    ),
+    (
+        "en/question",
+        include_str!("../../templates/en/question.hbs"),
+    ),
     ("en/notice", include_str!("../../templates/en/notice.hbs")),
 ];
 
@@ -207,6 +215,19 @@ pub fn format_time_range(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> St
 }
 
 /// One line saying what was understood of an answer, for the receipt.
+/// One reading of an answer in a few words, for "we read it both as … and as …".
+pub fn describe_response(lang: Language, r: Response) -> String {
+    match (lang, r) {
+        (Language::Nb, Response::Accepted) => "«kommer»",
+        (Language::Nb, Response::Declined) => "«forfall»",
+        (Language::Nb, Response::Tentative) => "«vet ikke ennå»",
+        (Language::En, Response::Accepted) => "\"attending\"",
+        (Language::En, Response::Declined) => "\"not attending\"",
+        (Language::En, Response::Tentative) => "\"not sure yet\"",
+    }
+    .to_string()
+}
+
 pub fn describe_answer(lang: Language, a: &Answer) -> String {
     if let Some(s) = &a.substitute {
         let who = match &s.email {

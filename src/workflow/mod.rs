@@ -35,6 +35,11 @@ pub struct Decision {
     /// The answer is not applied: the person it claims to come from is asked to
     /// confirm it by a one-word reply (their registered address).
     pub confirm: Option<String>,
+    /// No answer could be read for sure: the member gets one short question in the
+    /// thread, and their one-word reply settles it.
+    pub ask: bool,
+    /// When unsure: the readings the reply allows, to show in the question.
+    pub readings: Vec<Response>,
 }
 
 impl Decision {
@@ -46,6 +51,8 @@ impl Decision {
             receipt: false,
             failing: None,
             confirm: None,
+            ask: false,
+            readings: Vec::new(),
         }
     }
 }
@@ -142,7 +149,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         } else {
             "a reply to the summons, but no answer could be read from it"
         };
-        return Decision::new(InboundState::Held, format!("{why}; kept for a coordinator"));
+        return ask_back(why, inv, ctx);
     };
     if !ctx.trust.is_authenticated() {
         // Nothing proves who wrote it: the person it claims to be (the coordinator who
@@ -192,6 +199,27 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
             .push_str("; no receipt (too many to this address this hour)");
     }
     d.answer = Some(answer);
+    d
+}
+
+/// Holds a reply whose answer cannot be read for sure and, when the member wrote it
+/// (authenticated) and is asked to answer, asks them one short question in the thread.
+fn ask_back(why: &str, inv: &Invitation, ctx: &InboundContext<'_>) -> Decision {
+    let can_ask = ctx.trust.is_authenticated()
+        && inv.role.is_asked_to_answer()
+        && ctx.receipts_recent < i64::from(ctx.receipts_per_hour);
+    let mut d = Decision::new(
+        InboundState::Held,
+        if can_ask {
+            format!(
+                "{why}; {} is asked, and a coordinator sees it",
+                inv.member_email
+            )
+        } else {
+            format!("{why}; kept for a coordinator")
+        },
+    );
+    d.ask = can_ask;
     d
 }
 

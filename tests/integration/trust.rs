@@ -472,3 +472,30 @@ fn a_message_that_keeps_failing_is_quarantined_and_the_next_hundred_are_read() {
     let log = ok(&config, &["log", "--json"]);
     assert!(log.contains("inbox_dismiss"), "{log}");
 }
+
+#[test]
+fn an_unreadable_reply_gets_one_question_and_the_one_word_answer_settles_it() {
+    let mut w = Embedded::new("");
+    let (_, vague) = answer_summons(
+        &w.summons_to("ola@"),
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Beklager, det kolliderer med poliklinikken min.",
+    );
+    w.drop_mail(&vague);
+    w.run("2027-03-02T09:00:00Z");
+    let questions: Vec<Vec<u8>> = w
+        .sent("question")
+        .into_iter()
+        .filter(|m| header(m, "To").is_some_and(|t| t.contains("ola@")))
+        .collect();
+    assert_eq!(questions.len(), 1, "one question to Ola");
+    let (subject, text) = subject_and_text(&questions[0]);
+    assert!(subject.starts_with("Kommer du?"), "{subject}");
+    assert!(text.contains("«forfall»"), "{text}");
+    assert!(w.answer_of("ola@hf.example").is_null(), "nothing guessed");
+    let (_, word) = answer_summons(&questions[0], "Ola Nordmann", "ola@hf.example", "forfall");
+    w.drop_mail(&word);
+    w.run("2027-03-02T09:10:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "declined");
+}
