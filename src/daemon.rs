@@ -32,6 +32,7 @@ use crate::store::{
 use crate::understand::{self, Limits, Understanding};
 use crate::workflow::{self, InboundContext};
 
+mod held;
 mod trusted;
 mod year;
 
@@ -888,6 +889,14 @@ impl Daemon {
                     tracing::error!(meeting = m.id, error = %e, "cannot send the summons to members added late; tried again at the next tick");
                     first_error.get_or_insert(e);
                 }
+            }
+        }
+        // Whatever is held reaches the coordinators.
+        match self.held_digest().await {
+            Ok(n) => report.jobs += n,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot send the held-mail digest; tried again at the next tick");
+                first_error.get_or_insert(e);
             }
         }
         match first_error {

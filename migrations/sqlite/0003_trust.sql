@@ -17,5 +17,8 @@ CREATE INDEX keys_ref ON keys (purpose, ref);
 -- How often acting on a message was tried: after three failures it is quarantined.
 ALTER TABLE inbound ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 
+-- When a held message went to the coordinators in a digest (NULL: not yet).
+ALTER TABLE inbound ADD COLUMN reported_at TEXT;
+
 -- Looking a sender up by address is the first thing done for every message.
 CREATE INDEX members_email ON members (email);

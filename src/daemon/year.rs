@@ -109,6 +109,8 @@ enum Thread {
     Call(Meeting),
     /// A confirmation request about a held message.
     Confirm(crate::store::KeyRow),
+    /// A digest of held messages, to a coordinator.
+    Held(crate::store::KeyRow),
 }
 
 /// The title on the first line of a text and the rest as the description.
@@ -744,6 +746,7 @@ impl Daemon {
                 .await?
                 .map(Thread::Extra),
             "confirm" => Some(Thread::Confirm(row)),
+            "held_digest" => Some(Thread::Held(row)),
             _ => None,
         })
     }
@@ -781,6 +784,13 @@ impl Daemon {
                 let trust = trust_of(owner.as_deref());
                 return self
                     .reply_to_confirmation(inbound_id, u, &from, row, trust, report)
+                    .await
+                    .map(Some);
+            }
+            Some((Thread::Held(row), owner)) => {
+                let trust = trust_of(owner.as_deref());
+                return self
+                    .reply_to_held_digest(inbound_id, u, &from, row, trust)
                     .await
                     .map(Some);
             }

@@ -939,7 +939,7 @@ impl Store {
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
-            "UPDATE inbound SET state = 'new', attempts = 0 WHERE id = $1 AND state IN ('held', 'ignored')",
+            "UPDATE inbound SET state = 'new', attempts = 0, reported_at = NULL WHERE id = $1 AND state IN ('held', 'ignored')",
         )
         .bind(inbound_id)
         .execute(&mut *tx)
@@ -962,6 +962,28 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no inbound message {id}")))?;
         InboundSummary::from_row(&row)
+    }
+
+    /// Held messages not yet shown to the coordinators in a digest, oldest first.
+    pub async fn unreported_held(&self, limit: i64) -> Result<Vec<InboundSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, size, received_at, state, kind, sender, subject, outcome, problems, invitation_id
+             FROM inbound WHERE state = 'held' AND reported_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(InboundSummary::from_row).collect()
+    }
+
+    /// Mail of a kind sent to anyone since a time (the held-mail digest's pace).
+    pub async fn count_kind_since(&self, kind: &str, since: DateTime<Utc>) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM outbox WHERE kind = $1 AND created_at >= $2")
+            .bind(kind)
+            .bind(ts(since))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     /// Audit events of a kind by one actor since a time (proposals per sender a day).

@@ -282,6 +282,10 @@ pub enum Change {
     CancelJobs {
         meeting_id: i64,
     },
+    /// Held messages shown to the coordinators in a digest.
+    MarkReported {
+        ids: Vec<i64>,
+    },
     /// A key has done its work (a confirmation answered); it is not taken again.
     UseKey {
         key: String,
@@ -475,6 +479,15 @@ pub(super) async fn apply(
                 .bind(ts(*due_at))
                 .execute(&mut **tx)
                 .await?;
+            }
+            Change::MarkReported { ids } => {
+                for id in ids {
+                    sqlx::query("UPDATE inbound SET reported_at = $1 WHERE id = $2")
+                        .bind(ts(now))
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
             }
             Change::UseKey { key } => {
                 sqlx::query("UPDATE keys SET used_at = $1 WHERE key = $2 AND used_at IS NULL")

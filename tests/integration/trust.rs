@@ -499,3 +499,57 @@ fn an_unreadable_reply_gets_one_question_and_the_one_word_answer_settles_it() {
     w.run("2027-03-02T09:10:00Z");
     assert_eq!(w.answer_of("ola@hf.example"), "declined");
 }
+
+#[test]
+fn held_mail_reaches_the_coordinator_and_one_line_resolves_it() {
+    let mut w = Embedded::new("");
+    // Ola answers from his private address, which the council does not know, and a
+    // stranger writes too.
+    w.drop_mail(
+        "From: Ola <ola.privat@gmail.example>\r\nTo: referent@regut.example\r\nSubject: Møtet 9. mars\r\n\
+          Message-ID: <p1@gmail.example>\r\n\r\nJeg kommer på møtet 9. mars.\r\n"
+            .as_bytes(),
+    );
+    w.drop_mail(
+        "From: Selger <sales@spam.example>\r\nTo: referent@regut.example\r\nSubject: Tilbud\r\n\
+          Message-ID: <s1@spam.example>\r\n\r\nKjøp nå.\r\n"
+            .as_bytes(),
+    );
+    w.run("2027-03-02T09:00:00Z");
+    let digests = w.sent("held_digest");
+    assert_eq!(digests.len(), 1, "one digest to the one coordinator");
+    assert!(header(&digests[0], "To").is_some_and(|t| t.contains("koord@")));
+    let (_, text) = subject_and_text(&digests[0]);
+    assert!(text.contains("1. Fra ola.privat@gmail.example"), "{text}");
+    assert!(text.contains("2. Fra sales@spam.example"), "{text}");
+    assert!(text.contains("«1 Kari Nordmann»"), "{text}");
+    // Nothing new: no second digest within the hour.
+    w.run("2027-03-02T09:20:00Z");
+    assert_eq!(w.sent("held_digest").len(), 1);
+
+    // A stranger cannot answer the digest; the coordinator can.
+    let (_, reply) = answer_summons(
+        &digests[0],
+        "Eldbjørg",
+        "koord@hf.example",
+        "1 Ola\r\n2 ignorer\r\n\r\nHilsen Eldbjørg",
+    );
+    w.drop_mail(&reply);
+    w.run("2027-03-02T09:30:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "accepted");
+    let inbox = w.inbox();
+    assert!(inbox
+        .iter()
+        .any(|m| m["message_id"] == "s1@spam.example" && m["state"] == "ignored"));
+    let done: Vec<Vec<u8>> = w
+        .sent("notice")
+        .into_iter()
+        .filter(|m| subject_and_text(m).0.contains("Utført"))
+        .collect();
+    assert_eq!(done.len(), 1, "the coordinator hears what was done");
+    let log = ok(&w.config, &["log", "--json"]);
+    assert!(
+        log.contains("inbox_apply") && log.contains("inbox_dismiss"),
+        "{log}"
+    );
+}

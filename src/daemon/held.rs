@@ -1,0 +1,480 @@
+//! Quiet is a failure mode: every held message (a stranger's, an unreadable reply, a
+//! quarantined one, an action waiting for confirmation) reaches the coordinators in a
+//! digest, at most one an hour, each entry with who, what was understood, why it was
+//! held, and the one-line replies that resolve it ("1 Kari", "1 ignorer"). The reply
+//! is trusted like every other: with the digest's personal key, from the coordinator
+//! it went to.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+
+use super::year::{Handled, Notice};
+use super::{Daemon, Result};
+use crate::domain::{normalize_address, Language, Role};
+use crate::store::{Change, InboundSummary, KeyRow, Member, NewEvent};
+use crate::trust::{same_address, Trust};
+use crate::understand::Understanding;
+
+/// Entries in one digest; more wait for the next.
+const MAX_ENTRIES: usize = 30;
+/// How long a digest's key is accepted.
+const DIGEST_DAYS: i64 = 14;
+
+/// What a coordinator asks done with one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    Dismiss,
+    Retry,
+    /// Act on it as this person's mail: an address, a full name or a first name.
+    As(String),
+}
+
+/// Reads "1 Kari", "2 ignorer", "3 prøv igjen", "4 kari@ous-hf.no" lines. Lines that
+/// do not start with a number are not instructions (greetings, quotes, signatures).
+pub(crate) fn read_resolutions(text: &str) -> Vec<(usize, Resolution)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches(['«', '"']);
+        if line.starts_with('>') {
+            continue;
+        }
+        let digits: String = line.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(n) = digits.parse::<usize>() else {
+            continue;
+        };
+        let rest = line
+            .get(digits.len()..)
+            .unwrap_or("")
+            .trim_start_matches(['.', ':', ')', '-'])
+            .trim()
+            .trim_end_matches(['»', '"', '.'])
+            .trim();
+        if rest.is_empty() {
+            continue;
+        }
+        let lower = rest.to_lowercase();
+        let r = match lower.as_str() {
+            "ignorer" | "ignorere" | "ignore" | "avvis" | "dismiss" | "slett" | "se bort" => {
+                Resolution::Dismiss
+            }
+            "prøv igjen" | "prøv" | "prøv på nytt" | "retry" | "try again" | "les på nytt" => {
+                Resolution::Retry
+            }
+            _ => Resolution::As(rest.to_string()),
+        };
+        out.push((n, r));
+    }
+    out
+}
+
+/// The member a coordinator means by "Kari", "Kari Nordmann" or an address, among the
+/// members of their councils; `None` when nobody or several match.
+pub(crate) fn resolve_person<'a>(who: &str, members: &'a [Member]) -> Option<&'a Member> {
+    if let Ok(addr) = normalize_address(who) {
+        return members.iter().find(|m| same_address(&m.email, &addr));
+    }
+    let w = who.trim().to_lowercase();
+    let full: Vec<&Member> = members
+        .iter()
+        .filter(|m| m.name.to_lowercase() == w)
+        .collect();
+    if let [one] = full.as_slice() {
+        return Some(one);
+    }
+    let mut first: Vec<&Member> = members
+        .iter()
+        .filter(|m| {
+            m.name
+                .split_whitespace()
+                .next()
+                .is_some_and(|f| f.to_lowercase() == w)
+        })
+        .collect();
+    first.dedup_by(|a, b| a.email == b.email);
+    match first.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// What a held message was understood as, in a few words.
+fn kind_words(lang: Language, kind: Option<&str>) -> String {
+    let (nb, en) = match kind.unwrap_or("unknown") {
+        "rsvp" => ("svar på innkalling", "an answer to a summons"),
+        "agenda_request" => ("forslag til sak", "an agenda proposal"),
+        "minutes_correction" => ("svar på referatutkast", "a reply to draft minutes"),
+        "minutes_draft" => ("utkast til referat", "draft minutes"),
+        "coordinator_decision" => ("avgjørelse fra koordinator", "a coordinator's decision"),
+        "quarantined" => (
+            "ukjent (kunne ikke behandles)",
+            "unknown (could not be processed)",
+        ),
+        _ => ("ikke forstått", "not understood"),
+    };
+    pick(lang, nb.into(), en.into())
+}
+
+/// Why a message was held, for the person who reads the digest. The outcome stored
+/// with a message is written for the log (English); the common reasons are said in
+/// the secretariat's language, anything else as it was logged.
+fn reason_words(lang: Language, outcome: &str) -> String {
+    if lang == Language::En {
+        return outcome.to_string();
+    }
+    let o = outcome;
+    let nb = if o.starts_with("quarantined") {
+        "kunne ikke behandles etter tre forsøk (se loggen)"
+    } else if o.contains("does not refer to any summons") {
+        "ser ut som et svar, men viser ikke til noen innkalling vi har sendt (ukjent avsender eller ny e-post)"
+    } else if o.contains("not from the invitee") {
+        "et svar på en innkalling, sendt fra en annen adresse enn den innkalte sin"
+    } else if o.contains("not authenticated")
+        || o.contains("asked to confirm")
+        || o.contains("confirmation asked")
+    {
+        "vi kan ikke se at meldingen kommer fra avsenderen; den som står som avsender, er bedt om å bekrefte"
+    } else if o.contains("no answer could be read") || o.contains("no text of its own") {
+        "et svar på innkallingen der vi ikke kunne lese om personen kommer; personen er spurt"
+    } else if o.starts_with("mailing-list") {
+        "masseutsendelse eller e-postliste"
+    } else if o.contains("who is not a member") || o.contains("not in the council") {
+        "avsenderen er ikke medlem av rådet"
+    } else if o.contains("several councils") {
+        "avsenderen er med i flere råd, så vi vet ikke hvilket det gjelder"
+    } else if o.contains("bytes, more than") {
+        "meldingen er for stor til å leses"
+    } else if o.starts_with("not understood") {
+        "vi forsto ikke hva meldingen gjelder"
+    } else if o.contains("cannot be read") || o.contains("cannot read") {
+        "meldingen kunne ikke leses"
+    } else {
+        return o.to_string();
+    };
+    nb.to_string()
+}
+
+fn pick(lang: Language, nb: String, en: String) -> String {
+    match lang {
+        Language::Nb => nb,
+        Language::En => en,
+    }
+}
+
+impl Daemon {
+    /// Sends the coordinators the held messages they have not seen, at most one
+    /// digest an hour. Returns how many digests went out.
+    pub(crate) async fn held_digest(&self) -> Result<usize> {
+        let now = self.clock.now();
+        if self
+            .store
+            .count_kind_since("held_digest", now - Duration::hours(1))
+            .await?
+            > 0
+        {
+            return Ok(0);
+        }
+        let held = self.store.unreported_held(MAX_ENTRIES as i64).await?;
+        if held.is_empty() {
+            return Ok(0);
+        }
+        // Who hears of each: the coordinators of the sender's councils, or, for a
+        // stranger, every coordinator.
+        let mut all_coordinators: Vec<Member> = Vec::new();
+        for c in self.store.councils().await? {
+            all_coordinators.extend(self.store.coordinators(c.id).await?);
+        }
+        let mut per: BTreeMap<String, (String, Vec<&InboundSummary>)> = BTreeMap::new();
+        for row in &held {
+            let councils: Vec<i64> = match &row.sender {
+                Some(s) => self
+                    .store
+                    .members_by_email(s)
+                    .await?
+                    .iter()
+                    .map(|m| m.council_id)
+                    .collect(),
+                None => Vec::new(),
+            };
+            for c in all_coordinators
+                .iter()
+                .filter(|c| councils.is_empty() || councils.contains(&c.council_id))
+            {
+                let entry = per
+                    .entry(c.email.clone())
+                    .or_insert_with(|| (c.name.clone(), Vec::new()));
+                if !entry.1.iter().any(|r| r.id == row.id) {
+                    entry.1.push(row);
+                }
+            }
+        }
+        let lang = self.lang();
+        let tz = self.cfg.secretariat.time_zone;
+        let mut mails = Vec::new();
+        for (address, (name, rows)) in &per {
+            let mut lines = vec![
+                pick(
+                    lang,
+                    format!(
+                        "{} melding(er) til sekretariatet er holdt tilbake og venter på deg:",
+                        rows.len()
+                    ),
+                    format!(
+                        "{} message(s) to the secretariat are held and wait for you:",
+                        rows.len()
+                    ),
+                ),
+                String::new(),
+            ];
+            for (i, r) in rows.iter().enumerate() {
+                let when = r.received_at.with_timezone(&tz).format("%d.%m.%Y %H:%M");
+                lines.push(format!(
+                    "{}. {} {}, {when}: «{}»",
+                    i + 1,
+                    pick(lang, "Fra".into(), "From".into()),
+                    r.sender.clone().unwrap_or_else(|| "?".into()),
+                    r.subject.clone().unwrap_or_default()
+                ));
+                lines.push(format!(
+                    "   {}: {}",
+                    pick(lang, "Forstått som".into(), "Understood as".into()),
+                    kind_words(lang, r.kind.as_deref())
+                ));
+                lines.push(format!(
+                    "   {}: {}",
+                    pick(lang, "Holdt fordi".into(), "Held because".into()),
+                    reason_words(lang, r.outcome.as_deref().unwrap_or(""))
+                ));
+            }
+            lines.push(String::new());
+            lines.push(pick(
+                lang,
+                "Svar på denne e-posten med én linje per melding: «1 Kari Nordmann» (navnet eller e-postadressen til et medlem) registrerer melding 1 som det medlemmets egen, «1 ignorer» ser bort fra den, «1 prøv igjen» leser den på nytt.".into(),
+                "Reply to this email with one line per message: \"1 Kari Nordmann\" (a member's name or address) acts on message 1 as that member's own, \"1 ignore\" sets it aside, \"1 retry\" reads it again.".into(),
+            ));
+            lines.push(pick(
+                lang,
+                "Det samme gjøres med `referent inbox apply|dismiss|retry`.".into(),
+                "The same is done with `referent inbox apply|dismiss|retry`.".into(),
+            ));
+            let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+            mails.push(self.notice(Notice {
+                kind: "held_digest",
+                effect_key: format!("held-digest:{}:{address}", ids.join(",")),
+                to_name: name,
+                to_address: address,
+                subject: pick(
+                    lang,
+                    format!("Holdt tilbake: {} melding(er) venter", rows.len()),
+                    format!("Held: {} message(s) waiting", rows.len()),
+                ),
+                lines,
+                reference: Some(ids.join(",")),
+                expires_at: Some(now + Duration::days(DIGEST_DAYS)),
+                ..Notice::BLANK
+            })?);
+        }
+        let ids: Vec<i64> = held.iter().map(|r| r.id).collect();
+        let n = mails.len();
+        let ev = NewEvent::new(
+            "scheduler",
+            "held_digest",
+            None,
+            None,
+            format!("{} held message(s) told to {n} coordinator(s)", ids.len()),
+        );
+        self.store
+            .commit(&[Change::MarkReported { ids }], &mails, &[ev], now)
+            .await?;
+        Ok(n)
+    }
+
+    /// A coordinator's reply to a held-mail digest: each "N …" line applied, and a
+    /// short answer saying what was done.
+    pub(crate) async fn reply_to_held_digest(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        key: KeyRow,
+        trust: Trust,
+    ) -> Result<Handled> {
+        let now = self.clock.now();
+        let lang = self.lang();
+        if !same_address(from, &key.grant.address) || !trust.is_authenticated() {
+            return Ok(Handled::held(format!(
+                "a reply to a held-mail digest sent to {}, from {from} ({}); nothing done",
+                key.grant.address,
+                trust.describe()
+            )));
+        }
+        if key.grant.expires_at.is_some_and(|e| e < now) {
+            return Ok(Handled::held(
+                "a reply to a held-mail digest that has expired; nothing done",
+            ));
+        }
+        let ids: Vec<i64> = key
+            .grant
+            .reference
+            .split(',')
+            .filter_map(|i| i.trim().parse().ok())
+            .collect();
+        let wanted = read_resolutions(&u.reply_text);
+        if wanted.is_empty() {
+            return Ok(Handled::held(format!(
+                "a reply to a held-mail digest from {from} without a \"1 …\" line; kept for a coordinator"
+            )));
+        }
+        let mut members: Vec<Member> = Vec::new();
+        for m in self.store.members_by_email(from).await? {
+            if m.role == Role::Coordinator {
+                members.extend(self.store.members(m.council_id).await?);
+            }
+        }
+        let mut done = Vec::new();
+        for (n, r) in wanted {
+            let Some(&id) = n.checked_sub(1).and_then(|i| ids.get(i)) else {
+                done.push(pick(
+                    lang,
+                    format!("{n}: finnes ikke i oversikten"),
+                    format!("{n}: not in the digest"),
+                ));
+                continue;
+            };
+            let said = match &r {
+                Resolution::Dismiss => Box::pin(self.cli_dismiss(id, from)).await,
+                Resolution::Retry => Box::pin(self.cli_retry(id, from)).await,
+                Resolution::As(who) => match resolve_person(who, &members) {
+                    Some(m) => Box::pin(self.cli_apply(id, &m.email, from)).await,
+                    None => Ok(pick(
+                        lang,
+                        format!(
+                            "vet ikke hvem «{who}» er (skriv hele navnet eller e-postadressen)"
+                        ),
+                        format!(
+                            "cannot tell who \"{who}\" is (write the full name or the address)"
+                        ),
+                    )),
+                },
+            };
+            let after = self.store.inbound(id).await?;
+            let state = match (said, after.state.as_str()) {
+                (Err(e), _) => pick(lang, format!("ikke gjort: {e}"), format!("not done: {e}")),
+                (Ok(s), _) if s.starts_with("vet ikke") || s.starts_with("cannot tell") => s,
+                (Ok(_), "processed") => pick(lang, "behandlet".into(), "processed".into()),
+                (Ok(_), "ignored") => pick(lang, "satt til side".into(), "set aside".into()),
+                (Ok(_), _) => pick(
+                    lang,
+                    format!(
+                        "fortsatt holdt tilbake ({})",
+                        reason_words(lang, after.outcome.as_deref().unwrap_or(""))
+                    ),
+                    format!("still held ({})", after.outcome.clone().unwrap_or_default()),
+                ),
+            };
+            let what = match &r {
+                Resolution::As(who) => pick(
+                    lang,
+                    format!(" som {who}s melding"),
+                    format!(" as {who}'s message"),
+                ),
+                _ => String::new(),
+            };
+            done.push(format!(
+                "{n}. «{}»{what}: {state}",
+                after.subject.clone().unwrap_or_default()
+            ));
+        }
+        let mut h = Handled::done(format!(
+            "held-mail digest answered by {from}: {}",
+            done.join("; ")
+        ));
+        let name = members
+            .iter()
+            .find(|m| same_address(&m.email, from))
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| from.to_string());
+        h.mails.push(self.notice(Notice {
+            kind: "notice",
+            effect_key: format!("held-done:{inbound_id}"),
+            to_name: &name,
+            to_address: from,
+            subject: pick(
+                lang,
+                "Utført: holdte meldinger".into(),
+                "Done: held messages".into(),
+            ),
+            lines: done,
+            in_reply_to: u.message_id.as_deref(),
+            inbound_id: Some(inbound_id),
+            auto_submitted: "auto-replied",
+            ..Notice::BLANK
+        })?);
+        h.events.push(NewEvent::new(
+            from,
+            "held_resolved",
+            None,
+            Some(inbound_id),
+            h.outcome.clone(),
+        ));
+        Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(name: &str, email: &str) -> Member {
+        Member {
+            id: 1,
+            council_id: 1,
+            name: name.into(),
+            email: email.into(),
+            organisation: None,
+            role: Role::Member,
+            doctor: false,
+            failing_since: None,
+            failing_reason: None,
+        }
+    }
+
+    #[test]
+    fn lines() {
+        let r = read_resolutions(
+            "1 Kari\n2. ignorer\n3: prøv igjen\nHilsen Eldbjørg\n> 4 Ola\n5 kari@ous-hf.no",
+        );
+        assert_eq!(
+            r,
+            vec![
+                (1, Resolution::As("Kari".into())),
+                (2, Resolution::Dismiss),
+                (3, Resolution::Retry),
+                (5, Resolution::As("kari@ous-hf.no".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn people() {
+        let ms = vec![
+            member("Kari Nordmann", "kari@ous-hf.no"),
+            member("Kari Hansen", "kh@ahus.no"),
+            member("Ola Nordmann", "ola@ous-hf.no"),
+        ];
+        assert_eq!(
+            resolve_person("Ola", &ms).map(|m| m.email.as_str()),
+            Some("ola@ous-hf.no")
+        );
+        assert!(resolve_person("Kari", &ms).is_none(), "two Karis");
+        assert_eq!(
+            resolve_person("kari nordmann", &ms).map(|m| m.email.as_str()),
+            Some("kari@ous-hf.no")
+        );
+        assert_eq!(
+            resolve_person("KH@ahus.no", &ms).map(|m| m.email.as_str()),
+            Some("kh@ahus.no")
+        );
+        assert!(resolve_person("eve@evil.example", &ms).is_none());
+    }
+}
