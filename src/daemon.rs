@@ -32,6 +32,8 @@ use crate::store::{
 use crate::understand::{self, Limits, Understanding};
 use crate::workflow::{self, InboundContext};
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod held;
 mod trusted;
 mod year;

@@ -553,3 +553,29 @@ fn held_mail_reaches_the_coordinator_and_one_line_resolves_it() {
         "{log}"
     );
 }
+
+/// The fuzz target's harness, on its seeds: it builds, and no seed panics.
+#[test]
+fn the_act_fuzz_harness_runs_its_seeds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = referent::daemon::fuzzing::ActHarness::new(dir.path()).expect("state");
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds-act");
+    let mut n = 0;
+    for e in std::fs::read_dir(seeds).expect("seeds") {
+        let raw = std::fs::read(e.expect("entry").path()).expect("seed");
+        h.act(&raw);
+        n += 1;
+    }
+    assert!(n >= 8);
+    // The forged forward named nobody; Ola's keyed reply counted.
+    let outbox = h.rt.block_on(h.daemon.store.outbox()).expect("outbox");
+    assert!(!outbox
+        .iter()
+        .any(|o| o.recipient == "eve@evil.example" && o.kind == "summons"));
+    let invitations =
+        h.rt.block_on(h.daemon.store.invitations(1))
+            .expect("invitations");
+    assert!(invitations
+        .iter()
+        .any(|i| i.member_email == "ola@hf.example" && i.response.is_some()));
+}
