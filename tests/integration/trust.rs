@@ -579,3 +579,42 @@ fn the_act_fuzz_harness_runs_its_seeds() {
         .iter()
         .any(|i| i.member_email == "ola@hf.example" && i.response.is_some()));
 }
+
+/// Golden cases of the trust decision (pure: message + trusted id + key owner → how the
+/// sender is known, and why), with headers in the formats real receiving servers write.
+#[test]
+fn trust_decisions_on_real_header_formats() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trust-fixtures");
+    let cases = std::fs::read_to_string(dir.join("cases.tsv")).expect("cases");
+    let mut n = 0;
+    let mut failures = Vec::new();
+    for line in cases
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [file, id, owner, expected, reason] = f.as_slice() else {
+            panic!("bad line {line:?}");
+        };
+        let raw = std::fs::read(dir.join(file)).expect("fixture");
+        let id = (*id != "-").then_some(*id);
+        let owner = (*owner != "-").then_some(*owner);
+        let trust = referent::trust::check(&raw, id).trust(owner);
+        let got = match &trust {
+            referent::trust::Trust::Server(_) => "server",
+            referent::trust::Trust::Key => "key",
+            referent::trust::Trust::Confirmed(_) => "confirmed",
+            referent::trust::Trust::Unverified(_) => "unverified",
+        };
+        let said = trust.describe();
+        eprintln!("{file} [{}]: {said}", id.unwrap_or("-"));
+        if got != *expected || (*reason != "-" && !said.contains(reason)) {
+            failures.push(format!(
+                "{file} with {id:?}: expected {expected} ({reason}), got {said}"
+            ));
+        }
+        n += 1;
+    }
+    assert!(n >= 15);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
