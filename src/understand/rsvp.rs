@@ -95,10 +95,11 @@ pub fn read(text: &str) -> Reading {
             }
             continue;
         }
-        if let Signal::One(r) = signal {
-            if r == Response::Accepted && has_coming_verb(&words) {
-                comes = true;
-            }
+        let last = match signal {
+            Signal::One(r) | Signal::Both(_, r) => r,
+        };
+        if last == Response::Accepted && has_coming_verb(&words) {
+            comes = true;
         }
         let decisive = after_contrast || changes_mind(&words);
         let (first, last) = match signal {
@@ -237,14 +238,29 @@ fn changes_mind(words: &[&str]) -> bool {
 /// turned into newlines, other punctuation into spaces.
 fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '’' | '‘' | '`' | '´' => out.push('\''),
-            '.' | '!' | '?' | ';' | ',' | '\n' | ':' | '(' | ')' | '–' | '—' => out.push('\n'),
-            c if c.is_alphanumeric() || c == '\'' || c == '@' || c == '-' => {
-                out.extend(c.to_lowercase())
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        for token in line.split_inclusive(char::is_whitespace) {
+            // An address or a link is a name, not words: "per.olsen@ahus.no" must not
+            // become the clauses "per", "olsen", "no".
+            let bare = token.trim();
+            if bare.contains('@') || bare.contains("://") || bare.starts_with("www.") {
+                let closes = bare.ends_with(['.', '!', '?', ';', ',', ')', '>']);
+                out.push_str(if closes { "\n" } else { " " });
+                continue;
             }
-            _ => out.push(' '),
+            for c in token.chars() {
+                match c {
+                    '’' | '‘' | '`' | '´' => out.push('\''),
+                    '.' | '!' | '?' | ';' | ',' | ':' | '(' | ')' | '–' | '—' => out.push('\n'),
+                    c if c.is_alphanumeric() || c == '\'' || c == '-' => {
+                        out.extend(c.to_lowercase())
+                    }
+                    _ => out.push(' '),
+                }
+            }
         }
     }
     out
@@ -297,9 +313,46 @@ const VERBS_AFTER_MODAL: &[&str] = &[
     "be",
 ];
 const MODALS: &[&str] = &[
-    "kan", "vil", "skal", "får", "fått", "rekker", "rekk", "klarer", "greier", "har", "å", "må",
-    "blir", "will", "can", "could", "would", "shall", "'ll", "i'll", "to", "able", "should", "be",
-    "am", "fikk", "kunne", "ville", "hadde", "mogleg", "mulig",
+    "kan",
+    "vil",
+    "skal",
+    "får",
+    "fått",
+    "rekker",
+    "rekk",
+    "klarer",
+    "greier",
+    "har",
+    "å",
+    "må",
+    "blir",
+    "will",
+    "can",
+    "could",
+    "would",
+    "shall",
+    "'ll",
+    "i'll",
+    "to",
+    "able",
+    "should",
+    "be",
+    "am",
+    "fikk",
+    "kunne",
+    "ville",
+    "hadde",
+    "mogleg",
+    "mulig",
+    "can't",
+    "cannot",
+    "cant",
+    "won't",
+    "wont",
+    "couldn't",
+    "wouldn't",
+    "shouldn't",
+    "mustn't",
 ];
 /// Finite verbs that answer on their own ("kommer", "deltek", "attending").
 const FINITE_VERBS: &[&str] = &[
@@ -342,6 +395,7 @@ const ACCEPT_WORDS: &[&str] = &[
 const DECLINE_WORDS: &[&str] = &[
     "forfall",
     "nei",
+    "no",
     "decline",
     "declined",
     "declines",
@@ -444,6 +498,10 @@ const TENTATIVE_PHRASES: &[&[&str]] = &[
     &["håper", "å"],
 ];
 const DECLINE_PHRASES: &[&[&str]] = &[
+    &["rekker", "det", "ikke"],
+    &["rekker", "ikke"],
+    &["rekk", "det", "ikkje"],
+    &["rekk", "ikkje"],
     &["går", "ikke"],
     &["går", "dessverre", "ikke"],
     &["passer", "ikke"],
@@ -582,11 +640,22 @@ fn clause_response(words: &[&str]) -> Option<Signal> {
         // no refusal: only short, plain clauses count for "nei".
         let only_nei = !words
             .iter()
-            .any(|w| DECLINE_WORDS.contains(w) && *w != "nei");
+            .any(|w| DECLINE_WORDS.contains(w) && !matches!(*w, "nei" | "no"));
+        // "Nei så hyggelig", "No problem": not a refusal.
         let pleased = words.iter().any(|w| {
             matches!(
                 *w,
-                "hyggelig" | "hyggeleg" | "fint" | "flott" | "kjekt" | "gøy" | "artig"
+                "hyggelig"
+                    | "hyggeleg"
+                    | "fint"
+                    | "flott"
+                    | "kjekt"
+                    | "gøy"
+                    | "artig"
+                    | "problem"
+                    | "problemo"
+                    | "worries"
+                    | "doubt"
             )
         });
         if only_nei {
