@@ -81,9 +81,17 @@ pub fn read(text: &str) -> Reading {
             }
             None => {}
         }
-        let Some(signal) = clause_response(&words) else {
+        let Some(mut signal) = clause_response(&words) else {
             continue;
         };
+        if signal == Signal::One(Response::Declined)
+            && IN_PERSON_PHRASES
+                .iter()
+                .any(|p| has_phrase(&words, p).is_some())
+        {
+            // "Kan ikke komme fysisk": not coming to the room, but perhaps online.
+            signal = Signal::Both(Response::Accepted, Response::Declined);
+        }
         let side = match signal {
             Signal::One(r) => r != Response::Declined && (other_occasion(&words) || caveat(&words)),
             Signal::Both(..) => false,
@@ -1133,6 +1141,20 @@ mod tests {
         assert_eq!(sure("Ja. Nei.").2, Unsure);
         // A contrast marks the last word: sure.
         assert_eq!(sure("Jeg sa ja, men må dessverre trekke meg.").2, Sure);
+    }
+
+    #[test]
+    fn not_in_person_alone_is_asked() {
+        assert_eq!(sure("Kan ikke komme fysisk.").2, Confidence::Unsure);
+        assert_eq!(
+            sure("Jeg kommer ikke fysisk, men deltar digitalt."),
+            (
+                Response::Accepted,
+                Some(Attendance::Digital),
+                Confidence::Sure,
+                vec![]
+            )
+        );
     }
 
     #[test]
