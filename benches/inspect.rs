@@ -110,6 +110,23 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // The generated matrix's replies: every client's quoting style with a real summons
+    // quoted under the answer.
+    let matrix: Vec<(String, Vec<u8>)> = all
+        .iter()
+        .filter(|(n, _)| {
+            n.starts_with("matrix/") && n.contains("-accept") || n.contains("-decline")
+        })
+        .cloned()
+        .collect();
+    g.throughput(Throughput::Elements(matrix.len() as u64));
+    g.bench_function(format!("matrix replies ({})", matrix.len()), |b| {
+        b.iter(|| {
+            for (_, m) in &matrix {
+                black_box(understand(black_box(m), limits));
+            }
+        })
+    });
     g.throughput(Throughput::Elements(all.len() as u64));
     g.bench_function(format!("all fixtures ({})", all.len()), |b| {
         b.iter(|| {

@@ -119,11 +119,14 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Show what referent understands of one message, without touching the database.
+    /// Show what referent understands of messages, without touching the database. Takes
+    /// files and folders (every .eml in a folder, recursively); with --json and more than
+    /// one message, prints one JSON object per line (JSON Lines) with its "file".
     Inspect {
         #[arg(long)]
         json: bool,
-        file: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Messages received, with what became of them (held ones need a coordinator), and
     /// what a coordinator does with a held one.
@@ -301,8 +304,8 @@ async fn open_store(cfg: &Config) -> Result<Store> {
 }
 
 pub async fn execute(cli: Cli) -> Result<()> {
-    if let Command::Inspect { json, file } = &cli.command {
-        return inspect(file, *json);
+    if let Command::Inspect { json, files } = &cli.command {
+        return inspect_all(files, *json);
     }
     if let Command::Demo { dir } = &cli.command {
         return crate::demo::run(dir).await;
@@ -545,6 +548,84 @@ fn validate_slug(slug: &str) -> Result<()> {
     Ok(())
 }
 
+/// The messages named: files as given, folders read for `.eml` files (sorted, recursively).
+fn inspect_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the folder {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml")) {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// One line of `inspect --json` over many messages: the file, then the inspection.
+#[derive(serde::Serialize)]
+struct InspectionLine<'a> {
+    file: String,
+    #[serde(flatten)]
+    inspection: &'a Inspection,
+}
+
+fn inspect_all(paths: &[PathBuf], json: bool) -> Result<()> {
+    let files = inspect_paths(paths)?;
+    // One file named as a file: the output as it always was (pretty JSON or text).
+    if let ([file], [given]) = (files.as_slice(), paths) {
+        if !given.is_dir() {
+            return inspect(file, json);
+        }
+    }
+    let mut failed = 0usize;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for file in &files {
+        let raw = match std::fs::read(file) {
+            Ok(raw) => raw,
+            Err(e) => {
+                // One unreadable file does not stop the rest; it is counted and said.
+                eprintln!("cannot read {}: {e}", file.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let u = understand::understand(&raw, understand::Limits::default());
+        let i = Inspection::from(&u);
+        if json {
+            let line = InspectionLine {
+                file: file.display().to_string(),
+                inspection: &i,
+            };
+            writeln!(out, "{}", serde_json::to_string(&line)?)?;
+        } else {
+            writeln!(out, "== {}", file.display())?;
+            write_inspection(&mut out, &i)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    if failed > 0 {
+        bail!("{failed} of {} files could not be read", files.len());
+    }
+    Ok(())
+}
+
 fn inspect(file: &Path, json: bool) -> Result<()> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let u = understand::understand(&raw, understand::Limits::default());
@@ -552,33 +633,57 @@ fn inspect(file: &Path, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&i)?);
     } else {
-        println!(
-            "kind:      {}",
-            serde_json::to_value(i.kind)?.as_str().unwrap_or("?")
-        );
-        println!("sender:    {}", i.sender.as_deref().unwrap_or("-"));
-        println!(
-            "language:  {}",
-            i.language
-                .map(|l| format!("{l:?}").to_lowercase())
-                .unwrap_or("-".into())
-        );
-        if let Some(r) = &i.rsvp {
-            println!("answer:    {}", serde_json::to_string(r)?);
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        write_inspection(&mut out, &i)?;
+    }
+    Ok(())
+}
+
+fn write_inspection(out: &mut impl Write, i: &Inspection) -> Result<()> {
+    writeln!(
+        out,
+        "kind:      {}",
+        serde_json::to_value(i.kind)?.as_str().unwrap_or("?")
+    )?;
+    writeln!(out, "sender:    {}", i.sender.as_deref().unwrap_or("-"))?;
+    writeln!(
+        out,
+        "language:  {}",
+        i.language
+            .map(|l| format!("{l:?}").to_lowercase())
+            .unwrap_or("-".into())
+    )?;
+    if let Some(r) = &i.rsvp {
+        writeln!(out, "answer:    {}", serde_json::to_string(r)?)?;
+        let how = serde_json::to_value(i.confidence)?;
+        if i.readings.is_empty() {
+            writeln!(out, "sure:      {}", how.as_str().unwrap_or("?"))?;
+        } else {
+            writeln!(
+                out,
+                "sure:      {} (could be {})",
+                how.as_str().unwrap_or("?"),
+                serde_json::to_string(&i.readings)?
+            )?;
         }
-        if let Some(a) = &i.auto_reply {
-            println!(
-                "auto-reply until: {}",
-                a.until.map(|d| d.to_string()).unwrap_or("-".into())
-            );
-        }
-        if let Some(b) = &i.bounce {
-            println!("bounce:    {}", serde_json::to_string(b)?);
-        }
-        println!("text:\n{}", i.reply_text);
-        for p in &i.problems {
-            println!("problem:   {p}");
-        }
+    }
+    if let Some(x) = &i.extra_attendee {
+        writeln!(out, "bisitter:  {}", serde_json::to_string(x)?)?;
+    }
+    if let Some(a) = &i.auto_reply {
+        writeln!(
+            out,
+            "auto-reply until: {}",
+            a.until.map(|d| d.to_string()).unwrap_or("-".into())
+        )?;
+    }
+    if let Some(b) = &i.bounce {
+        writeln!(out, "bounce:    {}", serde_json::to_string(b)?)?;
+    }
+    writeln!(out, "text:\n{}", i.reply_text)?;
+    for p in &i.problems {
+        writeln!(out, "problem:   {p}")?;
     }
     Ok(())
 }
@@ -1029,6 +1134,40 @@ pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inspect_takes_files_and_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        for p in [
+            dir.path().join("b.eml"),
+            sub.join("a.eml"),
+            dir.path().join("c.json"),
+        ] {
+            std::fs::write(&p, "From: a@b.no\r\n\r\nJa\r\n").unwrap();
+        }
+        let one = dir.path().join("x.txt");
+        std::fs::write(&one, "From: a@b.no\r\n\r\nJa\r\n").unwrap();
+        let found = inspect_paths(&[dir.path().to_path_buf(), one.clone()]).unwrap();
+        assert_eq!(
+            found,
+            vec![dir.path().join("b.eml"), sub.join("a.eml"), one]
+        );
+        let line = InspectionLine {
+            file: "m.eml".into(),
+            inspection: &Inspection::from(&understand::understand(
+                b"From: a@b.no\r\nSubject: SV: Innkalling\r\n\r\nKommer.\r\n",
+                understand::Limits::default(),
+            )),
+        };
+        let text = serde_json::to_string(&line).unwrap();
+        assert!(!text.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["file"], "m.eml");
+        assert_eq!(v["rsvp"]["attendance"], "in_person");
+        assert_eq!(v["confidence"], "sure");
+    }
 
     #[test]
     fn csv_import_reports_every_bad_line() {

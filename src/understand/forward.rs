@@ -45,7 +45,9 @@ fn label_value<'a>(line: &'a str, labels: &[&str]) -> Option<&'a str> {
         .then(|| value.trim().trim_start_matches('*').trim())
 }
 
-fn banner(lower: &str) -> bool {
+/// Banners that say "forward" whatever the subject: Gmail's "Forwarded message",
+/// Apple's "Begin forwarded message:", Outlook nb "Videresendt melding".
+fn forward_banner(lower: &str) -> bool {
     let t = lower
         .trim()
         .trim_matches(|c: char| c == '-' || c == ' ' || c == '_');
@@ -54,9 +56,6 @@ fn banner(lower: &str) -> bool {
         "videresendt melding",
         "vidaresendt melding",
         "videresendt e-post",
-        "original message",
-        "opprinnelig melding",
-        "opprinneleg melding",
         "begin forwarded message:",
         "start på videresendt melding:",
         "start på vidaresendt melding:",
@@ -65,15 +64,33 @@ fn banner(lower: &str) -> bool {
     .any(|b| t.starts_with(b))
 }
 
-/// Finds a forwarded message in `body`. `subject_says_forward` (VS:/FW:/Fwd:) lets a
-/// bare Outlook header block count without a banner line.
+/// Outlook desktop's "-----Original Message-----" / "-----Opprinnelig melding-----"
+/// (and Samsung's "-------- Original message --------"): Outlook writes it above a
+/// quoted reply (RE:/SV:) and above a forward (FW:/VS:) alike, so it is a forward
+/// banner only when the subject says forward.
+fn original_message_banner(lower: &str) -> bool {
+    let t = lower
+        .trim()
+        .trim_matches(|c: char| c == '-' || c == ' ' || c == '_');
+    [
+        "original message",
+        "opprinnelig melding",
+        "opprinneleg melding",
+    ]
+    .iter()
+    .any(|b| t.starts_with(b))
+}
+
+/// Finds a forwarded message in `body`. Without `subject_says_forward` (VS:/FW:/Fwd:)
+/// only an explicit forward banner counts; with it, Outlook's "Original Message"
+/// separator, its underscore line and a bare header block count too.
 pub fn find(body: &str, subject_says_forward: bool) -> Option<Forwarded> {
     let text = body.replace("\r\n", "\n");
     let lines: Vec<&str> = text.lines().collect();
     let mut start = None;
     for (i, line) in lines.iter().enumerate() {
         let lower = line.to_lowercase();
-        if banner(&lower) {
+        if forward_banner(&lower) || subject_says_forward && original_message_banner(&lower) {
             start = Some((i, i + 1));
             break;
         }
@@ -174,6 +191,19 @@ mod tests {
         assert!(find(body, false).is_none());
         let f = find(body, true).unwrap();
         assert_eq!(f.body, "Jeg kommer.");
+    }
+
+    #[test]
+    fn outlook_original_message_is_a_quote_under_a_reply_subject() {
+        let body = "Thanks, I will attend in person.\n\n-----Original Message-----\nFrom: Sekretariatet <referent@regut.example>\nSent: Tuesday, January 5, 2027 10:00 AM\nTo: Ola <ola@ahus.example>\nSubject: Innkalling\n\nKari Nordmann (kari@ous-hf.no) møter for meg.";
+        assert!(find(body, false).is_none());
+        let nb = body.replace(
+            "-----Original Message-----",
+            "-----Opprinnelig melding-----",
+        );
+        assert!(find(&nb, false).is_none());
+        let f = find(body, true).unwrap();
+        assert_eq!(f.from.as_deref(), Some("referent@regut.example"));
     }
 
     #[test]

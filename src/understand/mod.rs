@@ -65,6 +65,17 @@ pub enum Lang {
     En,
 }
 
+/// How sure the reading of an answer is. Only a sure answer may be applied without
+/// asking; an unsure one (conflicting words with no clear last word, a double negation)
+/// is asked back with a one-word question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    #[default]
+    Sure,
+    Unsure,
+}
+
 /// Everything the daemon needs from one message.
 #[derive(Debug, Clone, Default)]
 pub struct Understanding {
@@ -79,7 +90,13 @@ pub struct Understanding {
     pub kind: Option<Kind>,
     pub language: Option<Lang>,
     pub reply_text: String,
+    /// The best reading of an answer; see `confidence` before applying it.
     pub answer: Option<Answer>,
+    /// `Sure` when `answer` can be applied as read (and when there is no answer).
+    pub confidence: Confidence,
+    /// When `Unsure`: the competing readings, in the order they appear in the text
+    /// (`answer` holds the one the writer ended on). Empty when `Sure`.
+    pub readings: Vec<Response>,
     pub auto_reply: Option<AutoReply>,
     pub bounce: Option<Bounce>,
     pub is_list: bool,
@@ -454,6 +471,10 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
             })
             .unwrap_or_default();
     } else if let Some(f) = forward::find(body, is_forward) {
+        // `forward::find` only takes Outlook's "Original Message" separator and a bare
+        // header block for a forward under a forward subject; under RE:/SV: they are
+        // the quote of the message replied to (Outlook writes the same separator above
+        // both), so a reply never becomes a forward of what it quotes.
         if f.from.is_some() || is_forward {
             u.on_behalf_of = f.from.clone();
             u.on_behalf_of_name = f.from_name.clone();
@@ -518,17 +539,24 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
         u.kind = Some(Kind::Unknown);
         return;
     }
-    u.answer = rsvp::read_answer(&u.reply_text).or_else(|| {
+    let mut reading = rsvp::read(&u.reply_text);
+    if reading.answer.is_none() && u.reply_text.trim().is_empty() {
         // An empty body: the subject may carry the answer ("Forfall 12. januar").
-        if u.reply_text.trim().is_empty() {
-            rsvp::read_answer(strip_subject_prefixes(&effective_subject))
-        } else {
-            None
-        }
-    });
-    if u.answer.is_some() {
-        u.extra_attendee = rsvp::find_extra_attendee(&u.reply_text);
+        reading = rsvp::read(strip_subject_prefixes(&effective_subject));
     }
+    u.extra_attendee = rsvp::find_extra_attendee(&u.reply_text);
+    if reading.answer.is_none() && u.extra_attendee.is_some() {
+        // "Jeg tar med meg Per Olsen som bisitter": a bisitter comes with the member,
+        // so announcing one says the member comes.
+        reading.answer = Some(Answer {
+            response: Response::Accepted,
+            attendance: None,
+            substitute: None,
+        });
+    }
+    u.answer = reading.answer;
+    u.confidence = reading.confidence;
+    u.readings = reading.readings;
     u.kind = Some(
         if u.answer.is_some() || looks_like_invitation_reply(&effective_subject) {
             Kind::Rsvp
@@ -733,6 +761,12 @@ pub struct Inspection {
     pub on_behalf_of: Option<String>,
     pub reply_text: String,
     pub rsvp: Option<RsvpJson>,
+    /// "sure" or "unsure" (how the answer in `rsvp` was read).
+    pub confidence: Confidence,
+    /// When unsure: the competing readings, in the order written; else empty.
+    pub readings: Vec<Response>,
+    /// An extra attendee (bisitter) the member announced.
+    pub extra_attendee: Option<Substitute>,
     pub agenda_item: Option<AgendaItem>,
     pub corrections: Vec<Correction>,
     pub decision: Option<Decision>,
@@ -761,6 +795,9 @@ impl From<&Understanding> for Inspection {
                 attendance: a.attendance,
                 substitute: a.substitute.clone(),
             }),
+            confidence: u.confidence,
+            readings: u.readings.clone(),
+            extra_attendee: u.extra_attendee.clone(),
             agenda_item: u.agenda_item.clone(),
             corrections: u.corrections.clone(),
             decision: u.decision,

@@ -5,6 +5,7 @@
 //! carry a signal, and the last clause with one decides, so a change of mind ("sa ja, men
 //! må trekke meg") ends where the writer ended.
 
+use super::Confidence;
 use crate::domain::{Answer, Attendance, Response, Substitute};
 
 /// Reads an answer from what a person wrote (quotes and signature already removed).
@@ -12,30 +13,62 @@ use crate::domain::{Answer, Attendance, Response, Substitute};
 /// line or two, and a long text is a report or a forwarded document, not an answer.
 const MAX_ANSWER_TEXT: usize = 4096;
 
+/// An answer as read, with how sure the reading is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reading {
+    /// The best reading: where the writer ended.
+    pub answer: Option<Answer>,
+    pub confidence: Confidence,
+    /// When unsure: the competing readings in the order written; else empty.
+    pub readings: Vec<Response>,
+}
+
+/// The best reading of an answer, sure or not (see [`read`] for how sure).
 pub fn read_answer(text: &str) -> Option<Answer> {
+    read(text).answer
+}
+
+/// What one clause says about the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    One(Response),
+    /// A double negation ("Jeg kan ikke si at jeg ikke kommer"): both readings stand.
+    Both(Response, Response),
+}
+
+/// Reads an answer and how sure it is. The last clause with a signal decides; a
+/// conflict ("Ja. Nei.") is unsure unless the writer marks the last word as a change of
+/// mind ("men …", "likevel", "nei vent", "after all") — then it is sure.
+pub fn read(text: &str) -> Reading {
     let mut end = text.len().min(MAX_ANSWER_TEXT);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let text = &text[..end];
+    let text = text.get(..end).unwrap_or("");
     if let Some(sub) = find_substitute(text) {
-        return Some(Answer {
-            response: Response::Declined,
-            attendance: None,
-            substitute: Some(sub),
-        });
+        return Reading {
+            answer: Some(Answer {
+                response: Response::Declined,
+                attendance: None,
+                substitute: Some(sub),
+            }),
+            ..Reading::default()
+        };
     }
     let normalized = normalize(text);
-    let mut response = None;
+    let mut best: Option<Response> = None;
+    let mut conflict = false;
+    let mut seen: Vec<Response> = Vec::new();
+    // Signals from clauses about something else (another meeting, leaving early):
+    // used, unsure, only when nothing else speaks.
+    let mut weak: Option<Response> = None;
     let mut digital = false;
     let mut in_person = false;
-    for clause in clauses(&normalized) {
+    let mut comes = false;
+    for (clause, after_contrast) in clauses(&normalized) {
         let words: Vec<&str> = clause.split_whitespace().collect();
         if words.is_empty() {
             continue;
-        }
-        if let Some(r) = clause_response(&words) {
-            response = Some(r);
         }
         match clause_attendance(&words) {
             Some(Attendance::Digital) => {
@@ -48,65 +81,216 @@ pub fn read_answer(text: &str) -> Option<Answer> {
             }
             None => {}
         }
+        let Some(mut signal) = clause_response(&words) else {
+            continue;
+        };
+        if signal == Signal::One(Response::Declined)
+            && IN_PERSON_PHRASES
+                .iter()
+                .any(|p| has_phrase(&words, p).is_some())
+        {
+            // "Kan ikke komme fysisk": not coming to the room, but perhaps online.
+            signal = Signal::Both(Response::Accepted, Response::Declined);
+        }
+        let side = match signal {
+            Signal::One(r) => r != Response::Declined && (other_occasion(&words) || caveat(&words)),
+            Signal::Both(..) => false,
+        };
+        if side {
+            // "… men kommer gjerne på neste møte", "… men må kanskje gå tidlig".
+            if let Signal::One(r) = signal {
+                weak = Some(r);
+            }
+            continue;
+        }
+        let last = match signal {
+            Signal::One(r) | Signal::Both(_, r) => r,
+        };
+        if last == Response::Accepted && has_coming_verb(&words) {
+            comes = true;
+        }
+        let decisive = after_contrast || changes_mind(&words);
+        let (first, last) = match signal {
+            Signal::One(r) => (r, r),
+            Signal::Both(a, b) => (a, b),
+        };
+        for r in [first, last] {
+            if !seen.contains(&r) {
+                seen.push(r);
+            }
+        }
+        if decisive {
+            conflict = first != last;
+        } else if first != last || best.is_some_and(|b| b != first) {
+            conflict = true;
+        }
+        best = Some(last);
     }
+    let mut confidence = if conflict {
+        Confidence::Unsure
+    } else {
+        Confidence::Sure
+    };
+    let response = match (best, weak, digital || in_person) {
+        (Some(r), _, _) => r,
+        (None, Some(r), _) => {
+            confidence = Confidence::Unsure;
+            seen = vec![r];
+            r
+        }
+        // "Digitalt." / "På Teams" alone is a yes.
+        (None, None, true) => Response::Accepted,
+        (None, None, false) => return Reading::default(),
+    };
     let attendance = if digital {
         Some(Attendance::Digital)
-    } else if in_person {
+    } else if in_person || comes {
+        // The summons offers «kommer» (in person) against «deltar digitalt»: coming
+        // without a word about how is coming to the room.
         Some(Attendance::InPerson)
     } else {
         None
     };
-    let response = match (response, attendance) {
-        (Some(r), _) => r,
-        // "Digitalt." / "På Teams" alone is a yes.
-        (None, Some(_)) => Response::Accepted,
-        (None, None) => return None,
-    };
-    Some(Answer {
-        response,
-        attendance: if response == Response::Declined {
-            None
+    Reading {
+        answer: Some(Answer {
+            response,
+            attendance: if response == Response::Declined {
+                None
+            } else {
+                attendance
+            },
+            substitute: None,
+        }),
+        confidence,
+        readings: if confidence == Confidence::Unsure {
+            seen
         } else {
-            attendance
+            Vec::new()
         },
-        substitute: None,
+    }
+}
+
+/// Verbs of coming (as opposed to taking part, which may be digital).
+fn has_coming_verb(words: &[&str]) -> bool {
+    words.iter().any(|w| {
+        matches!(
+            *w,
+            "kommer"
+                | "kjem"
+                | "komme"
+                | "kome"
+                | "koma"
+                | "møter"
+                | "møtar"
+                | "come"
+                | "coming"
+                | "attend"
+                | "attending"
+        )
     })
+}
+
+/// A clause about another occasion: "kommer gjerne på neste møte", "see you next time".
+fn other_occasion(words: &[&str]) -> bool {
+    words.windows(2).any(|w| {
+        matches!(w, [a, b] if matches!(*a, "neste" | "next" | "senere" | "seinare" | "later" | "future" | "framtidige" | "fremtidige")
+            && matches!(*b, "møte" | "møtet" | "møter" | "gang" | "gong" | "meeting" | "meetings" | "time" | "one"))
+    })
+}
+
+/// A clause about arriving late or leaving early: not an answer to whether one comes.
+fn caveat(words: &[&str]) -> bool {
+    words.iter().any(|w| {
+        matches!(
+            *w,
+            "tidlig"
+                | "tidleg"
+                | "early"
+                | "earlier"
+                | "forsinket"
+                | "forseinka"
+                | "delayed"
+                | "late"
+                | "sent"
+                | "seint"
+                | "før"
+                | "before"
+        )
+    })
+}
+
+/// The writer says this clause replaces what came before.
+fn changes_mind(words: &[&str]) -> bool {
+    const MARKERS: &[&[&str]] = &[
+        &["likevel"],
+        &["allikevel"],
+        &["vent"],
+        &["ombestemt"],
+        &["ombestemt", "meg"],
+        &["endring"],
+        &["rettelse"],
+        &["after", "all"],
+        &["actually"],
+        &["wait"],
+        &["changed", "my", "mind"],
+        &["change", "of", "plans"],
+        &["correction"],
+        &["update"],
+        &["second", "thought"],
+        &["second", "thoughts"],
+    ];
+    MARKERS.iter().any(|m| has_phrase(words, m).is_some())
 }
 
 /// Lower case, typographic apostrophes straightened, punctuation that ends a clause
 /// turned into newlines, other punctuation into spaces.
 fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '’' | '‘' | '`' | '´' => out.push('\''),
-            '.' | '!' | '?' | ';' | ',' | '\n' | ':' | '(' | ')' | '–' | '—' => out.push('\n'),
-            c if c.is_alphanumeric() || c == '\'' || c == '@' || c == '-' => {
-                out.extend(c.to_lowercase())
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        for token in line.split_inclusive(char::is_whitespace) {
+            // An address or a link is a name, not words: "per.olsen@ahus.no" must not
+            // become the clauses "per", "olsen", "no".
+            let bare = token.trim();
+            if bare.contains('@') || bare.contains("://") || bare.starts_with("www.") {
+                let closes = bare.ends_with(['.', '!', '?', ';', ',', ')', '>']);
+                out.push_str(if closes { "\n" } else { " " });
+                continue;
             }
-            _ => out.push(' '),
+            for c in token.chars() {
+                match c {
+                    '’' | '‘' | '`' | '´' => out.push('\''),
+                    '.' | '!' | '?' | ';' | ',' | ':' | '(' | ')' | '–' | '—' => out.push('\n'),
+                    c if c.is_alphanumeric() || c == '\'' || c == '-' => {
+                        out.extend(c.to_lowercase())
+                    }
+                    _ => out.push(' '),
+                }
+            }
         }
     }
     out
 }
 
-fn clauses(normalized: &str) -> impl Iterator<Item = String> + '_ {
+/// The clauses of a normalized text, each with whether it follows a contrast
+/// ("men"/"but"/"however"/"though"): what follows a contrast overrides what came before.
+fn clauses(normalized: &str) -> impl Iterator<Item = (String, bool)> + '_ {
     normalized.lines().flat_map(|line| {
-        // "men"/"but"/"likevel" start a new clause: what follows overrides what came before.
         let mut parts = Vec::new();
         let mut current = String::new();
+        let mut after_contrast = false;
         for w in line.split_whitespace() {
-            if matches!(
-                w,
-                "men" | "but" | "however" | "likevel" | "likevel," | "though"
-            ) {
-                parts.push(std::mem::take(&mut current));
+            if matches!(w, "men" | "but" | "however" | "though") {
+                parts.push((std::mem::take(&mut current), after_contrast));
+                after_contrast = true;
             } else {
                 current.push_str(w);
                 current.push(' ');
             }
         }
-        parts.push(current);
+        parts.push((current, after_contrast));
         parts
     })
 }
@@ -137,9 +321,46 @@ const VERBS_AFTER_MODAL: &[&str] = &[
     "be",
 ];
 const MODALS: &[&str] = &[
-    "kan", "vil", "skal", "får", "fått", "rekker", "rekk", "klarer", "greier", "har", "å", "må",
-    "blir", "will", "can", "could", "would", "shall", "'ll", "i'll", "to", "able", "should", "be",
-    "am", "fikk", "kunne", "ville", "hadde", "mogleg", "mulig",
+    "kan",
+    "vil",
+    "skal",
+    "får",
+    "fått",
+    "rekker",
+    "rekk",
+    "klarer",
+    "greier",
+    "har",
+    "å",
+    "må",
+    "blir",
+    "will",
+    "can",
+    "could",
+    "would",
+    "shall",
+    "'ll",
+    "i'll",
+    "to",
+    "able",
+    "should",
+    "be",
+    "am",
+    "fikk",
+    "kunne",
+    "ville",
+    "hadde",
+    "mogleg",
+    "mulig",
+    "can't",
+    "cannot",
+    "cant",
+    "won't",
+    "wont",
+    "couldn't",
+    "wouldn't",
+    "shouldn't",
+    "mustn't",
 ];
 /// Finite verbs that answer on their own ("kommer", "deltek", "attending").
 const FINITE_VERBS: &[&str] = &[
@@ -182,6 +403,7 @@ const ACCEPT_WORDS: &[&str] = &[
 const DECLINE_WORDS: &[&str] = &[
     "forfall",
     "nei",
+    "no",
     "decline",
     "declined",
     "declines",
@@ -200,6 +422,25 @@ const DECLINE_WORDS: &[&str] = &[
     "busy",
     "avmeld",
     "avmelding",
+    // Declines without a decline word: "det kolliderer med poliklinikken min".
+    "kolliderer",
+    "kolliderar",
+    "kollisjon",
+    "krasjer",
+    "overlapper",
+    "dobbeltbooket",
+    "dobbeltbooka",
+    "clash",
+    "clashes",
+    "conflict",
+    "conflicts",
+    "double-booked",
+    "sykemeldt",
+    "sykmeldt",
+    "sjukmeld",
+    "sjukmeldt",
+    "bortreist",
+    "forfallsmelding",
 ];
 const SORRY_WORDS: &[&str] = &[
     "dessverre",
@@ -210,7 +451,25 @@ const SORRY_WORDS: &[&str] = &[
     "regrettably",
     "beklageligvis",
 ];
+/// "Beklager" and "sorry" alone are often "sorry for the late answer": a no only with a
+/// negation beside them.
+const APOLOGY_WORDS: &[&str] = &["beklager", "sorry", "orsak", "apologise", "apologize"];
 const TENTATIVE_PHRASES: &[&[&str]] = &[
+    &["bekrefter", "senere"],
+    &["bekrefte", "senere"],
+    &["stadfestar", "seinare"],
+    &["gir", "beskjed"],
+    &["gi", "beskjed"],
+    &["gjev", "beskjed"],
+    &["kommer", "tilbake", "til"],
+    &["confirm", "later"],
+    &["will", "confirm"],
+    &["let", "you", "know"],
+    &["get", "back", "to"],
+    &["depends"],
+    &["avhenger"],
+    &["kommer", "an", "på"],
+    &["kjem", "an", "på"],
     &["kanskje"],
     &["muligens"],
     &["moglegvis"],
@@ -247,6 +506,30 @@ const TENTATIVE_PHRASES: &[&[&str]] = &[
     &["håper", "å"],
 ];
 const DECLINE_PHRASES: &[&[&str]] = &[
+    &["rekker", "det", "ikke"],
+    &["rekker", "ikke"],
+    &["rekk", "det", "ikkje"],
+    &["rekk", "ikkje"],
+    &["går", "ikke"],
+    &["går", "dessverre", "ikke"],
+    &["passer", "ikke"],
+    &["passer", "dessverre", "ikke"],
+    &["går", "ikkje"],
+    &["passar", "ikkje"],
+    &["høver", "ikkje"],
+    &["på", "ferie"],
+    &["på", "reise"],
+    &["i", "permisjon"],
+    &["on", "holiday"],
+    &["on", "vacation"],
+    &["on", "leave"],
+    &["doesn't", "work"],
+    &["won't", "work"],
+    &["not", "possible"],
+    &["have", "to", "miss"],
+    &["must", "miss"],
+    &["will", "miss"],
+    &["må", "droppe"],
     &["trekke", "meg"],
     &["trekker", "meg"],
     &["trekkje", "meg"],
@@ -284,6 +567,29 @@ const ACCEPT_PHRASES: &[&[&str]] = &[
     &["delighted", "to"],
     &["happy", "to", "attend"],
 ];
+/// Accepts without an accept word ("Takk for innkallingen, ser frem til møtet!"): only
+/// when the meeting is what is looked forward to, not "hearing from you".
+const LOOKING_FORWARD: &[&[&str]] = &[
+    &["ser", "frem", "til"],
+    &["ser", "fram", "til"],
+    &["gleder", "meg", "til"],
+    &["gler", "meg", "til"],
+    &["looking", "forward", "to"],
+    &["look", "forward", "to"],
+];
+
+fn looks_forward_to_the_meeting(words: &[&str]) -> bool {
+    LOOKING_FORWARD.iter().any(|p| {
+        has_phrase(words, p).is_some_and(|at| {
+            words.iter().skip(at + p.len()).take(3).any(|w| {
+                matches!(
+                    *w,
+                    "møtet" | "møte" | "møta" | "meeting" | "seeing" | "se" | "sjå" | "dagen"
+                )
+            })
+        })
+    })
+}
 
 fn has_phrase(words: &[&str], phrase: &[&str]) -> Option<usize> {
     if phrase.is_empty() || words.len() < phrase.len() {
@@ -298,62 +604,121 @@ fn negated_near(words: &[&str], at: usize, before: usize, after: usize) -> bool 
     (lo..hi).any(|i| i != at && NEGATIONS.contains(&words[i]) || words[i].ends_with("n't"))
 }
 
-fn clause_response(words: &[&str]) -> Option<Response> {
+/// A coming verb between a negation and a decline word takes the negation ("kan ikke
+/// komme og melder forfall"); otherwise the negation turns the decline word ("melder
+/// ikke forfall").
+fn negates_decline_word(words: &[&str], at: usize) -> bool {
+    let lo = at.saturating_sub(4);
+    let Some(neg) = (lo..at).rev().find(|&i| is_negation(words, i)) else {
+        return false;
+    };
+    !words
+        .get(neg + 1..at)
+        .unwrap_or(&[])
+        .iter()
+        .any(|w| FINITE_VERBS.contains(w) || VERBS_AFTER_MODAL.contains(w))
+}
+
+fn is_negation(words: &[&str], i: usize) -> bool {
+    words
+        .get(i)
+        .is_some_and(|w| *w != "no" && (NEGATIONS.contains(w) || w.ends_with("n't")))
+}
+
+fn clause_response(words: &[&str]) -> Option<Signal> {
+    use Signal::{Both, One};
     // Tentative first: "vet ikke" and "not sure" contain negations that are not a no.
     if TENTATIVE_PHRASES
         .iter()
         .any(|p| has_phrase(words, p).is_some())
     {
-        return Some(Response::Tentative);
+        return Some(One(Response::Tentative));
     }
     for p in DECLINE_PHRASES {
         if let Some(at) = has_phrase(words, p) {
             let is_accept_phrase = ACCEPT_PHRASES.contains(p);
             // "make it"/"be there" are declines only when negated.
             if !is_accept_phrase || negated_near(words, at, 4, 0) {
-                return Some(Response::Declined);
+                return Some(One(Response::Declined));
             }
         }
     }
-    if words.iter().any(|w| DECLINE_WORDS.contains(w)) {
-        // "ikke forfall" is rare enough to ignore; "nei" in a long clause is usually
-        // "nei, så fint" — only short clauses count for "nei".
+    if let Some(at) = words.iter().position(|w| DECLINE_WORDS.contains(w)) {
+        // "nei" in a long clause is usually "nei, så fint", and "nei så hyggelig" is
+        // no refusal: only short, plain clauses count for "nei".
         let only_nei = !words
             .iter()
-            .any(|w| DECLINE_WORDS.contains(w) && *w != "nei");
-        if !only_nei || words.len() <= 4 {
-            return Some(Response::Declined);
+            .any(|w| DECLINE_WORDS.contains(w) && !matches!(*w, "nei" | "no"));
+        // "Nei så hyggelig", "No problem": not a refusal.
+        let pleased = words.iter().any(|w| {
+            matches!(
+                *w,
+                "hyggelig"
+                    | "hyggeleg"
+                    | "fint"
+                    | "flott"
+                    | "kjekt"
+                    | "gøy"
+                    | "artig"
+                    | "problem"
+                    | "problemo"
+                    | "worries"
+                    | "doubt"
+            )
+        });
+        if only_nei {
+            if words.len() <= 4 && !pleased {
+                return Some(One(Response::Declined));
+            }
+        } else if negates_decline_word(words, at) {
+            // "Jeg kommer ikke til å melde forfall", "har ikke forfall": most likely a
+            // yes, but a negated no is asked, not assumed.
+            return Some(Both(Response::Declined, Response::Accepted));
+        } else {
+            return Some(One(Response::Declined));
         }
     }
     for (i, w) in words.iter().enumerate() {
         let finite = FINITE_VERBS.contains(w);
         let after_modal = VERBS_AFTER_MODAL.contains(w)
-            && words[i.saturating_sub(4)..i]
+            && words
+                .get(i.saturating_sub(4)..i)
+                .unwrap_or(&[])
                 .iter()
                 .any(|m| MODALS.contains(m));
         if finite || after_modal {
-            if negated_near(words, i, 4, 3) {
-                return Some(Response::Declined);
+            let before = (0..i).filter(|&j| is_negation(words, j)).count();
+            if before >= 2 {
+                // "Jeg kan ikke si at jeg ikke kommer": a double negation leans to yes,
+                // but is asked, not assumed.
+                return Some(Both(Response::Declined, Response::Accepted));
             }
-            return Some(Response::Accepted);
+            if negated_near(words, i, 4, 3) {
+                return Some(One(Response::Declined));
+            }
+            return Some(One(Response::Accepted));
         }
     }
     for p in ACCEPT_PHRASES {
         if let Some(at) = has_phrase(words, p) {
             if negated_near(words, at, 4, 0) {
-                return Some(Response::Declined);
+                return Some(One(Response::Declined));
             }
-            return Some(Response::Accepted);
+            return Some(One(Response::Accepted));
         }
     }
+    if looks_forward_to_the_meeting(words) {
+        return Some(One(Response::Accepted));
+    }
     let sorry = words.iter().any(|w| SORRY_WORDS.contains(w));
+    let apology = sorry || words.iter().any(|w| APOLOGY_WORDS.contains(w));
     let negated = words.iter().any(|w| NEGATIONS.contains(w) && *w != "no");
-    if sorry && (negated || words.len() <= 2) {
-        // "Kan dessverre ikke." / "Dessverre."
-        return Some(Response::Declined);
+    if apology && negated || sorry && words.len() <= 2 {
+        // "Kan dessverre ikke." / "Dessverre." / "Beklager, kan ikke."
+        return Some(One(Response::Declined));
     }
     if words.iter().any(|w| ACCEPT_WORDS.contains(w)) {
-        return Some(Response::Accepted);
+        return Some(One(Response::Accepted));
     }
     None
 }
@@ -382,6 +747,11 @@ const DIGITAL_WORDS: &[&str] = &[
     "fjernmøte",
     "hjemmefra",
     "heimanfrå",
+    "nettmøte",
+    "videolenke",
+    "teams-møtet",
+    "teams-lenka",
+    "teams-lenken",
 ];
 const IN_PERSON_PHRASES: &[&[&str]] = &[
     &["fysisk"],
@@ -394,7 +764,12 @@ const IN_PERSON_PHRASES: &[&[&str]] = &[
     &["på", "staden"],
     &["på", "ullevål"],
     &["i", "møterommet"],
+    &["på", "møterommet"],
+    &["på", "møtestaden"],
     &["in", "the", "room"],
+    &["in", "the", "meeting", "room"],
+    &["physically"],
+    &["oppmøte"],
 ];
 
 fn clause_attendance(words: &[&str]) -> Option<Attendance> {
@@ -643,7 +1018,10 @@ mod tests {
     #[test]
     fn bokmaal() {
         use Response::*;
-        assert_eq!(r("Ja, jeg kommer."), Some((Accepted, None)));
+        assert_eq!(
+            r("Ja, jeg kommer."),
+            Some((Accepted, Some(Attendance::InPerson)))
+        );
         assert_eq!(r("Må dessverre melde forfall."), Some((Declined, None)));
         assert_eq!(
             r("Jeg får ikke deltatt denne gangen."),
@@ -678,7 +1056,7 @@ mod tests {
     fn nynorsk() {
         use Response::*;
         assert_eq!(r("Eg kan diverre ikkje kome."), Some((Declined, None)));
-        assert_eq!(r("Eg kjem."), Some((Accepted, None)));
+        assert_eq!(r("Eg kjem."), Some((Accepted, Some(Attendance::InPerson))));
         assert_eq!(
             r("Eg deltek digitalt."),
             Some((Accepted, Some(Attendance::Digital)))
@@ -697,6 +1075,107 @@ mod tests {
             Some((Accepted, Some(Attendance::Digital)))
         );
         assert_eq!(r("Not sure yet."), Some((Tentative, None)));
+    }
+
+    fn sure(text: &str) -> (Response, Option<Attendance>, Confidence, Vec<Response>) {
+        let reading = read(text);
+        let a = reading
+            .answer
+            .unwrap_or_else(|| panic!("no answer in {text:?}"));
+        (
+            a.response,
+            a.attendance,
+            reading.confidence,
+            reading.readings,
+        )
+    }
+
+    #[test]
+    fn readings_that_were_wrong() {
+        use Attendance::*;
+        use Confidence::*;
+        use Response::*;
+        let d = (Declined, None, Sure, vec![]);
+        assert_eq!(
+            sure("Jeg må dessverre melde forfall, men kommer gjerne på neste møte."),
+            d
+        );
+        assert_eq!(sure("Jeg kommer likevel ikke."), d);
+        assert_eq!(sure("Beklager, det kolliderer med poliklinikken min."), d);
+        assert_eq!(
+            sure("Jeg kommer. Nei vent, jeg må melde forfall likevel."),
+            d
+        );
+        assert_eq!(
+            sure("I might be able to join, will confirm later.").0,
+            Tentative
+        );
+        assert_eq!(
+            sure("Takk for innkallingen, ser frem til møtet!"),
+            (Accepted, None, Sure, vec![])
+        );
+        assert_eq!(
+            sure("Jeg kommer."),
+            (Accepted, Some(InPerson), Sure, vec![])
+        );
+        assert_eq!(
+            sure("Jeg kommer, men må kanskje gå tidlig."),
+            (Accepted, Some(InPerson), Sure, vec![])
+        );
+        assert_eq!(
+            sure("Jeg kommer hvis toget går."),
+            (Accepted, Some(InPerson), Sure, vec![])
+        );
+    }
+
+    #[test]
+    fn conflicts_are_unsure() {
+        use Confidence::*;
+        use Response::*;
+        let (r, _, c, readings) = sure("Jeg kommer. Jeg kommer ikke.");
+        assert_eq!((r, c), (Declined, Unsure));
+        assert_eq!(readings, vec![Accepted, Declined]);
+        let (_, _, c, readings) = sure("Jeg kan ikke si at jeg ikke kommer.");
+        assert_eq!(c, Unsure);
+        assert_eq!(readings, vec![Declined, Accepted]);
+        assert_eq!(sure("Ja. Nei.").2, Unsure);
+        // A contrast marks the last word: sure.
+        assert_eq!(sure("Jeg sa ja, men må dessverre trekke meg.").2, Sure);
+    }
+
+    #[test]
+    fn not_in_person_alone_is_asked() {
+        assert_eq!(sure("Kan ikke komme fysisk.").2, Confidence::Unsure);
+        assert_eq!(
+            sure("Jeg kommer ikke fysisk, men deltar digitalt."),
+            (
+                Response::Accepted,
+                Some(Attendance::Digital),
+                Confidence::Sure,
+                vec![]
+            )
+        );
+    }
+
+    #[test]
+    fn one_word_answers_are_sure() {
+        use Attendance::*;
+        use Confidence::*;
+        use Response::*;
+        for (w, r, a) in [
+            ("kommer", Accepted, Some(InPerson)),
+            ("Kommer.", Accepted, Some(InPerson)),
+            ("digitalt", Accepted, Some(Digital)),
+            ("forfall", Declined, None),
+            ("attending", Accepted, Some(InPerson)),
+            ("online", Accepted, Some(Digital)),
+            ("decline", Declined, None),
+            ("kjem", Accepted, Some(InPerson)),
+            ("deltek digitalt", Accepted, Some(Digital)),
+            ("kanskje", Tentative, None),
+        ] {
+            assert_eq!(sure(w), (r, a, Sure, vec![]), "{w}");
+        }
     }
 
     #[test]

@@ -204,3 +204,133 @@ fn sisimai_bounces_and_autoreplies_are_told_apart() {
         wrong.join("\n  ")
     );
 }
+
+/// The generated matrix (`matrix/generate.py`): every quoting style real clients produce
+/// x what people mean x nb/nn/en, each case checked against `matrix/intent.tsv`. Cases
+/// marked `known` (a fault outside `understand`'s reading, named in the cell) are listed,
+/// not failed; an unexpected mismatch fails.
+#[test]
+fn matrix_cases_mean_what_they_say() {
+    let dir = fixtures().join("matrix");
+    let tsv = std::fs::read_to_string(dir.join("intent.tsv")).expect("matrix/intent.tsv");
+    let mut lines = tsv.lines();
+    let cols: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    let mut wrong = Vec::new();
+    let mut known = Vec::new();
+    let mut wrong_and_sure = 0;
+    let mut n = 0;
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        n += 1;
+        let cells: Vec<&str> = line.split('\t').collect();
+        let get = |col: &str| {
+            cols.iter()
+                .position(|c| *c == col)
+                .and_then(|i| cells.get(i))
+                .copied()
+                .unwrap_or("")
+        };
+        let file = get("file");
+        let v = inspect(&dir.join(file));
+        let s = |x: &Value| x.as_str().unwrap_or("").to_string();
+        let mut problems = Vec::new();
+        let mut check = |what: &str, expected: &str, actual: String| {
+            if expected != actual {
+                problems.push(format!("{what} expected {expected:?}, got {actual:?}"));
+            }
+        };
+        check("kind", get("kind"), s(&v["kind"]));
+        if get("kind") == "rsvp" {
+            check("response", get("response"), s(&v["rsvp"]["response"]));
+            check("attendance", get("attendance"), s(&v["rsvp"]["attendance"]));
+            check(
+                "substitute",
+                get("substitute"),
+                s(&v["rsvp"]["substitute"]["name"]),
+            );
+            check(
+                "substitute email",
+                get("substitute_email"),
+                s(&v["rsvp"]["substitute"]["email"]),
+            );
+            check(
+                "extra attendee",
+                get("extra"),
+                s(&v["extra_attendee"]["name"]),
+            );
+            check("confidence", get("confidence"), s(&v["confidence"]));
+            let readings: Vec<String> = v["readings"]
+                .as_array()
+                .map(|a| a.iter().map(s).collect())
+                .unwrap_or_default();
+            check("readings", get("readings"), readings.join(","));
+        }
+        check("on_behalf_of", get("on_behalf_of"), s(&v["on_behalf_of"]));
+        check("decision", get("decision"), s(&v["decision"]));
+        check(
+            "agenda_title",
+            get("agenda_title"),
+            s(&v["agenda_item"]["title"]),
+        );
+        if !get("corrections").is_empty() {
+            let count = v["corrections"].as_array().map(Vec::len).unwrap_or(0);
+            check("corrections", get("corrections"), count.to_string());
+        }
+        // The quoted summons (its instruction text and example answer) is never read.
+        let text = s(&v["reply_text"]);
+        for leak in [
+            "Kari Nordmann",
+            "kari@ous-hf.no",
+            "«kommer»",
+            "\"attending\"",
+            "skrev",
+            "skreiv",
+            "wrote:",
+            "Opprinnelig melding",
+            "Original Message",
+            "Fra:",
+            "Sendt fra min",
+            "Sent from my",
+            "Med vennlig hilsen",
+        ] {
+            if text.contains(leak) {
+                problems.push(format!("reply_text keeps {leak:?}: {text:?}"));
+            }
+        }
+        if text.lines().any(|l| l.trim_start().starts_with('>')) {
+            problems.push(format!("reply_text keeps quoted lines: {text:?}"));
+        }
+        if problems.is_empty() {
+            continue;
+        }
+        let answered = s(&v["rsvp"]["response"]);
+        if get("kind") == "rsvp"
+            && !answered.is_empty()
+            && answered != get("response")
+            && s(&v["confidence"]) == "sure"
+        {
+            wrong_and_sure += 1;
+        }
+        let report = format!("{file}: {}", problems.join("; "));
+        if get("known").is_empty() {
+            wrong.push(report);
+        } else {
+            known.push(format!("{report} [known: {}]", get("known")));
+        }
+    }
+    let passed = n - wrong.len() - known.len();
+    eprintln!(
+        "matrix: {passed} of {n} cases read as intended ({:.1}%); {} known outside understand; {wrong_and_sure} answers wrong and sure",
+        100.0 * passed as f64 / n.max(1) as f64,
+        known.len()
+    );
+    for k in &known {
+        eprintln!("  known: {k}");
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {n} matrix cases misread:\n  {}",
+        wrong.len(),
+        wrong.join("\n  ")
+    );
+    assert!(n >= 600, "at least 600 matrix cases, found {n}");
+}
