@@ -32,6 +32,7 @@ use crate::store::{
 use crate::understand::{self, Limits, Understanding};
 use crate::workflow::{self, InboundContext};
 
+mod approvals;
 #[doc(hidden)]
 pub mod fuzzing;
 mod held;
@@ -891,6 +892,14 @@ impl Daemon {
                     tracing::error!(meeting = m.id, error = %e, "cannot send the summons to members added late; tried again at the next tick");
                     first_error.get_or_insert(e);
                 }
+            }
+        }
+        // Proposals that waited for the hourly approval digest.
+        match self.approval_digest().await {
+            Ok(n) => report.jobs += n,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot send the approval digest; tried again at the next tick");
+                first_error.get_or_insert(e);
             }
         }
         // Whatever is held reaches the coordinators.

@@ -20,5 +20,10 @@ ALTER TABLE inbound ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 -- When a held message went to the coordinators in a digest (NULL: not yet).
 ALTER TABLE inbound ADD COLUMN reported_at TEXT;
 
+-- When the coordinators were asked to approve a proposal: at once when none was asked
+-- in the last hour, else in the next hourly digest (NULL: still to ask).
+ALTER TABLE agenda_items ADD COLUMN requested_at TEXT;
+UPDATE agenda_items SET requested_at = created_at;
+
 -- Looking a sender up by address is the first thing done for every message.
 CREATE INDEX members_email ON members (email);

@@ -111,6 +111,8 @@ enum Thread {
     Confirm(crate::store::KeyRow),
     /// A digest of held messages, to a coordinator.
     Held(crate::store::KeyRow),
+    /// A digest of proposals to approve, to a coordinator.
+    Approvals(crate::store::KeyRow),
 }
 
 /// The title on the first line of a text and the rest as the description.
@@ -747,6 +749,7 @@ impl Daemon {
                 .map(Thread::Extra),
             "confirm" => Some(Thread::Confirm(row)),
             "held_digest" => Some(Thread::Held(row)),
+            "approval_digest" => Some(Thread::Approvals(row)),
             _ => None,
         })
     }
@@ -791,6 +794,13 @@ impl Daemon {
                 let trust = trust_of(owner.as_deref());
                 return self
                     .reply_to_held_digest(inbound_id, u, &from, row, trust)
+                    .await
+                    .map(Some);
+            }
+            Some((Thread::Approvals(row), owner)) => {
+                let trust = trust_of(owner.as_deref());
+                return self
+                    .reply_to_approval_digest(inbound_id, u, &from, row, &trust)
                     .await
                     .map(Some);
             }
@@ -1038,8 +1048,28 @@ impl Daemon {
             auto_submitted: "auto-replied",
             ..Notice::BLANK
         })?);
-        // The approval request to each coordinator; their one-word reply decides.
-        for c in self.store.coordinators(council_id).await? {
+        // The approval request to each coordinator; their one-word reply decides. When
+        // they were asked about another proposal within the hour, this one waits for
+        // the hourly digest instead, so a flood of proposals is one mail an hour.
+        let coordinators = self.store.coordinators(council_id).await?;
+        let mut asked_lately = 0;
+        for c in &coordinators {
+            for kind in ["approval", "approval_digest"] {
+                asked_lately += self
+                    .store
+                    .count_recent(&c.email, kind, now - chrono::Duration::hours(1))
+                    .await?;
+            }
+        }
+        if asked_lately > 0 {
+            h.outcome
+                .push_str("; the coordinators are asked in the next approval digest");
+            return Ok(h);
+        }
+        h.changes.push(Change::MarkRequested {
+            ref_keys: vec![key.as_str().to_string()],
+        });
+        for c in coordinators {
             let mut lines = vec![
                 match lang {
                     Language::Nb => format!(

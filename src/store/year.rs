@@ -282,6 +282,10 @@ pub enum Change {
     CancelJobs {
         meeting_id: i64,
     },
+    /// The coordinators were asked to approve these proposals (by `ref_key`).
+    MarkRequested {
+        ref_keys: Vec<String>,
+    },
     /// Held messages shown to the coordinators in a digest.
     MarkReported {
         ids: Vec<i64>,
@@ -480,6 +484,15 @@ pub(super) async fn apply(
                 .execute(&mut **tx)
                 .await?;
             }
+            Change::MarkRequested { ref_keys } => {
+                for k in ref_keys {
+                    sqlx::query("UPDATE agenda_items SET requested_at = $1 WHERE ref_key = $2")
+                        .bind(ts(now))
+                        .bind(k)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
             Change::MarkReported { ids } => {
                 for id in ids {
                     sqlx::query("UPDATE inbound SET reported_at = $1 WHERE id = $2")
@@ -547,6 +560,17 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Proposals the coordinators have not been asked about yet (batched into the
+    /// hourly approval digest), by council.
+    pub async fn unrequested_proposals(&self) -> Result<Vec<AgendaItem>> {
+        let rows = sqlx::query(&format!(
+            "{AGENDA_SELECT} WHERE state = 'proposed' AND requested_at IS NULL ORDER BY council_id, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(AgendaItem::from_row).collect()
     }
 
     pub async fn agenda_items(&self, meeting_id: i64) -> Result<Vec<AgendaItem>> {

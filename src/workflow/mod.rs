@@ -2,7 +2,7 @@
 //! record an answer, hold for a coordinator, ignore, note a bounce. Pure: the daemon
 //! looks things up, calls [`decide`], and commits the decision in one transaction.
 
-use crate::domain::{base_address, Answer, Response};
+use crate::domain::{base_address, Answer, Attendance, Response};
 use crate::store::{InboundState, Invitation, Meeting};
 use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
@@ -168,9 +168,33 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         d.answer = Some(answer);
         return d;
     }
-    if answer.response == Response::Accepted && answer.attendance.is_none() {
-        if let Some(m) = ctx.meeting {
-            answer.attendance = m.place.implied_attendance();
+    if u.confidence == crate::understand::Confidence::Unsure {
+        // Guessing is worse than asking: the member gets one question.
+        let mut d = ask_back(
+            &format!(
+                "a reply that reads as {}; not applied",
+                u.readings
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            inv,
+            ctx,
+        );
+        d.readings = u.readings.clone();
+        return d;
+    }
+    if answer.response == Response::Accepted {
+        let implied = ctx.meeting.and_then(|m| m.place.implied_attendance());
+        // A plain "kommer" to a meeting held only on a link means joining it; an
+        // explicit "digitalt" to a meeting in a room stays as said, for the
+        // coordinators to see.
+        match (answer.attendance, implied) {
+            (None, _) | (Some(Attendance::InPerson), Some(Attendance::Digital)) => {
+                answer.attendance = implied.or(answer.attendance);
+            }
+            _ => {}
         }
     }
     let mut d = Decision::new(
@@ -284,6 +308,19 @@ mod tests {
             receipts_per_hour: 3,
             trust: &KEY,
         }
+    }
+
+    #[test]
+    fn an_unsure_answer_is_asked_not_applied() {
+        let inv = invitation();
+        let d = decide(
+            &msg("ola@example.no", "", "Jeg kan ikke si at jeg ikke kommer."),
+            &ctx(Some(&inv), None, 0),
+        );
+        assert_eq!(d.state, InboundState::Held);
+        assert!(d.answer.is_none());
+        assert!(d.ask);
+        assert!(!d.readings.is_empty());
     }
 
     #[test]

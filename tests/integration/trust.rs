@@ -331,9 +331,26 @@ fn unverified_proposals_are_flagged_and_limited() {
     }
     w.run("2027-03-01T10:00:00Z");
     let approvals = w.sent("approval");
-    assert_eq!(approvals.len(), 2, "two a day, the rest held");
+    assert_eq!(
+        approvals.len(),
+        1,
+        "the first at once, the second waits for the digest"
+    );
     let (_, text) = subject_and_text(&approvals[0]);
     assert!(text.contains("ikke autentisert"), "{text}");
+    assert!(w.sent("approval_digest").is_empty());
+    // An hour later the waiting one comes in a numbered digest; one line decides it.
+    w.run("2027-03-01T11:05:00Z");
+    let digests = w.sent("approval_digest");
+    assert_eq!(digests.len(), 1);
+    let (_, text) = subject_and_text(&digests[0]);
+    assert!(text.contains("1. «Sak nummer 1»"), "{text}");
+    assert!(text.contains("ikke autentisert"), "{text}");
+    let (_, yes) = answer_summons(&digests[0], "Eldbjørg", "koord@hf.example", "1 godkjent");
+    w.drop_mail(&yes);
+    w.run("2027-03-01T11:10:00Z");
+    let agenda = ok(&w.config, &["agenda", "list", "--council", "ur", "--json"]);
+    assert!(agenda.contains("approved"), "{agenda}");
     assert_eq!(
         w.inbox()
             .iter()
@@ -480,7 +497,7 @@ fn an_unreadable_reply_gets_one_question_and_the_one_word_answer_settles_it() {
         &w.summons_to("ola@"),
         "Ola Nordmann",
         "ola@hf.example",
-        "Beklager, det kolliderer med poliklinikken min.",
+        "Jeg kan ikke si at jeg ikke kommer.",
     );
     w.drop_mail(&vague);
     w.run("2027-03-02T09:00:00Z");
@@ -493,6 +510,7 @@ fn an_unreadable_reply_gets_one_question_and_the_one_word_answer_settles_it() {
     let (subject, text) = subject_and_text(&questions[0]);
     assert!(subject.starts_with("Kommer du?"), "{subject}");
     assert!(text.contains("«forfall»"), "{text}");
+    assert!(text.contains("vi leste det både som"), "{text}");
     assert!(w.answer_of("ola@hf.example").is_null(), "nothing guessed");
     let (_, word) = answer_summons(&questions[0], "Ola Nordmann", "ola@hf.example", "forfall");
     w.drop_mail(&word);

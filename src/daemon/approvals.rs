@@ -1,0 +1,258 @@
+//! Approval requests in batches: the first proposal in an hour is asked about at once;
+//! proposals that come while the coordinators were asked within the hour wait for the
+//! hourly digest, numbered, answered line by line ("1 godkjent", "2 avvist").
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+
+use super::year::{Handled, Notice};
+use super::{Daemon, Result};
+use crate::domain::Language;
+use crate::store::{AgendaItem, Change, KeyRow, NewEvent};
+use crate::trust::{same_address, Trust};
+use crate::understand::{Decision, Understanding};
+
+/// How long an approval digest's key is accepted.
+const DIGEST_DAYS: i64 = 30;
+
+fn pick(lang: Language, nb: &str, en: &str) -> String {
+    match lang {
+        Language::Nb => nb.to_string(),
+        Language::En => en.to_string(),
+    }
+}
+
+/// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision.
+pub(crate) fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches(['«', '"']);
+        if line.starts_with('>') {
+            continue;
+        }
+        let digits: String = line.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(n) = digits.parse::<usize>() else {
+            continue;
+        };
+        let rest = line
+            .get(digits.len()..)
+            .unwrap_or("")
+            .trim_start_matches(['.', ':', ')', '-', ' ']);
+        if let Some(d) = crate::understand::secretariat::read_decision(rest) {
+            out.push((n, d));
+        }
+    }
+    out
+}
+
+impl Daemon {
+    /// Sends each council's coordinators the proposals they have not been asked about,
+    /// unless they were asked within the hour. Returns how many digests went out.
+    pub(crate) async fn approval_digest(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let lang = self.lang();
+        let mut by_council: BTreeMap<i64, Vec<AgendaItem>> = BTreeMap::new();
+        for item in self.store.unrequested_proposals().await? {
+            by_council.entry(item.council_id).or_default().push(item);
+        }
+        let mut sent = 0;
+        for (council_id, items) in by_council {
+            let coordinators = self.store.coordinators(council_id).await?;
+            let mut lately = 0;
+            for c in &coordinators {
+                for kind in ["approval", "approval_digest"] {
+                    lately += self
+                        .store
+                        .count_recent(&c.email, kind, now - Duration::hours(1))
+                        .await?;
+                }
+            }
+            if lately > 0 {
+                continue;
+            }
+            let council = self.store.council(council_id).await?;
+            let mut lines = vec![
+                match lang {
+                    Language::Nb => format!(
+                        "{} nye forslag til sak i {} venter på godkjenning:",
+                        items.len(),
+                        council.name
+                    ),
+                    Language::En => format!(
+                        "{} new agenda proposals for {} wait for approval:",
+                        items.len(),
+                        council.name
+                    ),
+                },
+                String::new(),
+            ];
+            for (i, item) in items.iter().enumerate() {
+                let who = match (&item.proposer_name, &item.proposer_email) {
+                    (Some(n), Some(e)) => format!("{n} <{e}>"),
+                    (None, Some(e)) => e.clone(),
+                    (Some(n), None) => n.clone(),
+                    (None, None) => "?".into(),
+                };
+                lines.push(format!("{}. «{}» – {who}", i + 1, item.title));
+                for l in item.description.lines().take(6) {
+                    lines.push(format!("   {l}"));
+                }
+                let unverified = match item.inbound_id {
+                    Some(id) => self
+                        .store
+                        .inbound(id)
+                        .await?
+                        .outcome
+                        .is_some_and(|o| o.contains("(unverified)")),
+                    None => false,
+                };
+                if unverified {
+                    lines.push(pick(
+                        lang,
+                        "   NB: ikke autentisert – sjekk med forslagsstilleren før du godkjenner.",
+                        "   Note: not authenticated – check with the proposer before approving.",
+                    ));
+                }
+                if item.late {
+                    lines.push(pick(
+                        lang,
+                        "   Kom etter fristen.",
+                        "   Came after the deadline.",
+                    ));
+                }
+            }
+            lines.push(String::new());
+            lines.push(pick(
+                lang,
+                "Svar på denne e-posten med én linje per forslag: «1 godkjent», «2 avvist» eller «3 utsatt».",
+                "Reply to this email with one line per proposal: \"1 approved\", \"2 rejected\" or \"3 deferred\".",
+            ));
+            let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();
+            let mut mails = Vec::new();
+            for c in &coordinators {
+                mails.push(self.notice(Notice {
+                    kind: "approval_digest",
+                    effect_key: format!("approval-digest:{}:{}", ids.join(","), c.id),
+                    to_name: &c.name,
+                    to_address: &c.email,
+                    subject: match lang {
+                        Language::Nb => format!(
+                            "Godkjenning: {} forslag til sak i {}",
+                            items.len(),
+                            council.name
+                        ),
+                        Language::En => format!(
+                            "Approve: {} agenda proposals for {}",
+                            items.len(),
+                            council.name
+                        ),
+                    },
+                    lines: lines.clone(),
+                    reference: Some(ids.join(",")),
+                    expires_at: Some(now + Duration::days(DIGEST_DAYS)),
+                    ..Notice::BLANK
+                })?);
+            }
+            let ev = NewEvent::new(
+                "scheduler",
+                "approval_digest",
+                None,
+                None,
+                format!(
+                    "{} proposal(s) of {} sent for approval",
+                    items.len(),
+                    council.name
+                ),
+            );
+            self.store
+                .commit(
+                    &[Change::MarkRequested {
+                        ref_keys: items.iter().map(|i| i.ref_key.clone()).collect(),
+                    }],
+                    &mails,
+                    &[ev],
+                    now,
+                )
+                .await?;
+            sent += mails.len();
+        }
+        Ok(sent)
+    }
+
+    /// A coordinator's answer to an approval digest: every "N decision" line decided.
+    pub(crate) async fn reply_to_approval_digest(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        key: KeyRow,
+        trust: &Trust,
+    ) -> Result<Handled> {
+        if !same_address(from, &key.grant.address) || !trust.is_authenticated() {
+            return Ok(Handled::held(format!(
+                "a reply to an approval digest sent to {}, from {from} ({}); nothing decided",
+                key.grant.address,
+                trust.describe()
+            )));
+        }
+        let ids: Vec<i64> = key
+            .grant
+            .reference
+            .split(',')
+            .filter_map(|i| i.trim().parse().ok())
+            .collect();
+        let wanted = read_decisions(&u.reply_text);
+        if wanted.is_empty() {
+            return Ok(Handled::held(format!(
+                "a reply to an approval digest from {from} without a \"1 godkjent\" line; kept for a coordinator"
+            )));
+        }
+        let mut all = Handled::done(String::new());
+        let mut said = Vec::new();
+        for (n, d) in wanted {
+            let Some(&id) = n.checked_sub(1).and_then(|i| ids.get(i)) else {
+                said.push(format!("{n}: not in the digest"));
+                continue;
+            };
+            let item = self.store.agenda_item(id).await?;
+            if item.state != "proposed" {
+                said.push(format!(
+                    "{n}: \"{}\" was {} already",
+                    item.title, item.state
+                ));
+                continue;
+            }
+            let h = self.decide_item(&item, d, from, Some(inbound_id)).await?;
+            said.push(format!("{n}: {}", h.outcome));
+            all.changes.extend(h.changes);
+            all.mails.extend(h.mails);
+            all.events.extend(h.events);
+        }
+        all.outcome = format!("approval digest answered by {from}: {}", said.join("; "));
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_decisions() {
+        assert_eq!(
+            read_decisions(
+                "1 godkjent\n2: avvist – passer ikke\n3. utsatt\nHilsen Eldbjørg\n> 4 godkjent"
+            ),
+            vec![
+                (1, Decision::Approve),
+                (2, Decision::Reject),
+                (3, Decision::Defer)
+            ]
+        );
+        assert_eq!(
+            read_decisions("1 approved\n2 rejected"),
+            vec![(1, Decision::Approve), (2, Decision::Reject)]
+        );
+    }
+}
