@@ -1,6 +1,6 @@
-//! Approval requests in batches: the first proposal in an hour is asked about at once;
-//! proposals that come while the coordinators were asked within the hour wait for the
-//! hourly digest, numbered, answered line by line ("1 godkjent", "2 avvist").
+//! Approval requests in batches: the first [`AT_ONCE_PER_HOUR`] proposals in an hour
+//! are asked about at once, one mail each; more wait for the hourly digest, numbered
+//! and answered line by line ("1 godkjent", "2 avvist").
 
 use std::collections::BTreeMap;
 
@@ -12,6 +12,10 @@ use crate::domain::Language;
 use crate::store::{AgendaItem, Change, KeyRow, NewEvent};
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Understanding};
+
+/// Approval requests sent one by one to a coordinator in an hour before the rest wait
+/// for the digest.
+pub(crate) const AT_ONCE_PER_HOUR: i64 = 3;
 
 /// How long an approval digest's key is accepted.
 const DIGEST_DAYS: i64 = 30;
@@ -59,6 +63,8 @@ impl Daemon {
         let mut sent = 0;
         for (council_id, items) in by_council {
             let coordinators = self.store.coordinators(council_id).await?;
+            // At most one digest an hour, and none while the coordinators were just
+            // asked about a proposal on its own.
             let mut lately = 0;
             for c in &coordinators {
                 for kind in ["approval", "approval_digest"] {

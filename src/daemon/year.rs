@@ -1049,19 +1049,22 @@ impl Daemon {
             ..Notice::BLANK
         })?);
         // The approval request to each coordinator; their one-word reply decides. When
-        // they were asked about another proposal within the hour, this one waits for
-        // the hourly digest instead, so a flood of proposals is one mail an hour.
+        // they were asked about several proposals within the hour already, this one
+        // waits for the hourly digest instead, so a flood of proposals is one mail an
+        // hour.
         let coordinators = self.store.coordinators(council_id).await?;
         let mut asked_lately = 0;
         for c in &coordinators {
+            let mut n = 0;
             for kind in ["approval", "approval_digest"] {
-                asked_lately += self
+                n += self
                     .store
                     .count_recent(&c.email, kind, now - chrono::Duration::hours(1))
                     .await?;
             }
+            asked_lately = asked_lately.max(n);
         }
-        if asked_lately > 0 {
+        if asked_lately >= super::approvals::AT_ONCE_PER_HOUR {
             h.outcome
                 .push_str("; the coordinators are asked in the next approval digest");
             return Ok(h);

@@ -49,18 +49,15 @@ fn forwarded_answer_calendar_accept_substitute_and_bounce() {
         ],
     );
     w.meeting_in_days("ur", 10, &[]);
-    let uid = {
-        let v: Value =
-            serde_json::from_str(&ok(&config, &["meeting", "show", "1", "--json"])).expect("json");
-        v["meeting"]["uid"].as_str().expect("uid").to_string()
-    };
     let mut daemon = DaemonProcess::start(&config, &w.dir.path().join("daemon.log"));
     rt.block_on(async {
         wait_for("the summons", Duration::from_secs(60), || async {
             count_all(s.imap_port, &cal).await == 1 && count_all(s.imap_port, &fwd).await == 1 && count_all(s.imap_port, &sub).await == 1
         })
         .await;
-        // A calendar client's Accept, sent to the organizer.
+        // A calendar client's Accept, sent to the organizer, with the UID of Cal's own
+        // calendar entry.
+        let uid = event_uid(&inbox(s.imap_port, &cal).await.pop().expect("summons"));
         send(s.smtp_port, &cal, &secretariat, &itip_accept(&cal, "Cal Kalender", &secretariat, &uid)).await;
         // Frida answered the coordinator, who forwards it (Outlook, Norwegian).
         let forward = format!(
@@ -71,6 +68,22 @@ fn forwarded_answer_calendar_accept_substitute_and_bounce() {
             rand::random::<u64>()
         );
         send(s.smtp_port, &coordinator, &secretariat, forward.as_bytes()).await;
+        // Nothing authenticates the forward (the test server writes no
+        // Authentication-Results): the coordinator confirms it with one word.
+        wait_for("the confirmation request", Duration::from_secs(60), || async {
+            inbox(s.imap_port, &coordinator)
+                .await
+                .iter()
+                .any(|m| header(m, "X-Referent").as_deref() == Some("confirm"))
+        })
+        .await;
+        let ask = inbox(s.imap_port, &coordinator)
+            .await
+            .into_iter()
+            .find(|m| header(m, "X-Referent").as_deref() == Some("confirm"))
+            .expect("confirm");
+        let (to, yes) = answer_summons(&ask, "Eldbjørg Koordinator", &coordinator, "Bekreft");
+        send(s.smtp_port, &coordinator, &to, &yes).await;
         // Siri sends a substitute, replying to her summons.
         let summons = inbox(s.imap_port, &sub).await.pop().expect("summons");
         let (to, answer) = answer_summons(&summons, "Siri Substitutt", &sub, &format!("Jeg har forfall. Kari Nordmann <kari@{d}> møter for meg."));

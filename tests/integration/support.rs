@@ -434,3 +434,22 @@ pub fn answer_summons(summons: &[u8], name: &str, from: &str, body: &str) -> (St
     );
     (to, raw.into_bytes())
 }
+
+/// The UID of the event in a summons' calendar entry (personal to its recipient).
+pub fn event_uid(summons: &[u8]) -> String {
+    let msg = mail_parser::MessageParser::default()
+        .parse(summons)
+        .expect("parse");
+    let ics = msg
+        .parts
+        .iter()
+        .filter_map(|p| p.text_contents())
+        .find(|t| t.contains("BEGIN:VCALENDAR"))
+        .expect("a calendar part")
+        .replace("\r\n ", "");
+    ics.lines()
+        .find_map(|l| l.strip_prefix("UID:"))
+        .expect("UID")
+        .trim()
+        .to_string()
+}

@@ -269,6 +269,17 @@ fn a_full_meeting_cycle_by_email() {
         "> Skriv tittelen på saken i første linje",
     );
     rt.block_on(send(s.smtp_port, &hdir, &to, &raw));
+    // Nothing authenticates the coordinator's forward (the test server writes no
+    // Authentication-Results): she is asked to confirm it, and does.
+    run_until(
+        &config,
+        t_prop,
+        "the confirmation request for the forward",
+        || of_kind(rt, port, &koord, "confirm").len() == 1,
+    );
+    let ask = of_kind(rt, port, &koord, "confirm").pop().expect("confirm");
+    let (to, raw) = reply_to(&ask, "Eldbjørg Koordinator", &koord, "Bekreft", "");
+    rt.block_on(send(s.smtp_port, &koord, &to, &raw));
     run_until(
         &config,
         t_prop,
@@ -472,7 +483,10 @@ fn a_full_meeting_cycle_by_email() {
         .is_some_and(|b| b.starts_with("command line")));
     let ics = calendar_part(&summons).expect("a text/calendar part");
     assert!(ics.contains("METHOD:REQUEST"), "{ics}");
-    assert!(ics.contains(&format!("UID:{uid}")), "{ics}");
+    // Each recipient's calendar entry has a UID of its own: their token and the
+    // meeting's UID.
+    let leder_uid = event_uid(&summons);
+    assert!(leder_uid.ends_with(&uid) && leder_uid != uid, "{leder_uid}");
     assert!(ics.contains(&format!("RSVP=TRUE:mailto:{leder}")), "{ics}");
     assert!(ics.contains("BEGIN:VTIMEZONE"), "{ics}");
     let observer_ics = calendar_part(&of_kind(rt, port, &hdir, "summons")[0]).expect("calendar");
@@ -491,7 +505,7 @@ fn a_full_meeting_cycle_by_email() {
         "From: Lene Leder <{leder}>\r\nTo: {sec}\r\nSubject: Godtatt: Innkalling\r\nMessage-ID: <itip.{}@x>\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/calendar; charset=utf-8; method=REPLY\r\n\r\n\
          BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:{leder}\r\n\
-         UID:{uid}\r\nSEQUENCE:0\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+         UID:{leder_uid}\r\nSEQUENCE:0\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
         rand::random::<u64>()
     );
     rt.block_on(send(s.smtp_port, &leder, &sec, accept.as_bytes()));
@@ -612,6 +626,21 @@ fn a_full_meeting_cycle_by_email() {
         ),
     ));
     let t_minutes = ends + days(1);
+    // Draft minutes reach everyone who attended: the coordinator confirms them first.
+    let minutes_ask = || {
+        of_kind(rt, port, &koord, "confirm")
+            .into_iter()
+            .find(|m| subject_and_text(m).1.contains("utkast til referat"))
+    };
+    run_until(
+        &config,
+        t_minutes,
+        "the confirmation request for the minutes",
+        || minutes_ask().is_some(),
+    );
+    let ask = minutes_ask().expect("confirm");
+    let (to, raw) = reply_to(&ask, "Eldbjørg Koordinator", &koord, "Bekreft", "");
+    rt.block_on(send(s.smtp_port, &koord, &to, &raw));
     run_until(&config, t_minutes, "the draft minutes", || {
         of_kind(rt, port, &anna, "minutes").len() == 1
             && of_kind(rt, port, &leder, "minutes").len() == 1
@@ -838,7 +867,13 @@ fn a_moved_and_a_cancelled_meeting_update_every_calendar() {
     });
     let update = calendar_part(&of_kind(rt, port, &ola, "update")[0]).expect("calendar");
     assert!(update.contains("METHOD:REQUEST"));
-    assert!(update.contains(&format!("UID:{uid1}")));
+    let ola_uid = event_uid(&of_kind(rt, port, &ola, "update")[0]);
+    assert!(ola_uid.ends_with(&uid1) && ola_uid != uid1, "{ola_uid}");
+    assert_eq!(
+        ola_uid,
+        event_uid(&of_kind(rt, port, &ola, "summons")[0]),
+        "the update keeps the entry's UID"
+    );
     assert!(update.contains("SEQUENCE:1"), "{update}");
     assert!(update.contains("T130000"), "the new time: {update}");
     let cancel = calendar_part(&of_kind(rt, port, &hdir, "cancel")[0]).expect("calendar");
