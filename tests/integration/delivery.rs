@@ -91,24 +91,38 @@ fn interrupted_sends_and_a_changed_uidvalidity_lose_nothing_and_repeat_nothing()
         })
         .await;
 
-        // 3. UIDVALIDITY changes (a restored mailbox): the folder is scanned again,
-        //    new mail is read, and nothing already handled is acted on twice.
+        // 3. UIDVALIDITY changes (a restored mailbox, its keywords lost): the folder is
+        //    scanned again from the start — a message numbered below the old
+        //    checkpoint is read — and nothing already handled is acted on twice.
         daemon.run_once().await.expect("pass");
         let before = store.inbound_list(None).await.expect("inbound").len();
         let MailboxConfig::Imap(imap) = &cfg.mailbox else { panic!("imap") };
         let name = ImapSource::checkpoint_name(imap);
         let (validity, last) = store.checkpoint(&name).await.expect("checkpoint").expect("a checkpoint is stored");
         assert!(last >= 2, "the checkpoint moved past handled mail");
-        store.set_checkpoint(&name, validity.wrapping_add(1), last, clock.now()).await.expect("set");
+        // The old numbering went far higher than the new one does.
+        store.set_checkpoint(&name, validity.wrapping_add(1), last + 1000, clock.now()).await.expect("set");
+        let outbox_before = store.outbox().await.expect("outbox").len();
         let raw = format!("From: Eve <eve@{d}>\r\nTo: {secretariat}\r\nSubject: Hei\r\nMessage-ID: <new@{d}>\r\n\r\nHei\r\n");
         send(s.smtp_port, &format!("eve@{d}"), &secretariat, raw.as_bytes()).await;
         wait_for("the new message", Duration::from_secs(30), || async {
             count_all(s.imap_port, &secretariat).await == 3
         })
         .await;
+        drop_keyword(s.imap_port, &secretariat, "$ReferentHandled").await;
         let r = daemon.run_once().await.expect("pass after the change");
-        assert_eq!(r.received, 1, "only the new message is read: {r:?}");
-        assert_eq!(store.inbound_list(None).await.expect("inbound").len(), before + 1);
+        assert_eq!(r.received, 3, "every message is read again: {r:?}");
+        assert_eq!(
+            store.inbound_list(None).await.expect("inbound").len(),
+            before + 1,
+            "only the new message is new"
+        );
+        assert_eq!(
+            store.outbox().await.expect("outbox").len(),
+            outbox_before,
+            "nothing is answered twice"
+        );
+        assert_eq!(with_keyword(s.imap_port, &secretariat, "$ReferentHandled").await, 3);
         let (v2, _) = store.checkpoint(&name).await.expect("cp").expect("cp");
         assert_eq!(v2, validity, "the server's UIDVALIDITY is stored again");
         store.close().await;

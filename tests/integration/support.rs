@@ -272,6 +272,23 @@ pub async fn with_keyword(port: u16, user: &str, keyword: &str) -> usize {
     n
 }
 
+/// Removes a keyword from every message in the INBOX (a restored mailbox whose
+/// keywords were lost).
+pub async fn drop_keyword(port: u16, user: &str, keyword: &str) {
+    let mut s = login(port, user).await;
+    s.select("INBOX").await.expect("select");
+    {
+        let mut stream = s
+            .store("1:*", format!("-FLAGS.SILENT ({keyword})"))
+            .await
+            .expect("store");
+        while let Some(item) = stream.next().await {
+            item.expect("store item");
+        }
+    }
+    let _ = s.logout().await;
+}
+
 /// How many messages the INBOX holds.
 pub async fn count_all(port: u16, user: &str) -> usize {
     let mut s = login(port, user).await;
