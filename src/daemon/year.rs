@@ -1539,7 +1539,10 @@ impl Daemon {
                 mi.version, mi.state
             )));
         }
+        // A key sent to this address with the draft (a substitute who attended gets it
+        // too) makes them someone who may answer it.
         let known = coordinator
+            || *trust == crate::trust::Trust::Key
             || self.store.invitation_for(m.id, from).await?.is_some()
             || self
                 .store
@@ -1715,6 +1718,15 @@ impl Daemon {
         if let Some(mi) = current {
             let key = Token::parse(&mi.ref_key);
             let corrections = self.store.corrections(mi.id).await?;
+            // Names, not addresses: those the draft went to, by their address.
+            let recipients = self.minutes_recipients(m).await?;
+            let name_of = |email: &str| {
+                recipients
+                    .iter()
+                    .find(|(_, e)| crate::trust::same_address(e, email))
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_else(|| email.to_string())
+            };
             let mut lines = vec![match lang {
                 Language::Nb => format!("Fristen for rettelser til referatet (versjon {}) er ute. Dette kom inn:", mi.version),
                 Language::En => format!("The deadline for corrections to the minutes (version {}) has passed. This came in:", mi.version),
@@ -1724,7 +1736,7 @@ impl Daemon {
                 if c.no_remarks {
                     lines.push(format!(
                         "  {}: {}",
-                        c.author,
+                        name_of(&c.author),
                         t(lang, "ingen merknader", "no remarks")
                     ));
                     continue;
@@ -1737,13 +1749,38 @@ impl Daemon {
                     .unwrap_or_default();
                 match (&c.before, &c.after) {
                     (Some(b), Some(a)) => {
-                        lines.push(format!("  {}{item}: «{b}» → «{a}»", c.author))
+                        lines.push(format!("  {}{item}: «{b}» → «{a}»", name_of(&c.author)))
                     }
-                    _ => lines.push(format!("  {}{item}: {}", c.author, c.text)),
+                    _ => lines.push(format!("  {}{item}: {}", name_of(&c.author), c.text)),
                 }
             }
             if corrections.is_empty() {
                 lines.push(t(lang, "  Ingen svar.", "  No replies."));
+            }
+            let coordinators: Vec<String> = self
+                .store
+                .coordinators(m.council_id)
+                .await?
+                .into_iter()
+                .map(|c| c.email)
+                .collect();
+            let silent: Vec<String> = recipients
+                .iter()
+                .filter(|(_, e)| !coordinators.contains(e))
+                .filter(|(_, e)| {
+                    !corrections
+                        .iter()
+                        .any(|c| crate::trust::same_address(&c.author, e))
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            if !silent.is_empty() {
+                lines.push(String::new());
+                lines.push(format!(
+                    "{}: {}",
+                    t(lang, "Har ikke svart", "Have not answered"),
+                    silent.join(", ")
+                ));
             }
             lines.push(String::new());
             lines.push(if any {
