@@ -75,6 +75,9 @@ pub fn read_decision(reply_text: &str) -> Option<Decision> {
         "utsatt",
         "utsettes",
         "utset",
+        "utsett",
+        "utsette",
+        "utsetjast",
         "deferred",
         "defer",
         "postponed",
@@ -106,6 +109,10 @@ pub fn read_agenda_request(subject: &str, reply_text: &str) -> Option<AgendaItem
     let lower = s.to_lowercase();
     for p in AGENDA_PREFIXES {
         if let Some(rest) = lower.strip_prefix(p) {
+            // "Forslag til saker" (the call's own subject) is not "Forslag til sak".
+            if rest.chars().next().is_some_and(char::is_alphanumeric) {
+                continue;
+            }
             let title = s
                 .get(s.len() - rest.len()..)
                 .unwrap_or("")
@@ -127,11 +134,38 @@ pub fn read_agenda_request(subject: &str, reply_text: &str) -> Option<AgendaItem
             });
         }
     }
+    // A reply to the call for items ("SV: Forslag til saker: …"): the call asks for
+    // the title on the first line and the background below it.
+    let replied = s.len() < subject.trim().len();
+    if replied
+        && ["forslag til saker", "framlegg til saker", "agenda items"]
+            .iter()
+            .any(|c| lower.starts_with(c))
+    {
+        let text = reply_text.trim();
+        let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+        let title: String = first
+            .trim()
+            .trim_start_matches("Forslag til sak:")
+            .trim()
+            .chars()
+            .take(200)
+            .collect();
+        if !title.is_empty() {
+            return Some(AgendaItem {
+                title,
+                description: rest.trim().to_string(),
+            });
+        }
+    }
     // The body may open with it instead: "Forslag til sak: …".
     let first = reply_text.lines().map(str::trim).find(|l| !l.is_empty())?;
     let lower = first.to_lowercase();
     for p in AGENDA_PREFIXES.iter().take(3) {
         if let Some(rest) = lower.strip_prefix(p) {
+            if rest.chars().next().is_some_and(char::is_alphanumeric) {
+                continue;
+            }
             let title = first
                 .get(first.len() - rest.len()..)
                 .unwrap_or("")
