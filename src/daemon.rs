@@ -369,6 +369,8 @@ impl Daemon {
             u.on_behalf_of = None;
             u.on_behalf_of_name = None;
         }
+        // Who the message says it is from, kept as its sender whatever it is acted as.
+        let given_from = u.from.clone();
         if let Some(addr) = acting.and_then(|a| a.as_address.as_ref()) {
             u.from = Some(addr.clone());
             u.on_behalf_of = None;
@@ -390,7 +392,7 @@ impl Daemon {
                 let outcome = InboundOutcome {
                     state: h.state,
                     kind: kind_name(&u),
-                    sender: u.from.clone(),
+                    sender: given_from.clone(),
                     subject: u.subject.clone(),
                     outcome: h.outcome,
                     problems: u.problems.clone(),
@@ -447,6 +449,7 @@ impl Daemon {
                 receipts_recent,
                 receipts_per_hour: self.cfg.receipts_per_hour,
                 trust: &trust,
+                now,
             },
         );
         let sender = u.from.clone().unwrap_or_default();
@@ -457,7 +460,25 @@ impl Daemon {
         if let (Some(ask), Some(answer), Some(inv), Some(m)) =
             (&d.confirm, &d.answer, &invitation, &meeting)
         {
-            let what = render::describe_answer(self.cfg.secretariat.language, answer);
+            let lang = self.cfg.secretariat.language;
+            let mut what = if crate::trust::same_address(ask, &inv.member_email) {
+                render::describe_answer(lang, answer)
+            } else {
+                render::describe_answer_of(lang, &inv.member_name, answer)
+            };
+            // Someone outside the council would be sent the summons and the link.
+            if let Some(e) = answer.substitute.as_ref().and_then(|s| s.email.as_deref()) {
+                if self.store.members_by_email(e).await?.is_empty() {
+                    what.push_str(match lang {
+                        crate::domain::Language::Nb => {
+                            " (NB: denne personen er ikke medlem av rådet og får innkallingen og lenken hvis du bekrefter)"
+                        }
+                        crate::domain::Language::En => {
+                            " (note: this person is not a member of the council and gets the summons and the link if you confirm)"
+                        }
+                    });
+                }
+            }
             let (mail, note) = self
                 .confirmation_request(
                     id,
@@ -543,7 +564,7 @@ impl Daemon {
         let outcome = InboundOutcome {
             state: d.state,
             kind,
-            sender: u.from.clone(),
+            sender: given_from,
             subject: u.subject.clone(),
             outcome: d.outcome,
             problems: u.problems.clone(),
@@ -601,7 +622,13 @@ impl Daemon {
                 // A personal UID names one invitation.
                 if let Some(token) = crate::mail::ics::token_in_uid(uid) {
                     if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
-                        return Ok(keyed(inv));
+                        // A reply that names someone else as the attendee is not the
+                        // invitee's own answer, whatever UID it carries.
+                        let other = c
+                            .attendee
+                            .as_deref()
+                            .is_some_and(|a| !crate::trust::same_address(a, &inv.member_email));
+                        return Ok(if other { Some((inv, None)) } else { keyed(inv) });
                     }
                 }
                 // A meeting's shared UID (entries sent before UIDs were personal) names
@@ -616,6 +643,18 @@ impl Daemon {
                             .map(|i| (i, None)));
                     }
                 }
+            }
+        }
+        // A new mail from a member (not a reply) with an answer: their one upcoming
+        // invitation, found without a key, so the answer needs the server's verdict or
+        // the member's confirmation.
+        if let (None, Some(from), Some(_)) = (&u.on_behalf_of, &u.from, &u.answer) {
+            let upcoming = self
+                .store
+                .upcoming_invitations(from, self.clock.now())
+                .await?;
+            if upcoming.len() == 1 {
+                return Ok(upcoming.into_iter().next().map(|i| (i, None)));
             }
         }
         // A forwarded answer carries no threading of ours: the original sender's one

@@ -118,8 +118,8 @@ impl Daemon {
                 if own {
                     pick(
                         lang,
-                        format!("Vi har mottatt et svar i ditt navn på innkallingen til møtet i {} {date}: {what}. Svaret kom ikke som svar på e-posten vi sendte deg, og vi kan ikke se at det kommer fra deg, så vi registrerer det ikke før du bekrefter.", meeting.council_name),
-                        format!("We have received an answer in your name to the summons to {} on {date}: {what}. It did not come as a reply to the email we sent you, and we cannot tell that it comes from you, so we do not record it until you confirm.", meeting.council_name),
+                        format!("Vi har mottatt et svar i ditt navn på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se sikkert at det kommer fra deg, så vi registrerer det ikke før du bekrefter.", meeting.council_name),
+                        format!("We have received an answer in your name to the summons to {} on {date}: {what}. We cannot tell for sure that it comes from you, so we do not record it until you confirm.", meeting.council_name),
                     )
                 } else {
                     pick(
@@ -132,7 +132,7 @@ impl Daemon {
             Asked::Action { nb, en } => pick(lang, nb.clone(), en.clone()),
         };
         let subject_line = crate::understand::strip_subject_prefixes(&u.subject);
-        let lines = vec![
+        let mut lines = vec![
             first,
             String::new(),
             pick(
@@ -142,16 +142,55 @@ impl Daemon {
             ),
             pick(
                 lang,
-                format!("Avsender: {}", u.from.clone().unwrap_or_default()),
-                format!("Sender: {}", u.from.clone().unwrap_or_default()),
+                format!("Avsender (oppgitt): {}", u.from.clone().unwrap_or_default()),
+                format!("Sender (as given): {}", u.from.clone().unwrap_or_default()),
             ),
+        ];
+        if !u.attachments.is_empty() {
+            let names: Vec<&str> = u.attachments.iter().map(|a| a.name.as_str()).collect();
+            lines.push(format!(
+                "{}: {}",
+                pick(lang, "Vedlegg".into(), "Attachments".into()),
+                names.join(", ")
+            ));
+        }
+        // What is being confirmed, as it came: a request to confirm what one has not
+        // seen would let a forgery through on a coordinator's good faith.
+        let text = if u.reply_text.trim().is_empty() {
+            u.attachments
+                .iter()
+                .find_map(|a| a.text.clone())
+                .unwrap_or_default()
+        } else {
+            u.reply_text.clone()
+        };
+        if !text.trim().is_empty() {
+            lines.push(String::new());
+            lines.push(pick(
+                lang,
+                "Meldingen lyder:".into(),
+                "The message reads:".into(),
+            ));
+            let all: Vec<&str> = text.lines().collect();
+            for l in all.iter().take(40) {
+                lines.push(format!("  | {l}"));
+            }
+            if all.len() > 40 {
+                lines.push(pick(
+                    lang,
+                    format!("  | … ({} linjer til)", all.len() - 40),
+                    format!("  | … ({} more lines)", all.len() - 40),
+                ));
+            }
+        }
+        lines.extend([
             String::new(),
             pick(
                 lang,
-                format!("Svar «bekreft» på denne e-posten for å gjennomføre det, eller «avvis» hvis det ikke kom fra deg. Forespørselen gjelder i {CONFIRM_DAYS} dager."),
-                format!("Reply \"confirm\" to this email to carry it out, or \"reject\" if it did not come from you. This request is valid for {CONFIRM_DAYS} days."),
+                format!("Svar «bekreft» på denne e-posten hvis det er du som har sendt dette, eller «avvis» hvis det ikke kom fra deg. Forespørselen gjelder i {CONFIRM_DAYS} dager."),
+                format!("Reply \"confirm\" to this email if you sent this, or \"reject\" if it did not come from you. This request is valid for {CONFIRM_DAYS} days."),
             ),
-        ];
+        ]);
         let expires = now + Duration::days(CONFIRM_DAYS);
         let mail = self.notice(Notice {
             kind: "confirm",
@@ -171,6 +210,46 @@ impl Daemon {
             ..Notice::BLANK
         })?;
         Ok((Some(mail), format!("; confirmation asked of {ask}")))
+    }
+
+    /// Tells the coordinators of `person`'s councils that mail was sent in their name
+    /// and refused by them.
+    async fn forgery_notices(
+        &self,
+        person: &str,
+        summary: &crate::store::InboundSummary,
+        inbound_id: i64,
+    ) -> Result<Vec<OutgoingMail>> {
+        let lang = self.lang();
+        let mut mails = Vec::new();
+        let mut told = std::collections::HashSet::new();
+        for m in self.store.members_by_email(person).await? {
+            for c in self.store.coordinators(m.council_id).await? {
+                if same_address(&c.email, person) || !told.insert(c.email.clone()) {
+                    continue;
+                }
+                let subject = summary.subject.clone().unwrap_or_default();
+                mails.push(self.notice(Notice {
+                    kind: "notice",
+                    effect_key: format!("forgery:{inbound_id}:{}", c.id),
+                    to_name: &c.name,
+                    to_address: &c.email,
+                    subject: pick(
+                        lang,
+                        format!("E-post i navnet til {}", m.name),
+                        format!("Mail in the name of {}", m.name),
+                    ),
+                    lines: vec![pick(
+                        lang,
+                        format!("Vi fikk en e-post i navnet til {} <{person}> («{subject}»). Vi spurte {} om å bekrefte den, og svaret var at den ikke kom derfra. Den er satt til side; ingenting er gjort.", m.name, m.name),
+                        format!("We received an email in the name of {} <{person}> (\"{subject}\"). We asked them to confirm it, and they said it did not come from them. It is set aside; nothing was done.", m.name),
+                    )],
+                    inbound_id: Some(inbound_id),
+                    ..Notice::BLANK
+                })?);
+            }
+        }
+        Ok(mails)
     }
 
     /// Holds a message until `ask` confirms it.
@@ -276,9 +355,13 @@ impl Daemon {
                     self.store
                         .finish_inbound(original, &outcome, None, &[], &[ev], &[], now)
                         .await?;
-                    Handled::done(format!(
+                    let mut h = Handled::done(format!(
                         "{from} refused message {original}; it is set aside"
-                    ))
+                    ));
+                    // Someone wrote in their name: the coordinators should know.
+                    h.mails
+                        .extend(self.forgery_notices(from, &summary, inbound_id).await?);
+                    h
                 }
             }
         };
@@ -304,6 +387,11 @@ impl Daemon {
             return Err(super::DaemonError::Refused(format!(
                 "message {id} is {}, not held: nothing to apply",
                 summary.state
+            )));
+        }
+        if self.store.members_by_email(as_address).await?.is_empty() {
+            return Err(super::DaemonError::Refused(format!(
+                "{as_address} is not a member of any council: a message is applied only as a member's own"
             )));
         }
         let raw = self.store.inbound_raw(id).await?;

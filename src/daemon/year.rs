@@ -1022,8 +1022,17 @@ impl Daemon {
             Some(inbound_id),
             h.outcome.clone(),
         ));
-        // The proposer's receipt.
-        h.mails.push(self.notice(Notice {
+        // The proposer's receipt, within the hourly cap on automatic replies (a forged
+        // flood must not become a flood of receipts to the member).
+        let receipts = self
+            .store
+            .count_recent(&proposer, "receipt", now - chrono::Duration::hours(1))
+            .await?;
+        if receipts >= i64::from(self.cfg.receipts_per_hour) {
+            h.outcome
+                .push_str("; no receipt (too many to this address this hour)");
+        } else {
+            h.mails.push(self.notice(Notice {
             kind: "receipt",
             effect_key: format!("proposal-receipt:{inbound_id}"),
             to_name: &proposer_name,
@@ -1048,6 +1057,7 @@ impl Daemon {
             auto_submitted: "auto-replied",
             ..Notice::BLANK
         })?);
+        }
         // The approval request to each coordinator; their one-word reply decides. When
         // they were asked about several proposals within the hour already, this one
         // waits for the hourly digest instead, so a flood of proposals is one mail an
@@ -1272,8 +1282,8 @@ impl Daemon {
                     u,
                     from,
                     super::trusted::Asked::Action {
-                        nb: format!("Vi har mottatt en avgjørelse i ditt navn om forslaget «{}»: {}. Den kom ikke som svar på e-posten vi sendte deg, så vi gjennomfører den ikke før du bekrefter.", item.title, match d { Decision::Approve => "godkjent", Decision::Reject => "avvist", Decision::Defer => "utsatt" }),
-                        en: format!("We have received a decision in your name on the proposal \"{}\": {word}. It did not come as a reply to the email we sent you, so we do not carry it out until you confirm.", item.title),
+                        nb: format!("Vi har mottatt en avgjørelse i ditt navn om forslaget «{}»: {}. Vi kan ikke se sikkert at den kommer fra deg, så vi gjennomfører den ikke før du bekrefter.", item.title, match d { Decision::Approve => "godkjent", Decision::Reject => "avvist", Decision::Defer => "utsatt" }),
+                        en: format!("We have received a decision in your name on the proposal \"{}\": {word}. We cannot tell for sure that it comes from you, so we do not carry it out until you confirm.", item.title),
                     },
                     &format!("a decision ({word}) on \"{}\" from {from}", item.title),
                     trust,
@@ -1361,15 +1371,21 @@ impl Daemon {
         if !trust.is_authenticated() {
             // Draft minutes reach everyone who attended: never on an unauthenticated
             // message. The coordinator it claims to come from confirms it.
-            let n = self.minutes_recipients(&meeting).await?.len();
+            let recipients = self.minutes_recipients(&meeting).await?;
+            let n = recipients.len();
+            let names = recipients
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             return self
                 .confirm_first(
                     inbound_id,
                     u,
                     from,
                     super::trusted::Asked::Action {
-                        nb: format!("Vi har mottatt et utkast til referat i ditt navn for møtet i {}. Svar «bekreft» for å sende det til {n} mottakere.", meeting.council_name),
-                        en: format!("We have received draft minutes in your name for the meeting of {}. Reply \"confirm\" to send them to {n} recipients.", meeting.council_name),
+                        nb: format!("Vi har mottatt et utkast til referat i ditt navn for møtet i {}. Svar «bekreft» for å sende det til {n} mottakere ({names}).", meeting.council_name),
+                        en: format!("We have received draft minutes in your name for the meeting of {}. Reply \"confirm\" to send them to {n} recipients ({names}).", meeting.council_name),
                     },
                     &format!("draft minutes from {from} for {n} recipient(s)"),
                     trust,
@@ -1515,8 +1531,8 @@ impl Daemon {
                     u,
                     from,
                     super::trusted::Asked::Action {
-                        nb: format!("Vi har mottatt et svar i ditt navn på utkastet til referat fra møtet i {} (versjon {}). Det kom ikke som svar på e-posten vi sendte deg, så vi registrerer det ikke før du bekrefter.", m.council_name, mi.version),
-                        en: format!("We have received a reply in your name to the draft minutes of {} (version {}). It did not come as a reply to the email we sent you, so we do not record it until you confirm.", m.council_name, mi.version),
+                        nb: format!("Vi har mottatt et svar i ditt navn på utkastet til referat fra møtet i {} (versjon {}). Vi kan ikke se sikkert at det kommer fra deg, så vi registrerer det ikke før du bekrefter.", m.council_name, mi.version),
+                        en: format!("We have received a reply in your name to the draft minutes of {} (version {}). We cannot tell for sure that it comes from you, so we do not record it until you confirm.", m.council_name, mi.version),
                     },
                     &format!("a reply to the minutes from {from}"),
                     trust,
@@ -2229,8 +2245,8 @@ impl Daemon {
                     u,
                     from,
                     super::trusted::Asked::Action {
-                        nb: format!("Vi har mottatt et svar i ditt navn om bisitteren {} til {}. Det kom ikke som svar på e-posten vi sendte deg, så vi gjennomfører det ikke før du bekrefter.", x.name, inv.member_name),
-                        en: format!("We have received a reply in your name about the extra attendee {} for {}. It did not come as a reply to the email we sent you, so we do not carry it out until you confirm.", x.name, inv.member_name),
+                        nb: format!("Vi har mottatt et svar i ditt navn om bisitteren {} til {}. Vi kan ikke se sikkert at det kommer fra deg, så vi gjennomfører det ikke før du bekrefter.", x.name, inv.member_name),
+                        en: format!("We have received a reply in your name about the extra attendee {} for {}. We cannot tell for sure that it comes from you, so we do not carry it out until you confirm.", x.name, inv.member_name),
                     },
                     &format!("a reply about the extra attendee {} from {from}", x.name),
                     trust,

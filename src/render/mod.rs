@@ -228,6 +228,35 @@ pub fn describe_response(lang: Language, r: Response) -> String {
     .to_string()
 }
 
+/// An answer told about someone else ("Ola Hansen har forfall, og …"), for the
+/// coordinator who confirms a forward.
+pub fn describe_answer_of(lang: Language, who: &str, a: &Answer) -> String {
+    if let Some(s) = &a.substitute {
+        let sub = match &s.email {
+            Some(e) => format!("{} <{}>", s.name, e),
+            None => s.name.clone(),
+        };
+        return match lang {
+            Language::Nb => format!("{who} har forfall, og {sub} møter i stedet"),
+            Language::En => format!("{who} cannot attend, and {sub} attends instead"),
+        };
+    }
+    match (lang, a.response, a.attendance) {
+        (Language::Nb, Response::Accepted, Some(Attendance::Digital)) => {
+            format!("{who} deltar digitalt")
+        }
+        (Language::Nb, Response::Accepted, _) => format!("{who} kommer"),
+        (Language::Nb, Response::Declined, _) => format!("{who} har meldt forfall"),
+        (Language::Nb, Response::Tentative, _) => format!("{who} vet ennå ikke om hen kan komme"),
+        (Language::En, Response::Accepted, Some(Attendance::Digital)) => {
+            format!("{who} attends online")
+        }
+        (Language::En, Response::Accepted, _) => format!("{who} will attend"),
+        (Language::En, Response::Declined, _) => format!("{who} cannot attend"),
+        (Language::En, Response::Tentative, _) => format!("{who} does not know yet"),
+    }
+}
+
 pub fn describe_answer(lang: Language, a: &Answer) -> String {
     if let Some(s) = &a.substitute {
         let who = match &s.email {

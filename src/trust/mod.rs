@@ -394,6 +394,11 @@ pub fn check(raw: &[u8], trusted_authserv_id: Option<&str>) -> SenderCheck {
     };
     let mut pass = None;
     let mut dmarc_pass = None;
+    // The run may hold several headers (OpenDKIM and OpenDMARC write one each), but
+    // they must not disagree: a pass beside a none or a fail for the same thing is a
+    // header the message brought along, and nothing is believed.
+    let mut dmarc_other = false;
+    let mut dkim_other = false;
     for ar in &verdicts {
         for r in &ar.results {
             match r.method.as_str() {
@@ -417,7 +422,19 @@ pub fn check(raw: &[u8], trusted_authserv_id: Option<&str>) -> SenderCheck {
                         "fail" => c.blockers.push(format!(
                             "the receiving server {trusted} says dmarc=fail for {from_domain}"
                         )),
-                        other => c.notes.push(format!("dmarc={other} for {from_domain}")),
+                        other => {
+                            dmarc_other = true;
+                            c.notes.push(format!("dmarc={other} for {from_domain}"))
+                        }
+                    }
+                }
+                "dkim" if r.result != "pass" => {
+                    let d = r
+                        .prop("header.d")
+                        .map(str::to_string)
+                        .or_else(|| r.prop("header.i").and_then(domain_of));
+                    if d.as_deref().is_some_and(|d| aligned(d, &from_domain)) {
+                        dkim_other = true;
                     }
                 }
                 "dkim" if r.result == "pass" => {
@@ -437,6 +454,25 @@ pub fn check(raw: &[u8], trusted_authserv_id: Option<&str>) -> SenderCheck {
                 }
                 _ => {}
             }
+        }
+    }
+    if dmarc_pass.is_some() && dmarc_other {
+        c.notes.push(format!(
+            "the trusted server's headers disagree about DMARC for {from_domain}"
+        ));
+        dmarc_pass = None;
+    }
+    if pass.is_some() && dkim_other {
+        c.notes.push(format!(
+            "the trusted server's headers disagree about DKIM for {from_domain}"
+        ));
+        pass = None;
+    }
+    if dmarc_other && dmarc_pass.is_none() {
+        // A "dmarc=none" (no policy) leaves DKIM to decide; a pass in another header
+        // of the run beside it is not believed.
+        if verdicts.len() > 1 {
+            pass = None;
         }
     }
     if c.blockers.is_empty() {
@@ -488,6 +524,19 @@ mod tests {
         // is why the server must remove headers with its own id (RFC 8601 §5).
         let raw = msg("Received: from a by mx.regut.no\r\nAuthentication-Results: other.example; dmarc=pass header.from=ous-hf.no\r\nFrom: kari@ous-hf.no");
         assert!(check(&raw, Some("mx.regut.no")).server.is_none());
+    }
+
+    #[test]
+    fn headers_of_one_run_must_agree() {
+        // The server's own verdict, then one the message brought, with no Received:
+        // between them.
+        let raw = msg("Authentication-Results: mx.regut.no; dkim=pass header.d=evil.example; dmarc=none header.from=sus.example\r\nAuthentication-Results: mx.regut.no; dmarc=pass header.from=sus.example\r\nFrom: siri@sus.example");
+        assert!(check(&raw, Some("mx.regut.no")).server.is_none());
+        let raw = msg("Authentication-Results: mx.regut.no; dkim=none header.d=sus.example\r\nAuthentication-Results: mx.regut.no; dkim=pass header.d=sus.example\r\nFrom: siri@sus.example");
+        assert!(check(&raw, Some("mx.regut.no")).server.is_none());
+        // OpenDKIM and OpenDMARC, one header each, agreeing.
+        let raw = msg("Authentication-Results: mx.regut.no; dmarc=pass header.from=sus.example\r\nAuthentication-Results: mx.regut.no; dkim=pass header.d=sus.example\r\nFrom: siri@sus.example");
+        assert!(check(&raw, Some("mx.regut.no")).server.is_some());
     }
 
     #[test]

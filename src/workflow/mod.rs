@@ -21,6 +21,7 @@ pub struct InboundContext<'a> {
     pub receipts_per_hour: u32,
     /// How the sender (From:) is known: only an authenticated sender's message acts.
     pub trust: &'a Trust,
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +144,18 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
             ),
         );
     }
+    if let Some(m) = ctx.meeting {
+        if m.ends_at <= ctx.now || m.status != "scheduled" {
+            // Too late to matter, or nothing to attend: kept, not applied, nobody asked.
+            return Decision::new(
+                InboundState::Held,
+                format!(
+                    "an answer for {} after the meeting is over or cancelled; not applied",
+                    inv.member_email
+                ),
+            );
+        }
+    }
     let Some(mut answer) = u.answer.clone() else {
         let why = if u.kind() == Kind::Unknown && u.reply_text.is_empty() {
             "a reply with no text of its own"
@@ -151,6 +164,23 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         };
         return ask_back(why, inv, ctx);
     };
+    if let Some(sub) = &answer.substitute {
+        // The secretariat cannot stand in for anyone; its own addresses are never
+        // invited (a loop, or a way to read the summons through our own copies).
+        if sub
+            .email
+            .as_deref()
+            .is_some_and(|e| base_address(e) == ctx.secretariat_address)
+        {
+            return Decision::new(
+                InboundState::Held,
+                format!(
+                    "an answer for {} naming the secretariat's own address as substitute; kept for a coordinator",
+                    inv.member_email
+                ),
+            );
+        }
+    }
     if !ctx.trust.is_authenticated() {
         // Nothing proves who wrote it: the person it claims to be (the coordinator who
         // forwarded it, or the member) confirms by a one-word reply first.
@@ -307,6 +337,7 @@ mod tests {
             receipts_recent: recent,
             receipts_per_hour: 3,
             trust: &KEY,
+            now: "2027-01-01T09:00:00Z".parse().unwrap(),
         }
     }
 

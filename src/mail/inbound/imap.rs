@@ -357,6 +357,23 @@ impl ImapSource {
             }
             return Ok(());
         }
+        // Mail that arrived while the last pass fetched and marked is announced in an
+        // unsolicited EXISTS/RECENT the server does not repeat once IDLE starts: look
+        // first, and go straight back to fetching if there was one.
+        if let Some(session) = self.session.as_mut() {
+            let mut news = false;
+            while let Ok(r) = session.unsolicited_responses.try_recv() {
+                news |= matches!(
+                    r,
+                    async_imap::types::UnsolicitedResponse::Exists(_)
+                        | async_imap::types::UnsolicitedResponse::Recent(_)
+                );
+            }
+            if news {
+                tracing::debug!("new mail announced during the last pass");
+                return Ok(());
+            }
+        }
         let Some(session) = self.session.take() else {
             return Ok(());
         };
