@@ -2,8 +2,10 @@
 //! Mail tests go through the real Dovecot and Postfix that `scripts/test` starts;
 //! storage tests through real SQLite and PostgreSQL.
 
+mod auth_support;
 mod support;
 
+mod auth_stack;
 mod cli;
 mod delivery;
 mod e2e;
