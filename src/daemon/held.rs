@@ -129,11 +129,30 @@ fn reason_words(lang: Language, outcome: &str) -> String {
         "ser ut som et svar, men viser ikke til noen innkalling vi har sendt (ukjent avsender eller ny e-post)"
     } else if o.contains("not from the invitee") {
         "et svar på en innkalling, sendt fra en annen adresse enn den innkalte sin"
+    } else if o.contains("no confirmation request") {
+        "vi kan ikke se at meldingen kommer fra avsenderen, og det er sendt for mange bekreftelsesforespørsler til adressen denne timen"
     } else if o.contains("not authenticated")
         || o.contains("asked to confirm")
         || o.contains("confirmation asked")
     {
         "vi kan ikke se at meldingen kommer fra avsenderen; den som står som avsender, er bedt om å bekrefte"
+    } else if o.contains("after the meeting is over") {
+        "et svar som kom etter at møtet var over (eller avlyst); ikke registrert"
+    } else if o.contains("secretariat's own address as substitute") {
+        "svaret oppgir sekretariatets egen adresse som vara"
+    } else if o.contains("has had no meeting yet") {
+        "et utkast til referat, men rådet har ikke hatt noe møte ennå"
+    } else if o.contains("a day); kept") {
+        "avsenderen har sendt flere forslag til sak i dag enn det som tas imot"
+    } else if o.contains("who coordinates several councils") {
+        "et utkast til referat fra en koordinator for flere råd; det må sendes inn fra kommandolinjen"
+    } else if o.contains("who is not a coordinator") || o.contains("does not decide on it") {
+        "avsenderen er ikke koordinator (eller leder) og kan ikke avgjøre dette"
+    } else if o.contains("says neither")
+        || o.contains("neither approves")
+        || o.contains("without a")
+    {
+        "et svar der vi ikke fant noen avgjørelse"
     } else if o.contains("no answer could be read") || o.contains("no text of its own") {
         "et svar på innkallingen der vi ikke kunne lese om personen kommer; personen er spurt"
     } else if o.starts_with("mailing-list") {
@@ -213,17 +232,23 @@ impl Daemon {
         let mut mails = Vec::new();
         for (address, (name, rows)) in &per {
             let mut lines = vec![
-                pick(
-                    lang,
-                    format!(
-                        "{} melding(er) til sekretariatet er holdt tilbake og venter på deg:",
-                        rows.len()
-                    ),
-                    format!(
-                        "{} message(s) to the secretariat are held and wait for you:",
-                        rows.len()
-                    ),
-                ),
+                match (lang, rows.len()) {
+                    (Language::Nb, 1) => {
+                        "Én melding til sekretariatet er holdt tilbake og venter på deg:"
+                            .to_string()
+                    }
+                    (Language::Nb, n) => {
+                        format!(
+                            "{n} meldinger til sekretariatet er holdt tilbake og venter på deg:"
+                        )
+                    }
+                    (Language::En, 1) => {
+                        "One message to the secretariat is held and waits for you:".to_string()
+                    }
+                    (Language::En, n) => {
+                        format!("{n} messages to the secretariat are held and wait for you:")
+                    }
+                },
                 String::new(),
             ];
             for (i, r) in rows.iter().enumerate() {
@@ -235,11 +260,27 @@ impl Daemon {
                     r.sender.clone().unwrap_or_else(|| "?".into()),
                     r.subject.clone().unwrap_or_default()
                 ));
-                lines.push(format!(
-                    "   {}: {}",
-                    pick(lang, "Forstått som".into(), "Understood as".into()),
-                    kind_words(lang, r.kind.as_deref())
-                ));
+                if !matches!(r.kind.as_deref(), None | Some("unknown")) {
+                    lines.push(format!(
+                        "   {}: {}",
+                        pick(lang, "Forstått som".into(), "Understood as".into()),
+                        kind_words(lang, r.kind.as_deref())
+                    ));
+                }
+                // What the person wrote, so the coordinator can decide without the
+                // server: the first lines of their own text.
+                if let Ok(raw) = self.store.inbound_raw(r.id).await {
+                    let u = crate::understand::understand(&raw, self.limits);
+                    for l in u
+                        .reply_text
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .take(3)
+                    {
+                        lines.push(format!("   | {}", l.chars().take(160).collect::<String>()));
+                    }
+                }
                 lines.push(format!(
                     "   {}: {}",
                     pick(lang, "Holdt fordi".into(), "Held because".into()),
@@ -252,22 +293,18 @@ impl Daemon {
                 "Svar på denne e-posten med én linje per melding: «1 Kari Nordmann» (navnet eller e-postadressen til et medlem) registrerer melding 1 som det medlemmets egen, «1 ignorer» ser bort fra den, «1 prøv igjen» leser den på nytt.".into(),
                 "Reply to this email with one line per message: \"1 Kari Nordmann\" (a member's name or address) acts on message 1 as that member's own, \"1 ignore\" sets it aside, \"1 retry\" reads it again.".into(),
             ));
-            lines.push(pick(
-                lang,
-                "Det samme gjøres med `referent inbox apply|dismiss|retry`.".into(),
-                "The same is done with `referent inbox apply|dismiss|retry`.".into(),
-            ));
             let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
             mails.push(self.notice(Notice {
                 kind: "held_digest",
                 effect_key: format!("held-digest:{}:{address}", ids.join(",")),
                 to_name: name,
                 to_address: address,
-                subject: pick(
-                    lang,
-                    format!("Holdt tilbake: {} melding(er) venter", rows.len()),
-                    format!("Held: {} message(s) waiting", rows.len()),
-                ),
+                subject: match (lang, rows.len()) {
+                    (Language::Nb, 1) => "Holdt tilbake: én melding venter på deg".to_string(),
+                    (Language::Nb, n) => format!("Holdt tilbake: {n} meldinger venter på deg"),
+                    (Language::En, 1) => "Held: one message waits for you".to_string(),
+                    (Language::En, n) => format!("Held: {n} messages wait for you"),
+                },
                 lines,
                 reference: Some(ids.join(",")),
                 expires_at: Some(now + Duration::days(DIGEST_DAYS)),
@@ -341,11 +378,15 @@ impl Daemon {
                 ));
                 continue;
             };
+            let mut as_name = None;
             let said = match &r {
                 Resolution::Dismiss => Box::pin(self.cli_dismiss(id, from)).await,
                 Resolution::Retry => Box::pin(self.cli_retry(id, from)).await,
                 Resolution::As(who) => match resolve_person(who, &members) {
-                    Some(m) => Box::pin(self.cli_apply(id, &m.email, from)).await,
+                    Some(m) => {
+                        as_name = Some(m.name.clone());
+                        Box::pin(self.cli_apply(id, &m.email, from)).await
+                    }
                     None => Ok(pick(
                         lang,
                         format!(
@@ -372,13 +413,13 @@ impl Daemon {
                     format!("still held ({})", after.outcome.clone().unwrap_or_default()),
                 ),
             };
-            let what = match &r {
-                Resolution::As(who) => pick(
+            let what = match &as_name {
+                Some(name) => pick(
                     lang,
-                    format!(" som {who}s melding"),
-                    format!(" as {who}'s message"),
+                    format!(" som meldingen fra {name}"),
+                    format!(" as the message from {name}"),
                 ),
-                _ => String::new(),
+                None => String::new(),
             };
             done.push(format!(
                 "{n}. «{}»{what}: {state}",

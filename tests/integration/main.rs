@@ -14,4 +14,5 @@ mod golden;
 mod robustness;
 mod store;
 mod trust;
+mod trust_stack;
 mod year;
