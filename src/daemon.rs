@@ -760,11 +760,12 @@ impl Daemon {
             time: render::format_time_range(m.starts_at, m.ends_at, tz),
             room: m.place.room.clone(),
             link: m.place.digital_link.clone(),
-            name: name.to_string(),
+            name: render::first_name(name),
             secretariat: self.cfg.secretariat.name.clone(),
             asked,
             agenda: Vec::new(),
             understood: None,
+            tentative: false,
         })
     }
 
@@ -1092,10 +1093,14 @@ impl Daemon {
                 let failing = members
                     .iter()
                     .any(|mb| mb.id == inv.member_id && mb.failing_since.is_some());
-                if inv.response.is_some() || !inv.role.is_asked_to_answer() || failing {
+                // Those who said "maybe" are reminded too: they promised to come back.
+                let settled = inv.response.is_some()
+                    && inv.response != Some(crate::domain::Response::Tentative);
+                if settled || !inv.role.is_asked_to_answer() || failing {
                     continue;
                 }
-                let ctx = self.meeting_text(m, &inv.member_name, true)?;
+                let mut ctx = self.meeting_text(m, &inv.member_name, true)?;
+                ctx.tentative = inv.response == Some(crate::domain::Response::Tentative);
                 let token = Token::parse(&inv.token);
                 let (message_id, raw) = self.compose(
                     "reminder",

@@ -150,7 +150,7 @@ impl Daemon {
     pub(crate) fn notice(&self, n: Notice<'_>) -> Result<OutgoingMail> {
         let text = crate::render::NoticeText {
             subject: n.subject,
-            name: n.to_name.to_string(),
+            name: crate::render::first_name(n.to_name),
             lines: n.lines,
             secretariat: self.cfg.secretariat.name.clone(),
         };
@@ -587,7 +587,7 @@ impl Daemon {
         let mut mails = Vec::new();
         if m.status == "scheduled" && m.starts_at > now {
             let mut lines = Vec::new();
-            let (mut yes, mut no, mut none) = (0, 0, 0);
+            let (mut yes, mut no, mut none, mut maybe, mut subs) = (0, 0, 0, 0, 0);
             for inv in self.store.invitations(m.id).await? {
                 if !inv.role.is_asked_to_answer() {
                     continue;
@@ -595,6 +595,7 @@ impl Daemon {
                 let what = match (&inv.response, &inv.substitute) {
                     (_, Some(s)) => {
                         no += 1;
+                        subs += 1;
                         format!(
                             "{} {}",
                             t(lang, "forfall, vara:", "sends apologies, substitute:"),
@@ -614,7 +615,10 @@ impl Daemon {
                         no += 1;
                         t(lang, "forfall", "sends apologies")
                     }
-                    (Some(crate::domain::Response::Tentative), _) => t(lang, "kanskje", "maybe"),
+                    (Some(crate::domain::Response::Tentative), _) => {
+                        maybe += 1;
+                        t(lang, "vet ikke ennå", "not sure yet")
+                    }
                     (None, _) => {
                         none += 1;
                         t(lang, "har ikke svart", "has not answered")
@@ -637,12 +641,32 @@ impl Daemon {
             lines.insert(
                 0,
                 match lang {
-                    Language::Nb => {
-                        format!("{yes} kommer, {no} har meldt forfall, {none} har ikke svart.")
-                    }
-                    Language::En => {
-                        format!("{yes} attend, {no} send apologies, {none} have not answered.")
-                    }
+                    Language::Nb => format!(
+                        "{yes} kommer, {no} har meldt forfall, {none} har ikke svart.{}{}",
+                        if maybe > 0 {
+                            format!(" {maybe} vet ikke ennå.")
+                        } else {
+                            String::new()
+                        },
+                        if subs > 0 {
+                            format!(" {subs} vara møter.")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    Language::En => format!(
+                        "{yes} attend, {no} send apologies, {none} have not answered.{}{}",
+                        if maybe > 0 {
+                            format!(" {maybe} not sure yet.")
+                        } else {
+                            String::new()
+                        },
+                        if subs > 0 {
+                            format!(" {subs} substitute(s) attend.")
+                        } else {
+                            String::new()
+                        }
+                    ),
                 },
             );
             let date = crate::render::format_date(lang, m.starts_at, self.tz(m)?);

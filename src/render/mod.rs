@@ -80,6 +80,7 @@ impl Renderer {
             asked: true,
             agenda: vec![],
             understood: None,
+            tentative: false,
         };
         for lang in [Language::Nb, Language::En] {
             for t in ["summons", "receipt", "reminder"] {
@@ -147,6 +148,18 @@ pub struct MeetingText {
     pub asked: bool,
     pub agenda: Vec<String>,
     pub understood: Option<String>,
+    /// The recipient said "maybe" before (reminders say so).
+    pub tentative: bool,
+}
+
+/// The name to greet someone by: "Kari" for "Kari Nordmann", "Per" for Outlook's
+/// "Hansen, Per". Norwegian mail greets by first name.
+pub fn first_name(name: &str) -> String {
+    let n = match name.split_once(',') {
+        Some((_, given)) if !given.trim().is_empty() => given.trim(),
+        _ => name.trim(),
+    };
+    n.split_whitespace().next().unwrap_or(n).to_string()
 }
 
 const NB_DAYS: [&str; 7] = [
@@ -311,6 +324,7 @@ mod tests {
             asked: true,
             agenda: vec!["Sak 1/27 Godkjenning av innkalling og saksliste".into()],
             understood: Some("Du kommer.".into()),
+            tentative: false,
         };
         let s = r.render(Language::Nb, "summons", &ctx).unwrap();
         assert_eq!(
