@@ -526,6 +526,51 @@ impl Daemon {
             {
                 if m.starts_at > now && self.summons_sent(m.id).await? {
                     mails.push(self.substitute_summons(m, inv, name, email, id).await?);
+                    // The coordinators see who comes in whose place, and whether that
+                    // person is on the council at all.
+                    let lang = self.cfg.secretariat.language;
+                    let outsider = self.store.members_by_email(email).await?.is_empty();
+                    let date = render::format_date(lang, m.starts_at, self.tz(m)?);
+                    for c in self.store.coordinators(m.council_id).await? {
+                        let mut line = match lang {
+                            crate::domain::Language::Nb => format!(
+                                "{} har forfall til møtet i {} {date}, og {name} <{email}> møter i stedet. {name} har fått innkallingen.",
+                                inv.member_name, m.council_name
+                            ),
+                            crate::domain::Language::En => format!(
+                                "{} cannot attend the meeting of {} on {date}; {name} <{email}> attends instead and has been sent the summons.",
+                                inv.member_name, m.council_name
+                            ),
+                        };
+                        if outsider {
+                            line.push_str(match lang {
+                                crate::domain::Language::Nb => {
+                                    " Vedkommende er ikke medlem av rådet."
+                                }
+                                crate::domain::Language::En => {
+                                    " They are not a member of the council."
+                                }
+                            });
+                        }
+                        mails.push(self.notice(year::Notice {
+                            kind: "notice",
+                            effect_key: format!("substitute-notice:{id}:{}", c.id),
+                            to_name: &c.name,
+                            to_address: &c.email,
+                            subject: match lang {
+                                crate::domain::Language::Nb => {
+                                    format!("Vara: {name} for {}", inv.member_name)
+                                }
+                                crate::domain::Language::En => {
+                                    format!("Substitute: {name} for {}", inv.member_name)
+                                }
+                            },
+                            lines: vec![line],
+                            meeting_id: Some(m.id),
+                            inbound_id: Some(id),
+                            ..year::Notice::BLANK
+                        })?);
+                    }
                 }
             }
             // An extra attendee (bisitter) is held until the leader approves.

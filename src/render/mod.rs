@@ -276,9 +276,17 @@ pub fn describe_answer(lang: Language, a: &Answer) -> String {
             Some(e) => format!("{} <{}>", s.name, e),
             None => s.name.clone(),
         };
-        return match lang {
-            Language::Nb => format!("Du har forfall, og {who} møter for deg."),
-            Language::En => format!("You cannot attend, and {who} attends in your place."),
+        return match (lang, &s.email) {
+            (Language::Nb, Some(_)) => format!("Du har forfall, og {who} møter for deg."),
+            (Language::En, Some(_)) => {
+                format!("You cannot attend, and {who} attends in your place.")
+            }
+            (Language::Nb, None) => format!(
+                "Du har forfall, og {who} møter for deg. Vi har ikke e-postadressen til {who}: svar med den, så sender vi innkallingen."
+            ),
+            (Language::En, None) => format!(
+                "You cannot attend, and {who} attends in your place. We do not have {who}'s email address: reply with it, and we send them the summons."
+            ),
         };
     }
     match (lang, a.response, a.attendance) {

@@ -94,7 +94,10 @@ fn forwarded_answer_calendar_accept_substitute_and_bounce() {
             inbox(s.imap_port, &coordinator)
                 .await
                 .iter()
-                .any(|m| header(m, "X-Referent").as_deref() == Some("notice"))
+                .any(|m| {
+                    header(m, "X-Referent").as_deref() == Some("notice")
+                        && subject_and_text(m).0.contains("kommer ikke fram")
+                })
         })
         .await;
         wait_for("three answers", Duration::from_secs(60), || async {
