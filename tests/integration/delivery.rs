@@ -145,6 +145,7 @@ fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
         ("Ola", "ola", "member"),
         ("Kari", "kari", "member"),
         ("Direktoratet", "observer", "observer"),
+        ("Koord", "koord", "coordinator"),
     ]
     .into_iter()
     .map(|(name, local, role)| (name, format!("{local}@{d}"), role))
@@ -157,7 +158,9 @@ fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
     let start = w.meeting_in_days("ur", 10, &[]);
     let report: serde_json::Value =
         serde_json::from_str(&ok(&config, &["run", "--once"])).expect("report");
-    assert_eq!(report["sent"], 3, "{report}");
+    // Four summons (the coordinator's too) and the coordinator's notice that the
+    // server refused one for good.
+    assert_eq!(report["sent"], 5, "{report}");
     assert_eq!(report["failed"], 1, "{report}");
     assert_eq!(report["retried"], 1, "{report}");
 
@@ -179,6 +182,18 @@ fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
             .unwrap_or("")
             .contains("No such user"),
         "{gone:#}"
+    );
+    let notice = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["kind"] == "notice" && r["recipient"] == format!("koord@{d}"))
+        .cloned();
+    assert!(notice.is_some(), "the coordinator is told: {rows:#}");
+    let show = ok(&config, &["meeting", "show", "1"]);
+    assert!(
+        show.contains(&format!("mail to refuse-permanently@{d} fails")),
+        "{show}"
     );
     let busy = row("refuse-for-now");
     assert_eq!(busy["state"], "pending");
@@ -205,7 +220,7 @@ fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
         let (to, raw) = answer_summons(&summons, "Ola", &format!("ola@{d}"), "Jeg kommer.");
         send(s.smtp_port, &format!("ola@{d}"), &to, &raw).await;
         wait_for("Ola's answer", Duration::from_secs(30), || async {
-            count_all(s.imap_port, &secretariat).await >= 4
+            count_all(s.imap_port, &secretariat).await >= 6
         })
         .await;
     });
