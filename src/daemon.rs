@@ -866,10 +866,35 @@ impl Daemon {
             self.cfg.secretariat.language,
             answer,
         ));
-        let token = Token::parse(&inv.token);
-        let (message_id, raw) = self.compose(
+        self.reply_in_thread(
             "receipt",
             &ctx,
+            m,
+            inv,
+            in_reply_to,
+            format!("receipt:{inbound_id}"),
+            inbound_id,
+        )
+    }
+
+    /// An automatic reply to a member about their invitation (a receipt, a question):
+    /// in the thread, with the invitation's token so their answer to it finds it, and
+    /// counted with receipts, one budget of automatic replies per address.
+    #[allow(clippy::too_many_arguments)]
+    fn reply_in_thread(
+        &self,
+        template: &str,
+        ctx: &MeetingText,
+        m: &Meeting,
+        inv: &Invitation,
+        in_reply_to: Option<&str>,
+        effect_key: String,
+        inbound_id: i64,
+    ) -> Result<OutgoingMail> {
+        let token = Token::parse(&inv.token);
+        let (message_id, raw) = self.compose(
+            template,
+            ctx,
             &inv.member_name,
             &inv.member_email,
             token.as_ref(),
@@ -880,7 +905,7 @@ impl Daemon {
             Vec::new(),
         )?;
         Ok(OutgoingMail {
-            effect_key: format!("receipt:{inbound_id}"),
+            effect_key,
             message_id,
             kind: "receipt".into(),
             recipient: inv.member_email.clone(),
@@ -917,31 +942,15 @@ impl Daemon {
             };
             ctx.understood = Some(words.join(or));
         }
-        let token = Token::parse(&inv.token);
-        let (message_id, raw) = self.compose(
+        self.reply_in_thread(
             "question",
             &ctx,
-            &inv.member_name,
-            &inv.member_email,
-            token.as_ref(),
+            m,
+            inv,
             in_reply_to,
-            "auto-replied",
-            None,
-            Vec::new(),
-        )?;
-        Ok(OutgoingMail {
-            // Counted with receipts: one budget of automatic replies per address.
-            effect_key: format!("question:{inbound_id}"),
-            message_id,
-            kind: "receipt".into(),
-            recipient: inv.member_email.clone(),
-            envelope_from: self.cfg.secretariat.address.clone(),
-            raw,
-            meeting_id: Some(m.id),
-            invitation_id: Some(inv.id),
-            inbound_id: Some(inbound_id),
-            grant: None,
-        })
+            format!("question:{inbound_id}"),
+            inbound_id,
+        )
     }
 
     // ----- scheduled work -------------------------------------------------------------------

@@ -29,25 +29,10 @@ fn pick(lang: Language, nb: &str, en: &str) -> String {
 
 /// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision.
 pub(crate) fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim().trim_start_matches(['«', '"']);
-        if line.starts_with('>') {
-            continue;
-        }
-        let digits: String = line.chars().take_while(char::is_ascii_digit).collect();
-        let Ok(n) = digits.parse::<usize>() else {
-            continue;
-        };
-        let rest = line
-            .get(digits.len()..)
-            .unwrap_or("")
-            .trim_start_matches(['.', ':', ')', '-', ' ']);
-        if let Some(d) = crate::understand::secretariat::read_decision(rest) {
-            out.push((n, d));
-        }
-    }
-    out
+    super::held::numbered_lines(text)
+        .into_iter()
+        .filter_map(|(n, rest)| crate::understand::secretariat::read_decision(rest).map(|d| (n, d)))
+        .collect()
 }
 
 impl Daemon {

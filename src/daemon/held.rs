@@ -30,29 +30,38 @@ pub(crate) enum Resolution {
     As(String),
 }
 
-/// Reads "1 Kari", "2 ignorer", "3 prøv igjen", "4 kari@ous-hf.no" lines. Lines that
-/// do not start with a number are not instructions (greetings, quotes, signatures).
-pub(crate) fn read_resolutions(text: &str) -> Vec<(usize, Resolution)> {
+/// The "N …" lines of a reply to a numbered digest: the number and what follows it.
+/// Lines that do not start with a number are not instructions (greetings, quotes,
+/// signatures).
+pub(crate) fn numbered_lines(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.trim().trim_start_matches(['«', '"']);
         if line.starts_with('>') {
             continue;
         }
-        let digits: String = line.chars().take_while(char::is_ascii_digit).collect();
-        let Ok(n) = digits.parse::<usize>() else {
+        let digits = line.chars().take_while(char::is_ascii_digit).count();
+        let Ok(n) = line.get(..digits).unwrap_or("").parse::<usize>() else {
             continue;
         };
         let rest = line
-            .get(digits.len()..)
+            .get(digits..)
             .unwrap_or("")
             .trim_start_matches(['.', ':', ')', '-'])
             .trim()
             .trim_end_matches(['»', '"', '.'])
             .trim();
-        if rest.is_empty() {
-            continue;
+        if !rest.is_empty() {
+            out.push((n, rest));
         }
+    }
+    out
+}
+
+/// Reads "1 Kari", "2 ignorer", "3 prøv igjen", "4 kari@ous-hf.no" lines.
+pub(crate) fn read_resolutions(text: &str) -> Vec<(usize, Resolution)> {
+    let mut out = Vec::new();
+    for (n, rest) in numbered_lines(text) {
         let lower = rest.to_lowercase();
         let r = match lower.as_str() {
             "ignorer" | "ignorere" | "ignore" | "avvis" | "dismiss" | "slett" | "se bort" => {
