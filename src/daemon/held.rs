@@ -107,6 +107,13 @@ pub(crate) fn resolve_person<'a>(who: &str, members: &'a [Member]) -> Option<&'a
     }
 }
 
+/// Whether a held message's outcome says a confirmation was asked of `address`.
+fn confirmation_asked_of(row: &InboundSummary, address: &str) -> bool {
+    row.outcome
+        .as_deref()
+        .is_some_and(|o| o.contains(&format!("confirmation asked of {address}")))
+}
+
 /// What a held message was understood as, in a few words.
 fn kind_words(lang: Language, kind: Option<&str>) -> String {
     let (nb, en) = match kind.unwrap_or("unknown") {
@@ -227,6 +234,9 @@ impl Daemon {
             for c in all_coordinators
                 .iter()
                 .filter(|c| councils.is_empty() || councils.contains(&c.council_id))
+                // A coordinator who was just asked to confirm this very message does
+                // not need it twice.
+                .filter(|c| !confirmation_asked_of(row, &c.email))
             {
                 let entry = per
                     .entry(c.email.clone())

@@ -124,7 +124,7 @@ impl Daemon {
                 } else {
                     pick(
                         lang,
-                        format!("Vi har mottatt en videresendt melding i ditt navn med svar fra {member} på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se at den kommer fra deg, så vi registrerer svaret ikke før du bekrefter.", meeting.council_name),
+                        format!("Vi har mottatt en videresendt melding i ditt navn med svar fra {member} på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se at den kommer fra deg, så vi registrerer ikke svaret før du bekrefter.", meeting.council_name),
                         format!("We have received a forwarded message in your name with {member}'s answer to the summons to {} on {date}: {what}. We cannot tell that it comes from you, so we do not record the answer until you confirm.", meeting.council_name),
                     )
                 }
