@@ -198,7 +198,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     // 4. The second pass reads them.
     let second = daemon.run_once().await?;
     println!(
-        "Second pass: {} messages read, {} answers recorded, {} held for a coordinator, {} ignored, {} mails sent (receipts, and the summons to a substitute).\n",
+        "Second pass: {} messages read, {} answers recorded, {} held for a coordinator, {} ignored, {} mails sent (receipts; the summons to a substitute; to the coordinator, the substitute's notice and the digest of held mail).\n",
         second.received, second.answers, second.held, second.ignored, second.sent
     );
 
@@ -230,7 +230,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         outbox_dir.display()
     );
     for o in store.outbox().await? {
-        println!("  {:<8} to {}", o.kind, o.recipient);
+        println!("  {:<12} to {}", o.kind, o.recipient);
     }
     println!(
         "\nLook further with:\n  referent --config {0} meeting show {meeting_id}\n  referent --config {0} inbox\n  referent --config {0} outbox",

@@ -146,7 +146,7 @@ fn demo_runs_the_real_loop_on_the_embedded_default() {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("6 summons written"), "{text}");
+    assert!(text.contains("7 summons written"), "{text}");
     assert!(text.contains("4 answers recorded"), "{text}");
     assert!(
         text.contains("eve@unknown.example"),
@@ -156,8 +156,9 @@ fn demo_runs_the_real_loop_on_the_embedded_default() {
         .expect("outbox")
         .count();
     assert_eq!(
-        sent, 11,
-        "6 summons, 4 receipts, and the summons to the substitute a member sent"
+        sent, 14,
+        "7 summons, 4 receipts, the summons to the substitute a member sent, and to the \
+         coordinator the substitute's notice and the digest with the stranger's mail"
     );
     // The demo refuses to overwrite.
     let again = Command::new(bin())
