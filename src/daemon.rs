@@ -265,6 +265,12 @@ impl Daemon {
             .await;
         match acted {
             Ok(Ok(())) => true,
+            Ok(Err(DaemonError::Store(e))) if e.is_transient() => {
+                // The database, not the message: this try does not count.
+                tracing::error!(inbound = id, error = %e, "the database failed while acting on a message; it is tried again at the next pass");
+                let _ = self.store.unbump_attempts(id).await;
+                false
+            }
             Ok(Err(e)) => {
                 tracing::error!(inbound = id, attempt = tries, error = %e, "cannot act on a message; it is tried again at the next pass");
                 false

@@ -33,6 +33,28 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the database itself failed (gone, busy, timed out), as opposed to
+    /// something about the data: such a failure says nothing about the message.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Open(..) => true,
+            StoreError::Db(e) => {
+                matches!(
+                    e,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || e
+                    .as_database_error()
+                    .is_some_and(|d| d.message().contains("database is locked"))
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<crate::domain::DomainError> for StoreError {
     fn from(e: crate::domain::DomainError) -> Self {
         StoreError::Corrupt(e.to_string())
@@ -928,6 +950,16 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no inbound message {inbound_id}")))?;
         Ok(row.try_get(0)?)
+    }
+
+    /// Takes back a counted try that failed for a reason not the message's own (the
+    /// database went away), so it does not bring the message nearer quarantine.
+    pub async fn unbump_attempts(&self, inbound_id: i64) -> Result<()> {
+        sqlx::query("UPDATE inbound SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0")
+            .bind(inbound_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Makes a held or quarantined message new again, to be acted on at the next pass.
