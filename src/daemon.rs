@@ -507,6 +507,10 @@ impl Daemon {
             } else {
                 "reply"
             };
+            changes.push(crate::store::Change::SettleHeld {
+                invitation_id: inv.id,
+                by_inbound: id,
+            });
             new_answer = Some(NewAnswer {
                 invitation_id: inv.id,
                 answer: answer.clone(),

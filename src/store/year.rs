@@ -286,6 +286,12 @@ pub enum Change {
     MarkRequested {
         ref_keys: Vec<String>,
     },
+    /// A member's answer settles what was held about the same invitation (an
+    /// unreadable reply that was asked back, an unconfirmed one).
+    SettleHeld {
+        invitation_id: i64,
+        by_inbound: i64,
+    },
     /// Held messages shown to the coordinators in a digest.
     MarkReported {
         ids: Vec<i64>,
@@ -492,6 +498,20 @@ pub(super) async fn apply(
                         .execute(&mut **tx)
                         .await?;
                 }
+            }
+            Change::SettleHeld {
+                invitation_id,
+                by_inbound,
+            } => {
+                sqlx::query(
+                    "UPDATE inbound SET state = 'processed', outcome = COALESCE(outcome, '') || $1
+                     WHERE invitation_id = $2 AND state = 'held' AND id <> $3",
+                )
+                .bind(format!("; settled by the answer in message {by_inbound}"))
+                .bind(invitation_id)
+                .bind(by_inbound)
+                .execute(&mut **tx)
+                .await?;
             }
             Change::MarkReported { ids } => {
                 for id in ids {

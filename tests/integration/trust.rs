@@ -498,6 +498,9 @@ fn an_unreadable_reply_gets_one_question_and_the_one_word_answer_settles_it() {
     w.drop_mail(&word);
     w.run("2027-03-02T09:10:00Z");
     assert_eq!(w.answer_of("ola@hf.example"), "declined");
+    // The answer settles the reply that was asked about: nothing is left held.
+    let inbox = w.inbox();
+    assert!(inbox.iter().all(|m| m["state"] != "held"), "{inbox:#?}");
 }
 
 #[test]
