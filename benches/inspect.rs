@@ -3,6 +3,9 @@
 //!
 //! cargo bench --bench inspect
 
+// A benchmark measures time.
+#![allow(clippy::disallowed_methods)]
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

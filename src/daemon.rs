@@ -111,7 +111,7 @@ pub fn dedup_key(raw: &[u8], message_id: Option<&str>) -> (String, String) {
         .map(|p| p + 4)
         .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2));
     let hash = match (message_id, body_start) {
-        (Some(_), Some(start)) => hex::encode(Sha256::digest(&raw[start..])),
+        (Some(_), Some(start)) => hex::encode(Sha256::digest(raw.get(start..).unwrap_or(raw))),
         _ => hex::encode(Sha256::digest(raw)),
     };
     let key = match message_id {
@@ -1466,7 +1466,7 @@ fn quick_message_id(raw: &[u8]) -> Option<String> {
         .position(|w| w == b"\r\n\r\n")
         .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
         .unwrap_or(raw.len().min(256 * 1024));
-    let head = String::from_utf8_lossy(&raw[..head_end]);
+    let head = String::from_utf8_lossy(raw.get(..head_end).unwrap_or(raw));
     let mut lines = head.lines().peekable();
     while let Some(line) = lines.next() {
         let is_id = line

@@ -262,7 +262,8 @@ fn compose_reply(
                 .position(|w| w == b"\r\n\r\n")
                 .map(|p| p + 4)
                 .unwrap_or(0);
-            let body = String::from_utf8_lossy(&original[body_start..]).replace("\r\n", "\n");
+            let body = String::from_utf8_lossy(original.get(body_start..).unwrap_or_default())
+                .replace("\r\n", "\n");
             let quoted = match r.quote {
                 Quote::Gmail => format!(
                     "\n\nDen {} skrev RegUt HSØ <{secretariat}>:\n{}",

@@ -209,8 +209,21 @@ pub fn format_date(lang: Language, t: DateTime<Utc>, tz: Tz) -> String {
     let wd = l.weekday().num_days_from_monday() as usize;
     let m = l.month0() as usize;
     match lang {
-        Language::Nb => format!("{} {}. {} {}", NB_DAYS[wd], l.day(), NB_MONTHS[m], l.year()),
-        Language::En => format!("{} {} {} {}", EN_DAYS[wd], l.day(), EN_MONTHS[m], l.year()),
+        // Weekday 0–6 and month 0–11 always index the tables; `get` keeps it so.
+        Language::Nb => format!(
+            "{} {}. {} {}",
+            NB_DAYS.get(wd).unwrap_or(&""),
+            l.day(),
+            NB_MONTHS.get(m).unwrap_or(&""),
+            l.year()
+        ),
+        Language::En => format!(
+            "{} {} {} {}",
+            EN_DAYS.get(wd).unwrap_or(&""),
+            l.day(),
+            EN_MONTHS.get(m).unwrap_or(&""),
+            l.year()
+        ),
     }
 }
 

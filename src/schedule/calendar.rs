@@ -133,7 +133,9 @@ pub fn generate(year: i32, count: u32, rule: &Rule) -> Result<Proposal, RuleErro
     // The middle of each of `count` equal stretches of the usable dates.
     let n = usable.len();
     let c = count as usize;
-    let dates = (0..c).map(|i| usable[(2 * i + 1) * n / (2 * c)]).collect();
+    let dates = (0..c)
+        .filter_map(|i| usable.get((2 * i + 1) * n / (2 * c)).copied())
+        .collect();
     Ok(Proposal { dates, skipped })
 }
 

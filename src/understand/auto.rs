@@ -306,8 +306,8 @@ fn first_date(window: &str, year_hint: i32) -> Option<(NaiveDate, bool)> {
         // 12.01.2027 / 12.1.27 / 12/01/2027 / 12.01
         let parts: Vec<&str> = w.split(['.', '/']).filter(|p| !p.is_empty()).collect();
         if parts.len() >= 2 && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
-            let day: u32 = parts[0].parse().ok()?;
-            let month: u32 = parts[1].parse().ok()?;
+            let day: u32 = parts.first()?.parse().ok()?;
+            let month: u32 = parts.get(1)?.parse().ok()?;
             let year = match parts.get(2) {
                 Some(y) if y.len() == 4 => y.parse().ok()?,
                 Some(y) if y.len() == 2 => 2000 + y.parse::<i32>().ok()?,

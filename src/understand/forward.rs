@@ -118,14 +118,13 @@ pub fn find(body: &str, subject_says_forward: bool) -> Option<Forwarded> {
     }
     let (banner_at, mut j) = start?;
     // Skip blank lines between the banner and the header block.
-    while j < lines.len() && lines[j].trim().is_empty() {
+    while lines.get(j).is_some_and(|l| l.trim().is_empty()) {
         j += 1;
     }
     let mut from = None;
     let mut subject = None;
     let mut seen = 0;
-    while j < lines.len() {
-        let line = lines[j];
+    while let Some(&line) = lines.get(j) {
         if line.trim().is_empty() {
             break;
         }
@@ -160,13 +159,18 @@ pub fn find(body: &str, subject_says_forward: bool) -> Option<Forwarded> {
         }
         None => (None, None),
     };
-    let body: Vec<&str> = lines[j.min(lines.len())..].to_vec();
+    let body: Vec<&str> = lines.get(j..).unwrap_or_default().to_vec();
     Some(Forwarded {
         from: from_address,
         from_name,
         subject,
         body: body.join("\n").trim().to_string(),
-        note: lines[..banner_at].join("\n").trim().to_string(),
+        note: lines
+            .get(..banner_at)
+            .unwrap_or_default()
+            .join("\n")
+            .trim()
+            .to_string(),
     })
 }
 

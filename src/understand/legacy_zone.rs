@@ -25,14 +25,18 @@ pub fn fix_ut_zone(raw: &[u8]) -> Cow<'_, [u8]> {
         }
         let folded = matches!(content.first(), Some(b' ' | b'\t'));
         if !folded {
-            in_date = content.len() >= 5 && content[..5].eq_ignore_ascii_case(b"date:");
+            in_date = content
+                .get(..5)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"date:"));
         }
         if in_date {
             let trimmed = trim_end(content);
             let n = trimmed.len();
             if n >= 3
-                && trimmed[n - 2..].eq_ignore_ascii_case(b"ut")
-                && matches!(trimmed[n - 3], b' ' | b'\t')
+                && trimmed
+                    .get(n - 2..)
+                    .is_some_and(|z| z.eq_ignore_ascii_case(b"ut"))
+                && matches!(trimmed.get(n - 3), Some(b' ' | b'\t'))
             {
                 let buf = out.get_or_insert_with(|| raw.to_vec());
                 // The buffer holds the bytes before `start` unchanged in length

@@ -224,7 +224,7 @@ pub fn understand(raw: &[u8], limits: Limits) -> Understanding {
     if raw.len() > limits.max_bytes {
         // Read only the header block of a huge message, so it can still be attributed.
         let head_end = find_header_end(raw).unwrap_or(raw.len().min(64 * 1024));
-        let head = &raw[..head_end.min(64 * 1024)];
+        let head = raw.get(..head_end.min(64 * 1024)).unwrap_or(raw);
         let mut u = guarded(head, limits);
         u.problems.push(format!(
             "the message is {} bytes, more than the {} bytes referent reads; kept unread for a coordinator",
@@ -245,7 +245,9 @@ fn guarded(raw: &[u8], limits: Limits) -> Understanding {
         Ok(u) => u,
         Err(_) => {
             // Read the header block alone, so the message can still be attributed.
-            let head = &raw[..find_header_end(raw).unwrap_or(0)];
+            let head = raw
+                .get(..find_header_end(raw).unwrap_or(0))
+                .unwrap_or_default();
             let mut u = catch_unwind(AssertUnwindSafe(|| understand_inner(head, limits)))
                 .unwrap_or_default();
             u.kind = Some(Kind::Unknown);
@@ -388,7 +390,8 @@ fn understand_inner(raw: &[u8], limits: Limits) -> Understanding {
             .push("part of the text could not be decoded (unknown or broken charset)".into());
     }
 
-    let raw_text = String::from_utf8_lossy(&raw[..raw.len().min(limits.max_text * 4)]);
+    let raw_text =
+        String::from_utf8_lossy(raw.get(..raw.len().min(limits.max_text * 4)).unwrap_or(raw));
     if let Some(b) = auto::read_bounce(&headers, &bounce::report_text(&msg, &raw_text), body) {
         u.bounce = Some(b);
         u.kind = Some(Kind::Bounce);
@@ -590,14 +593,14 @@ fn cut(text: &str, max: usize) -> &str {
 pub fn strip_subject_prefixes(subject: &str) -> &str {
     let mut s = subject.trim();
     loop {
-        let lower = s.to_lowercase();
+        let lower = s.to_ascii_lowercase();
         let prefix = [
             "sv:", "re:", "vs:", "fw:", "fwd:", "aw:", "wg:", "vb:", "svar:", "ang:", "antw:",
         ]
         .iter()
         .find(|p| lower.starts_with(*p));
         match prefix {
-            Some(p) => s = s[p.len()..].trim_start(),
+            Some(p) => s = s.get(p.len()..).unwrap_or("").trim_start(),
             None => return s,
         }
     }
@@ -872,6 +875,7 @@ mod tests {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // timing printed for a person, never asserted
 mod hostile {
     use super::*;
 
@@ -913,6 +917,7 @@ mod hostile {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // timing printed for a person, never asserted
 mod timing {
     #[test]
     #[ignore]

@@ -595,13 +595,18 @@ fn has_phrase(words: &[&str], phrase: &[&str]) -> Option<usize> {
     if phrase.is_empty() || words.len() < phrase.len() {
         return None;
     }
-    (0..=words.len() - phrase.len()).find(|&i| words[i..i + phrase.len()] == *phrase)
+    words.windows(phrase.len()).position(|w| w == phrase)
 }
 
 fn negated_near(words: &[&str], at: usize, before: usize, after: usize) -> bool {
     let lo = at.saturating_sub(before);
     let hi = (at + after + 1).min(words.len());
-    (lo..hi).any(|i| i != at && NEGATIONS.contains(&words[i]) || words[i].ends_with("n't"))
+    words
+        .iter()
+        .enumerate()
+        .take(hi)
+        .skip(lo)
+        .any(|(i, w)| i != at && NEGATIONS.contains(w) || w.ends_with("n't"))
 }
 
 /// A coming verb between a negation and a decline word takes the negation ("kan ikke
@@ -776,7 +781,7 @@ fn clause_attendance(words: &[&str]) -> Option<Attendance> {
     for (i, w) in words.iter().enumerate() {
         if DIGITAL_WORDS.contains(w) {
             // "ikke digitalt" — the writer comes in person.
-            if i > 0 && NEGATIONS.contains(&words[i - 1]) {
+            if i > 0 && words.get(i - 1).is_some_and(|p| NEGATIONS.contains(p)) {
                 return Some(Attendance::InPerson);
             }
             return Some(Attendance::Digital);
@@ -784,7 +789,7 @@ fn clause_attendance(words: &[&str]) -> Option<Attendance> {
     }
     for p in IN_PERSON_PHRASES {
         if let Some(at) = has_phrase(words, p) {
-            if at > 0 && NEGATIONS.contains(&words[at - 1]) {
+            if at > 0 && words.get(at - 1).is_some_and(|p| NEGATIONS.contains(p)) {
                 return Some(Attendance::Digital);
             }
             return Some(Attendance::InPerson);
@@ -965,10 +970,15 @@ fn clean_word(w: &str) -> &str {
 fn trailing_name(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut start = words.len();
-    while start > 0 && is_name_word(words[start - 1]) {
+    while start > 0 && words.get(start - 1).is_some_and(|w| is_name_word(w)) {
         start -= 1;
     }
-    let name: Vec<&str> = words[start..].iter().map(|w| clean_word(w)).collect();
+    let name: Vec<&str> = words
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .map(|w| clean_word(w))
+        .collect();
     // Never "Jeg" or "Vi" alone: at least one word that is not a pronoun.
     let name: Vec<&str> = name
         .into_iter()

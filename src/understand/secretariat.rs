@@ -46,7 +46,12 @@ pub fn read_decision(reply_text: &str) -> Option<Decision> {
     }
     // "Ikke godkjent" is no approval; "Avvist – hører ikke hjemme her" is a rejection:
     // only a negation right before the decision word turns it.
-    let negated = |i: usize| i > 0 && ["ikke", "ikkje", "not"].contains(&words[i - 1].as_str());
+    let negated = |i: usize| {
+        i > 0
+            && words
+                .get(i - 1)
+                .is_some_and(|w| ["ikke", "ikkje", "not"].contains(&w.as_str()))
+    };
     let any = |set: &[&str]| {
         words
             .iter()
@@ -407,8 +412,8 @@ pub fn read_inline_edits(body: &str) -> Vec<Correction> {
     let mut out = Vec::new();
     let mut item: Option<String> = None;
     let mut i = 0;
-    while i < lines.len() {
-        let Some(quoted) = lines[i].trim_start().strip_prefix('>') else {
+    while let Some(line) = lines.get(i) {
+        let Some(quoted) = line.trim_start().strip_prefix('>') else {
             i += 1;
             continue;
         };
@@ -418,11 +423,12 @@ pub fn read_inline_edits(body: &str) -> Vec<Correction> {
         }
         // The writer's version follows, maybe after blank lines.
         let mut j = i + 1;
-        while j < lines.len() && lines[j].trim().is_empty() {
+        while lines.get(j).is_some_and(|l| l.trim().is_empty()) {
             j += 1;
         }
-        if j < lines.len() && !lines[j].trim_start().starts_with('>') && !quoted.is_empty() {
-            let own = lines[j].trim();
+        let next = lines.get(j).filter(|l| !l.trim_start().starts_with('>'));
+        if let (Some(next), false) = (next, quoted.is_empty()) {
+            let own = next.trim();
             if own != quoted && similar(quoted, own) {
                 out.push(Correction {
                     item: item_reference(&own.to_lowercase()).or_else(|| item.clone()),
@@ -569,10 +575,12 @@ fn quoted_part(body: &str) -> Vec<&str> {
 fn similar(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
+    let suffix = a
+        .get(prefix..)
+        .unwrap_or_default()
         .iter()
         .rev()
-        .zip(b[prefix..].iter().rev())
+        .zip(b.get(prefix..).unwrap_or_default().iter().rev())
         .take_while(|(x, y)| x == y)
         .count();
     let longest = a.len().max(b.len());

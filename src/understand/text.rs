@@ -7,7 +7,9 @@ pub fn reply_text(body: &str) -> String {
     let body = body.replace("\r\n", "\n").replace('\r', "\n");
     let lines: Vec<&str> = body.lines().collect();
     let end = quote_start(&lines).unwrap_or(lines.len());
-    let mut kept: Vec<&str> = lines[..end]
+    let mut kept: Vec<&str> = lines
+        .get(..end)
+        .unwrap_or_default()
         .iter()
         .copied()
         // Bottom-posting and interleaved replies: quoted lines never speak for the sender.
@@ -18,7 +20,9 @@ pub fn reply_text(body: &str) -> String {
     if kept.iter().all(|l| l.trim().is_empty()) && end < lines.len() {
         // Bottom-posting: nothing above the quote, so the answer is the unquoted text
         // below it (Thunderbird and mailing-list habit).
-        let mut below: Vec<&str> = lines[end + 1..]
+        let mut below: Vec<&str> = lines
+            .get(end + 1..)
+            .unwrap_or_default()
             .iter()
             .copied()
             .filter(|l| !l.trim_start().starts_with('>'))
@@ -48,7 +52,7 @@ pub fn quote_start(lines: &[&str]) -> Option<usize> {
         // Gmail wraps a long attribution over two lines:
         // "Den tir. 5. jan. 2027 kl. 10:00 skrev Ola Nordmann <" / "ola@x.no>:".
         if lower.ends_with(':') && i > 0 {
-            let prev = lines[i - 1].trim().to_lowercase();
+            let prev = lines.get(i - 1).unwrap_or(&"").trim().to_lowercase();
             let joined = format!("{prev} {lower}");
             if !prev.is_empty() && starts_as_attribution(&prev) && ends_as_attribution(&joined) {
                 return Some(i - 1);
@@ -263,14 +267,16 @@ fn trim_blank<'a>(lines: &'a [&'a str]) -> &'a [&'a str] {
         .rposition(|l| !l.trim().is_empty())
         .map(|i| i + 1)
         .unwrap_or(start);
-    &lines[start..end.max(start)]
+    lines.get(start..end.max(start)).unwrap_or_default()
 }
 
 /// A plain-text rendering of HTML good enough for reading a reply: tags dropped, block
 /// elements as line breaks, quoted blocks (`blockquote`, Gmail's `gmail_quote`, Outlook's
 /// `divRplyFwdMsg`) cut off, entities decoded.
 pub fn html_to_text(html: &str) -> String {
-    let lower = html.to_lowercase();
+    // ASCII lower-casing keeps every byte offset: the markers are ASCII, and offsets
+    // found in this copy cut the original (`İ` lower-cases to three bytes).
+    let lower = html.to_ascii_lowercase();
     // Cut at the first quoted block: what follows is the original message.
     let cut = [
         "<blockquote",
@@ -288,14 +294,14 @@ pub fn html_to_text(html: &str) -> String {
     let html = match cut {
         // Back up to the start of the tag that holds the marker.
         Some(pos) => {
-            let start = lower[..pos].rfind('<').unwrap_or(pos);
-            &html[..start]
+            let start = lower.get(..pos).and_then(|l| l.rfind('<')).unwrap_or(pos);
+            html.get(..start).unwrap_or(html)
         }
         None => html,
     };
     let mut out = String::with_capacity(html.len() / 2);
     let mut chars = html.char_indices().peekable();
-    let bytes_lower = html.to_lowercase();
+    let bytes_lower = html.to_ascii_lowercase();
     let mut skip_until: Option<&str> = None;
     while let Some((i, c)) = chars.next() {
         if c == '<' {
@@ -423,6 +429,12 @@ mod tests {
         let body =
             "Deltar digitalt\n\nSendt fra min iPhone\n\n-----Opprinnelig melding-----\nFra: x";
         assert_eq!(reply_text(body), "Deltar digitalt");
+    }
+
+    #[test]
+    fn letters_that_grow_when_lower_cased_do_not_break_the_cut() {
+        let html = "<div>İİİİ kommer</div><div class=\"gmail_quote\">Den … skrev:<blockquote>Innkalling</blockquote></div>";
+        assert_eq!(html_to_text(html).trim(), "İİİİ kommer");
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! Mail tests go through the real Dovecot and Postfix that `scripts/test` starts;
 //! storage tests through real SQLite and PostgreSQL.
 
+// Waiting for real servers needs the wall clock; the library never reads it.
+#![allow(clippy::disallowed_methods)]
+
 mod auth_support;
 mod support;
 
