@@ -27,6 +27,7 @@ async fn set_outbox_state(url: &str, state: &str, next: chrono::DateTime<Utc>) {
 }
 
 #[test]
+#[ignore = "needs the servers scripts/test starts (it runs the ignored tests)"]
 fn interrupted_sends_and_a_changed_uidvalidity_lose_nothing_and_repeat_nothing() {
     let Some(s) = servers() else { return };
     let rt = runtime();
@@ -130,6 +131,7 @@ fn interrupted_sends_and_a_changed_uidvalidity_lose_nothing_and_repeat_nothing()
 }
 
 #[test]
+#[ignore = "needs the servers scripts/test starts (it runs the ignored tests)"]
 fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
     let Some(s) = servers() else { return };
     let w = World::new(&s);

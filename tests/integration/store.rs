@@ -565,6 +565,7 @@ fn sqlite() {
 }
 
 #[test]
+#[ignore = "needs the servers scripts/test starts (it runs the ignored tests)"]
 fn postgres() {
     let Some(s) = crate::support::servers() else {
         return;
