@@ -169,6 +169,8 @@ fn reason_words(lang: Language, outcome: &str) -> String {
         || o.contains("without a")
     {
         "et svar der vi ikke fant noen avgjørelse"
+    } else if o.contains("a reply that reads as") {
+        "et svar som kan leses på flere måter; vi har ikke registrert noe, og personen er spurt"
     } else if o.contains("no answer could be read") || o.contains("no text of its own") {
         "et svar på innkallingen der vi ikke kunne lese om personen kommer; personen er spurt"
     } else if o.starts_with("mailing-list") {

@@ -1921,13 +1921,14 @@ impl Daemon {
             }
         }
         let tz = self.tz(m)?;
+        let at = t(lang, "kl.", "at");
         let old_date = format!(
-            "{} {}",
+            "{} {at} {}",
             crate::render::format_date(lang, m.starts_at, tz),
             crate::render::format_time_range(m.starts_at, m.ends_at, tz)
         );
         let new_date = format!(
-            "{} {}",
+            "{} {at} {}",
             crate::render::format_date(lang, moved.starts_at, tz),
             crate::render::format_time_range(moved.starts_at, moved.ends_at, tz)
         );

@@ -14,6 +14,7 @@ mod delivery;
 mod e2e;
 mod e2e_more;
 mod golden;
+mod outgoing;
 mod robustness;
 mod store;
 mod trust;

@@ -1,0 +1,375 @@
+//! Golden files for what goes out: one council's year on the embedded default, with a
+//! fixed `--now`, and the first mail of every kind saved under `tests/outgoing/` in a
+//! form a reviewer reads — the headers that matter, the text as decoded, the calendar
+//! entry, the attachments — with what varies from run to run (keys, dates of sending,
+//! MIME boundaries) replaced by placeholders. A change to any wording, header or `.ics`
+//! shows up in review. `REFERENT_BLESS=1` writes the expected files (read the diff).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mail_parser::MimeHeaders;
+
+use crate::support::*;
+
+/// Replaces the 32-hex keys and 12-hex Message-ID tails that differ on every run.
+fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars
+            .iter()
+            .skip(i)
+            .take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            .count();
+        let boundary_before =
+            i == 0 || !chars.get(i - 1).is_some_and(|c| c.is_ascii_alphanumeric());
+        let boundary_after = !chars
+            .get(i + run)
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+        if boundary_before && boundary_after && (run == 32 || run == 12) {
+            out.push_str(if run == 32 { "KEY" } else { "TAIL" });
+            i += run;
+            continue;
+        }
+        // A long number (the Message-ID of a test reply) and a time of arrival
+        // ("23.11.2026 12:47", the file's time in the test's Maildir).
+        let digits = chars
+            .iter()
+            .skip(i)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if boundary_before && digits >= 15 {
+            out.push('N');
+            i += digits;
+            continue;
+        }
+        let shape: String = chars
+            .iter()
+            .skip(i)
+            .take(16)
+            .map(|c| if c.is_ascii_digit() { '9' } else { *c })
+            .collect();
+        if boundary_before && shape == "99.99.9999 99:99" {
+            out.push_str("<when received>");
+            i += 16;
+            continue;
+        }
+        if let Some(c) = chars.get(i) {
+            out.push(*c);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The readable form of one mail.
+fn readable(raw: &[u8]) -> String {
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("parse");
+    let mut out = String::new();
+    for name in [
+        "From",
+        "To",
+        "Reply-To",
+        "Subject",
+        "Message-ID",
+        "In-Reply-To",
+        "Auto-Submitted",
+        "X-Auto-Response-Suppress",
+        "X-Referent",
+    ] {
+        if let Some(v) = header(raw, name) {
+            let v = if name == "Subject" {
+                msg.subject().unwrap_or("").to_string()
+            } else {
+                v
+            };
+            out.push_str(&format!("{name}: {v}\n"));
+        }
+    }
+    out.push('\n');
+    out.push_str(&msg.body_text(0).map(|t| t.to_string()).unwrap_or_default());
+    for part in msg.parts.iter() {
+        let is_calendar = part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("text")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
+        });
+        if is_calendar && part.attachment_name().is_none() {
+            let ics = String::from_utf8_lossy(part.contents()).replace("\r\n", "\n");
+            let ics: Vec<&str> = ics
+                .lines()
+                .map(|l| {
+                    if l.starts_with("DTSTAMP:") {
+                        "DTSTAMP:<when sent>"
+                    } else {
+                        l
+                    }
+                })
+                .collect();
+            out.push_str("\n----- calendar -----\n");
+            out.push_str(&ics.join("\n"));
+            out.push('\n');
+        }
+    }
+    let files: Vec<String> = msg
+        .attachments()
+        .filter_map(|a| a.attachment_name().map(str::to_string))
+        .collect();
+    if !files.is_empty() {
+        out.push_str(&format!("\n----- attached: {}\n", files.join(", ")));
+    }
+    normalise(&out)
+}
+
+fn outbox(dir: &Path) -> Vec<Vec<u8>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("outbox/new"))
+        .expect("outbox")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .collect()
+}
+
+#[test]
+fn every_kind_of_mail_matches_its_golden_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = embedded_config(dir.path());
+    let run = |now: &str| ok(&config, &["--now", now, "run", "--once"]);
+    let mut n = 0;
+    let mut drop_mail = |raw: &[u8]| {
+        n += 1;
+        std::fs::write(dir.path().join(format!("inbox/new/{n:03}.mail")), raw).expect("drop");
+    };
+    ok(&config, &["init"]);
+    council_with(
+        &config,
+        "ur",
+        "Utdanningsrådet",
+        &[
+            ("Eldbjørg Koordinator", "koord@hf.example", "coordinator"),
+            ("Lene Leder", "lene@hf.example", "leader"),
+            ("Ola Nordmann", "ola@hf.example", "member"),
+            ("Kari Hansen", "kari@hf.example", "member"),
+            ("Helsedirektoratet", "post@hdir.example", "observer"),
+        ],
+    );
+    let t0 = "2027-02-01T08:00:00Z";
+    ok(
+        &config,
+        &[
+            "--now",
+            t0,
+            "meeting",
+            "add",
+            "--council",
+            "ur",
+            "--starts",
+            "2027-03-09T10:00",
+            "--ends",
+            "2027-03-09T12:00",
+            "--place",
+            "Ullevål sykehus, bygg 1",
+            "--digital-link",
+            "https://teams.example/m/1",
+        ],
+    );
+    ok(
+        &config,
+        &[
+            "--now",
+            t0,
+            "meeting",
+            "add",
+            "--council",
+            "ur",
+            "--starts",
+            "2027-04-13T10:00",
+            "--ends",
+            "2027-04-13T12:00",
+            "--place",
+            "Ullevål sykehus, bygg 1",
+        ],
+    );
+    // The call for items (28 days before), a proposal, its approval.
+    run("2027-02-09T10:00:00Z");
+    drop_mail(
+        "From: Ola Nordmann <ola@hf.example>\r\nTo: referent@regut.example\r\nSubject: Forslag til sak: Veileder for LIS1\r\n\
+         Message-ID: <p1@hf.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nForslag til sak: Veileder for LIS1\r\nRådet bør drøfte den nye veilederen.\r\n"
+            .as_bytes(),
+    );
+    run("2027-02-09T11:00:00Z");
+    let approval = outbox(dir.path())
+        .into_iter()
+        .find(|m| header(m, "X-Referent").as_deref() == Some("approval"))
+        .expect("approval");
+    let (_, yes) = answer_summons(&approval, "Eldbjørg", "koord@hf.example", "Godkjent");
+    drop_mail(&yes);
+    run("2027-02-09T11:30:00Z");
+    // The summons (14 days before); an unsure answer gets a question, Kari accepts,
+    // Lene names a substitute.
+    run("2027-02-23T10:00:00Z");
+    let summons_to = |who: &str| {
+        outbox(dir.path())
+            .into_iter()
+            .find(|m| {
+                header(m, "X-Referent").as_deref() == Some("summons")
+                    && header(m, "To").is_some_and(|t| t.contains(who))
+            })
+            .expect("summons")
+    };
+    let (_, unsure) = answer_summons(
+        &summons_to("ola@"),
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kan ikke si at jeg ikke kommer.",
+    );
+    drop_mail(&unsure);
+    let (_, yes) = answer_summons(
+        &summons_to("kari@"),
+        "Kari Hansen",
+        "kari@hf.example",
+        "Ja, jeg kommer digitalt.",
+    );
+    drop_mail(&yes);
+    let (_, sub) = answer_summons(
+        &summons_to("lene@"),
+        "Lene Leder",
+        "lene@hf.example",
+        "Jeg har forfall. Per Vara <per@hf.example> møter for meg.",
+    );
+    drop_mail(&sub);
+    // A stranger, held for the coordinator's digest; forged minutes, asked about.
+    drop_mail(b"From: Selger <sales@spam.example>\r\nTo: referent@regut.example\r\nSubject: Tilbud\r\nMessage-ID: <s1@spam.example>\r\n\r\nKjop na.\r\n");
+    run("2027-02-23T11:00:00Z");
+    // The reminder (5 days before) and the attendance list (2 days before).
+    run("2027-03-04T10:00:00Z");
+    run("2027-03-07T10:00:00Z");
+    // After the meeting: the coordinator's minutes, confirmed; a correction; the digest;
+    // the final minutes.
+    drop_mail(
+        "From: Eldbjørg Koordinator <koord@hf.example>\r\nTo: referent@regut.example\r\nSubject: Utkast til referat\r\n\
+         Message-ID: <m1@hf.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSak 1/27 Veileder for LIS1\r\nRådet drøftet veilederen.\r\n"
+            .as_bytes(),
+    );
+    run("2027-03-10T08:00:00Z");
+    let confirm = outbox(dir.path())
+        .into_iter()
+        .find(|m| header(m, "X-Referent").as_deref() == Some("confirm"))
+        .expect("confirm");
+    let (_, yes) = answer_summons(&confirm, "Eldbjørg", "koord@hf.example", "Bekreft");
+    drop_mail(&yes);
+    run("2027-03-10T08:30:00Z");
+    let draft = outbox(dir.path())
+        .into_iter()
+        .find(|m| {
+            header(m, "X-Referent").as_deref() == Some("minutes")
+                && header(m, "To").is_some_and(|t| t.contains("kari@"))
+        })
+        .expect("draft");
+    let (_, fix) = answer_summons(
+        &draft,
+        "Kari Hansen",
+        "kari@hf.example",
+        "Under sak 1/27 skal det stå «drøftet og vedtok», ikke «drøftet».",
+    );
+    drop_mail(&fix);
+    run("2027-03-11T08:00:00Z");
+    run("2027-03-17T09:00:00Z");
+    ok(
+        &config,
+        &["--now", "2027-03-17T10:00:00Z", "minutes", "approve", "1"],
+    );
+    run("2027-03-17T10:05:00Z");
+    // The second meeting's summons, then it moves, then it is cancelled.
+    run("2027-03-30T10:00:00Z");
+    ok(
+        &config,
+        &[
+            "--now",
+            "2027-03-31T08:00:00Z",
+            "meeting",
+            "move",
+            "2",
+            "--starts",
+            "2027-04-20T10:00",
+        ],
+    );
+    ok(
+        &config,
+        &["--now", "2027-03-31T08:05:00Z", "meeting", "cancel", "2"],
+    );
+    run("2027-03-31T08:10:00Z");
+
+    // The first mail of every kind (notices by subject, as they differ).
+    let mut first: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for m in outbox(dir.path()) {
+        let kind = header(&m, "X-Referent").unwrap_or_else(|| "unknown".into());
+        let key = if kind == "notice" {
+            let (subject, _) = subject_and_text(&m);
+            let word: String = subject
+                .chars()
+                .take_while(|c| *c != ':')
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+                .to_lowercase();
+            format!("notice-{word}")
+        } else {
+            kind
+        };
+        first.entry(key).or_insert(m);
+    }
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/outgoing");
+    let bless = std::env::var("REFERENT_BLESS").is_ok();
+    std::fs::create_dir_all(&golden).expect("folder");
+    let mut failures = Vec::new();
+    for (kind, raw) in &first {
+        let text = readable(raw);
+        let path = golden.join(format!("{kind}.txt"));
+        if bless {
+            std::fs::write(&path, &text).expect("write");
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(expected) if expected == text => {}
+            _ => {
+                std::fs::write(path.with_extension("actual.txt"), &text).expect("write");
+                failures.push(kind.clone());
+            }
+        }
+    }
+    for kind in [
+        "call",
+        "receipt",
+        "approval",
+        "notice-forslagtilsak",
+        "summons",
+        "question",
+        "reminder",
+        "attendance",
+        "confirm",
+        "held_digest",
+        "minutes",
+        "digest",
+        "minutes_final",
+        "update",
+        "cancel",
+    ] {
+        assert!(
+            first.contains_key(kind),
+            "no {kind} mail went out: {:?}",
+            first.keys()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "outgoing mail differs from tests/outgoing (see *.actual.txt): {failures:?}"
+    );
+}
