@@ -9,18 +9,19 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use serde_json::json;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, ShiftedClock, SystemClock};
 use crate::config::{Config, DEFAULT_DATA_DIR};
+pub use crate::council::{add_meeting, meeting_show, parse_members_csv, print_attendance};
 use crate::daemon::Daemon;
-use crate::domain::{normalize_address, parse_local_time, Place, Role};
+use crate::domain::{normalize_address, parse_local_time, Place};
 use crate::store::{NewMember, Store};
 use crate::understand::{self, Inspection};
 
 mod year;
-pub(crate) use year::add_meeting;
+
 use year::{AgendaCommand, CalendarCommand, MinutesCommand};
 
 #[derive(Parser, Debug)]
@@ -782,104 +783,6 @@ async fn member(
     }
 }
 
-/// Reads `name,email,org,role,doctor` rows. Every bad row is reported with its line
-/// number, and then nothing is imported.
-pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = match reader.headers() {
-        Ok(h) => h
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
-            .collect::<Vec<_>>(),
-        Err(e) => return Err(vec![format!("line 1: cannot read the header: {e}")]),
-    };
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(name_i), Some(email_i)) = (col("name"), col("email")) else {
-        return Err(vec![format!(
-            "line 1: the header must be name,email,org,role,doctor (got {})",
-            headers.join(",")
-        )]);
-    };
-    for h in &headers {
-        if !["name", "email", "org", "role", "doctor"].contains(&h.as_str()) {
-            return Err(vec![format!(
-                "line 1: unknown column {h:?} (expected name,email,org,role,doctor)"
-            )]);
-        }
-    }
-    let (org_i, role_i, doctor_i) = (col("org"), col("role"), col("doctor"));
-    let mut errors = Vec::new();
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashMap::new();
-    for (n, record) in reader.records().enumerate() {
-        let line = n + 2;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("line {line}: {e}"));
-                continue;
-            }
-        };
-        if record.iter().all(|f| f.is_empty()) {
-            continue;
-        }
-        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").to_string();
-        let name = get(Some(name_i));
-        let email = get(Some(email_i));
-        if name.is_empty() {
-            errors.push(format!("line {line}: the name is empty"));
-        }
-        if name.chars().chain(get(org_i).chars()).any(char::is_control) {
-            errors.push(format!(
-                "line {line}: the name or organisation holds a line break or another control character"
-            ));
-        }
-        let email = match normalize_address(&email) {
-            Ok(e) => e,
-            Err(e) => {
-                errors.push(format!("line {line}: {e}"));
-                continue;
-            }
-        };
-        if let Some(first) = seen.insert(email.clone(), line) {
-            errors.push(format!("line {line}: {email} is already on line {first}"));
-        }
-        let role: Role = match get(role_i).parse() {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("line {line}: {e}"));
-                continue;
-            }
-        };
-        let doctor = match get(doctor_i).to_lowercase().as_str() {
-            "" | "no" | "nei" | "false" | "0" | "n" => false,
-            "yes" | "ja" | "true" | "1" | "y" | "j" | "lege" => true,
-            other => {
-                errors.push(format!(
-                    "line {line}: doctor must be yes/no (ja/nei), not {other:?}"
-                ));
-                continue;
-            }
-        };
-        let org = get(org_i);
-        out.push(NewMember {
-            name,
-            email,
-            organisation: (!org.is_empty()).then_some(org),
-            role,
-            doctor,
-        });
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
-}
-
 async fn meeting(
     cmd: &MeetingCommand,
     cfg: &Config,
@@ -914,7 +817,7 @@ async fn meeting(
             let title = title
                 .clone()
                 .unwrap_or_else(|| format!("Møte i {}", c.name));
-            let (id, jobs) = year::add_meeting(
+            let (id, jobs) = add_meeting(
                 store,
                 cfg,
                 c.id,
@@ -981,159 +884,10 @@ async fn meeting(
     }
 }
 
-/// The meeting with every invitation: the current answer, and the history behind it.
-pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
-    let m = store.meeting(id).await?;
-    let invitations = store.invitations(id).await?;
-    let answers = store.answers(id).await?;
-    let jobs = store.jobs(id).await?;
-    let agenda = store.agenda_items(id).await?;
-    let extra = store.extra_attendees(id).await?;
-    let roster = store.members(m.council_id).await?;
-    let failing = |email: &str| {
-        roster.iter().find(|mb| mb.email == email).and_then(|mb| {
-            mb.failing_since
-                .map(|at| json!({"since": at, "reason": mb.failing_reason}))
-        })
-    };
-    let members: Vec<serde_json::Value> = invitations
-        .iter()
-        .map(|inv| {
-            let history: Vec<_> = answers
-                .iter()
-                .filter(|a| a.invitation_id == inv.id)
-                .map(|a| {
-                    json!({
-                        "response": a.response,
-                        "attendance": a.attendance,
-                        "substitute": a.substitute,
-                        "received_at": a.received_at,
-                        "sender": a.sender,
-                        "source": a.source,
-                        "message_id": a.message_id,
-                    })
-                })
-                .collect();
-            let current = answers.iter().find(|a| Some(a.id) == inv.answer_id);
-            json!({
-                "name": inv.member_name,
-                "email": inv.member_email,
-                "role": inv.role,
-                "response": inv.response,
-                "attendance": inv.attendance,
-                "substitute": inv.substitute,
-                "answered_at": inv.answered_at,
-                "message_id": current.and_then(|a| a.message_id.clone()),
-                "failing": failing(&inv.member_email),
-                "history": history,
-            })
-        })
-        .collect();
-    Ok(json!({
-        "meeting": m,
-        "jobs": jobs,
-        "agenda": agenda,
-        "extra_attendees": extra,
-        "invitations": members,
-    }))
-}
-
-/// The attendance table a person reads.
-pub fn print_attendance(v: &serde_json::Value, out: &mut dyn Write) -> Result<()> {
-    let m = &v["meeting"];
-    let tz: chrono_tz::Tz = m["time_zone"]
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(chrono_tz::Europe::Oslo);
-    let local = |field: &serde_json::Value| {
-        field
-            .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default()
-    };
-    writeln!(
-        out,
-        "{} — {} ({})",
-        m["council_name"].as_str().unwrap_or(""),
-        m["title"].as_str().unwrap_or(""),
-        local(&m["starts_at"])
-    )?;
-    writeln!(
-        out,
-        "{:<24} {:<40} {:<10} {:<10} {:<22} answered",
-        "member", "email", "answer", "how", "substitute"
-    )?;
-    for i in v["invitations"].as_array().into_iter().flatten() {
-        let sub = match &i["substitute"] {
-            serde_json::Value::Object(s) => s
-                .get("name")
-                .and_then(|n| n.as_str())
-                .unwrap_or("")
-                .to_string(),
-            _ => String::new(),
-        };
-        let answer = match (i["response"].as_str(), i["role"].as_str()) {
-            (Some(r), _) => r.to_string(),
-            (None, Some("observer" | "coordinator")) => "(informed)".to_string(),
-            (None, _) => "—".to_string(),
-        };
-        writeln!(
-            out,
-            "{:<24} {:<40} {:<10} {:<10} {:<22} {}",
-            i["name"].as_str().unwrap_or(""),
-            i["email"].as_str().unwrap_or(""),
-            answer,
-            i["attendance"].as_str().unwrap_or(""),
-            sub,
-            local(&i["answered_at"])
-        )?;
-    }
-    for i in v["invitations"].as_array().into_iter().flatten() {
-        if let Some(f) = i["failing"].as_object() {
-            writeln!(
-                out,
-                "mail to {} fails: {}",
-                i["email"].as_str().unwrap_or(""),
-                f.get("reason").and_then(|r| r.as_str()).unwrap_or("")
-            )?;
-        }
-    }
-    for x in v["extra_attendees"].as_array().into_iter().flatten() {
-        writeln!(
-            out,
-            "extra attendee: {} {} ({})",
-            x["name"].as_str().unwrap_or(""),
-            x["email"].as_str().unwrap_or(""),
-            x["state"].as_str().unwrap_or("")
-        )?;
-    }
-    let agenda: Vec<&serde_json::Value> = v["agenda"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|i| !i["number"].is_null())
-        .collect();
-    if !agenda.is_empty() {
-        writeln!(out, "\nAgenda:")?;
-        for i in agenda {
-            writeln!(
-                out,
-                "  Sak {} {}",
-                crate::schedule::item_label(
-                    i["number"].as_i64().unwrap_or(0),
-                    i["year"].as_i64().unwrap_or(0) as i32
-                ),
-                i["title"].as_str().unwrap_or("")
-            )?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
 
     #[test]
     fn inspect_takes_files_and_folders() {

@@ -124,7 +124,7 @@ pub async fn run(dir: &Path) -> Result<()> {
 
     // 1. The council, its members, one meeting.
     let cid = store.add_council(&council.slug, &council.name, now).await?;
-    let members = crate::cli::parse_members_csv(MEMBERS)
+    let members = crate::council::parse_members_csv(MEMBERS)
         .map_err(|e| anyhow::anyhow!("examples/members.csv: {}", e.join("; ")))?;
     store.add_members(cid, &members, now).await?;
     let tz = cfg.secretariat.time_zone;
@@ -132,7 +132,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         .format("%Y-%m-%d")
         .to_string();
     let starts_at = crate::domain::parse_local_time(&format!("{day}T10:00"), tz)?;
-    let (meeting_id, _) = crate::cli::add_meeting(
+    let (meeting_id, _) = crate::council::add_meeting(
         &store,
         &cfg,
         cid,
@@ -202,8 +202,8 @@ pub async fn run(dir: &Path) -> Result<()> {
         second.received, second.answers, second.held, second.ignored, second.sent
     );
 
-    let v = crate::cli::meeting_show(&store, meeting_id).await?;
-    crate::cli::print_attendance(&v, &mut std::io::stdout())?;
+    let v = crate::council::meeting_show(&store, meeting_id).await?;
+    crate::council::print_attendance(&v, &mut std::io::stdout())?;
 
     println!("\nHeld for a coordinator:");
     for m in store.inbound_list(Some("held")).await? {

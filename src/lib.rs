@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod council;
 pub mod daemon;
 pub mod demo;
 pub mod domain;

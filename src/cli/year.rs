@@ -9,11 +9,12 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::config::Config;
+use crate::council::add_meeting;
 use crate::daemon::Daemon;
 use crate::domain::roster::{self, Seat};
-use crate::domain::{Place, Token};
+use crate::domain::Place;
 use crate::schedule::{self, calendar};
-use crate::store::{Meeting, NewMeeting, Store};
+use crate::store::{Meeting, Store};
 use crate::understand::Decision;
 
 #[derive(Subcommand, Debug)]
@@ -80,43 +81,6 @@ pub enum MinutesCommand {
 pub fn operator() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     format!("command line ({user})")
-}
-
-/// Adds a meeting with its scheduled jobs.
-#[allow(clippy::too_many_arguments)]
-pub async fn add_meeting(
-    store: &Store,
-    cfg: &Config,
-    council_id: i64,
-    council_slug: &str,
-    title: String,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    place: Place,
-    now: DateTime<Utc>,
-) -> Result<(i64, Vec<(String, DateTime<Utc>)>)> {
-    let jobs = schedule::jobs_for(starts_at, cfg.offsets(council_slug));
-    let uid = format!(
-        "{}@{}",
-        Token::generate().as_str(),
-        cfg.secretariat.domain()
-    );
-    let id = store
-        .add_meeting(
-            &NewMeeting {
-                council_id,
-                title,
-                starts_at,
-                ends_at,
-                time_zone: cfg.secretariat.time_zone.name().to_string(),
-                place,
-                uid,
-            },
-            &jobs,
-            now,
-        )
-        .await?;
-    Ok((id, jobs))
 }
 
 pub async fn calendar_cmd(

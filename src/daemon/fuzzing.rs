@@ -73,7 +73,7 @@ impl ActHarness {
                 .await
                 .map_err(|e| e.to_string())?;
             let starts = "2027-03-09T09:00:00Z".parse().map_err(|e| format!("{e}"))?;
-            crate::cli::add_meeting(
+            crate::council::add_meeting(
                 &store,
                 &cfg,
                 cid,
