@@ -683,7 +683,13 @@ impl Daemon {
                             .attendee
                             .as_deref()
                             .is_some_and(|a| !crate::trust::same_address(a, &inv.member_email));
-                        return Ok(if other { Some((inv, None)) } else { keyed(inv) });
+                        if other {
+                            // Not an answer we can credit to anyone: held, nobody asked
+                            // (a confirmation would record the wrong person).
+                            tracing::warn!(uid = %uid, "a calendar reply whose attendee is not the invitee");
+                            return Ok(None);
+                        }
+                        return Ok(keyed(inv));
                     }
                 }
                 // A meeting's shared UID (entries sent before UIDs were personal) names

@@ -116,8 +116,8 @@ impl Daemon {
             lines.push(String::new());
             lines.push(pick(
                 lang,
-                "Svar på denne e-posten med én linje per forslag: «1 godkjent», «2 avvist» eller «3 utsatt».",
-                "Reply to this email with one line per proposal: \"1 approved\", \"2 rejected\" or \"3 deferred\".",
+                "Svar på denne e-posten med én linje per forslag, for eksempel «1 godkjent», «1 avvist» eller «1 utsatt».",
+                "Reply to this email with one line per proposal, for example \"1 approved\", \"1 rejected\" or \"1 deferred\".",
             ));
             let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();
             let mut mails = Vec::new();

@@ -145,6 +145,10 @@ fn reason_words(lang: Language, outcome: &str) -> String {
         "ser ut som et svar, men viser ikke til noen innkalling vi har sendt (ukjent avsender eller ny e-post)"
     } else if o.contains("not from the invitee") {
         "et svar på en innkalling, sendt fra en annen adresse enn den innkalte sin"
+    } else if o.contains("a reply to a confirmation request sent to") {
+        "et svar på en bekreftelsesforespørsel, men fra en annen adresse enn den forespørselen gikk til; ingenting er gjort"
+    } else if o.contains("digest sent to") {
+        "et svar på en oversikt som gikk til en annen adresse; ingenting er gjort"
     } else if o.contains("no confirmation request") {
         "vi kan ikke se at meldingen kommer fra avsenderen, og det er sendt for mange bekreftelsesforespørsler til adressen denne timen"
     } else if o.contains("not authenticated")
@@ -169,10 +173,16 @@ fn reason_words(lang: Language, outcome: &str) -> String {
         || o.contains("without a")
     {
         "et svar der vi ikke fant noen avgjørelse"
-    } else if o.contains("a reply that reads as") {
+    } else if o.contains("a reply that reads as") && o.contains(" is asked") {
         "et svar som kan leses på flere måter; vi har ikke registrert noe, og personen er spurt"
-    } else if o.contains("no answer could be read") || o.contains("no text of its own") {
+    } else if o.contains("naming the secretariat's own address as substitute") {
+        "svaret oppgir sekretariatets egen adresse som vara; personen er spurt på nytt"
+    } else if (o.contains("no answer could be read") || o.contains("no text of its own"))
+        && o.contains(" is asked")
+    {
         "et svar på innkallingen der vi ikke kunne lese om personen kommer; personen er spurt"
+    } else if o.contains("no answer could be read") || o.contains("no text of its own") {
+        "et svar på innkallingen der vi ikke kunne lese om personen kommer (personen er ikke spurt: for mange automatiske svar til adressen denne timen)"
     } else if o.starts_with("mailing-list") {
         "masseutsendelse eller e-postliste"
     } else if o.contains("who is not a member") || o.contains("not in the council") {

@@ -241,7 +241,7 @@ impl Daemon {
                     ),
                     lines: vec![pick(
                         lang,
-                        format!("Vi fikk en e-post i navnet til {} <{person}> («{subject}»). Vi spurte {} om å bekrefte den, og svaret var at den ikke kom derfra. Den er satt til side; ingenting er gjort.", m.name, m.name),
+                        format!("Vi fikk en e-post i navnet til {} <{person}> («{subject}»). Vi spurte {} om å bekrefte den, og svaret var at e-posten ikke kom fra {}. Den er satt til side; ingenting er gjort.", m.name, crate::render::first_name(&m.name), crate::render::first_name(&m.name)),
                         format!("We received an email in the name of {} <{person}> (\"{subject}\"). We asked them to confirm it, and they said it did not come from them. It is set aside; nothing was done.", m.name),
                     )],
                     inbound_id: Some(inbound_id),

@@ -286,8 +286,9 @@ pub enum Change {
     MarkRequested {
         ref_keys: Vec<String>,
     },
-    /// A member's answer settles what was held about the same invitation (an
-    /// unreadable reply that was asked back, an unconfirmed one).
+    /// A member's answer settles what was held about the same invitation before it
+    /// (an unreadable reply that was asked back, an unconfirmed one); what came later
+    /// is not overridden by an older message confirmed late.
     SettleHeld {
         invitation_id: i64,
         by_inbound: i64,
@@ -505,7 +506,7 @@ pub(super) async fn apply(
             } => {
                 sqlx::query(
                     "UPDATE inbound SET state = 'processed', outcome = COALESCE(outcome, '') || $1
-                     WHERE invitation_id = $2 AND state = 'held' AND id <> $3",
+                     WHERE invitation_id = $2 AND state = 'held' AND id < $3",
                 )
                 .bind(format!("; settled by the answer in message {by_inbound}"))
                 .bind(invitation_id)

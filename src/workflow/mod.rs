@@ -172,12 +172,10 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
             .as_deref()
             .is_some_and(|e| base_address(e) == ctx.secretariat_address)
         {
-            return Decision::new(
-                InboundState::Held,
-                format!(
-                    "an answer for {} naming the secretariat's own address as substitute; kept for a coordinator",
-                    inv.member_email
-                ),
+            return ask_back(
+                "an answer naming the secretariat's own address as substitute",
+                inv,
+                ctx,
             );
         }
     }
