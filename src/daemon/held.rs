@@ -291,17 +291,35 @@ impl Daemon {
                     r.sender.clone().unwrap_or_else(|| "?".into()),
                     r.subject.clone().unwrap_or_default()
                 ));
+                // What the person wrote, so the coordinator can decide without the
+                // server: what it was read as, and the first lines of their own text.
+                let u = match self.store.inbound_raw(r.id).await {
+                    Ok(raw) => Some(crate::understand::understand(&raw, self.limits)),
+                    Err(_) => None,
+                };
                 if !matches!(r.kind.as_deref(), None | Some("unknown")) {
+                    let answer = u
+                        .as_ref()
+                        .filter(|u| u.confidence == crate::understand::Confidence::Sure)
+                        .and_then(|u| u.answer.as_ref())
+                        .map(|a| {
+                            format!(
+                                " ({})",
+                                crate::render::describe_answer_of(
+                                    lang,
+                                    &pick(lang, "avsenderen".into(), "the sender".into()),
+                                    a,
+                                )
+                            )
+                        })
+                        .unwrap_or_default();
                     lines.push(format!(
-                        "   {}: {}",
+                        "   {}: {}{answer}",
                         pick(lang, "Forstått som".into(), "Understood as".into()),
                         kind_words(lang, r.kind.as_deref())
                     ));
                 }
-                // What the person wrote, so the coordinator can decide without the
-                // server: the first lines of their own text.
-                if let Ok(raw) = self.store.inbound_raw(r.id).await {
-                    let u = crate::understand::understand(&raw, self.limits);
+                if let Some(u) = u {
                     for l in u
                         .reply_text
                         .lines()
