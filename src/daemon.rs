@@ -527,7 +527,31 @@ impl Daemon {
                 detail: d.outcome.clone(),
             });
             if d.receipt {
-                mails.push(self.receipt(m, inv, answer, u.message_id.as_deref(), id)?);
+                // A forwarded answer: the member did not write to us, so the receipt
+                // says who did.
+                let forwarded_by = match &u.on_behalf_of {
+                    Some(_) => match &u.from {
+                        Some(f) => Some(
+                            self.store
+                                .members_by_email(f)
+                                .await?
+                                .into_iter()
+                                .next()
+                                .map(|m| m.name)
+                                .unwrap_or_else(|| f.clone()),
+                        ),
+                        None => None,
+                    },
+                    None => None,
+                };
+                mails.push(self.receipt(
+                    m,
+                    inv,
+                    answer,
+                    u.message_id.as_deref(),
+                    id,
+                    forwarded_by,
+                )?);
             }
             if let Some(crate::domain::Substitute {
                 name,
@@ -827,6 +851,7 @@ impl Daemon {
             agenda: Vec::new(),
             understood: None,
             tentative: false,
+            forwarded_by: None,
         })
     }
 
@@ -876,8 +901,16 @@ impl Daemon {
         answer: &crate::domain::Answer,
         in_reply_to: Option<&str>,
         inbound_id: i64,
+        forwarded_by: Option<String>,
     ) -> Result<OutgoingMail> {
         let mut ctx = self.meeting_text(m, &inv.member_name, true)?;
+        ctx.forwarded_by = forwarded_by;
+        // The forward's Message-ID means nothing to the member.
+        let in_reply_to = if ctx.forwarded_by.is_some() {
+            None
+        } else {
+            in_reply_to
+        };
         ctx.understood = Some(render::describe_answer(
             self.cfg.secretariat.language,
             answer,

@@ -81,6 +81,7 @@ impl Renderer {
             agenda: vec![],
             understood: None,
             tentative: false,
+            forwarded_by: None,
         };
         for lang in [Language::Nb, Language::En] {
             for t in ["summons", "receipt", "reminder"] {
@@ -150,6 +151,8 @@ pub struct MeetingText {
     pub understood: Option<String>,
     /// The recipient said "maybe" before (reminders say so).
     pub tentative: bool,
+    /// Who sent us the recipient's answer, when it came forwarded (receipts say so).
+    pub forwarded_by: Option<String>,
 }
 
 /// The name to greet someone by: "Kari" for "Kari Nordmann", "Per" for Outlook's
@@ -346,6 +349,7 @@ mod tests {
             agenda: vec!["Sak 1/27 Godkjenning av innkalling og saksliste".into()],
             understood: Some("Du kommer.".into()),
             tentative: false,
+            forwarded_by: None,
         };
         let s = r.render(Language::Nb, "summons", &ctx).unwrap();
         assert_eq!(

@@ -252,6 +252,17 @@ fn a_forged_forward_changes_no_answer_and_invites_nobody() {
     w.drop_mail(&yes);
     w.run("2027-03-02T10:10:00Z");
     assert_eq!(w.answer_of("ola@hf.example"), "declined");
+    // Ola did not write to us: his receipt says who sent his answer.
+    let receipt = w
+        .sent("receipt")
+        .into_iter()
+        .rfind(|m| header(m, "To").is_some_and(|t| t.contains("ola@")))
+        .expect("Ola's receipt");
+    let (_, text) = subject_and_text(&receipt);
+    assert!(
+        text.contains("Eldbjørg Koordinator har sendt oss et svar fra deg"),
+        "{text}"
+    );
 }
 
 fn calendar_reply(from: &str, uid: &str, partstat: &str) -> Vec<u8> {
