@@ -257,3 +257,40 @@ fn a_5xx_fails_the_row_a_4xx_is_retried_and_reminders_go_only_to_the_silent() {
             .expect("report");
     assert_eq!(again["jobs"], 0, "{again}");
 }
+
+/// A folder that does not exist needs a person: the daemon stops and says why, instead
+/// of retrying for ever.
+#[test]
+#[ignore = "needs the servers scripts/test starts (it runs the ignored tests)"]
+fn a_wrong_folder_stops_the_daemon_with_the_reason() {
+    let Some(s) = servers() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = domain();
+    let config = write_config(dir.path(), &s, &format!("referent@{d}"), "");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replacen("idle = true", "idle = true\nfolder = \"Finnes-ikke\"", 1),
+    )
+    .expect("write");
+    ok(&config, &["init"]);
+    let log = dir.path().join("daemon.log");
+    let mut daemon = DaemonProcess::start(&config, &log);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Ok(Some(status)) = daemon.child.try_wait() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = daemon.log_text();
+    let status = status.unwrap_or_else(|| panic!("still running:\n{text}"));
+    assert!(!status.success(), "{text}");
+    assert!(
+        text.contains("cannot select the folder Finnes-ikke"),
+        "the reason names the folder:\n{text}"
+    );
+}

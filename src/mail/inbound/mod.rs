@@ -39,10 +39,23 @@ pub enum InboundError {
 }
 
 impl InboundError {
-    /// Whether trying again later may help (network, server restarts) — everything but
-    /// a refused login, which needs a person.
+    /// Whether trying again later may help (network, server restarts). A refused
+    /// login, a folder that does not exist and a certificate that does not verify need
+    /// a person: the daemon stops with the reason instead of retrying forever.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, InboundError::Login(..))
+        match self {
+            InboundError::Login(..) => false,
+            InboundError::Select(_, why) => {
+                let w = why.to_ascii_lowercase();
+                !(w.contains("nonexistent")
+                    || w.contains("doesn't exist")
+                    || w.contains("does not exist")
+                    || w.contains("no such")
+                    || w.contains("unknown mailbox"))
+            }
+            InboundError::Tls(why) => !why.to_ascii_lowercase().contains("certificate"),
+            _ => true,
+        }
     }
 }
 
@@ -107,4 +120,24 @@ pub fn backoff(attempt: u32) -> Duration {
     let capped = base.min(60) * 1000;
     let jitter = rand::random::<u64>() % (capped / 2 + 1);
     Duration::from_millis(capped / 2 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_needs_a_person_is_not_retried() {
+        assert!(!InboundError::Login("u".into(), "NO".into()).is_transient());
+        assert!(!InboundError::Select(
+            "Innboks".into(),
+            "NO Mailbox doesn't exist: Innboks".into()
+        )
+        .is_transient());
+        assert!(
+            !InboundError::Tls("invalid peer certificate: UnknownIssuer".into()).is_transient()
+        );
+        assert!(InboundError::Timeout.is_transient());
+        assert!(InboundError::Tls("connection reset".into()).is_transient());
+    }
 }
