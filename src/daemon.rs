@@ -413,13 +413,7 @@ impl Daemon {
         let mut found = self.find_invitation(&u).await?;
         if let (None, Some(addr)) = (&found, acting.and_then(|a| a.as_address.as_ref())) {
             // Applied as someone's mail: their one upcoming invitation, as for a forward.
-            let upcoming = self
-                .store
-                .upcoming_invitations(addr, self.clock.now())
-                .await?;
-            if upcoming.len() == 1 {
-                found = upcoming.into_iter().next().map(|i| (i, None));
-            }
+            found = self.only_upcoming(addr).await?.map(|i| (i, None));
         }
         let (invitation, key_owner) = match found {
             Some((i, owner)) => (Some(i), owner),
@@ -734,26 +728,29 @@ impl Daemon {
         // invitation, found without a key, so the answer needs the server's verdict or
         // the member's confirmation.
         if let (None, Some(from), Some(_)) = (&u.on_behalf_of, &u.from, &u.answer) {
-            let upcoming = self
-                .store
-                .upcoming_invitations(from, self.clock.now())
-                .await?;
-            if upcoming.len() == 1 {
-                return Ok(upcoming.into_iter().next().map(|i| (i, None)));
+            if let Some(inv) = self.only_upcoming(from).await? {
+                return Ok(Some((inv, None)));
             }
         }
         // A forwarded answer carries no threading of ours: the original sender's one
         // upcoming invitation is the one it answers. With several, a person decides.
         if let Some(original) = &u.on_behalf_of {
-            let upcoming = self
-                .store
-                .upcoming_invitations(original, self.clock.now())
-                .await?;
-            if upcoming.len() == 1 {
-                return Ok(upcoming.into_iter().next().map(|i| (i, None)));
-            }
+            return Ok(self.only_upcoming(original).await?.map(|i| (i, None)));
         }
         Ok(None)
+    }
+
+    /// A person's upcoming invitation when they have exactly one: the only one an
+    /// answer without threading can be about. With several, a person decides.
+    async fn only_upcoming(&self, address: &str) -> Result<Option<Invitation>> {
+        let mut upcoming = self
+            .store
+            .upcoming_invitations(address, self.clock.now())
+            .await?;
+        Ok(match upcoming.len() {
+            1 => upcoming.pop(),
+            _ => None,
+        })
     }
 
     /// Tells the coordinators of every council an address belongs to that mail to it
@@ -1474,8 +1471,15 @@ impl Daemon {
 /// message that contains its text panics, the way a bug would. Unset in real use.
 #[allow(clippy::panic)]
 fn fault_point(raw: &[u8]) {
-    if let Ok(marker) = std::env::var("REFERENT_FAULT_PANIC_ON") {
-        if !marker.is_empty() && raw.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+    // Read once: this runs for every message.
+    static MARKER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let marker = MARKER.get_or_init(|| {
+        std::env::var("REFERENT_FAULT_PANIC_ON")
+            .ok()
+            .filter(|m| !m.is_empty())
+    });
+    if let Some(marker) = marker {
+        if raw.windows(marker.len()).any(|w| w == marker.as_bytes()) {
             panic!("fault injected for a test (REFERENT_FAULT_PANIC_ON)");
         }
     }

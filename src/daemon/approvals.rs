@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-use super::year::{Handled, Notice};
+use super::year::{t, Handled, Notice};
 use super::{Daemon, Result};
 use crate::domain::Language;
 use crate::store::{AgendaItem, Change, KeyRow, NewEvent};
@@ -20,13 +20,6 @@ pub(crate) const AT_ONCE_PER_HOUR: i64 = 3;
 /// How long an approval digest's key is accepted.
 const DIGEST_DAYS: i64 = 30;
 
-fn pick(lang: Language, nb: &str, en: &str) -> String {
-    match lang {
-        Language::Nb => nb.to_string(),
-        Language::En => en.to_string(),
-    }
-}
-
 /// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision.
 pub(crate) fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
     super::held::numbered_lines(text)
@@ -36,6 +29,24 @@ pub(crate) fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
 }
 
 impl Daemon {
+    /// The most approval mails (requests and digests) any of these coordinators got in
+    /// the last hour.
+    pub(crate) async fn approval_mails_last_hour(
+        &self,
+        coordinators: &[crate::store::Member],
+    ) -> Result<i64> {
+        let since = self.clock.now() - Duration::hours(1);
+        let mut most = 0;
+        for c in coordinators {
+            let mut n = 0;
+            for kind in ["approval", "approval_digest"] {
+                n += self.store.count_recent(&c.email, kind, since).await?;
+            }
+            most = most.max(n);
+        }
+        Ok(most)
+    }
+
     /// Sends each council's coordinators the proposals they have not been asked about,
     /// unless they were asked within the hour. Returns how many digests went out.
     pub(crate) async fn approval_digest(&self) -> Result<usize> {
@@ -50,16 +61,7 @@ impl Daemon {
             let coordinators = self.store.coordinators(council_id).await?;
             // At most one digest an hour, and none while the coordinators were just
             // asked about a proposal on its own.
-            let mut lately = 0;
-            for c in &coordinators {
-                for kind in ["approval", "approval_digest"] {
-                    lately += self
-                        .store
-                        .count_recent(&c.email, kind, now - Duration::hours(1))
-                        .await?;
-                }
-            }
-            if lately > 0 {
+            if self.approval_mails_last_hour(&coordinators).await? > 0 {
                 continue;
             }
             let council = self.store.council(council_id).await?;
@@ -99,14 +101,14 @@ impl Daemon {
                     None => false,
                 };
                 if unverified {
-                    lines.push(pick(
+                    lines.push(t(
                         lang,
                         "   NB: ikke autentisert – sjekk med forslagsstilleren før du godkjenner.",
                         "   Note: not authenticated – check with the proposer before approving.",
                     ));
                 }
                 if item.late {
-                    lines.push(pick(
+                    lines.push(t(
                         lang,
                         "   Kom etter fristen.",
                         "   Came after the deadline.",
@@ -114,9 +116,7 @@ impl Daemon {
                 }
             }
             lines.push(String::new());
-            lines.push(pick(
-                lang,
-                "Svar på denne e-posten med én linje per forslag, for eksempel «1 godkjent», «1 avvist» eller «1 utsatt».",
+            lines.push(t(lang, "Svar på denne e-posten med én linje per forslag, for eksempel «1 godkjent», «1 avvist» eller «1 utsatt».",
                 "Reply to this email with one line per proposal, for example \"1 approved\", \"1 rejected\" or \"1 deferred\".",
             ));
             let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();

@@ -128,7 +128,7 @@ fn kind_words(lang: Language, kind: Option<&str>) -> String {
         ),
         _ => ("ikke forstått", "not understood"),
     };
-    pick(lang, nb.into(), en.into())
+    lang.pick(nb.into(), en.into())
 }
 
 /// Why a message was held, for the person who reads the digest. The outcome stored
@@ -201,28 +201,21 @@ fn reason_words(lang: Language, outcome: &str) -> String {
     nb.to_string()
 }
 
-fn pick(lang: Language, nb: String, en: String) -> String {
-    match lang {
-        Language::Nb => nb,
-        Language::En => en,
-    }
-}
-
 impl Daemon {
     /// Sends the coordinators the held messages they have not seen, at most one
     /// digest an hour. Returns how many digests went out.
     pub(crate) async fn held_digest(&self) -> Result<usize> {
         let now = self.clock.now();
-        if self
-            .store
-            .count_kind_since("held_digest", now - Duration::hours(1))
-            .await?
-            > 0
-        {
-            return Ok(0);
-        }
+        // Every tick asks; the usual answer, nothing held, comes from the index on
+        // the state, before the outbox is counted.
         let held = self.store.unreported_held(MAX_ENTRIES as i64).await?;
-        if held.is_empty() {
+        if held.is_empty()
+            || self
+                .store
+                .count_kind_since("held_digest", now - Duration::hours(1))
+                .await?
+                > 0
+        {
             return Ok(0);
         }
         // Who hears of each: the coordinators of the sender's councils, or, for a
@@ -287,7 +280,7 @@ impl Daemon {
                 lines.push(format!(
                     "{}. {} {}, {when}: «{}»",
                     i + 1,
-                    pick(lang, "Fra".into(), "From".into()),
+                    lang.pick("Fra".to_string(), "From".to_string()),
                     r.sender.clone().unwrap_or_else(|| "?".into()),
                     r.subject.clone().unwrap_or_default()
                 ));
@@ -307,7 +300,7 @@ impl Daemon {
                                 " ({})",
                                 crate::render::describe_answer_of(
                                     lang,
-                                    &pick(lang, "avsenderen".into(), "the sender".into()),
+                                    lang.pick("avsenderen", "the sender"),
                                     a,
                                 )
                             )
@@ -315,7 +308,7 @@ impl Daemon {
                         .unwrap_or_default();
                     lines.push(format!(
                         "   {}: {}{answer}",
-                        pick(lang, "Forstått som".into(), "Understood as".into()),
+                        lang.pick("Forstått som".to_string(), "Understood as".to_string()),
                         kind_words(lang, r.kind.as_deref())
                     ));
                 }
@@ -332,15 +325,13 @@ impl Daemon {
                 }
                 lines.push(format!(
                     "   {}: {}",
-                    pick(lang, "Holdt fordi".into(), "Held because".into()),
+                    lang.pick("Holdt fordi".to_string(), "Held because".to_string()),
                     reason_words(lang, r.outcome.as_deref().unwrap_or(""))
                 ));
             }
             lines.push(String::new());
-            lines.push(pick(
-                lang,
-                "Svar på denne e-posten med én linje per melding: «1 Kari Nordmann» (navnet eller e-postadressen til et medlem) registrerer melding 1 som det medlemmets egen, «1 ignorer» ser bort fra den, «1 prøv igjen» leser den på nytt.".into(),
-                "Reply to this email with one line per message: \"1 Kari Nordmann\" (a member's name or address) acts on message 1 as that member's own, \"1 ignore\" sets it aside, \"1 retry\" reads it again.".into(),
+            lines.push(lang.pick("Svar på denne e-posten med én linje per melding: «1 Kari Nordmann» (navnet eller e-postadressen til et medlem) registrerer melding 1 som det medlemmets egen, «1 ignorer» ser bort fra den, «1 prøv igjen» leser den på nytt.".to_string(),
+                "Reply to this email with one line per message: \"1 Kari Nordmann\" (a member's name or address) acts on message 1 as that member's own, \"1 ignore\" sets it aside, \"1 retry\" reads it again.".to_string(),
             ));
             let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
             mails.push(self.notice(Notice {
@@ -420,8 +411,7 @@ impl Daemon {
         let mut done = Vec::new();
         for (n, r) in wanted {
             let Some(&id) = n.checked_sub(1).and_then(|i| ids.get(i)) else {
-                done.push(pick(
-                    lang,
+                done.push(lang.pick(
                     format!("{n}: finnes ikke i oversikten"),
                     format!("{n}: not in the digest"),
                 ));
@@ -436,8 +426,7 @@ impl Daemon {
                         as_name = Some(m.name.clone());
                         Box::pin(self.cli_apply(id, &m.email, from)).await
                     }
-                    None => Ok(pick(
-                        lang,
+                    None => Ok(lang.pick(
                         format!(
                             "vet ikke hvem «{who}» er (skriv hele navnet eller e-postadressen)"
                         ),
@@ -449,12 +438,13 @@ impl Daemon {
             };
             let after = self.store.inbound(id).await?;
             let state = match (said, after.state.as_str()) {
-                (Err(e), _) => pick(lang, format!("ikke gjort: {e}"), format!("not done: {e}")),
+                (Err(e), _) => lang.pick(format!("ikke gjort: {e}"), format!("not done: {e}")),
                 (Ok(s), _) if s.starts_with("vet ikke") || s.starts_with("cannot tell") => s,
-                (Ok(_), "processed") => pick(lang, "behandlet".into(), "processed".into()),
-                (Ok(_), "ignored") => pick(lang, "satt til side".into(), "set aside".into()),
-                (Ok(_), _) => pick(
-                    lang,
+                (Ok(_), "processed") => lang.pick("behandlet".to_string(), "processed".to_string()),
+                (Ok(_), "ignored") => {
+                    lang.pick("satt til side".to_string(), "set aside".to_string())
+                }
+                (Ok(_), _) => lang.pick(
                     format!(
                         "fortsatt holdt tilbake ({})",
                         reason_words(lang, after.outcome.as_deref().unwrap_or(""))
@@ -463,8 +453,7 @@ impl Daemon {
                 ),
             };
             let what = match &as_name {
-                Some(name) => pick(
-                    lang,
+                Some(name) => lang.pick(
                     format!(" som meldingen fra {name}"),
                     format!(" as the message from {name}"),
                 ),
@@ -489,10 +478,9 @@ impl Daemon {
             effect_key: format!("held-done:{inbound_id}"),
             to_name: &name,
             to_address: from,
-            subject: pick(
-                lang,
-                "Utført: holdte meldinger".into(),
-                "Done: held messages".into(),
+            subject: lang.pick(
+                "Utført: holdte meldinger".to_string(),
+                "Done: held messages".to_string(),
             ),
             lines: done,
             in_reply_to: u.message_id.as_deref(),

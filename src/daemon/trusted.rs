@@ -8,7 +8,7 @@ use chrono::Duration;
 
 use super::year::{Handled, Notice};
 use super::{Acting, Daemon, Report, Result};
-use crate::domain::Language;
+
 use crate::store::{Change, InboundOutcome, InboundState, KeyRow, Meeting, NewEvent, OutgoingMail};
 use crate::trust::{same_address, Trust};
 use crate::understand::Understanding;
@@ -68,13 +68,6 @@ pub(crate) fn read_confirmation(text: &str) -> Option<Reply> {
     }
 }
 
-fn pick(lang: Language, nb: String, en: String) -> String {
-    match lang {
-        Language::Nb => nb,
-        Language::En => en,
-    }
-}
-
 impl Daemon {
     /// The mail that asks `ask` to confirm a held message, and a note for the outcome.
     /// Requests count against the per-address hourly cap, like receipts.
@@ -116,32 +109,26 @@ impl Daemon {
                 let own = u.from.as_deref().is_some_and(|f| same_address(f, ask))
                     && u.on_behalf_of.is_none();
                 if own {
-                    pick(
-                        lang,
-                        format!("Vi har mottatt et svar i ditt navn på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se sikkert at det kommer fra deg, så vi registrerer det ikke før du bekrefter.", meeting.council_name),
+                    lang.pick(format!("Vi har mottatt et svar i ditt navn på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se sikkert at det kommer fra deg, så vi registrerer det ikke før du bekrefter.", meeting.council_name),
                         format!("We have received an answer in your name to the summons to {} on {date}: {what}. We cannot tell for sure that it comes from you, so we do not record it until you confirm.", meeting.council_name),
                     )
                 } else {
-                    pick(
-                        lang,
-                        format!("Vi har mottatt en videresendt melding i ditt navn med svar fra {member} på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se at den kommer fra deg, så vi registrerer ikke svaret før du bekrefter.", meeting.council_name),
+                    lang.pick(format!("Vi har mottatt en videresendt melding i ditt navn med svar fra {member} på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se at den kommer fra deg, så vi registrerer ikke svaret før du bekrefter.", meeting.council_name),
                         format!("We have received a forwarded message in your name with {member}'s answer to the summons to {} on {date}: {what}. We cannot tell that it comes from you, so we do not record the answer until you confirm.", meeting.council_name),
                     )
                 }
             }
-            Asked::Action { nb, en } => pick(lang, nb.clone(), en.clone()),
+            Asked::Action { nb, en } => lang.pick(nb.clone(), en.clone()),
         };
         let subject_line = crate::understand::strip_subject_prefixes(&u.subject);
         let mut lines = vec![
             first,
             String::new(),
-            pick(
-                lang,
+            lang.pick(
                 format!("Emne: {subject_line}"),
                 format!("Subject: {subject_line}"),
             ),
-            pick(
-                lang,
+            lang.pick(
                 format!("Avsender (oppgitt): {}", u.from.clone().unwrap_or_default()),
                 format!("Sender (as given): {}", u.from.clone().unwrap_or_default()),
             ),
@@ -150,7 +137,7 @@ impl Daemon {
             let names: Vec<&str> = u.attachments.iter().map(|a| a.name.as_str()).collect();
             lines.push(format!(
                 "{}: {}",
-                pick(lang, "Vedlegg".into(), "Attachments".into()),
+                lang.pick("Vedlegg".to_string(), "Attachments".to_string()),
                 names.join(", ")
             ));
         }
@@ -166,18 +153,16 @@ impl Daemon {
         };
         if !text.trim().is_empty() {
             lines.push(String::new());
-            lines.push(pick(
-                lang,
-                "Meldingen lyder:".into(),
-                "The message reads:".into(),
+            lines.push(lang.pick(
+                "Meldingen lyder:".to_string(),
+                "The message reads:".to_string(),
             ));
             let all: Vec<&str> = text.lines().collect();
             for l in all.iter().take(40) {
                 lines.push(format!("  | {l}"));
             }
             if all.len() > 40 {
-                lines.push(pick(
-                    lang,
+                lines.push(lang.pick(
                     format!("  | … ({} linjer til)", all.len() - 40),
                     format!("  | … ({} more lines)", all.len() - 40),
                 ));
@@ -185,9 +170,7 @@ impl Daemon {
         }
         lines.extend([
             String::new(),
-            pick(
-                lang,
-                format!("Svar «bekreft» på denne e-posten hvis det er du som har sendt dette, eller «avvis» hvis det ikke kom fra deg. Forespørselen gjelder i {CONFIRM_DAYS} dager."),
+            lang.pick(format!("Svar «bekreft» på denne e-posten hvis det er du som har sendt dette, eller «avvis» hvis det ikke kom fra deg. Forespørselen gjelder i {CONFIRM_DAYS} dager."),
                 format!("Reply \"confirm\" to this email if you sent this, or \"reject\" if it did not come from you. This request is valid for {CONFIRM_DAYS} days."),
             ),
         ]);
@@ -197,8 +180,7 @@ impl Daemon {
             effect_key: format!("confirm:{inbound_id}:{ask}"),
             to_name: &name,
             to_address: ask,
-            subject: pick(
-                lang,
+            subject: lang.pick(
                 format!("Bekreft: {subject_line}"),
                 format!("Please confirm: {subject_line}"),
             ),
@@ -234,14 +216,10 @@ impl Daemon {
                     effect_key: format!("forgery:{inbound_id}:{}", c.id),
                     to_name: &c.name,
                     to_address: &c.email,
-                    subject: pick(
-                        lang,
-                        format!("E-post i navnet til {}", m.name),
+                    subject: lang.pick(format!("E-post i navnet til {}", m.name),
                         format!("Mail in the name of {}", m.name),
                     ),
-                    lines: vec![pick(
-                        lang,
-                        format!("Vi fikk en e-post i navnet til {} <{person}> («{subject}»). Vi spurte {} om å bekrefte den, og svaret var at e-posten ikke kom fra {}. Den er satt til side; ingenting er gjort.", m.name, crate::render::first_name(&m.name), crate::render::first_name(&m.name)),
+                    lines: vec![lang.pick(format!("Vi fikk en e-post i navnet til {} <{person}> («{subject}»). Vi spurte {} om å bekrefte den, og svaret var at e-posten ikke kom fra {}. Den er satt til side; ingenting er gjort.", m.name, crate::render::first_name(&m.name), crate::render::first_name(&m.name)),
                         format!("We received an email in the name of {} <{person}> (\"{subject}\"). We asked them to confirm it, and they said it did not come from them. It is set aside; nothing was done.", m.name),
                     )],
                     inbound_id: Some(inbound_id),

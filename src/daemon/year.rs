@@ -20,11 +20,8 @@ use crate::store::{
 use crate::understand::{Decision, Kind, Understanding};
 
 /// Picks the sentence in the secretariat's language.
-fn t(lang: Language, nb: &str, en: &str) -> String {
-    match lang {
-        Language::Nb => nb.to_string(),
-        Language::En => en.to_string(),
-    }
+pub(crate) fn t(lang: Language, nb: &str, en: &str) -> String {
+    lang.pick(nb, en).to_string()
 }
 
 /// One message of the secretariat's own: to one person, about one thing.
@@ -1087,18 +1084,8 @@ impl Daemon {
         // waits for the hourly digest instead, so a flood of proposals is one mail an
         // hour.
         let coordinators = self.store.coordinators(council_id).await?;
-        let mut asked_lately = 0;
-        for c in &coordinators {
-            let mut n = 0;
-            for kind in ["approval", "approval_digest"] {
-                n += self
-                    .store
-                    .count_recent(&c.email, kind, now - chrono::Duration::hours(1))
-                    .await?;
-            }
-            asked_lately = asked_lately.max(n);
-        }
-        if asked_lately >= super::approvals::AT_ONCE_PER_HOUR {
+        if self.approval_mails_last_hour(&coordinators).await? >= super::approvals::AT_ONCE_PER_HOUR
+        {
             h.outcome
                 .push_str("; the coordinators are asked in the next approval digest");
             return Ok(h);

@@ -169,6 +169,14 @@ pub enum Language {
 }
 
 impl Language {
+    /// The one of two things said in this language.
+    pub fn pick<T>(self, nb: T, en: T) -> T {
+        match self {
+            Language::Nb => nb,
+            Language::En => en,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Nb => "nb",
