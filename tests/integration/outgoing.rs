@@ -6,7 +6,7 @@
 //! shows up in review. `REFERENT_BLESS=1` writes the expected files (read the diff).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mail_parser::MimeHeaders;
 
@@ -126,18 +126,6 @@ fn readable(raw: &[u8]) -> String {
     normalise(&out)
 }
 
-fn outbox(dir: &Path) -> Vec<Vec<u8>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("outbox/new"))
-        .expect("outbox")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .collect()
-}
-
 #[test]
 fn every_kind_of_mail_matches_its_golden_file() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -206,7 +194,7 @@ fn every_kind_of_mail_matches_its_golden_file() {
             .as_bytes(),
     );
     run("2027-02-09T11:00:00Z");
-    let approval = outbox(dir.path())
+    let approval = embedded_outbox(dir.path())
         .into_iter()
         .find(|m| header(m, "X-Referent").as_deref() == Some("approval"))
         .expect("approval");
@@ -217,7 +205,7 @@ fn every_kind_of_mail_matches_its_golden_file() {
     // Lene names a substitute.
     run("2027-02-23T10:00:00Z");
     let summons_to = |who: &str| {
-        outbox(dir.path())
+        embedded_outbox(dir.path())
             .into_iter()
             .find(|m| {
                 header(m, "X-Referent").as_deref() == Some("summons")
@@ -260,14 +248,14 @@ fn every_kind_of_mail_matches_its_golden_file() {
             .as_bytes(),
     );
     run("2027-03-10T08:00:00Z");
-    let confirm = outbox(dir.path())
+    let confirm = embedded_outbox(dir.path())
         .into_iter()
         .find(|m| header(m, "X-Referent").as_deref() == Some("confirm"))
         .expect("confirm");
     let (_, yes) = answer_summons(&confirm, "Eldbjørg", "koord@hf.example", "Bekreft");
     drop_mail(&yes);
     run("2027-03-10T08:30:00Z");
-    let draft = outbox(dir.path())
+    let draft = embedded_outbox(dir.path())
         .into_iter()
         .find(|m| {
             header(m, "X-Referent").as_deref() == Some("minutes")
@@ -310,7 +298,7 @@ fn every_kind_of_mail_matches_its_golden_file() {
 
     // The first mail of every kind (notices by subject, as they differ).
     let mut first: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for m in outbox(dir.path()) {
+    for m in embedded_outbox(dir.path()) {
         let kind = header(&m, "X-Referent").unwrap_or_else(|| "unknown".into());
         let key = if kind == "notice" {
             let (subject, _) = subject_and_text(&m);

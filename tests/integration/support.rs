@@ -470,3 +470,25 @@ pub fn event_uid(summons: &[u8]) -> String {
         .trim()
         .to_string()
 }
+
+/// Every mail in an embedded default's Maildir outbox under `data_dir`, in the order
+/// written.
+pub fn embedded_outbox(data_dir: &Path) -> Vec<Vec<u8>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir.join("outbox/new"))
+        .expect("outbox")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .collect()
+}
+
+/// The mails of one kind (our `X-Referent` header) in an embedded default's outbox.
+pub fn embedded_sent(data_dir: &Path, kind: &str) -> Vec<Vec<u8>> {
+    embedded_outbox(data_dir)
+        .into_iter()
+        .filter(|m| header(m, "X-Referent").as_deref() == Some(kind))
+        .collect()
+}

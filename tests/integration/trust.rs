@@ -2,7 +2,7 @@
 //! Maildir, `run --once` with a fixed `--now`): a forged `From:` acts on nothing, the
 //! person it claims to be is asked, and nothing from outside stops the loop.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::support::*;
@@ -57,7 +57,7 @@ impl Embedded {
     }
 
     fn sent(&self, kind: &str) -> Vec<Vec<u8>> {
-        sent_in(self.dir.path(), kind)
+        embedded_sent(self.dir.path(), kind)
     }
 
     fn drop_mail(&mut self, raw: &[u8]) {
@@ -101,19 +101,6 @@ impl Embedded {
             .cloned()
             .unwrap_or_default()
     }
-}
-
-fn sent_in(dir: &Path, kind: &str) -> Vec<Vec<u8>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox/new"))
-        .expect("outbox")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .filter(|m| header(m, "X-Referent").as_deref() == Some(kind))
-        .collect()
 }
 
 const MINUTES: &str =
@@ -419,7 +406,7 @@ fn a_message_that_keeps_failing_is_quarantined_and_the_next_hundred_are_read() {
         ],
     );
     ok(&config, &["--now", T0, "run", "--once"]);
-    let summonses = sent_in(dir.path(), "summons");
+    let summonses = embedded_sent(dir.path(), "summons");
     assert_eq!(summonses.len(), 100);
     // The poisoned message first, then a hundred answers.
     std::fs::write(

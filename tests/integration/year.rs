@@ -967,14 +967,7 @@ fn minutes_as_a_document_on_the_embedded_default() {
         ],
     );
     ok(&config, &["--now", t0, "run", "--once"]);
-    let outbox = dir.path().join("outbox/new");
-    let sent = |kind: &str| -> Vec<Vec<u8>> {
-        std::fs::read_dir(&outbox)
-            .expect("outbox")
-            .filter_map(|e| std::fs::read(e.expect("entry").path()).ok())
-            .filter(|m| header(m, "X-Referent").as_deref() == Some(kind))
-            .collect()
-    };
+    let sent = |kind: &str| embedded_sent(dir.path(), kind);
     let summons = sent("summons")
         .into_iter()
         .find(|m| header(m, "To").is_some_and(|t| t.contains("ola@")))
