@@ -145,11 +145,43 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The wording of every mail: check a folder of your own templates, or show one
+    /// kind rendered with example data.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
     /// A first run on the embedded default, in ./referent-demo/.
     Demo {
         /// Where to put the demo (it must not exist yet).
         #[arg(long, default_value = "referent-demo")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplatesCommand {
+    /// Every kind of mail, with where its template comes from in each language.
+    List,
+    /// Checks a template folder (default: `[templates] dir`): every file compiles,
+    /// has a known name, starts with a Subject line and uses only the variables its
+    /// kind is given. Prints what it replaces.
+    Check {
+        /// A folder with nb/, nn/ and en/ subfolders of KIND.hbs files.
+        dir: Option<PathBuf>,
+    },
+    /// Renders one kind with example data, as it would be sent.
+    Show {
+        kind: String,
+        /// nb, nn or en (default: the secretariat's language).
+        #[arg(long)]
+        lang: Option<String>,
+        /// A template folder to use instead of `[templates] dir`.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print the example data (the variables the template can use) instead.
+        #[arg(long)]
+        variables: bool,
     },
 }
 
@@ -189,8 +221,12 @@ pub enum MemberCommand {
         role: String,
         #[arg(long)]
         doctor: bool,
+        /// The language of the member's mail: nb, nn or en (default: the secretariat's).
+        #[arg(long)]
+        language: Option<String>,
     },
-    /// Import members from a CSV file with the header name,email,org,role,doctor.
+    /// Import members from a CSV file with the header name,email,org,role,doctor
+    /// (and optionally language: nb, nn or en).
     Import {
         #[arg(long)]
         council: String,
@@ -298,6 +334,72 @@ fn make_clock(cli: &Cli, cfg: &Config) -> Result<Arc<dyn Clock>> {
     }
 }
 
+/// `referent templates …`: needs neither the database nor the mailbox.
+fn templates(cmd: &TemplatesCommand, cfg: &Config) -> Result<()> {
+    use crate::render::{kinds, Renderer, LANGUAGES};
+    match cmd {
+        TemplatesCommand::List => {
+            let r = Renderer::with_overrides(cfg.templates_dir.as_deref())?;
+            for kind in kinds() {
+                let origins: Vec<String> = LANGUAGES
+                    .iter()
+                    .map(|l| format!("{}: {}", l.as_str(), r.origin(*l, kind).unwrap_or("-")))
+                    .collect();
+                println!("{kind:<16} {}", origins.join("  "));
+            }
+            Ok(())
+        }
+        TemplatesCommand::Check { dir } => {
+            let Some(dir) = dir.as_deref().or(cfg.templates_dir.as_deref()) else {
+                bail!("no folder to check: name one (`referent templates check DIR`) or set [templates] dir");
+            };
+            let r = Renderer::with_overrides(Some(dir))
+                .with_context(|| format!("the templates in {} cannot be used", dir.display()))?;
+            let mut replaced = 0;
+            for kind in kinds() {
+                for lang in LANGUAGES {
+                    if let Some(origin) = r.origin(lang, kind).filter(|o| *o != "embedded") {
+                        println!("ok  {}/{kind}  ({origin})", lang.as_str());
+                        replaced += 1;
+                    }
+                }
+            }
+            println!(
+                "{} template(s) in {} compile and render with their example data; the rest are built in",
+                replaced,
+                dir.display()
+            );
+            Ok(())
+        }
+        TemplatesCommand::Show {
+            kind,
+            lang,
+            dir,
+            variables,
+        } => {
+            let lang = match lang {
+                None => cfg.secretariat.language,
+                Some(l) => crate::domain::Language::parse(l)
+                    .ok_or_else(|| anyhow::anyhow!("--lang must be nb, nn or en, not {l:?}"))?,
+            };
+            let r = Renderer::with_overrides(dir.as_deref().or(cfg.templates_dir.as_deref()))?;
+            if !kinds().contains(&kind.as_str()) {
+                bail!(
+                    "no mail kind {kind:?}; the kinds are: {}",
+                    kinds().join(", ")
+                );
+            }
+            if *variables {
+                println!("{}", serde_json::to_string_pretty(&r.example(kind)?)?);
+                return Ok(());
+            }
+            let out = r.show(lang, kind)?;
+            println!("Subject: {}\n\n{}", out.subject, out.body);
+            Ok(())
+        }
+    }
+}
+
 async fn open_store(cfg: &Config) -> Result<Store> {
     Store::open(&cfg.database_url)
         .await
@@ -312,6 +414,9 @@ pub async fn execute(cli: Cli) -> Result<()> {
         return crate::demo::run(dir).await;
     }
     let cfg = load_config(&cli)?;
+    if let Command::Templates { command } = &cli.command {
+        return templates(command, &cfg);
+    }
     let clock = make_clock(&cli, &cfg)?;
     let now = clock.now();
     let store = open_store(&cfg).await?;
@@ -505,7 +610,7 @@ async fn dispatch(
             }
             Ok(())
         }
-        Command::Inspect { .. } | Command::Demo { .. } => Ok(()),
+        Command::Inspect { .. } | Command::Demo { .. } | Command::Templates { .. } => Ok(()),
     }
 }
 
@@ -711,14 +816,22 @@ async fn member(
             org,
             role,
             doctor,
+            language,
         } => {
             let cid = council_id(store, council).await?;
+            let language = match language {
+                None => None,
+                Some(l) => Some(crate::domain::Language::parse(l).ok_or_else(|| {
+                    anyhow::anyhow!("--language must be nb, nn or en, not {l:?}")
+                })?),
+            };
             let m = NewMember {
                 name: name.trim().to_string(),
                 email: normalize_address(email)?,
                 organisation: org.clone().filter(|o| !o.trim().is_empty()),
                 role: role.parse()?,
                 doctor: *doctor,
+                language,
             };
             if m.name.is_empty() {
                 bail!("a member needs a name");

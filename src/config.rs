@@ -200,6 +200,18 @@ pub struct ConfigFile {
     pub council: BTreeMap<String, OffsetsFile>,
     #[serde(default)]
     pub daemon: DaemonFile,
+    #[serde(default)]
+    pub templates: TemplatesFile,
+}
+
+/// `[templates]`: where a secretariat keeps its own wording.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesFile {
+    /// A folder with `nb/`, `nn/` and `en/` subfolders; a `KIND.hbs` file there replaces
+    /// the built-in template of that kind and language (`referent templates check`
+    /// validates it, `referent templates show KIND` renders one).
+    pub dir: Option<PathBuf>,
 }
 
 fn default_folder() -> String {
@@ -336,6 +348,8 @@ pub struct Config {
     /// only replies carrying a key (and confirmations) authenticate a sender.
     pub trusted_authserv_id: Option<String>,
     pub proposals_per_day: u32,
+    /// `[templates] dir`: templates that replace the built-in ones.
+    pub templates_dir: Option<PathBuf>,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "referent-data";
@@ -368,6 +382,7 @@ impl Config {
             defaults: OffsetsFile::default(),
             council: BTreeMap::new(),
             daemon: DaemonFile::default(),
+            templates: TemplatesFile::default(),
         };
         // Every value above is known to be valid, so this cannot fail; a fallback keeps
         // the no-panic rule without hiding a real error.
@@ -403,6 +418,7 @@ impl Config {
             send_confirm: Duration::from_secs(600),
             trusted_authserv_id: None,
             proposals_per_day: 5,
+            templates_dir: None,
         }
     }
 
@@ -592,6 +608,7 @@ impl Config {
             send_confirm: Duration::from_secs(file.daemon.send_confirm_secs.unwrap_or(600)),
             trusted_authserv_id,
             proposals_per_day: file.daemon.proposals_per_day.unwrap_or(5),
+            templates_dir: file.templates.dir.as_deref().map(resolve),
         })
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::domain::{normalize_address, Place, Role, Token};
+use crate::domain::{normalize_address, Language, Place, Role, Token};
 use crate::schedule;
 use crate::store::{NewMeeting, NewMember, Store};
 
@@ -71,13 +71,14 @@ pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<
         )]);
     };
     for h in &headers {
-        if !["name", "email", "org", "role", "doctor"].contains(&h.as_str()) {
+        if !["name", "email", "org", "role", "doctor", "language"].contains(&h.as_str()) {
             return Err(vec![format!(
-                "line 1: unknown column {h:?} (expected name,email,org,role,doctor)"
+                "line 1: unknown column {h:?} (expected name,email,org,role,doctor,language)"
             )]);
         }
     }
-    let (org_i, role_i, doctor_i) = (col("org"), col("role"), col("doctor"));
+    let (org_i, role_i, doctor_i, language_i) =
+        (col("org"), col("role"), col("doctor"), col("language"));
     let mut errors = Vec::new();
     let mut out = Vec::new();
     let mut seen = std::collections::HashMap::new();
@@ -131,6 +132,18 @@ pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<
                 continue;
             }
         };
+        let language = match get(language_i).as_str() {
+            "" => None,
+            l => match Language::parse(l) {
+                Some(l) => Some(l),
+                None => {
+                    errors.push(format!(
+                        "line {line}: language must be nb, nn or en, not {l:?}"
+                    ));
+                    continue;
+                }
+            },
+        };
         let org = get(org_i);
         out.push(NewMember {
             name,
@@ -138,6 +151,7 @@ pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<
             organisation: (!org.is_empty()).then_some(org),
             role,
             doctor,
+            language,
         });
     }
     if errors.is_empty() {

@@ -124,7 +124,7 @@ pub fn dedup_key(raw: &[u8], message_id: Option<&str>) -> (String, String) {
 impl Daemon {
     /// Opens the adapters and checks what can be checked before the loop starts.
     pub async fn new(cfg: Config, store: Store, clock: Arc<dyn Clock>) -> Result<Daemon> {
-        let renderer = Renderer::new()?;
+        let renderer = Renderer::with_overrides(cfg.templates_dir.as_deref())?;
         let transport = Transport::open(&cfg.outbound)?;
         let limits = Limits {
             max_bytes: cfg.max_message_bytes,
@@ -470,7 +470,7 @@ impl Daemon {
             if let Some(e) = answer.substitute.as_ref().and_then(|s| s.email.as_deref()) {
                 if self.store.members_by_email(e).await?.is_empty() {
                     what.push_str(match lang {
-                        crate::domain::Language::Nb => {
+                        crate::domain::Language::Nb | crate::domain::Language::Nn => {
                             " (NB: denne personen er ikke medlem av rådet og får innkallingen og lenken hvis du bekrefter)"
                         }
                         crate::domain::Language::En => {
@@ -561,7 +561,7 @@ impl Daemon {
                     let date = render::format_date(lang, m.starts_at, self.tz(m)?);
                     for c in self.store.coordinators(m.council_id).await? {
                         let mut line = match lang {
-                            crate::domain::Language::Nb => format!(
+                            crate::domain::Language::Nb | crate::domain::Language::Nn => format!(
                                 "{} har forfall til møtet i {} {date}, og {name} <{email}> møter i stedet. {name} har fått innkallingen.",
                                 inv.member_name, m.council_name
                             ),
@@ -572,7 +572,7 @@ impl Daemon {
                         };
                         if outsider {
                             line.push_str(match lang {
-                                crate::domain::Language::Nb => {
+                                crate::domain::Language::Nb | crate::domain::Language::Nn => {
                                     " Vedkommende er ikke medlem av rådet."
                                 }
                                 crate::domain::Language::En => {
@@ -586,7 +586,7 @@ impl Daemon {
                             to_name: &c.name,
                             to_address: &c.email,
                             subject: match lang {
-                                crate::domain::Language::Nb => {
+                                crate::domain::Language::Nb | crate::domain::Language::Nn => {
                                     format!("Vara: {name} for {}", inv.member_name)
                                 }
                                 crate::domain::Language::En => {
@@ -771,7 +771,7 @@ impl Daemon {
                     continue;
                 }
                 let (subject, lines) = match lang {
-                    crate::domain::Language::Nb => (
+                    crate::domain::Language::Nb | crate::domain::Language::Nn => (
                         format!("E-post til {} kommer ikke fram", member.name),
                         vec![
                             format!("E-post til {} <{address}> i {} kan ikke leveres: {reason}.", member.name, council.name),
@@ -832,10 +832,16 @@ impl Daemon {
 
     // ----- composing ----------------------------------------------------------------------
 
-    fn meeting_text(&self, m: &Meeting, name: &str, asked: bool) -> Result<MeetingText> {
+    fn meeting_text(
+        &self,
+        m: &Meeting,
+        name: &str,
+        asked: bool,
+        lang: crate::domain::Language,
+    ) -> Result<MeetingText> {
         let tz = self.tz(m)?;
-        let lang = self.cfg.secretariat.language;
         Ok(MeetingText {
+            lang,
             council: m.council_name.clone(),
             title: m.title.clone(),
             date: render::format_date(lang, m.starts_at, tz),
@@ -867,9 +873,7 @@ impl Daemon {
         calendar: Option<(&str, String)>,
         attachments: Vec<(String, String, Vec<u8>)>,
     ) -> Result<(String, Vec<u8>)> {
-        let r = self
-            .renderer
-            .render(self.cfg.secretariat.language, template, ctx)?;
+        let r = self.renderer.render(ctx.lang, template, ctx)?;
         let message_id = compose::new_message_id(template, token, self.cfg.secretariat.domain());
         let reply_to = token.map(|t| self.cfg.secretariat.reply_address(t));
         let raw = compose::build(&Draft {
@@ -900,7 +904,8 @@ impl Daemon {
         inbound_id: i64,
         forwarded_by: Option<String>,
     ) -> Result<OutgoingMail> {
-        let mut ctx = self.meeting_text(m, &inv.member_name, true)?;
+        let lang = inv.member_language.unwrap_or(self.lang());
+        let mut ctx = self.meeting_text(m, &inv.member_name, true, lang)?;
         ctx.forwarded_by = forwarded_by;
         // The forward's Message-ID means nothing to the member.
         let in_reply_to = if ctx.forwarded_by.is_some() {
@@ -908,10 +913,7 @@ impl Daemon {
         } else {
             in_reply_to
         };
-        ctx.understood = Some(render::describe_answer(
-            self.cfg.secretariat.language,
-            answer,
-        ));
+        ctx.understood = Some(render::describe_answer(lang, answer));
         self.reply_in_thread(
             "receipt",
             &ctx,
@@ -974,8 +976,8 @@ impl Daemon {
         in_reply_to: Option<&str>,
         inbound_id: i64,
     ) -> Result<OutgoingMail> {
-        let lang = self.cfg.secretariat.language;
-        let mut ctx = self.meeting_text(m, &inv.member_name, true)?;
+        let lang = inv.member_language.unwrap_or(self.lang());
+        let mut ctx = self.meeting_text(m, &inv.member_name, true, lang)?;
         if !d.readings.is_empty() {
             let words: Vec<String> = d
                 .readings
@@ -983,7 +985,7 @@ impl Daemon {
                 .map(|r| render::describe_response(lang, *r))
                 .collect();
             let or = match lang {
-                crate::domain::Language::Nb => " og som ",
+                crate::domain::Language::Nb | crate::domain::Language::Nn => " og som ",
                 crate::domain::Language::En => " and as ",
             };
             ctx.understood = Some(words.join(or));
@@ -1111,14 +1113,23 @@ impl Daemon {
         } else {
             (Vec::new(), self.store.agenda_items(m.id).await?, Vec::new())
         };
-        let agenda_lines = Self::agenda_lines(&agenda, self.cfg.secretariat.language);
+        // Each recipient reads the agenda in their language.
+        let mut agenda_lines_in = std::collections::BTreeMap::new();
+        for lang in crate::render::LANGUAGES {
+            agenda_lines_in.insert(lang.as_str(), Self::agenda_lines(&agenda, lang));
+        }
+        let agenda_lines = Self::agenda_lines(&agenda, self.lang());
         let documents = self.agenda_documents(&agenda).await?;
         let mut invitations = Vec::with_capacity(members.len());
         for mb in &members {
             let token = Token::generate();
             let asked = mb.role.is_asked_to_answer();
-            let mut ctx = self.meeting_text(m, &mb.name, asked)?;
-            ctx.agenda = agenda_lines.clone();
+            let lang = self.lang_of(mb);
+            let mut ctx = self.meeting_text(m, &mb.name, asked, lang)?;
+            ctx.agenda = agenda_lines_in
+                .get(lang.as_str())
+                .cloned()
+                .unwrap_or_else(|| agenda_lines.clone());
             let ics = self.calendar_entry(
                 m,
                 "REQUEST",
@@ -1199,7 +1210,8 @@ impl Daemon {
                 if settled || !inv.role.is_asked_to_answer() || failing {
                     continue;
                 }
-                let mut ctx = self.meeting_text(m, &inv.member_name, true)?;
+                let lang = inv.member_language.unwrap_or(self.lang());
+                let mut ctx = self.meeting_text(m, &inv.member_name, true, lang)?;
                 ctx.tentative = inv.response == Some(crate::domain::Response::Tentative);
                 let token = Token::parse(&inv.token);
                 let (message_id, raw) = self.compose(

@@ -67,7 +67,7 @@ impl Daemon {
             let council = self.store.council(council_id).await?;
             let mut lines = vec![
                 match lang {
-                    Language::Nb => format!(
+                    Language::Nb | Language::Nn => format!(
                         "{} nye forslag til sak i {} venter på godkjenning:",
                         items.len(),
                         council.name
@@ -128,7 +128,7 @@ impl Daemon {
                     to_name: &c.name,
                     to_address: &c.email,
                     subject: match lang {
-                        Language::Nb => format!(
+                        Language::Nb | Language::Nn => format!(
                             "Godkjenning: {} forslag til sak i {}",
                             items.len(),
                             council.name

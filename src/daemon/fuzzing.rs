@@ -66,6 +66,7 @@ impl ActHarness {
                     organisation: Some("HF".into()),
                     role: *role,
                     doctor: false,
+                    language: None,
                 })
                 .collect();
             store

@@ -257,11 +257,11 @@ impl Daemon {
         for (address, (name, rows)) in &per {
             let mut lines = vec![
                 match (lang, rows.len()) {
-                    (Language::Nb, 1) => {
+                    (Language::Nb | Language::Nn, 1) => {
                         "Én melding til sekretariatet er holdt tilbake og venter på deg:"
                             .to_string()
                     }
-                    (Language::Nb, n) => {
+                    (Language::Nb | Language::Nn, n) => {
                         format!(
                             "{n} meldinger til sekretariatet er holdt tilbake og venter på deg:"
                         )
@@ -340,8 +340,12 @@ impl Daemon {
                 to_name: name,
                 to_address: address,
                 subject: match (lang, rows.len()) {
-                    (Language::Nb, 1) => "Holdt tilbake: én melding venter på deg".to_string(),
-                    (Language::Nb, n) => format!("Holdt tilbake: {n} meldinger venter på deg"),
+                    (Language::Nb | Language::Nn, 1) => {
+                        "Holdt tilbake: én melding venter på deg".to_string()
+                    }
+                    (Language::Nb | Language::Nn, n) => {
+                        format!("Holdt tilbake: {n} meldinger venter på deg")
+                    }
                     (Language::En, 1) => "Held: one message waits for you".to_string(),
                     (Language::En, n) => format!("Held: {n} messages wait for you"),
                 },
@@ -514,6 +518,7 @@ mod tests {
             doctor: false,
             failing_since: None,
             failing_reason: None,
+            language: None,
         }
     }
 

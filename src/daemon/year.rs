@@ -30,6 +30,12 @@ pub(crate) struct Notice<'a> {
     pub effect_key: String,
     pub to_name: &'a str,
     pub to_address: &'a str,
+    /// The template (`templates/LANG/TEMPLATE.hbs`) and its data. Until every kind has
+    /// a template of its own, `None` renders `subject` and `lines` with `notice`.
+    pub template: Option<&'static str>,
+    pub data: serde_json::Value,
+    /// The recipient's own language; the secretariat's when they have none.
+    pub lang: Option<Language>,
     pub subject: String,
     pub lines: Vec<String>,
     /// The key of the object a reply should find (an agenda item, minutes). The mail
@@ -57,6 +63,9 @@ impl Notice<'static> {
         effect_key: String::new(),
         to_name: "",
         to_address: "",
+        template: None,
+        data: serde_json::Value::Null,
+        lang: None,
         subject: String::new(),
         lines: Vec::new(),
         key: None,
@@ -143,15 +152,38 @@ impl Daemon {
         self.cfg.secretariat.language
     }
 
+    /// The language a member's mail is written in: their own, or the secretariat's.
+    pub(crate) fn lang_of(&self, m: &Member) -> Language {
+        m.language.unwrap_or(self.cfg.secretariat.language)
+    }
+
+    /// The variables every template gets, for one recipient.
+    pub(crate) fn common(&self, to_name: &str) -> crate::render::Common {
+        crate::render::Common {
+            name: crate::render::first_name(to_name),
+            full_name: to_name.to_string(),
+            secretariat: self.cfg.secretariat.name.clone(),
+        }
+    }
+
     /// Builds one notice mail (the `notice` template: a subject and some lines).
     pub(crate) fn notice(&self, n: Notice<'_>) -> Result<OutgoingMail> {
-        let text = crate::render::NoticeText {
-            subject: n.subject,
-            name: crate::render::first_name(n.to_name),
-            lines: n.lines,
-            secretariat: self.cfg.secretariat.name.clone(),
+        let lang = n.lang.unwrap_or(self.lang());
+        let r = match n.template {
+            Some(template) => {
+                self.renderer
+                    .render_kind(lang, template, &self.common(n.to_name), &n.data)?
+            }
+            None => {
+                let text = crate::render::NoticeText {
+                    subject: n.subject,
+                    name: crate::render::first_name(n.to_name),
+                    lines: n.lines,
+                    secretariat: self.cfg.secretariat.name.clone(),
+                };
+                self.renderer.render(lang, "notice", &text)?
+            }
         };
-        let r = self.renderer.render(self.lang(), "notice", &text)?;
         // A reply must find what this mail is about, and only from its recipient: the
         // mail carries a key of its own (in the Message-ID and the Reply-To
         // plus-address) that the store maps to the object and to this address.
@@ -376,7 +408,6 @@ impl Daemon {
 
     pub(crate) async fn call_for_items(&self, m: &Meeting, job_id: i64) -> Result<bool> {
         let now = self.clock.now();
-        let lang = self.lang();
         let mut mails = Vec::new();
         let offsets = self.cfg.offsets(&m.council_slug);
         let deadline = schedule::agenda_deadline(m.starts_at, offsets);
@@ -384,8 +415,11 @@ impl Daemon {
         // agenda is whatever is proposed before the summons.
         if m.status == "scheduled" && m.starts_at > now && now < deadline {
             let tz = self.tz(m)?;
-            let date = crate::render::format_date(lang, m.starts_at, tz);
-            let deadline_text = crate::render::format_date(lang, deadline, tz);
+            let data = serde_json::json!({
+                "council": m.council_name,
+                "starts": crate::render::local_time(m.starts_at, tz),
+                "deadline": crate::render::local_time(deadline, tz),
+            });
             for mb in self.store.members(m.council_id).await? {
                 if mb.failing_since.is_some() {
                     continue;
@@ -395,23 +429,9 @@ impl Daemon {
                     effect_key: format!("call:{}:{}", m.id, mb.id),
                     to_name: &mb.name,
                     to_address: &mb.email,
-                    subject: format!(
-                        "{}: {} {date}",
-                        t(lang, "Forslag til saker", "Agenda items"),
-                        m.council_name
-                    ),
-                    lines: vec![
-                        match lang {
-                            Language::Nb => format!("{} har møte {date}. Har du en sak du vil ta opp, svar på denne e-posten innen {deadline_text}.", m.council_name),
-                            Language::En => format!("{} meets on {date}. If you have an item for the agenda, reply to this email by {deadline_text}.", m.council_name),
-                        },
-                        t(lang,
-                          "Skriv tittelen på saken i første linje og en kort beskrivelse under. Legg gjerne ved saksdokumenter.",
-                          "Put the title of the item on the first line and a short description below. Attach any documents."),
-                        t(lang,
-                          "Koordinatorene godkjenner sakene før innkallingen sendes ut.",
-                          "The coordinators approve items before the summons goes out."),
-                    ],
+                    template: Some("call"),
+                    data: data.clone(),
+                    lang: Some(self.lang_of(&mb)),
                     meeting_id: Some(m.id),
                     ..Notice::BLANK
                 })?);
@@ -638,7 +658,7 @@ impl Daemon {
             lines.insert(
                 0,
                 match lang {
-                    Language::Nb => format!(
+                    Language::Nb | Language::Nn => format!(
                         "{yes} kommer, {no} har meldt forfall, {none} har ikke svart.{}{}",
                         if maybe > 0 {
                             format!(" {maybe} vet ikke ennå.")
@@ -1061,7 +1081,7 @@ impl Daemon {
             subject: format!("{}: {title}", t(lang, "Mottatt forslag til sak", "Agenda proposal received")),
             lines: vec![
                 match lang {
-                    Language::Nb => format!("Vi har mottatt forslaget ditt «{title}» til {} ({meeting_text}).", council.name),
+                    Language::Nb | Language::Nn => format!("Vi har mottatt forslaget ditt «{title}» til {} ({meeting_text}).", council.name),
                     Language::En => format!("We have received your proposal \"{title}\" for {} ({meeting_text}).", council.name),
                 },
                 if late {
@@ -1096,7 +1116,7 @@ impl Daemon {
         for c in coordinators {
             let mut lines = vec![
                 match lang {
-                    Language::Nb => format!(
+                    Language::Nb | Language::Nn => format!(
                         "{proposer_name} <{proposer}> foreslår en sak til {} ({meeting_text}):",
                         council.name
                     ),
@@ -1257,7 +1277,9 @@ impl Daemon {
                     item.title
                 ),
                 lines: vec![match lang {
-                    Language::Nb => format!("Forslaget ditt «{}» {what}.", item.title),
+                    Language::Nb | Language::Nn => {
+                        format!("Forslaget ditt «{}» {what}.", item.title)
+                    }
                     Language::En => format!("Your proposal \"{}\" {what}.", item.title),
                 }],
                 meeting_id: item.meeting_id,
@@ -1469,7 +1491,7 @@ impl Daemon {
         for (name, email) in &recipients {
             let mut lines = vec![
                 match lang {
-                    Language::Nb => format!("Her er utkastet til referat fra møtet i {} {date}. Rettelser sendes som svar på denne e-posten innen {deadline_text}: skriv hva som skal endres (gjerne med saksnummer), eller rett direkte i teksten under. Har du ingen merknader, svar gjerne «ingen merknader».", m.council_name),
+                    Language::Nb | Language::Nn => format!("Her er utkastet til referat fra møtet i {} {date}. Rettelser sendes som svar på denne e-posten innen {deadline_text}: skriv hva som skal endres (gjerne med saksnummer), eller rett direkte i teksten under. Har du ingen merknader, svar gjerne «ingen merknader».", m.council_name),
                     Language::En => format!("Here is the draft of the minutes of {} on {date}. Send corrections as a reply to this email by {deadline_text}: say what should change (with the item number), or edit the text below. If you have no remarks, reply \"no remarks\".", m.council_name),
                 },
                 String::new(),
@@ -1700,7 +1722,7 @@ impl Daemon {
             }
             let mut lines = vec![
                 match lang {
-                    Language::Nb => format!(
+                    Language::Nb | Language::Nn => format!(
                         "Referatet fra møtet i {} {date} er godkjent.",
                         m.council_name
                     ),
@@ -1755,7 +1777,7 @@ impl Daemon {
                     .unwrap_or_else(|| email.to_string())
             };
             let mut lines = vec![match lang {
-                Language::Nb => format!("Fristen for rettelser til referatet (versjon {}) er ute. Dette kom inn:", mi.version),
+                Language::Nb | Language::Nn => format!("Fristen for rettelser til referatet (versjon {}) er ute. Dette kom inn:", mi.version),
                 Language::En => format!("The deadline for corrections to the minutes (version {}) has passed. This came in:", mi.version),
             }, String::new()];
             let mut any = false;
@@ -1928,7 +1950,7 @@ impl Daemon {
         for inv in self.store.invitations(m.id).await? {
             let asked = inv.role.is_asked_to_answer();
             let (subject, line) = match (new_times.is_some(), lang) {
-                (true, Language::Nb) => (
+                (true, Language::Nb | Language::Nn) => (
                     format!("Endret tidspunkt: {} {new_date}", m.council_name),
                     format!(
                         "Møtet i {} er flyttet fra {old_date} til {new_date}.",
@@ -1942,7 +1964,7 @@ impl Daemon {
                         m.council_name
                     ),
                 ),
-                (false, Language::Nb) => (
+                (false, Language::Nb | Language::Nn) => (
                     format!("Avlyst: {} {old_date}", m.council_name),
                     format!("Møtet i {} {old_date} er avlyst.", m.council_name),
                 ),
@@ -2096,11 +2118,11 @@ impl Daemon {
     ) -> Result<OutgoingMail> {
         let lang = self.lang();
         let items = self.store.agenda_items(m.id).await?;
-        let mut ctx = self.meeting_text(m, name, false)?;
+        let mut ctx = self.meeting_text(m, name, false, lang)?;
         ctx.agenda = Self::agenda_lines(&items, lang);
         let r = self.renderer.render(lang, "summons", &ctx)?;
         let body = match lang {
-            Language::Nb => format!(
+            Language::Nb | Language::Nn => format!(
                 "{} har meldt at du møter i stedet.\n\n{}",
                 inv.member_name, r.body
             ),
@@ -2207,7 +2229,7 @@ impl Daemon {
                 ),
                 lines: vec![
                     match lang {
-                        Language::Nb => format!(
+                        Language::Nb | Language::Nn => format!(
                             "{} ønsker å ta med {who} som bisitter på møtet i {} {date}.",
                             inv.member_name, m.council_name
                         ),

@@ -165,6 +165,8 @@ impl Place {
 pub enum Language {
     #[default]
     Nb,
+    /// Nynorsk: read by the parser, written by the `templates/nn/` templates.
+    Nn,
     En,
 }
 
@@ -172,14 +174,25 @@ impl Language {
     /// The one of two things said in this language.
     pub fn pick<T>(self, nb: T, en: T) -> T {
         match self {
-            Language::Nb => nb,
+            Language::Nb | Language::Nn => nb,
             Language::En => en,
+        }
+    }
+
+    /// `nb`, `nn` or `en` (also `no`, `bokmål`, `nynorsk`, `english`).
+    pub fn parse(s: &str) -> Option<Language> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "nb" | "no" | "bokmål" | "bokmal" | "nob" => Some(Language::Nb),
+            "nn" | "nynorsk" | "nno" => Some(Language::Nn),
+            "en" | "english" | "engelsk" | "eng" => Some(Language::En),
+            _ => None,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Nb => "nb",
+            Language::Nn => "nn",
             Language::En => "en",
         }
     }

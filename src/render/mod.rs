@@ -17,32 +17,26 @@ pub enum RenderError {
     Render(String, Box<handlebars::RenderError>),
     #[error("template {0} must start with a \"Subject: …\" line and a blank line")]
     NoSubject(String),
+    #[error("cannot read the template folder {0}: {1}")]
+    Folder(String, std::io::Error),
+    #[error("{0}: no such template (known: {1})")]
+    Unknown(String, String),
+    #[error("the example data {0} is not a JSON object: {1}")]
+    Example(String, String),
+    #[error("template {0} uses variables its kind of mail does not have: {1}")]
+    UnknownVariable(String, String),
+    #[error(
+        "template {0} was given variables its example data (templates/examples) does not list: {1}"
+    )]
+    Undeclared(String, String),
 }
 
-const TEMPLATES: &[(&str, &str)] = &[
-    ("nb/summons", include_str!("../../templates/nb/summons.hbs")),
-    ("en/summons", include_str!("../../templates/en/summons.hbs")),
-    ("nb/receipt", include_str!("../../templates/nb/receipt.hbs")),
-    ("en/receipt", include_str!("../../templates/en/receipt.hbs")),
-    (
-        "nb/reminder",
-        include_str!("../../templates/nb/reminder.hbs"),
-    ),
-    (
-        "en/reminder",
-        include_str!("../../templates/en/reminder.hbs"),
-    ),
-    ("nb/notice", include_str!("../../templates/nb/notice.hbs")),
-    (
-        "nb/question",
-        include_str!("../../templates/nb/question.hbs"),
-    ),
-    (
-        "en/question",
-        include_str!("../../templates/en/question.hbs"),
-    ),
-    ("en/notice", include_str!("../../templates/en/notice.hbs")),
-];
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+}
+
+/// Every language a template folder can hold.
+pub const LANGUAGES: [Language; 3] = [Language::Nb, Language::Nn, Language::En];
 
 /// A rendered email text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,54 +45,182 @@ pub struct Rendered {
     pub body: String,
 }
 
+/// The templates of every mail kind in every language, compiled: the embedded ones,
+/// with any file of a `[templates] dir` folder in their place.
+///
+/// Each language has a registry of its own, so a template includes the shared pieces
+/// of its language by their plain name (`{{> greeting}}` is `_greeting.hbs` beside it).
 pub struct Renderer {
-    hb: Handlebars<'static>,
+    registries: Vec<(Language, Handlebars<'static>)>,
+    examples: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Where each template came from, for `templates show`.
+    origins: std::collections::BTreeMap<String, String>,
+}
+
+/// The kinds of mail there are templates for (file stems not starting with `_`).
+pub fn kinds() -> Vec<&'static str> {
+    let mut k: Vec<&str> = embedded::EMBEDDED
+        .iter()
+        .filter(|(folder, stem, _)| *folder == "nb" && !stem.starts_with('_'))
+        .map(|(_, stem, _)| *stem)
+        .collect();
+    k.dedup();
+    k
+}
+
+fn language_of(folder: &str) -> Option<Language> {
+    LANGUAGES.into_iter().find(|l| l.as_str() == folder)
 }
 
 impl Renderer {
-    /// Compiles every template and renders each once with sample data, so a template
-    /// that cannot work is found at start-up.
+    /// The embedded templates only.
     pub fn new() -> Result<Renderer, RenderError> {
-        let mut hb = Handlebars::new();
-        hb.set_strict_mode(false);
-        // Plain-text mail: no HTML escaping.
-        hb.register_escape_fn(handlebars::no_escape);
-        for (name, text) in TEMPLATES {
-            hb.register_template_string(name, *text)
-                .map_err(|e| RenderError::Compile(name.to_string(), Box::new(e)))?;
-        }
-        let r = Renderer { hb };
-        let sample = MeetingText {
-            council: "Utdanningsrådet".into(),
-            title: "Møte".into(),
-            date: "tirsdag 12. januar 2027".into(),
-            time: "10:00–12:00".into(),
-            room: Some("Ullevål".into()),
-            link: None,
-            name: "Ola".into(),
-            secretariat: "Sekretariatet".into(),
-            asked: true,
-            agenda: vec![],
-            understood: None,
-            tentative: false,
-            forwarded_by: None,
-        };
-        for lang in [Language::Nb, Language::En] {
-            for t in ["summons", "receipt", "reminder"] {
-                r.render(lang, t, &sample)?;
+        Renderer::with_overrides(None)
+    }
+
+    /// Compiles every template (an override folder's files replace the embedded ones of
+    /// the same language and name) and renders each once with its example data in strict
+    /// mode, so a template that cannot work, or uses a variable nobody gives it, is found
+    /// at start-up, not when the mail is due.
+    pub fn with_overrides(dir: Option<&std::path::Path>) -> Result<Renderer, RenderError> {
+        let mut texts: std::collections::BTreeMap<(String, String), (String, String)> =
+            Default::default();
+        let mut examples = std::collections::BTreeMap::new();
+        for (folder, stem, text) in embedded::EMBEDDED {
+            if *folder == "examples" {
+                let v: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| RenderError::Example(stem.to_string(), e.to_string()))?;
+                if !v.is_object() {
+                    return Err(RenderError::Example(
+                        stem.to_string(),
+                        "not an object".into(),
+                    ));
+                }
+                examples.insert(stem.to_string(), v);
+            } else {
+                texts.insert(
+                    (folder.to_string(), stem.to_string()),
+                    (text.to_string(), "embedded".to_string()),
+                );
             }
-            r.render(
-                lang,
-                "notice",
-                &NoticeText {
-                    subject: "x".into(),
-                    name: "x".into(),
-                    lines: vec!["x".into()],
-                    secretariat: "x".into(),
-                },
-            )?;
+        }
+        if let Some(dir) = dir {
+            for (key, text, origin) in read_overrides(dir)? {
+                if !texts.contains_key(&key) {
+                    return Err(RenderError::Unknown(origin, known_names()));
+                }
+                texts.insert(key, (text, origin));
+            }
+        }
+        let mut registries = Vec::new();
+        let mut origins = std::collections::BTreeMap::new();
+        for lang in LANGUAGES {
+            let mut hb = Handlebars::new();
+            hb.set_strict_mode(true);
+            // Plain-text mail: no HTML escaping.
+            hb.register_escape_fn(handlebars::no_escape);
+            helpers::register(&mut hb, lang);
+            for ((folder, stem), (text, origin)) in &texts {
+                if folder != lang.as_str() {
+                    continue;
+                }
+                let name = stem.strip_prefix('_').unwrap_or(stem).to_string();
+                let full = format!("{folder}/{stem}");
+                hb.register_template_string(&name, text.as_str())
+                    .map_err(|e| RenderError::Compile(format!("{full} ({origin})"), Box::new(e)))?;
+                origins.insert(full, origin.clone());
+            }
+            registries.push((lang, hb));
+        }
+        let r = Renderer {
+            registries,
+            examples,
+            origins,
+        };
+        for lang in LANGUAGES {
+            for kind in kinds() {
+                r.show(lang, kind)?;
+            }
+            r.check_variables(lang)?;
         }
         Ok(r)
+    }
+
+    /// Strict mode catches `{{unknown}}` but not `{{#if unknown}}`: every variable a
+    /// template names outside a loop must be in its kind's example data (a partial's, in
+    /// the common variables).
+    fn check_variables(&self, lang: Language) -> Result<(), RenderError> {
+        let Some((_, hb)) = self.registries.iter().find(|(l, _)| *l == lang) else {
+            return Ok(());
+        };
+        for (name, tpl) in hb.get_templates() {
+            let kind = if kinds().contains(&name.as_str()) {
+                name.as_str()
+            } else {
+                "_common"
+            };
+            let example = match kind {
+                "_common" => self.examples.get("_common").cloned().unwrap_or_default(),
+                k => self.example(k)?,
+            };
+            let mut unknown = Vec::new();
+            variables::unknown(tpl, &example, &mut unknown);
+            if !unknown.is_empty() {
+                unknown.sort();
+                unknown.dedup();
+                let origin = self
+                    .origins
+                    .iter()
+                    .find(|(k, _)| {
+                        k.strip_prefix(lang.as_str())
+                            .and_then(|k| k.strip_prefix('/'))
+                            .is_some_and(|k| k.trim_start_matches('_') == name)
+                    })
+                    .map(|(_, o)| o.clone())
+                    .unwrap_or_default();
+                return Err(RenderError::UnknownVariable(
+                    format!("{}/{name} ({origin})", lang.as_str()),
+                    format!(
+                        "{} (it may use: {})",
+                        unknown.join(", "),
+                        example
+                            .as_object()
+                            .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders a kind with its example data (`referent templates show KIND`).
+    pub fn show(&self, lang: Language, kind: &str) -> Result<Rendered, RenderError> {
+        let example = self.example(kind)?;
+        self.render(lang, kind, &example)
+    }
+
+    /// The example data of a kind: every variable its templates may use, with the
+    /// variables every template gets (`_common.json`).
+    pub fn example(&self, kind: &str) -> Result<serde_json::Value, RenderError> {
+        let mut v = self
+            .examples
+            .get("_common")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
+        let own = self
+            .examples
+            .get(kind)
+            .ok_or_else(|| RenderError::Unknown(format!("examples/{kind}.json"), known_names()))?;
+        merge(&mut v, own);
+        Ok(v)
+    }
+
+    /// Where the template of a kind in a language comes from (`embedded` or a file).
+    pub fn origin(&self, lang: Language, kind: &str) -> Option<&str> {
+        self.origins
+            .get(&format!("{}/{kind}", lang.as_str()))
+            .map(String::as_str)
     }
 
     pub fn render<T: Serialize>(
@@ -108,9 +230,14 @@ impl Renderer {
         ctx: &T,
     ) -> Result<Rendered, RenderError> {
         let name = format!("{}/{template}", lang.as_str());
-        let text = self
-            .hb
-            .render(&name, ctx)
+        let hb = self
+            .registries
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, hb)| hb)
+            .ok_or_else(|| RenderError::Unknown(name.clone(), known_names()))?;
+        let text = hb
+            .render(template, ctx)
             .map_err(|e| RenderError::Render(name.clone(), Box::new(e)))?;
         let (first, rest) = text
             .split_once('\n')
@@ -122,6 +249,330 @@ impl Renderer {
             .to_string();
         let body = rest.strip_prefix('\n').unwrap_or(rest).to_string();
         Ok(Rendered { subject, body })
+    }
+
+    /// Renders a kind with the data a workflow gave it and the variables every template
+    /// gets. In debug builds (the test suite) a variable missing from the kind's example
+    /// data is an error, so the examples stay the complete list `templates check` and
+    /// a coordinator writing an override go by.
+    pub fn render_kind(
+        &self,
+        lang: Language,
+        kind: &str,
+        common: &Common,
+        data: &serde_json::Value,
+    ) -> Result<Rendered, RenderError> {
+        let mut ctx = serde_json::to_value(common)
+            .map_err(|e| RenderError::Example(kind.to_string(), e.to_string()))?;
+        merge(&mut ctx, data);
+        if cfg!(debug_assertions) {
+            let example = self.example(kind)?;
+            let undeclared = undeclared(&example, &ctx);
+            if !undeclared.is_empty() {
+                return Err(RenderError::Undeclared(
+                    format!("{}/{kind}", lang.as_str()),
+                    undeclared.join(", "),
+                ));
+            }
+        }
+        self.render(lang, kind, &ctx)
+    }
+}
+
+/// The variables every template gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct Common {
+    /// The recipient's first name, to greet by.
+    pub name: String,
+    /// The recipient's whole name.
+    pub full_name: String,
+    /// The secretariat's name, to sign with.
+    pub secretariat: String,
+}
+
+/// Keys of `data` (recursively through objects) that `example` does not have.
+fn undeclared(example: &serde_json::Value, data: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(e: &serde_json::Value, d: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match (e, d) {
+            (serde_json::Value::Object(e), serde_json::Value::Object(d)) => {
+                for (k, v) in d {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match e.get(k) {
+                        Some(ev) => walk(ev, v, &p, out),
+                        None => out.push(p),
+                    }
+                }
+            }
+            (serde_json::Value::Array(e), serde_json::Value::Array(d)) => {
+                if let Some(first) = e.first() {
+                    for v in d {
+                        walk(first, v, &format!("{path}[]"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(example, data, "", &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn merge(into: &mut serde_json::Value, from: &serde_json::Value) {
+    if let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) {
+        for (k, v) in from {
+            into.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn known_names() -> String {
+    let mut k: Vec<String> = embedded::EMBEDDED
+        .iter()
+        .filter(|(folder, _, _)| *folder == "nb")
+        .map(|(_, stem, _)| format!("{stem}.hbs"))
+        .collect();
+    k.dedup();
+    k.join(", ")
+}
+
+/// The `.hbs` files of an override folder: `DIR/{nb,nn,en}/KIND.hbs`.
+#[allow(clippy::type_complexity)]
+fn read_overrides(
+    dir: &std::path::Path,
+) -> Result<Vec<((String, String), String, String)>, RenderError> {
+    let err = |e| RenderError::Folder(dir.display().to_string(), e);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(err)? {
+        let entry = entry.map_err(err)?;
+        let path = entry.path();
+        let folder = entry.file_name().to_string_lossy().to_string();
+        if !path.is_dir() {
+            return Err(RenderError::Unknown(
+                path.display().to_string(),
+                "a template folder holds the folders nb, nn and en".into(),
+            ));
+        }
+        if language_of(&folder).is_none() {
+            return Err(RenderError::Unknown(
+                path.display().to_string(),
+                "the language folders are nb, nn and en".into(),
+            ));
+        }
+        for file in std::fs::read_dir(&path).map_err(err)? {
+            let file = file.map_err(err)?;
+            let p = file.path();
+            let origin = p.display().to_string();
+            let stem = match (
+                p.extension().and_then(|e| e.to_str()),
+                p.file_stem().and_then(|s| s.to_str()),
+            ) {
+                (Some("hbs"), Some(stem)) => stem.to_string(),
+                _ => return Err(RenderError::Unknown(origin, known_names())),
+            };
+            let text =
+                std::fs::read_to_string(&p).map_err(|e| RenderError::Folder(origin.clone(), e))?;
+            out.push(((folder.clone(), stem), text, origin));
+        }
+    }
+    Ok(out)
+}
+
+/// The variables a template names, found by walking its syntax tree.
+mod variables {
+    use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
+
+    const HELPERS: &[&str] = &[
+        "if",
+        "unless",
+        "each",
+        "with",
+        "lookup",
+        "eq",
+        "ne",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "and",
+        "or",
+        "not",
+        "len",
+        "long_date",
+        "day_month",
+        "clock",
+        "plural",
+        "log",
+        "else",
+    ];
+
+    /// Pushes onto `out` each top-level name `tpl` uses that `example` lacks. Inside
+    /// `each` and `with` the context is an element, not the top level: not checked.
+    pub(super) fn unknown(tpl: &Template, example: &serde_json::Value, out: &mut Vec<String>) {
+        for e in &tpl.elements {
+            match e {
+                TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
+                    helper(h, example, out)
+                }
+                TemplateElement::HelperBlock(h) => {
+                    helper(h, example, out);
+                    let nested =
+                        matches!(&h.name, Parameter::Name(n) if n == "each" || n == "with");
+                    if !nested {
+                        for t in h.template.iter().chain(h.inverse.iter()) {
+                            unknown(t, example, out);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn helper(h: &HelperTemplate, example: &serde_json::Value, out: &mut Vec<String>) {
+        match &h.name {
+            Parameter::Name(n) if h.params.is_empty() && !HELPERS.contains(&n.as_str()) => {
+                name(n, example, out)
+            }
+            Parameter::Path(p) => name(&path_text(p), example, out),
+            _ => {}
+        }
+        for p in h.params.iter().chain(h.hash.values()) {
+            param(p, example, out);
+        }
+    }
+
+    fn param(p: &Parameter, example: &serde_json::Value, out: &mut Vec<String>) {
+        match p {
+            Parameter::Path(p) => name(&path_text(p), example, out),
+            Parameter::Subexpression(s) => {
+                for p in s.params().into_iter().flatten() {
+                    param(p, example, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn path_text(p: &handlebars::Path) -> String {
+        match p {
+            handlebars::Path::Relative((_, raw)) => raw.clone(),
+            handlebars::Path::Local((_, _, raw)) => raw.clone(),
+        }
+    }
+
+    fn name(raw: &str, example: &serde_json::Value, out: &mut Vec<String>) {
+        if raw.starts_with('@') || raw.starts_with("this") || raw.starts_with("..") {
+            return;
+        }
+        let first = raw.split(['.', '/']).next().unwrap_or(raw);
+        if example.get(first).is_none() {
+            out.push(first.to_string());
+        }
+    }
+}
+
+/// Helpers the templates can use, in the registry's language: `{{long_date t}}`
+/// ("tirsdag 12. januar 2027"), `{{day_month t}}` ("12. januar"), `{{clock t}}`
+/// ("10:00") for a time
+/// given as RFC 3339 with the secretariat's offset (`2027-01-12T10:00:00+01:00`), and
+/// `{{plural n "sak" "saker"}}`.
+mod helpers {
+    use chrono::{DateTime, FixedOffset};
+    use handlebars::{
+        Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+    };
+
+    use crate::domain::Language;
+
+    fn time_param(
+        h: &Helper<'_>,
+        name: &'static str,
+    ) -> Result<DateTime<FixedOffset>, RenderErrorReason> {
+        let v = h
+            .param(0)
+            .and_then(|p| p.value().as_str())
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex(name, 0))?;
+        DateTime::parse_from_rfc3339(v).map_err(|e| {
+            RenderErrorReason::Other(format!("{name}: cannot read {v:?} as a time: {e}"))
+        })
+    }
+
+    pub(super) fn register(hb: &mut Handlebars<'static>, lang: Language) {
+        hb.register_helper(
+            "long_date",
+            Box::new(
+                move |h: &Helper<'_>,
+                      _: &Handlebars<'_>,
+                      _: &Context,
+                      _: &mut RenderContext<'_, '_>,
+                      out: &mut dyn Output|
+                      -> HelperResult {
+                    let t = time_param(h, "long_date")?;
+                    out.write(&super::format_local_date(lang, &t))?;
+                    Ok(())
+                },
+            ),
+        );
+        hb.register_helper(
+            "day_month",
+            Box::new(
+                move |h: &Helper<'_>,
+                      _: &Handlebars<'_>,
+                      _: &Context,
+                      _: &mut RenderContext<'_, '_>,
+                      out: &mut dyn Output|
+                      -> HelperResult {
+                    let t = time_param(h, "day_month")?;
+                    out.write(&super::format_local_day(lang, &t))?;
+                    Ok(())
+                },
+            ),
+        );
+        hb.register_helper(
+            "clock",
+            Box::new(
+                |h: &Helper<'_>,
+                 _: &Handlebars<'_>,
+                 _: &Context,
+                 _: &mut RenderContext<'_, '_>,
+                 out: &mut dyn Output|
+                 -> HelperResult {
+                    let t = time_param(h, "clock")?;
+                    out.write(&t.format("%H:%M").to_string())?;
+                    Ok(())
+                },
+            ),
+        );
+        hb.register_helper(
+            "plural",
+            Box::new(
+                |h: &Helper<'_>,
+                 _: &Handlebars<'_>,
+                 _: &Context,
+                 _: &mut RenderContext<'_, '_>,
+                 out: &mut dyn Output|
+                 -> HelperResult {
+                    let n = h
+                        .param(0)
+                        .and_then(|p| p.value().as_i64())
+                        .ok_or(RenderErrorReason::ParamNotFoundForIndex("plural", 0))?;
+                    let idx = if n == 1 { 1 } else { 2 };
+                    let word = h
+                        .param(idx)
+                        .and_then(|p| p.value().as_str())
+                        .ok_or(RenderErrorReason::ParamNotFoundForIndex("plural", idx))?;
+                    out.write(word)?;
+                    Ok(())
+                },
+            ),
+        );
     }
 }
 
@@ -137,6 +588,9 @@ pub struct NoticeText {
 /// What the templates can say about a meeting and its recipient.
 #[derive(Debug, Clone, Serialize)]
 pub struct MeetingText {
+    /// The language it is written in (not a template variable).
+    #[serde(skip)]
+    pub lang: Language,
     pub council: String,
     pub title: String,
     pub date: String,
@@ -167,6 +621,9 @@ pub fn first_name(name: &str) -> String {
 
 const NB_DAYS: [&str; 7] = [
     "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag",
+];
+const NN_DAYS: [&str; 7] = [
+    "måndag", "tysdag", "onsdag", "torsdag", "fredag", "laurdag", "sundag",
 ];
 const EN_DAYS: [&str; 7] = [
     "Monday",
@@ -208,7 +665,25 @@ const EN_MONTHS: [&str; 12] = [
 
 /// "tirsdag 12. januar 2027" / "Tuesday 12 January 2027", in the meeting's time zone.
 pub fn format_date(lang: Language, t: DateTime<Utc>, tz: Tz) -> String {
-    let l = t.with_timezone(&tz);
+    format_local_date(lang, &t.with_timezone(&tz))
+}
+
+/// A time in the secretariat's zone as templates get it: RFC 3339 with the offset
+/// (`2027-01-12T10:00:00+01:00`), for the `date`, `day` and `time` helpers.
+pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).fixed_offset().to_rfc3339()
+}
+
+/// "12. januar" / "12 January".
+fn format_local_day<T: Datelike>(lang: Language, l: &T) -> String {
+    let m = l.month0() as usize;
+    match lang {
+        Language::Nb | Language::Nn => format!("{}. {}", l.day(), NB_MONTHS.get(m).unwrap_or(&"")),
+        Language::En => format!("{} {}", l.day(), EN_MONTHS.get(m).unwrap_or(&"")),
+    }
+}
+
+fn format_local_date<T: Datelike>(lang: Language, l: &T) -> String {
     let wd = l.weekday().num_days_from_monday() as usize;
     let m = l.month0() as usize;
     match lang {
@@ -216,6 +691,13 @@ pub fn format_date(lang: Language, t: DateTime<Utc>, tz: Tz) -> String {
         Language::Nb => format!(
             "{} {}. {} {}",
             NB_DAYS.get(wd).unwrap_or(&""),
+            l.day(),
+            NB_MONTHS.get(m).unwrap_or(&""),
+            l.year()
+        ),
+        Language::Nn => format!(
+            "{} {}. {} {}",
+            NN_DAYS.get(wd).unwrap_or(&""),
             l.day(),
             NB_MONTHS.get(m).unwrap_or(&""),
             l.year()
@@ -247,9 +729,9 @@ pub fn format_time_range(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> St
 /// One reading of an answer in a few words, for "we read it both as … and as …".
 pub fn describe_response(lang: Language, r: Response) -> String {
     match (lang, r) {
-        (Language::Nb, Response::Accepted) => "«kommer»",
-        (Language::Nb, Response::Declined) => "«forfall»",
-        (Language::Nb, Response::Tentative) => "«vet ikke ennå»",
+        (Language::Nb | Language::Nn, Response::Accepted) => "«kommer»",
+        (Language::Nb | Language::Nn, Response::Declined) => "«forfall»",
+        (Language::Nb | Language::Nn, Response::Tentative) => "«vet ikke ennå»",
         (Language::En, Response::Accepted) => "\"attending\"",
         (Language::En, Response::Declined) => "\"not attending\"",
         (Language::En, Response::Tentative) => "\"not sure yet\"",
@@ -266,17 +748,19 @@ pub fn describe_answer_of(lang: Language, who: &str, a: &Answer) -> String {
             None => s.name.clone(),
         };
         return match lang {
-            Language::Nb => format!("{who} har forfall, og {sub} møter i stedet"),
+            Language::Nb | Language::Nn => format!("{who} har forfall, og {sub} møter i stedet"),
             Language::En => format!("{who} cannot attend, and {sub} attends instead"),
         };
     }
     match (lang, a.response, a.attendance) {
-        (Language::Nb, Response::Accepted, Some(Attendance::Digital)) => {
+        (Language::Nb | Language::Nn, Response::Accepted, Some(Attendance::Digital)) => {
             format!("{who} deltar digitalt")
         }
-        (Language::Nb, Response::Accepted, _) => format!("{who} kommer"),
-        (Language::Nb, Response::Declined, _) => format!("{who} har meldt forfall"),
-        (Language::Nb, Response::Tentative, _) => format!("{who} vet ennå ikke om hen kan komme"),
+        (Language::Nb | Language::Nn, Response::Accepted, _) => format!("{who} kommer"),
+        (Language::Nb | Language::Nn, Response::Declined, _) => format!("{who} har meldt forfall"),
+        (Language::Nb | Language::Nn, Response::Tentative, _) => {
+            format!("{who} vet ennå ikke om hen kan komme")
+        }
         (Language::En, Response::Accepted, Some(Attendance::Digital)) => {
             format!("{who} attends online")
         }
@@ -293,11 +777,11 @@ pub fn describe_answer(lang: Language, a: &Answer) -> String {
             None => s.name.clone(),
         };
         return match (lang, &s.email) {
-            (Language::Nb, Some(_)) => format!("Du har forfall, og {who} møter for deg."),
+            (Language::Nb | Language::Nn, Some(_)) => format!("Du har forfall, og {who} møter for deg."),
             (Language::En, Some(_)) => {
                 format!("You cannot attend, and {who} attends in your place.")
             }
-            (Language::Nb, None) => format!(
+            (Language::Nb | Language::Nn, None) => format!(
                 "Du har forfall, og {who} møter for deg. Vi har ikke e-postadressen til {who}: svar med den, så sender vi innkallingen."
             ),
             (Language::En, None) => format!(
@@ -306,15 +790,17 @@ pub fn describe_answer(lang: Language, a: &Answer) -> String {
         };
     }
     match (lang, a.response, a.attendance) {
-        (Language::Nb, Response::Accepted, Some(Attendance::Digital)) => {
+        (Language::Nb | Language::Nn, Response::Accepted, Some(Attendance::Digital)) => {
             "Du deltar digitalt.".into()
         }
-        (Language::Nb, Response::Accepted, Some(Attendance::InPerson)) => {
+        (Language::Nb | Language::Nn, Response::Accepted, Some(Attendance::InPerson)) => {
             "Du kommer og møter fysisk.".into()
         }
-        (Language::Nb, Response::Accepted, None) => "Du kommer.".into(),
-        (Language::Nb, Response::Declined, _) => "Du har meldt forfall.".into(),
-        (Language::Nb, Response::Tentative, _) => "Du vet ennå ikke om du kan komme.".into(),
+        (Language::Nb | Language::Nn, Response::Accepted, None) => "Du kommer.".into(),
+        (Language::Nb | Language::Nn, Response::Declined, _) => "Du har meldt forfall.".into(),
+        (Language::Nb | Language::Nn, Response::Tentative, _) => {
+            "Du vet ennå ikke om du kan komme.".into()
+        }
         (Language::En, Response::Accepted, Some(Attendance::Digital)) => {
             "You will attend online.".into()
         }
@@ -337,6 +823,7 @@ mod tests {
     fn every_template_renders() {
         let r = Renderer::new().unwrap();
         let ctx = MeetingText {
+            lang: Language::Nb,
             council: "Utdanningsrådet".into(),
             title: "Møte 1/2027".into(),
             date: "tirsdag 12. januar 2027".into(),
@@ -379,6 +866,106 @@ mod tests {
         assert!(o.body.contains("til orientering") && !o.body.contains("Melder forfall"));
         let e = r.render(Language::En, "receipt", &ctx).unwrap();
         assert!(e.body.contains("Du kommer."));
+    }
+
+    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = d.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn an_override_replaces_one_kind_in_one_language() {
+        let d = folder(&[(
+            "nn/summons.hbs",
+            "Subject: Møte {{council}}\n\n{{> greeting}}\nVel møtt {{date}}\n{{> signoff}}",
+        )]);
+        let r = Renderer::with_overrides(Some(d.path())).unwrap();
+        let nn = r.show(Language::Nn, "summons").unwrap();
+        assert_eq!(nn.subject, "Møte Utdanningsrådet");
+        assert!(nn.body.starts_with("Hei Kari,\nVel møtt"), "{}", nn.body);
+        assert!(
+            nn.body
+                .ends_with("Med venleg helsing\nRegUt Helse Sør-Øst\n"),
+            "{}",
+            nn.body
+        );
+        let nb = r.show(Language::Nb, "summons").unwrap();
+        assert!(nb.body.contains("Du er innkalt"), "nb is still built in");
+        assert_eq!(r.origin(Language::Nb, "summons"), Some("embedded"));
+        assert!(r
+            .origin(Language::Nn, "summons")
+            .unwrap()
+            .ends_with("nn/summons.hbs"));
+    }
+
+    #[test]
+    fn an_override_with_an_unknown_name_variable_or_syntax_is_refused() {
+        for (files, want) in [
+            (
+                vec![("nb/sumons.hbs", "Subject: x\n\ny")],
+                "no such template",
+            ),
+            (vec![("no/summons.hbs", "Subject: x\n\ny")], "nb, nn and en"),
+            (
+                vec![("nb/summons.hbs", "Subject: x\n\n{{counsil}}")],
+                "counsil",
+            ),
+            (
+                vec![("nb/summons.hbs", "Subject: x\n\n{{#if counsil}}y{{/if}}")],
+                "counsil",
+            ),
+            (
+                vec![("nb/summons.hbs", "Subject: x\n\n{{#if council}}y")],
+                "does not compile",
+            ),
+            (vec![("nb/summons.hbs", "Hei {{name}}")], "Subject"),
+        ] {
+            let d = folder(&files);
+            let e = Renderer::with_overrides(Some(d.path()))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|e| e.contains(want)),
+                "{files:?}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn helpers_write_dates_in_the_registry_language() {
+        let r = Renderer::new().unwrap();
+        let t = local_time(
+            "2027-01-12T09:00:00Z".parse().unwrap(),
+            chrono_tz::Europe::Oslo,
+        );
+        assert_eq!(t, "2027-01-12T10:00:00+01:00");
+        let d = folder(&[
+            ("nn/notice.hbs", "Subject: {{long_date subject}} {{clock subject}}\n\n{{day_month subject}} {{plural 2 \"sak\" \"saker\"}}{{#each lines}}{{/each}}"),
+        ]);
+        let r2 = Renderer::with_overrides(Some(d.path()));
+        // The example's subject is not a time: refused at start-up, with the reason.
+        assert!(r2.is_err());
+        let ctx = serde_json::json!({"subject": t, "lines": [], "name": "x", "full_name": "x", "secretariat": "x"});
+        drop(r);
+        let d = folder(&[(
+            "nn/notice.hbs",
+            "Subject: {{subject}}\n\n{{#each lines}}{{this}}{{/each}}",
+        )]);
+        let r = Renderer::with_overrides(Some(d.path())).unwrap();
+        assert!(r.render(Language::Nn, "notice", &ctx).is_ok());
+        assert_eq!(
+            format_date(
+                Language::Nn,
+                "2027-01-12T09:00:00Z".parse().unwrap(),
+                chrono_tz::Europe::Oslo
+            ),
+            "tysdag 12. januar 2027"
+        );
     }
 
     #[test]

@@ -325,8 +325,8 @@ impl Store {
                 )));
             }
             let row = sqlx::query(
-                "INSERT INTO members (council_id, name, email, organisation, role, doctor, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO members (council_id, name, email, organisation, role, doctor, created_at, language)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             )
             .bind(council_id)
             .bind(&m.name)
@@ -335,6 +335,7 @@ impl Store {
             .bind(m.role.as_str())
             .bind(i64::from(m.doctor))
             .bind(ts(now))
+            .bind(m.language.map(|l| l.as_str()))
             .fetch_one(&mut *tx)
             .await?;
             ids.push(row.try_get(0)?);

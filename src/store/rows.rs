@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{get_role, opt_ts, parse_ts, Result};
-use crate::domain::{Attendance, Place, Response, Role, Substitute};
+use crate::domain::{Attendance, Language, Place, Response, Role, Substitute};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Council {
@@ -32,6 +32,8 @@ pub struct NewMember {
     pub organisation: Option<String>,
     pub role: Role,
     pub doctor: bool,
+    /// The member's own language; `None`: the secretariat's.
+    pub language: Option<Language>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,10 +47,11 @@ pub struct Member {
     pub doctor: bool,
     pub failing_since: Option<DateTime<Utc>>,
     pub failing_reason: Option<String>,
+    pub language: Option<Language>,
 }
 
 pub(super) const MEMBER_SELECT: &str =
-    "SELECT id, council_id, name, email, organisation, role, doctor, failing_since, failing_reason FROM members";
+    "SELECT id, council_id, name, email, organisation, role, doctor, failing_since, failing_reason, language FROM members";
 
 impl Member {
     pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
@@ -62,6 +65,7 @@ impl Member {
             doctor: r.try_get::<i64, _>(6)? != 0,
             failing_since: opt_ts(r.try_get(7)?)?,
             failing_reason: r.try_get(8)?,
+            language: get_language(r, 9)?,
         })
     }
 }
@@ -157,12 +161,24 @@ pub struct Invitation {
     pub substitute: Option<Substitute>,
     pub answered_at: Option<DateTime<Utc>>,
     pub answer_id: Option<i64>,
+    /// The member's own language; `None`: the secretariat's.
+    pub member_language: Option<Language>,
 }
 
 pub(super) const INVITATION_SELECT: &str =
     "SELECT i.id, i.meeting_id, i.member_id, mb.name, mb.email, mb.role, i.token, i.response, i.attendance,
-            i.substitute_name, i.substitute_email, i.answered_at, i.answer_id
+            i.substitute_name, i.substitute_email, i.answered_at, i.answer_id, mb.language
      FROM invitations i JOIN members mb ON mb.id = i.member_id";
+
+/// A member's language column: NULL, or `nb`, `nn`, `en`.
+fn get_language(r: &AnyRow, i: usize) -> Result<Option<Language>> {
+    match r.try_get::<Option<String>, _>(i)? {
+        None => Ok(None),
+        Some(l) => Language::parse(&l)
+            .map(Some)
+            .ok_or_else(|| super::StoreError::Corrupt(format!("member language {l:?}"))),
+    }
+}
 
 impl Invitation {
     pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
@@ -185,6 +201,7 @@ impl Invitation {
             }),
             answered_at: opt_ts(r.try_get(11)?)?,
             answer_id: r.try_get(12)?,
+            member_language: get_language(r, 13)?,
         })
     }
 }

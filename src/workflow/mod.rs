@@ -295,6 +295,7 @@ mod tests {
             substitute: None,
             answered_at: None,
             answer_id: None,
+            member_language: None,
         }
     }
 

@@ -39,6 +39,7 @@ async fn suite(store: Store) {
         organisation: Some("OUS".into()),
         role,
         doctor: true,
+        language: None,
     };
     let ids = store
         .add_members(
