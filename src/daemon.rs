@@ -1025,15 +1025,10 @@ impl Daemon {
             }
         }
         // Members added after the summons went out get theirs now.
-        for m in self.store.meetings().await? {
-            if m.status != "scheduled" || m.starts_at <= now {
-                continue;
-            }
-            if self.summons_sent(m.id).await? {
-                if let Err(e) = self.summons(&m, None).await {
-                    tracing::error!(meeting = m.id, error = %e, "cannot send the summons to members added late; tried again at the next tick");
-                    first_error.get_or_insert(e);
-                }
+        for m in self.store.meetings_with_uninvited(now).await? {
+            if let Err(e) = self.summons(&m, None).await {
+                tracing::error!(meeting = m.id, error = %e, "cannot send the summons to members added late; tried again at the next tick");
+                first_error.get_or_insert(e);
             }
         }
         // Proposals that waited for the hourly approval digest.
@@ -1087,7 +1082,7 @@ impl Daemon {
             );
             return Ok(self
                 .store
-                .complete_job(job_id, &[], &[], Some(event), &[], now)
+                .complete_job(job_id, &[], &[], &[event], &[], now)
                 .await?);
         }
         let invited: HashSet<i64> = self
@@ -1178,16 +1173,12 @@ impl Daemon {
             None,
             format!("summons to {} member(s)", invitations.len()),
         );
+        // The agenda's audit lines go in the transaction that closes it.
+        agenda_events.push(event);
         let done = self
             .store
-            .complete_job(job_id, &invitations, &[], Some(event), &changes, now)
+            .complete_job(job_id, &invitations, &[], &agenda_events, &changes, now)
             .await?;
-        if done && !agenda_events.is_empty() {
-            // The agenda's audit lines, after the transaction that closed it.
-            self.store
-                .commit(&[], &[], &std::mem::take(&mut agenda_events), now)
-                .await?;
-        }
         if done {
             tracing::info!(meeting = m.id, count = invitations.len(), "summons queued");
         }

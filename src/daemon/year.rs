@@ -390,7 +390,7 @@ impl Daemon {
         let ev = NewEvent::new("scheduler", kind, Some(m.id), None, detail);
         Ok(self
             .store
-            .complete_job(Some(job_id), &[], mails, Some(ev), &[], self.clock.now())
+            .complete_job(Some(job_id), &[], mails, &[ev], &[], self.clock.now())
             .await?)
     }
 

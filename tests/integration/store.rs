@@ -104,7 +104,7 @@ async fn suite(store: Store) {
             Some(due[0].id),
             &[(inv.clone(), mail("summons:1", "s1@council.no"))],
             &[],
-            None,
+            &[],
             &[],
             now,
         )
@@ -116,7 +116,7 @@ async fn suite(store: Store) {
             Some(due[0].id),
             &[(inv, mail("summons:1b", "s1b@council.no"))],
             &[],
-            None,
+            &[],
             &[],
             now,
         )
