@@ -1072,19 +1072,6 @@ impl Daemon {
     /// transaction with the job's completion. Returns false when another run did it.
     async fn summons(&self, m: &Meeting, job_id: Option<i64>) -> Result<bool> {
         let now = self.clock.now();
-        if m.starts_at <= now || m.status != "scheduled" {
-            let event = NewEvent::new(
-                "scheduler",
-                "summons_skipped",
-                Some(m.id),
-                None,
-                "the meeting has started or is not scheduled; no summons sent",
-            );
-            return Ok(self
-                .store
-                .complete_job(job_id, &[], &[], &[event], &[], now)
-                .await?);
-        }
         let invited: HashSet<i64> = self
             .store
             .invitations(m.id)
@@ -1092,16 +1079,33 @@ impl Daemon {
             .iter()
             .map(|i| i.member_id)
             .collect();
-        let members: Vec<Member> = self
-            .store
-            .members(m.council_id)
-            .await?
-            .into_iter()
-            .filter(|mb| !invited.contains(&mb.id))
+        let roster = self.store.members(m.council_id).await?;
+        let to = match workflow::jobs::summons(m, &roster, &invited, job_id.is_some(), now) {
+            Ok(to) => to,
+            Err(workflow::jobs::Skip::NobodyNew) => return Ok(false),
+            Err(skip) => {
+                let event = NewEvent::new(
+                    "scheduler",
+                    "summons_skipped",
+                    Some(m.id),
+                    None,
+                    skip.detail(),
+                );
+                return Ok(self
+                    .store
+                    .complete_job(job_id, &[], &[], &[event], &[], now)
+                    .await?);
+            }
+        };
+        let members: Vec<(&Member, bool)> = to
+            .iter()
+            .filter_map(|s| {
+                roster
+                    .iter()
+                    .find(|mb| mb.id == s.member_id)
+                    .map(|mb| (mb, s.asked))
+            })
             .collect();
-        if members.is_empty() && job_id.is_none() {
-            return Ok(false);
-        }
         // The first summons closes the agenda; later ones show it as it was closed.
         let (changes, agenda, mut agenda_events) = if job_id.is_some() {
             self.close_agenda(m).await?
@@ -1116,9 +1120,8 @@ impl Daemon {
         let agenda_lines = Self::agenda_lines(&agenda, self.lang());
         let documents = self.agenda_documents(&agenda).await?;
         let mut invitations = Vec::with_capacity(members.len());
-        for mb in &members {
+        for &(mb, asked) in &members {
             let token = Token::generate();
-            let asked = mb.role.is_asked_to_answer();
             let lang = self.lang_of(mb);
             let mut ctx = self.meeting_text(m, &mb.name, asked, lang)?;
             ctx.agenda = agenda_lines_in
@@ -1189,21 +1192,24 @@ impl Daemon {
     async fn reminder(&self, m: &Meeting, job_id: i64) -> Result<bool> {
         let now = self.clock.now();
         let mut mails = Vec::new();
-        if m.starts_at > now && m.status == "scheduled" {
-            let members = self.store.members(m.council_id).await?;
-            for inv in self.store.invitations(m.id).await? {
-                let failing = members
-                    .iter()
-                    .any(|mb| mb.id == inv.member_id && mb.failing_since.is_some());
-                // Those who said "maybe" are reminded too: they promised to come back.
-                let settled = inv.response.is_some()
-                    && inv.response != Some(crate::domain::Response::Tentative);
-                if settled || !inv.role.is_asked_to_answer() || failing {
+        let invitations = self.store.invitations(m.id).await?;
+        let members = self.store.members(m.council_id).await?;
+        let remind = match workflow::jobs::reminders(m, &invitations, &members, now) {
+            Ok(r) => r,
+            Err(skip) => {
+                return self
+                    .finish_job(m, job_id, "reminder", skip.detail().to_string(), &[])
+                    .await
+            }
+        };
+        {
+            for r in remind {
+                let Some(inv) = invitations.iter().find(|i| i.id == r.invitation_id) else {
                     continue;
-                }
+                };
                 let lang = inv.member_language.unwrap_or(self.lang());
                 let mut ctx = self.meeting_text(m, &inv.member_name, true, lang)?;
-                ctx.tentative = inv.response == Some(crate::domain::Response::Tentative);
+                ctx.tentative = r.tentative;
                 let token = Token::parse(&inv.token);
                 let (message_id, raw) = self.compose(
                     "reminder",

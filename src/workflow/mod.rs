@@ -2,6 +2,8 @@
 //! record an answer, hold for a coordinator, ignore, note a bounce. Pure: the daemon
 //! looks things up, calls [`decide`], and commits the decision in one transaction.
 
+pub mod jobs;
+
 use crate::domain::{base_address, Answer, Attendance, Response};
 use crate::store::{InboundState, Invitation, Meeting};
 use crate::trust::Trust;
