@@ -36,6 +36,7 @@ mod approvals;
 #[doc(hidden)]
 pub mod fuzzing;
 mod held;
+mod lease;
 mod trusted;
 mod year;
 
@@ -218,7 +219,7 @@ impl Daemon {
                 message_id,
                 content_hash: hash,
                 raw: &msg.bytes,
-                source: self.cfg_source_name(),
+                source: self.source_name(),
                 received_at,
             })
             .await?;
@@ -232,7 +233,7 @@ impl Daemon {
             .await)
     }
 
-    fn cfg_source_name(&self) -> String {
+    pub(crate) fn source_name(&self) -> String {
         match &self.cfg.mailbox {
             MailboxConfig::Imap(i) => ImapSource::checkpoint_name(i),
             MailboxConfig::Maildir(p) => format!("maildir:{}", p.display()),
@@ -1327,10 +1328,22 @@ impl Daemon {
     /// One full pass: inbound, scheduled jobs, outbox. What `run --once` does.
     pub async fn run_once(&self) -> Result<Report> {
         let mut report = Report::default();
-        let mut src = self.open_source().await?;
-        let r = self.inbound_pass(&mut src, &mut report).await;
-        src.close().await;
-        r?;
+        // The mailbox is read by one process at a time: while a daemon holds it, a
+        // single pass leaves it alone and only runs the schedule and the outbox.
+        if self.take_mailbox().await? {
+            let r = match self.open_source().await {
+                Ok(mut src) => {
+                    let r = self.inbound_pass(&mut src, &mut report).await;
+                    src.close().await;
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            self.release_mailbox().await;
+            r?;
+        } else {
+            tracing::warn!("another referent reads this mailbox now; this pass leaves it to it");
+        }
         self.tick(&mut report).await?;
         self.dispatch(&mut report).await?;
         Ok(report)
@@ -1387,7 +1400,12 @@ impl Daemon {
         }
     }
 
-    async fn inbound_task(&self, cancel: CancellationToken, wake: Arc<Notify>) -> Result<()> {
+    /// Watches the mailbox until `cancel`: a pass, then IDLE (or a poll), again.
+    pub(crate) async fn watch_mailbox(
+        &self,
+        cancel: CancellationToken,
+        wake: Arc<Notify>,
+    ) -> Result<()> {
         let mut src = self.open_source().await?;
         tracing::info!(source = %src.describe(), "watching the mailbox");
         let mut failures = 0u32;

@@ -2,6 +2,7 @@
 //! portable queries (`$n` placeholders, text times, `RETURNING`), so both backends run
 //! the same code and the same tests.
 
+mod lease;
 mod rows;
 mod year;
 
