@@ -1116,9 +1116,9 @@ impl Daemon {
         // Each recipient reads the agenda in their language.
         let mut agenda_lines_in = std::collections::BTreeMap::new();
         for lang in crate::render::LANGUAGES {
-            agenda_lines_in.insert(lang.as_str(), Self::agenda_lines(&agenda, lang));
+            agenda_lines_in.insert(lang.as_str(), self.agenda_lines(&agenda, lang)?);
         }
-        let agenda_lines = Self::agenda_lines(&agenda, self.lang());
+        let agenda_lines = self.agenda_lines(&agenda, self.lang())?;
         let documents = self.agenda_documents(&agenda).await?;
         let mut invitations = Vec::with_capacity(members.len());
         for &(mb, asked) in &members {

@@ -278,31 +278,38 @@ impl Daemon {
         }))
     }
 
-    /// The agenda lines of a meeting as the summons shows them.
-    pub(crate) fn agenda_lines(items: &[AgendaItem], lang: Language) -> Vec<String> {
-        items
+    /// The agenda lines of a meeting as the summons and the calendar entry show them,
+    /// in `lang`: the numbered items through the `agenda` template.
+    pub(crate) fn agenda_lines(&self, items: &[AgendaItem], lang: Language) -> Result<Vec<String>> {
+        let entries: Vec<serde_json::Value> = items
             .iter()
             .filter(|i| i.number.is_some())
             .map(|i| {
-                let mut line = format!(
-                    "{} {} {}",
-                    t(lang, "Sak", "Item"),
-                    i.label().unwrap_or_default(),
-                    i.title
-                );
-                if let Some(p) = &i.proposer_name {
-                    line.push_str(&format!(" ({p})"));
-                }
-                if !i.attachments.is_empty() {
-                    line.push_str(&format!(
-                        " – {}: {}",
-                        t(lang, "vedlegg", "attachments"),
-                        i.attachments.join(", ")
-                    ));
-                }
-                line
+                let code = (i.kind == "fixed")
+                    .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
+                    .flatten()
+                    .map(|f| f.code());
+                serde_json::json!({
+                    "label": i.label().unwrap_or_default(),
+                    "code": code,
+                    "title": i.title,
+                    "proposer": i.proposer_name,
+                    "attachments": i.attachments,
+                })
             })
-            .collect()
+            .collect();
+        let r = self.renderer.render_kind(
+            lang,
+            "agenda",
+            &self.common(""),
+            &serde_json::json!({ "items": entries }),
+        )?;
+        Ok(r.body
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     /// The documents attached to the proposals on an agenda, to go with the summons.
@@ -474,7 +481,6 @@ impl Daemon {
             waiting.meeting_id = Some(m.id);
             items.push(waiting);
         }
-        let lang = self.lang();
         let year = i64::from(m.starts_at.with_timezone(&self.tz(m)?).year());
         let highest = self.store.highest_number(m.council_id, year).await?;
         let mut approved: Vec<&AgendaItem> =
@@ -500,19 +506,9 @@ impl Daemon {
                 ),
             ));
         }
-        let fixed_first = [
-            t(
-                lang,
-                "Godkjenning av innkalling og saksliste",
-                "Approval of the summons and agenda",
-            ),
-            t(
-                lang,
-                "Godkjenning av referat fra forrige møte",
-                "Approval of the minutes of the last meeting",
-            ),
-        ];
-        let last = t(lang, "Eventuelt", "Any other business");
+        // The fixed items are stored by their code; the templates give them words.
+        let fixed_first = crate::workflow::agenda::FixedItem::OPENING.map(|f| f.code());
+        let last = crate::workflow::agenda::FixedItem::CLOSING.code();
         let count = fixed_first.len() + approved.len() + 1;
         let numbers = schedule::next_numbers(year as i32, highest, count);
         let mut agenda = Vec::with_capacity(count);
@@ -564,7 +560,7 @@ impl Daemon {
         }
         if let Some(n) = nums.next() {
             pos += 1;
-            agenda.push(fixed(&last, pos, n));
+            agenda.push(fixed(last, pos, n));
         }
         for a in agenda.iter().filter(|a| a.kind == "fixed") {
             changes.push(Change::NewAgendaItem(NewAgendaItem {
@@ -600,105 +596,74 @@ impl Daemon {
 
     pub(crate) async fn attendance_list(&self, m: &Meeting, job_id: i64) -> Result<bool> {
         let now = self.clock.now();
-        let lang = self.lang();
         let mut mails = Vec::new();
         if m.status == "scheduled" && m.starts_at > now {
-            let mut lines = Vec::new();
-            let (mut yes, mut no, mut none, mut maybe, mut subs) = (0, 0, 0, 0, 0);
+            let (mut attending, mut absent, mut unanswered, mut unsure, mut substitutes) =
+                (0, 0, 0, 0, 0);
+            let mut members = Vec::new();
             for inv in self.store.invitations(m.id).await? {
                 if !inv.role.is_asked_to_answer() {
                     continue;
                 }
-                let what = match (&inv.response, &inv.substitute) {
-                    (_, Some(s)) => {
-                        no += 1;
-                        subs += 1;
-                        format!(
-                            "{} {}",
-                            t(lang, "forfall, vara:", "sends apologies, substitute:"),
-                            s.name
-                        )
+                let answer = match (&inv.response, &inv.substitute) {
+                    (_, Some(_)) => {
+                        absent += 1;
+                        substitutes += 1;
+                        "substitute"
                     }
                     (Some(crate::domain::Response::Accepted), _) => {
-                        yes += 1;
-                        match inv.attendance {
-                            Some(crate::domain::Attendance::Digital) => {
-                                t(lang, "kommer (digitalt)", "attends (digitally)")
-                            }
-                            _ => t(lang, "kommer", "attends"),
-                        }
+                        attending += 1;
+                        "accepted"
                     }
                     (Some(crate::domain::Response::Declined), _) => {
-                        no += 1;
-                        t(lang, "forfall", "sends apologies")
+                        absent += 1;
+                        "declined"
                     }
                     (Some(crate::domain::Response::Tentative), _) => {
-                        maybe += 1;
-                        t(lang, "vet ikke ennå", "not sure yet")
+                        unsure += 1;
+                        "tentative"
                     }
                     (None, _) => {
-                        none += 1;
-                        t(lang, "har ikke svart", "has not answered")
+                        unanswered += 1;
+                        "none"
                     }
                 };
-                lines.push(format!(
-                    "  {} <{}>: {what}",
-                    inv.member_name, inv.member_email
-                ));
+                members.push(serde_json::json!({
+                    "name": inv.member_name,
+                    "email": inv.member_email,
+                    "answer": answer,
+                    "digital": inv.attendance == Some(crate::domain::Attendance::Digital),
+                    "substitute": inv.substitute.as_ref().map(|s| s.name.clone()),
+                }));
             }
-            for x in self.store.extra_attendees(m.id).await? {
-                if x.state == "approved" {
-                    lines.push(format!(
-                        "  {}: {}",
-                        x.name,
-                        t(lang, "bisitter", "extra attendee")
-                    ));
-                }
-            }
-            lines.insert(
-                0,
-                match lang {
-                    Language::Nb | Language::Nn => format!(
-                        "{yes} kommer, {no} har meldt forfall, {none} har ikke svart.{}{}",
-                        if maybe > 0 {
-                            format!(" {maybe} vet ikke ennå.")
-                        } else {
-                            String::new()
-                        },
-                        if subs > 0 {
-                            format!(" {subs} vara møter.")
-                        } else {
-                            String::new()
-                        }
-                    ),
-                    Language::En => format!(
-                        "{yes} attend, {no} send apologies, {none} have not answered.{}{}",
-                        if maybe > 0 {
-                            format!(" {maybe} not sure yet.")
-                        } else {
-                            String::new()
-                        },
-                        if subs > 0 {
-                            format!(" {subs} substitute(s) attend.")
-                        } else {
-                            String::new()
-                        }
-                    ),
-                },
-            );
-            let date = crate::render::format_date(lang, m.starts_at, self.tz(m)?);
+            let extras: Vec<serde_json::Value> = self
+                .store
+                .extra_attendees(m.id)
+                .await?
+                .into_iter()
+                .filter(|x| x.state == "approved")
+                .map(|x| serde_json::json!({ "name": x.name }))
+                .collect();
+            let data = serde_json::json!({
+                "council": m.council_name,
+                "starts": crate::render::local_time(m.starts_at, self.tz(m)?),
+                "attending": attending,
+                "absent": absent,
+                "unanswered": unanswered,
+                "unsure": unsure,
+                "substitutes": substitutes,
+                "members": members,
+                "extras": extras,
+            });
             for c in self.store.coordinators(m.council_id).await? {
                 mails.push(self.notice(Notice {
                     kind: "attendance",
                     effect_key: format!("attendance:{}:{}", m.id, c.id),
                     to_name: &c.name,
                     to_address: &c.email,
-                    subject: format!(
-                        "{}: {} {date}",
-                        t(lang, "Deltakerliste", "Attendance"),
-                        m.council_name
-                    ),
-                    lines: lines.clone(),
+                    template: Some("attendance"),
+                    data: data.clone(),
+                    lang: Some(self.lang_of(&c)),
                     meeting_id: Some(m.id),
                     ..Notice::BLANK
                 })?);
@@ -898,7 +863,6 @@ impl Daemon {
         call: Option<Meeting>,
         trust: &crate::trust::Trust,
     ) -> Result<Handled> {
-        let lang = self.lang();
         let now = self.clock.now();
         let is_call_reply = call.is_some();
         // Who proposes: the original sender of a coordinator's forward, else the sender.
@@ -986,6 +950,12 @@ impl Daemon {
                 }
             })
             .unwrap_or_else(|| proposer.clone());
+        // The proposer's receipt is in their language (an outsider's: the secretariat's).
+        let proposer_lang = memberships
+            .iter()
+            .find(|m| m.council_id == council_id)
+            .map(|m| self.lang_of(m))
+            .unwrap_or(self.lang());
         // Which meeting: the one the call was for while its agenda is open, else the next
         // one whose summons has not gone out.
         let mut target = match call {
@@ -1013,16 +983,30 @@ impl Daemon {
                 }
             }),
         };
-        let title = if item.title.trim().is_empty() {
-            t(lang, "(uten tittel)", "(untitled)")
-        } else {
-            item.title.trim().to_string()
+        let attachments: Vec<String> = u.attachments.iter().map(|a| a.name.clone()).collect();
+        // A proposal needs something to call it by: its title, else its first document.
+        let title = match (item.title.trim(), attachments.first()) {
+            ("", Some(name)) => name.clone(),
+            ("", None) => {
+                return Ok(Handled::held(format!(
+                    "an agenda proposal from {proposer} with neither a title nor a document; kept for a coordinator"
+                )))
+            }
+            (t, _) => t.to_string(),
         };
         let key = Token::generate();
-        let attachments: Vec<String> = u.attachments.iter().map(|a| a.name.clone()).collect();
-        let meeting_text = match &target {
-            Some(m) => crate::render::format_date(lang, m.starts_at, self.tz(m)?),
-            None => t(lang, "neste møte", "the next meeting"),
+        let (meeting_text, starts) = match &target {
+            Some(m) => {
+                let tz = self.tz(m)?;
+                (
+                    format!(
+                        "the meeting of {}",
+                        m.starts_at.with_timezone(&tz).format("%Y-%m-%d")
+                    ),
+                    Some(crate::render::local_time(m.starts_at, tz)),
+                )
+            }
+            None => ("the next meeting".to_string(), None),
         };
         let council = self.store.council(council_id).await?;
         let mut h = Handled::done(format!(
@@ -1074,30 +1058,24 @@ impl Daemon {
                 .push_str("; no receipt (too many to this address this hour)");
         } else {
             h.mails.push(self.notice(Notice {
-            kind: "receipt",
-            effect_key: format!("proposal-receipt:{inbound_id}"),
-            to_name: &proposer_name,
-            to_address: &proposer,
-            subject: format!("{}: {title}", t(lang, "Mottatt forslag til sak", "Agenda proposal received")),
-            lines: vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!("Vi har mottatt forslaget ditt «{title}» til {} ({meeting_text}).", council.name),
-                    Language::En => format!("We have received your proposal \"{title}\" for {} ({meeting_text}).", council.name),
-                },
-                if late {
-                    t(lang, "Forslaget kom etter fristen. Det settes opp på neste møte hvis ikke koordinatorene godkjenner det for dette.",
-                      "The proposal came after the deadline. It goes to the next meeting unless the coordinators approve it for this one.")
-                } else {
-                    t(lang, "Koordinatorene vurderer forslaget, og du får beskjed når det er avgjort.",
-                      "The coordinators will consider it, and you will hear when it is decided.")
-                },
-            ],
-            in_reply_to: u.message_id.as_deref(),
-            meeting_id: target.as_ref().map(|m| m.id),
-            inbound_id: Some(inbound_id),
-            auto_submitted: "auto-replied",
-            ..Notice::BLANK
-        })?);
+                kind: "receipt",
+                effect_key: format!("proposal-receipt:{inbound_id}"),
+                to_name: &proposer_name,
+                to_address: &proposer,
+                template: Some("proposal_receipt"),
+                data: serde_json::json!({
+                    "council": council.name,
+                    "title": title,
+                    "starts": starts,
+                    "late": late,
+                }),
+                lang: Some(proposer_lang),
+                in_reply_to: u.message_id.as_deref(),
+                meeting_id: target.as_ref().map(|m| m.id),
+                inbound_id: Some(inbound_id),
+                auto_submitted: "auto-replied",
+                ..Notice::BLANK
+            })?);
         }
         // The approval request to each coordinator; their one-word reply decides. When
         // they were asked about several proposals within the hour already, this one
@@ -1113,64 +1091,27 @@ impl Daemon {
         h.changes.push(Change::MarkRequested {
             ref_keys: vec![key.as_str().to_string()],
         });
+        let data = serde_json::json!({
+            "council": council.name,
+            "starts": starts,
+            "title": title,
+            "description": item.description.lines().take(40).collect::<Vec<_>>(),
+            "proposer_name": proposer_name,
+            "proposer": proposer,
+            "attachments": attachments,
+            "forwarded_by": forwarded_by,
+            "unverified": !trust.is_authenticated(),
+            "late": late,
+        });
         for c in coordinators {
-            let mut lines = vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!(
-                        "{proposer_name} <{proposer}> foreslår en sak til {} ({meeting_text}):",
-                        council.name
-                    ),
-                    Language::En => format!(
-                        "{proposer_name} <{proposer}> proposes an item for {} ({meeting_text}):",
-                        council.name
-                    ),
-                },
-                String::new(),
-                format!("  {title}"),
-            ];
-            for l in item.description.lines().take(40) {
-                lines.push(format!("  {l}"));
-            }
-            lines.push(String::new());
-            if !attachments.is_empty() {
-                lines.push(format!(
-                    "{}: {}",
-                    t(lang, "Vedlegg", "Attachments"),
-                    attachments.join(", ")
-                ));
-            }
-            if let Some(f) = &forwarded_by {
-                lines.push(format!(
-                    "{} {f}.",
-                    t(lang, "Videresendt av", "Forwarded by")
-                ));
-            }
-            if !trust.is_authenticated() {
-                lines.push(t(
-                    lang,
-                    "NB: Vi kan ikke bekrefte at forslaget kommer fra avsenderen (e-posten er ikke autentisert). Sjekk med forslagsstilleren før du godkjenner.",
-                    "Note: we cannot verify that the proposal comes from its sender (the email is not authenticated). Check with the proposer before approving.",
-                ));
-            }
-            if late {
-                lines.push(t(lang, "Forslaget kom etter fristen: godkjent setter det på dette møtet, ellers går det til neste.",
-                             "The proposal came after the deadline: approving puts it on this meeting, otherwise it goes to the next."));
-            }
-            lines.push(t(
-                lang,
-                "Svar på denne e-posten med «godkjent», «avvist» eller «utsatt».",
-                "Reply to this email with \"approved\", \"rejected\" or \"deferred\".",
-            ));
             h.mails.push(self.notice(Notice {
                 kind: "approval",
                 effect_key: format!("approval:{inbound_id}:{}", c.id),
                 to_name: &c.name,
                 to_address: &c.email,
-                subject: format!(
-                    "{}: {title}",
-                    t(lang, "Godkjenning av sak", "Approve agenda item")
-                ),
-                lines,
+                template: Some("approval"),
+                data: data.clone(),
+                lang: Some(self.lang_of(&c)),
                 key: Some(&key),
                 meeting_id: target.as_ref().map(|m| m.id),
                 inbound_id: Some(inbound_id),
@@ -1188,7 +1129,6 @@ impl Daemon {
         by: &str,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
-        let lang = self.lang();
         if item.number.is_some() || item.kind == "fixed" {
             return Ok(Handled::held(format!(
                 "a decision on \"{}\", which is already on a sent agenda; nothing changed",
@@ -1241,47 +1181,70 @@ impl Daemon {
             inbound_id,
             h.outcome.clone(),
         ));
+        let council = self.store.council(item.council_id).await?;
+        let coordinators = self.store.coordinators(item.council_id).await?;
+        let decided_by = coordinators
+            .iter()
+            .find(|c| crate::trust::same_address(&c.email, by))
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| by.to_string());
+        let cause = inbound_id
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "cli".into());
+        let proposer_name = item
+            .proposer_name
+            .clone()
+            .or_else(|| item.proposer_email.clone())
+            .unwrap_or_default();
+        let data = |own: bool| {
+            serde_json::json!({
+                "own": own,
+                "council": council.name,
+                "title": item.title,
+                "decision": state,
+                "decided_by": decided_by,
+                "items": [{"title": item.title, "decision": state, "proposer_name": proposer_name}],
+            })
+        };
         if let Some(email) = &item.proposer_email {
-            let what = match decision {
-                Decision::Approve => t(
-                    lang,
-                    "er godkjent og settes på sakslisten",
-                    "is approved and goes on the agenda",
-                ),
-                Decision::Reject => t(
-                    lang,
-                    "er ikke tatt med på sakslisten",
-                    "was not put on the agenda",
-                ),
-                Decision::Defer => t(
-                    lang,
-                    "er utsatt til et senere møte",
-                    "is deferred to a later meeting",
-                ),
-            };
             let name = item.proposer_name.clone().unwrap_or_else(|| email.clone());
+            let lang = self
+                .store
+                .members_by_email(email)
+                .await?
+                .iter()
+                .find(|m| m.council_id == item.council_id)
+                .map(|m| self.lang_of(m));
             h.mails.push(self.notice(Notice {
                 kind: "notice",
-                effect_key: format!(
-                        "decision:{}:{state}:{}",
-                        item.id,
-                        inbound_id
-                            .map(|i| i.to_string())
-                            .unwrap_or_else(|| "cli".into())
-                    ),
+                effect_key: format!("decision:{}:{state}:{cause}", item.id),
                 to_name: &name,
                 to_address: email,
-                subject: format!(
-                    "{}: {}",
-                    t(lang, "Forslag til sak", "Agenda proposal"),
-                    item.title
-                ),
-                lines: vec![match lang {
-                    Language::Nb | Language::Nn => {
-                        format!("Forslaget ditt «{}» {what}.", item.title)
-                    }
-                    Language::En => format!("Your proposal \"{}\" {what}.", item.title),
-                }],
+                template: Some("decision"),
+                data: data(true),
+                lang,
+                meeting_id: item.meeting_id,
+                inbound_id,
+                ..Notice::BLANK
+            })?);
+        }
+        // The other coordinators learn what one of them decided (the proposer has
+        // heard already).
+        for c in coordinators.iter().filter(|c| {
+            !crate::trust::same_address(&c.email, by)
+                && !item
+                    .proposer_email
+                    .as_deref()
+                    .is_some_and(|p| crate::trust::same_address(&c.email, p))
+        }) {
+            h.mails.push(self.notice(Notice {
+                kind: "notice",
+                effect_key: format!("decision-told:{}:{state}:{cause}:{}", item.id, c.id),
+                to_name: &c.name,
+                to_address: &c.email,
+                template: Some("decision"),
+                data: data(false),
+                lang: Some(self.lang_of(c)),
                 meeting_id: item.meeting_id,
                 inbound_id,
                 ..Notice::BLANK
@@ -2119,7 +2082,7 @@ impl Daemon {
         let lang = self.lang();
         let items = self.store.agenda_items(m.id).await?;
         let mut ctx = self.meeting_text(m, name, false, lang)?;
-        ctx.agenda = Self::agenda_lines(&items, lang);
+        ctx.agenda = self.agenda_lines(&items, lang)?;
         let r = self.renderer.render(lang, "summons", &ctx)?;
         let body = match lang {
             Language::Nb | Language::Nn => format!(
@@ -2201,7 +2164,6 @@ impl Daemon {
         extra: &crate::domain::Substitute,
         inbound_id: i64,
     ) -> Result<(Change, Vec<OutgoingMail>)> {
-        let lang = self.lang();
         let key = Token::generate();
         let change = Change::NewExtraAttendee {
             ref_key: key.as_str().to_string(),
@@ -2210,11 +2172,13 @@ impl Daemon {
             email: extra.email.clone(),
             inbound_id: Some(inbound_id),
         };
-        let date = crate::render::format_date(lang, m.starts_at, self.tz(m)?);
-        let who = match &extra.email {
-            Some(e) => format!("{} <{e}>", extra.name),
-            None => extra.name.clone(),
-        };
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "starts": crate::render::local_time(m.starts_at, self.tz(m)?),
+            "member_name": inv.member_name,
+            "extra_name": extra.name,
+            "extra_email": extra.email,
+        });
         let mut mails = Vec::new();
         for d in self.extra_deciders(m.council_id).await? {
             mails.push(self.notice(Notice {
@@ -2222,28 +2186,9 @@ impl Daemon {
                 effect_key: format!("extra-request:{inbound_id}:{}", d.id),
                 to_name: &d.name,
                 to_address: &d.email,
-                subject: format!(
-                    "{}: {} ({date})",
-                    t(lang, "Bisitter", "Extra attendee"),
-                    extra.name
-                ),
-                lines: vec![
-                    match lang {
-                        Language::Nb | Language::Nn => format!(
-                            "{} ønsker å ta med {who} som bisitter på møtet i {} {date}.",
-                            inv.member_name, m.council_name
-                        ),
-                        Language::En => format!(
-                            "{} would like to bring {who} as an extra attendee to {} on {date}.",
-                            inv.member_name, m.council_name
-                        ),
-                    },
-                    t(
-                        lang,
-                        "Svar på denne e-posten med «godkjent» eller «avvist».",
-                        "Reply to this email with \"approved\" or \"rejected\".",
-                    ),
-                ],
+                template: Some("extra_request"),
+                data: data.clone(),
+                lang: Some(self.lang_of(&d)),
                 key: Some(&key),
                 meeting_id: Some(m.id),
                 inbound_id: Some(inbound_id),
@@ -2261,7 +2206,6 @@ impl Daemon {
         x: crate::store::ExtraAttendee,
         trust: &crate::trust::Trust,
     ) -> Result<Handled> {
-        let lang = self.lang();
         let inv = self.store.invitation(x.invitation_id).await?;
         let m = self.store.meeting(inv.meeting_id).await?;
         if !self
@@ -2318,26 +2262,19 @@ impl Daemon {
             Some(inbound_id),
             h.outcome.clone(),
         ));
-        let what = if approved {
-            t(
-                lang,
-                "er godkjent som bisitter",
-                "is approved as an extra attendee",
-            )
-        } else {
-            t(
-                lang,
-                "er ikke godkjent som bisitter",
-                "is not approved as an extra attendee",
-            )
-        };
         h.mails.push(self.notice(Notice {
             kind: "notice",
             effect_key: format!("extra-decision:{}:{state}", x.id),
             to_name: &inv.member_name,
             to_address: &inv.member_email,
-            subject: format!("{}: {}", t(lang, "Bisitter", "Extra attendee"), x.name),
-            lines: vec![format!("{} {what}.", x.name)],
+            template: Some("extra_decision"),
+            data: serde_json::json!({
+                "council": m.council_name,
+                "starts": crate::render::local_time(m.starts_at, self.tz(&m)?),
+                "extra_name": x.name,
+                "approved": approved,
+            }),
+            lang: Some(inv.member_language.unwrap_or(self.lang())),
             meeting_id: Some(m.id),
             inbound_id: Some(inbound_id),
             ..Notice::BLANK

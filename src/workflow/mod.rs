@@ -9,6 +9,8 @@ use crate::store::{InboundState, Invitation, Meeting};
 use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
 
+pub mod agenda;
+
 /// What is known about a message's context.
 pub struct InboundContext<'a> {
     pub secretariat_address: &'a str,
