@@ -19,11 +19,6 @@ use crate::store::{
 };
 use crate::understand::{Decision, Kind, Understanding};
 
-/// Picks the sentence in the secretariat's language.
-pub(crate) fn t(lang: Language, nb: &str, en: &str) -> String {
-    lang.pick(nb, en).to_string()
-}
-
 /// One message of the secretariat's own: to one person, about one thing.
 pub(crate) struct Notice<'a> {
     pub kind: &'a str,
@@ -1371,7 +1366,7 @@ impl Daemon {
             let n = recipients.len();
             let names = recipients
                 .iter()
-                .map(|(name, _)| name.as_str())
+                .map(|(name, _, _)| name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
             return self
@@ -1402,7 +1397,6 @@ impl Daemon {
         by: &str,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
-        let lang = self.lang();
         let now = self.clock.now();
         let existing = self.store.minutes(m.id).await?;
         if existing.iter().any(|x| x.state == "approved") {
@@ -1415,8 +1409,8 @@ impl Daemon {
         let deadline = now + chrono::Duration::days(i64::from(offsets.correction_days));
         let tz = self.tz(m)?;
         let key = Token::generate();
-        let date = crate::render::format_date(lang, m.starts_at, tz);
-        let deadline_text = crate::render::format_date(lang, deadline, tz);
+        let date = Self::log_date(m.starts_at, tz);
+        let deadline_text = Self::log_date(deadline, tz);
         let mut h = Handled::done(format!("draft minutes, version {version}, for the meeting of {date} (corrections until {deadline_text})"));
         h.changes.push(Change::NewMinutes(NewMinutes {
             ref_key: key.as_str().to_string(),
@@ -1441,39 +1435,23 @@ impl Daemon {
             h.outcome.clone(),
         ));
         let recipients = self.minutes_recipients(m).await?;
-        let subject = format!(
-            "{} {} {date}{}",
-            t(lang, "Utkast til referat:", "Draft minutes:"),
-            m.council_name,
-            if version > 1 {
-                format!(" ({} {version})", t(lang, "versjon", "version"))
-            } else {
-                String::new()
-            }
-        );
-        for (name, email) in &recipients {
-            let mut lines = vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!("Her er utkastet til referat fra møtet i {} {date}. Rettelser sendes som svar på denne e-posten innen {deadline_text}: skriv hva som skal endres (gjerne med saksnummer), eller rett direkte i teksten under. Har du ingen merknader, svar gjerne «ingen merknader».", m.council_name),
-                    Language::En => format!("Here is the draft of the minutes of {} on {date}. Send corrections as a reply to this email by {deadline_text}: say what should change (with the item number), or edit the text below. If you have no remarks, reply \"no remarks\".", m.council_name),
-                },
-                String::new(),
-            ];
-            if let Some((n, _, _)) = &attachment {
-                lines.push(format!(
-                    "{}: {n}",
-                    t(lang, "Referatet ligger ved", "The minutes are attached")
-                ));
-                lines.push(String::new());
-            }
-            lines.extend(body.lines().map(str::to_string));
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "starts": crate::render::local_time(m.starts_at, tz),
+            "deadline": crate::render::local_time(deadline, tz),
+            "version": version,
+            "attachment": attachment.as_ref().map(|a| a.0.clone()),
+            "text": Self::minutes_text(body),
+        });
+        for (name, email, lang) in &recipients {
             h.mails.push(self.notice(Notice {
                 kind: "minutes",
                 effect_key: format!("minutes:{}:{version}:{email}", m.id),
                 to_name: name,
                 to_address: email,
-                subject: subject.clone(),
-                lines,
+                template: Some("minutes"),
+                data: data.clone(),
+                lang: Some(*lang),
                 key: Some(&key),
                 meeting_id: Some(m.id),
                 inbound_id,
@@ -1484,25 +1462,54 @@ impl Daemon {
         Ok(h)
     }
 
+    /// A local time for the log and the command line (English, not a letter):
+    /// `2027-03-09 10:00`.
+    fn log_date(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// The text of minutes as a mail shows it: its lines, without carriage returns or
+    /// the final line break.
+    fn minutes_text(body: &str) -> String {
+        body.lines().collect::<Vec<_>>().join("\n")
+    }
+
     /// Who gets the draft minutes: those who attended (or sent a substitute, who gets
     /// it too) and the coordinators, each once.
-    pub(crate) async fn minutes_recipients(&self, m: &Meeting) -> Result<Vec<(String, String)>> {
-        let mut recipients: Vec<(String, String)> = Vec::new();
+    pub(crate) async fn minutes_recipients(
+        &self,
+        m: &Meeting,
+    ) -> Result<Vec<(String, String, Language)>> {
+        let members = self.store.members(m.council_id).await?;
+        // A substitute who is a member reads their own language; one from outside
+        // the council, the language of the member who named them.
+        let lang_of_address = |email: &str, fallback: Option<Language>| {
+            members
+                .iter()
+                .find(|x| crate::trust::same_address(&x.email, email))
+                .and_then(|x| x.language)
+                .or(fallback)
+                .unwrap_or(self.lang())
+        };
+        let mut recipients: Vec<(String, String, Language)> = Vec::new();
         for inv in self.store.invitations(m.id).await? {
+            let lang = inv.member_language.unwrap_or(self.lang());
             if inv.response == Some(crate::domain::Response::Accepted) {
-                recipients.push((inv.member_name.clone(), inv.member_email.clone()));
+                recipients.push((inv.member_name.clone(), inv.member_email.clone(), lang));
             }
             if let Some(s) = &inv.substitute {
                 if let Some(e) = &s.email {
-                    recipients.push((s.name.clone(), e.clone()));
+                    let lang = lang_of_address(e, inv.member_language);
+                    recipients.push((s.name.clone(), e.clone(), lang));
                 }
             }
         }
         for c in self.store.coordinators(m.council_id).await? {
-            recipients.push((c.name, c.email));
+            let lang = self.lang_of(&c);
+            recipients.push((c.name, c.email, lang));
         }
         let mut seen = std::collections::HashSet::new();
-        recipients.retain(|(_, e)| seen.insert(e.clone()));
+        recipients.retain(|(_, e, _)| seen.insert(e.clone()));
         Ok(recipients)
     }
 
@@ -1641,7 +1648,6 @@ impl Daemon {
         by: &str,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
-        let lang = self.lang();
         let now = self.clock.now();
         if mi.state != "draft" {
             return Ok(Handled::held(format!(
@@ -1653,10 +1659,10 @@ impl Daemon {
         if now < mi.deadline_at {
             return Ok(Handled::held(format!(
                 "approval of the minutes before the correction deadline ({}); nothing sent",
-                crate::render::format_date(lang, mi.deadline_at, tz)
+                Self::log_date(mi.deadline_at, tz)
             )));
         }
-        let date = crate::render::format_date(lang, m.starts_at, tz);
+        let date = Self::log_date(m.starts_at, tz);
         let mut h = Handled::done(format!(
             "minutes of {date}, version {}, approved by {by}; sent to the council",
             mi.version
@@ -1679,34 +1685,24 @@ impl Daemon {
             }
             _ => None,
         };
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "starts": crate::render::local_time(m.starts_at, tz),
+            "attachment": attachment.as_ref().map(|a| a.0.clone()),
+            "text": Self::minutes_text(&mi.body),
+        });
         for mb in self.store.members(m.council_id).await? {
             if mb.failing_since.is_some() {
                 continue;
             }
-            let mut lines = vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!(
-                        "Referatet fra møtet i {} {date} er godkjent.",
-                        m.council_name
-                    ),
-                    Language::En => {
-                        format!("The minutes of {} on {date} are approved.", m.council_name)
-                    }
-                },
-                String::new(),
-            ];
-            lines.extend(mi.body.lines().map(str::to_string));
             h.mails.push(self.notice(Notice {
                 kind: "minutes_final",
                 effect_key: format!("minutes-final:{}:{}", mi.id, mb.id),
                 to_name: &mb.name,
                 to_address: &mb.email,
-                subject: format!(
-                    "{} {} {date}",
-                    t(lang, "Referat:", "Minutes:"),
-                    m.council_name
-                ),
-                lines,
+                template: Some("minutes_final"),
+                data: data.clone(),
+                lang: Some(self.lang_of(&mb)),
                 meeting_id: Some(m.id),
                 inbound_id,
                 attachments: attachment.iter().cloned().collect(),
@@ -1718,7 +1714,6 @@ impl Daemon {
 
     /// The end of the correction period: the coordinators get every correction.
     pub(crate) async fn corrections_digest(&self, m: &Meeting, job_id: i64) -> Result<bool> {
-        let lang = self.lang();
         let mut mails = Vec::new();
         let current = self
             .store
@@ -1729,96 +1724,53 @@ impl Daemon {
             .max_by_key(|x| x.version);
         if let Some(mi) = current {
             let key = Token::parse(&mi.ref_key);
+            let tz = self.tz(m)?;
             let corrections = self.store.corrections(mi.id).await?;
             // Names, not addresses: those the draft went to, by their address.
             let recipients = self.minutes_recipients(m).await?;
             let name_of = |email: &str| {
                 recipients
                     .iter()
-                    .find(|(_, e)| crate::trust::same_address(e, email))
-                    .map(|(n, _)| n.clone())
+                    .find(|(_, e, _)| crate::trust::same_address(e, email))
+                    .map(|(n, _, _)| n.clone())
                     .unwrap_or_else(|| email.to_string())
             };
-            let mut lines = vec![match lang {
-                Language::Nb | Language::Nn => format!("Fristen for rettelser til referatet (versjon {}) er ute. Dette kom inn:", mi.version),
-                Language::En => format!("The deadline for corrections to the minutes (version {}) has passed. This came in:", mi.version),
-            }, String::new()];
-            let mut any = false;
-            for c in &corrections {
-                if c.no_remarks {
-                    lines.push(format!(
-                        "  {}: {}",
-                        name_of(&c.author),
-                        t(lang, "ingen merknader", "no remarks")
-                    ));
-                    continue;
-                }
-                any = true;
-                let item = c
-                    .item
-                    .as_ref()
-                    .map(|i| format!(" ({} {i})", t(lang, "sak", "item")))
-                    .unwrap_or_default();
-                match (&c.before, &c.after) {
-                    (Some(b), Some(a)) => {
-                        lines.push(format!("  {}{item}: «{b}» → «{a}»", name_of(&c.author)))
-                    }
-                    _ => lines.push(format!("  {}{item}: {}", name_of(&c.author), c.text)),
-                }
-            }
-            if corrections.is_empty() {
-                lines.push(t(lang, "  Ingen svar.", "  No replies."));
-            }
-            let coordinators: Vec<String> = self
-                .store
-                .coordinators(m.council_id)
-                .await?
-                .into_iter()
-                .map(|c| c.email)
-                .collect();
+            let coordinators = self.store.coordinators(m.council_id).await?;
             let silent: Vec<String> = recipients
                 .iter()
-                .filter(|(_, e)| !coordinators.contains(e))
-                .filter(|(_, e)| {
+                .filter(|(_, e, _)| !coordinators.iter().any(|c| &c.email == e))
+                .filter(|(_, e, _)| {
                     !corrections
                         .iter()
                         .any(|c| crate::trust::same_address(&c.author, e))
                 })
-                .map(|(n, _)| n.clone())
+                .map(|(n, _, _)| n.clone())
                 .collect();
-            if !silent.is_empty() {
-                lines.push(String::new());
-                lines.push(format!(
-                    "{}: {}",
-                    t(lang, "Har ikke svart", "Have not answered"),
-                    silent.join(", ")
-                ));
-            }
-            lines.push(String::new());
-            lines.push(if any {
-                t(lang, "Send en rettet versjon til postkassen («Utkast til referat …») for en ny runde, eller svar «godkjent» for å sende referatet ut.",
-                  "Send a corrected version to the mailbox (\"Draft minutes …\") for another round, or reply \"approved\" to send the minutes out.")
-            } else {
-                t(lang, "Svar «godkjent» på denne e-posten for å sende referatet til alle.", "Reply \"approved\" to this email to send the minutes to everyone.")
+            let data = serde_json::json!({
+                "council": m.council_name,
+                "starts": crate::render::local_time(m.starts_at, tz),
+                "deadline": crate::render::local_time(mi.deadline_at, tz),
+                "version": mi.version,
+                "corrections": corrections.iter().map(|c| serde_json::json!({
+                    "author": name_of(&c.author),
+                    "item": c.item,
+                    "before": c.before,
+                    "after": c.after,
+                    "text": c.text,
+                    "no_remarks": c.no_remarks,
+                })).collect::<Vec<_>>(),
+                "silent": silent,
+                "corrected": corrections.iter().any(|c| !c.no_remarks),
             });
-            for c in self.store.coordinators(m.council_id).await? {
+            for c in &coordinators {
                 mails.push(self.notice(Notice {
                     kind: "digest",
                     effect_key: format!("digest:{}:{}", mi.id, c.id),
                     to_name: &c.name,
                     to_address: &c.email,
-                    subject: format!(
-                        "{} {} ({} {})",
-                        t(
-                            lang,
-                            "Rettelser til referat:",
-                            "Corrections to the minutes:"
-                        ),
-                        m.council_name,
-                        t(lang, "versjon", "version"),
-                        mi.version
-                    ),
-                    lines: lines.clone(),
+                    template: Some("digest"),
+                    data: data.clone(),
+                    lang: Some(self.lang_of(c)),
                     key: key.as_ref(),
                     meeting_id: Some(m.id),
                     ..Notice::BLANK
@@ -1845,7 +1797,6 @@ impl Daemon {
         new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
         by: &str,
     ) -> Result<String> {
-        let lang = self.lang();
         let now = self.clock.now();
         if m.status != "scheduled" {
             return Err(DaemonError::Refused(format!(
@@ -1893,91 +1844,67 @@ impl Daemon {
             }
         }
         let tz = self.tz(m)?;
-        let at = t(lang, "kl.", "at");
         let old_date = format!(
-            "{} {at} {}",
-            crate::render::format_date(lang, m.starts_at, tz),
-            crate::render::format_time_range(m.starts_at, m.ends_at, tz)
+            "{}–{}",
+            Self::log_date(m.starts_at, tz),
+            m.ends_at.with_timezone(&tz).format("%H:%M")
         );
         let new_date = format!(
-            "{} {at} {}",
-            crate::render::format_date(lang, moved.starts_at, tz),
-            crate::render::format_time_range(moved.starts_at, moved.ends_at, tz)
+            "{}–{}",
+            Self::log_date(moved.starts_at, tz),
+            moved.ends_at.with_timezone(&tz).format("%H:%M")
         );
         let mut mails = Vec::new();
-        let method = if new_times.is_some() {
-            "REQUEST"
+        let (method, kind) = if new_times.is_some() {
+            ("REQUEST", "update")
         } else {
-            "CANCEL"
+            ("CANCEL", "cancel")
         };
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "title": m.title,
+            "old_starts": crate::render::local_time(m.starts_at, tz),
+            "old_ends": crate::render::local_time(m.ends_at, tz),
+            "starts": crate::render::local_time(moved.starts_at, tz),
+            "ends": crate::render::local_time(moved.ends_at, tz),
+        });
         for inv in self.store.invitations(m.id).await? {
             let asked = inv.role.is_asked_to_answer();
-            let (subject, line) = match (new_times.is_some(), lang) {
-                (true, Language::Nb | Language::Nn) => (
-                    format!("Endret tidspunkt: {} {new_date}", m.council_name),
-                    format!(
-                        "Møtet i {} er flyttet fra {old_date} til {new_date}.",
-                        m.council_name
-                    ),
-                ),
-                (true, Language::En) => (
-                    format!("New time: {} {new_date}", m.council_name),
-                    format!(
-                        "The meeting of {} has moved from {old_date} to {new_date}.",
-                        m.council_name
-                    ),
-                ),
-                (false, Language::Nb | Language::Nn) => (
-                    format!("Avlyst: {} {old_date}", m.council_name),
-                    format!("Møtet i {} {old_date} er avlyst.", m.council_name),
-                ),
-                (false, Language::En) => (
-                    format!("Cancelled: {} {old_date}", m.council_name),
-                    format!(
-                        "The meeting of {} on {old_date} is cancelled.",
-                        m.council_name
-                    ),
-                ),
+            let lang = inv.member_language.unwrap_or(self.lang());
+            let data = match kind {
+                "update" => {
+                    let mut d = data.clone();
+                    if let Some(o) = d.as_object_mut() {
+                        o.insert("asked".into(), asked.into());
+                    }
+                    d
+                }
+                _ => serde_json::json!({
+                    "council": m.council_name,
+                    "title": m.title,
+                    "starts": crate::render::local_time(m.starts_at, tz),
+                    "ends": crate::render::local_time(m.ends_at, tz),
+                }),
             };
-            let mut lines = vec![line];
-            if new_times.is_some() && asked {
-                lines.push(t(
-                    lang,
-                    "Svar gjerne på nytt hvis dette endrer om du kan komme.",
-                    "Please answer again if this changes whether you can come.",
-                ));
-            }
-            let ics = self.calendar_entry(
+            let ics = self.templated_calendar_entry(
                 &moved,
                 method,
                 sequence,
                 &inv.member_name,
                 &inv.member_email,
                 asked,
-                &lines.join("\n"),
+                (lang, &format!("{kind}_calendar"), &data),
                 Some(&inv.token),
             )?;
             let token = Token::parse(&inv.token);
             let mut mail = self.notice(Notice {
-                kind: if new_times.is_some() {
-                    "update"
-                } else {
-                    "cancel"
-                },
-                effect_key: format!(
-                    "{}:{}:{}:{sequence}",
-                    if new_times.is_some() {
-                        "update"
-                    } else {
-                        "cancel"
-                    },
-                    m.id,
-                    inv.id
-                ),
+                kind,
+                effect_key: format!("{kind}:{}:{}:{sequence}", m.id, inv.id),
                 to_name: &inv.member_name,
                 to_address: &inv.member_email,
-                subject,
-                lines,
+                template: Some(kind),
+                data,
+                lang: Some(lang),
                 key: token.as_ref(),
                 meeting_id: Some(m.id),
                 calendar: Some((method, ics)),
@@ -2012,6 +1939,50 @@ impl Daemon {
         self.store.commit(&changes, &mails, &[ev], now).await?;
         self.store.advance_clock(now).await?;
         Ok(what)
+    }
+
+    /// A calendar entry whose words come from a template: the kind's subject line is
+    /// the entry's title (SUMMARY), its body the description, in the recipient's
+    /// language. Otherwise as [`Daemon::calendar_entry`].
+    #[allow(clippy::too_many_arguments)]
+    fn templated_calendar_entry(
+        &self,
+        m: &Meeting,
+        method: &str,
+        sequence: i64,
+        name: &str,
+        address: &str,
+        rsvp: bool,
+        (lang, kind, data): (Language, &str, &serde_json::Value),
+        token: Option<&str>,
+    ) -> Result<String> {
+        let text = self
+            .renderer
+            .render_kind(lang, kind, &self.common(name), data)?;
+        let uid = crate::mail::ics::personal_uid(token, &m.uid);
+        let location = match (&m.place.room, &m.place.digital_link) {
+            (Some(r), Some(l)) => Some(format!("{r} / {l}")),
+            (Some(r), None) => Some(r.clone()),
+            (None, Some(l)) => Some(l.clone()),
+            (None, None) => None,
+        };
+        Ok(ics::build(&ics::Entry {
+            method,
+            uid: &uid,
+            sequence,
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            time_zone: self.tz(m)?,
+            summary: &text.subject,
+            location: location.as_deref(),
+            description: text.body.trim_end(),
+            organizer_name: &self.cfg.secretariat.name,
+            organizer: &self.cfg.secretariat.address,
+            attendee_name: name,
+            attendee: address,
+            rsvp,
+            stamp: self.clock.now(),
+        }))
     }
 
     /// Commits what a command decided (approve an item, submit or approve minutes),
@@ -2079,60 +2050,74 @@ impl Daemon {
         email: &str,
         inbound_id: i64,
     ) -> Result<OutgoingMail> {
-        let lang = self.lang();
+        let tz = self.tz(m)?;
+        // A substitute from the council reads their own language; one from outside it,
+        // the language of the member who named them.
+        let lang = self
+            .store
+            .members(m.council_id)
+            .await?
+            .iter()
+            .find(|x| crate::trust::same_address(&x.email, email))
+            .and_then(|x| x.language)
+            .or(inv.member_language)
+            .unwrap_or(self.lang());
         let items = self.store.agenda_items(m.id).await?;
-        let mut ctx = self.meeting_text(m, name, false, lang)?;
-        ctx.agenda = self.agenda_lines(&items, lang)?;
-        let r = self.renderer.render(lang, "summons", &ctx)?;
-        let body = match lang {
-            Language::Nb | Language::Nn => format!(
-                "{} har meldt at du møter i stedet.\n\n{}",
-                inv.member_name, r.body
-            ),
-            Language::En => format!(
-                "{} has told us that you attend in their place.\n\n{}",
-                inv.member_name, r.body
-            ),
-        };
-        let ics = self.calendar_entry(
+        let agenda: Vec<serde_json::Value> = items
+            .iter()
+            .filter(|i| i.number.is_some())
+            .map(|i| {
+                let code = (i.kind == "fixed")
+                    .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
+                    .flatten()
+                    .map(|f| f.code());
+                serde_json::json!({
+                    "label": i.label().unwrap_or_default(),
+                    "code": code,
+                    "title": i.title,
+                    "proposer": i.proposer_name,
+                    "attachments": i.attachments,
+                })
+            })
+            .collect();
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "title": m.title,
+            "starts": crate::render::local_time(m.starts_at, tz),
+            "ends": crate::render::local_time(m.ends_at, tz),
+            "room": m.place.room,
+            "link": m.place.digital_link,
+            "member": inv.member_name,
+            "agenda": agenda,
+        });
+        let ics = self.templated_calendar_entry(
             m,
             "REQUEST",
             m.sequence,
             name,
             email,
             false,
-            &ctx.agenda.join("\n"),
+            (lang, "substitute_calendar", &data),
             None,
         )?;
-        let message_id = compose::new_message_id("summons", None, self.cfg.secretariat.domain());
-        let raw = compose::build(&Draft {
-            from_name: &self.cfg.secretariat.name,
-            from_address: &self.cfg.secretariat.address,
-            reply_to: None,
-            to_name: Some(name),
-            to_address: email,
-            subject: &r.subject,
-            body: &body,
-            message_id: &message_id,
-            in_reply_to: None,
-            auto_submitted: "auto-generated",
+        let mut mail = self.notice(Notice {
             kind: "summons",
-            date: self.clock.now(),
-            calendar: Some(("REQUEST", ics)),
-            attachments: Vec::new(),
-        })?;
-        Ok(OutgoingMail {
             effect_key: format!("substitute:{}:{email}", inv.id),
-            message_id,
-            kind: "summons".into(),
-            recipient: email.to_string(),
-            envelope_from: self.cfg.secretariat.address.clone(),
-            raw,
+            to_name: name,
+            to_address: email,
+            template: Some("substitute_summons"),
+            data,
+            lang: Some(lang),
             meeting_id: Some(m.id),
-            invitation_id: Some(inv.id),
             inbound_id: Some(inbound_id),
-            grant: None,
-        })
+            calendar: Some(("REQUEST", ics)),
+            // The documents the members' summons carries: the substitute reads them
+            // in the member's place.
+            attachments: self.agenda_documents(&items).await?,
+            ..Notice::BLANK
+        })?;
+        mail.invitation_id = Some(inv.id);
+        Ok(mail)
     }
 }
 
