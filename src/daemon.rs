@@ -37,6 +37,7 @@ mod approvals;
 pub mod fuzzing;
 mod held;
 mod lease;
+mod meeting;
 mod trusted;
 mod year;
 
