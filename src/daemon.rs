@@ -38,6 +38,7 @@ pub mod fuzzing;
 mod held;
 mod lease;
 mod meeting;
+mod minutes;
 mod trusted;
 mod year;
 
