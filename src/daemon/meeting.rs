@@ -12,6 +12,7 @@ use crate::mail::ics;
 use crate::store::{self, OutgoingMail};
 use crate::workflow::meeting::{
     self as decide, guest_language, AgendaLine, ChangeSnapshot, Guest, GuestSummons, MeetingChange,
+    OpenItem,
 };
 use crate::workflow::minutes_plan::{self as plan, Plan};
 
@@ -261,6 +262,18 @@ impl Daemon {
                 .map(|j| j.kind)
                 .collect(),
             offsets: self.cfg.offsets(&m.council_slug),
+            open_items: self
+                .store
+                .agenda_items(m.id)
+                .await?
+                .into_iter()
+                .filter(|i| i.number.is_none() && i.kind == "proposal")
+                .map(|i| OpenItem {
+                    id: i.id,
+                    title: i.title,
+                    state: i.state,
+                })
+                .collect(),
         };
         let change = match new_times {
             Some((starts_at, ends_at)) => MeetingChange::Move { starts_at, ends_at },
@@ -385,5 +398,9 @@ fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: plan::Change) -> st
             due_at,
         },
         plan::Change::CancelJobs => store::Change::CancelJobs { meeting_id },
+        plan::Change::DetachAgendaItem { id } => store::Change::MoveAgendaItem {
+            id,
+            meeting_id: None,
+        },
     }
 }

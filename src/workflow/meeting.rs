@@ -39,6 +39,17 @@ pub struct ChangeSnapshot {
     /// The kinds of the meeting's jobs that are done: they are not done again.
     pub done_jobs: Vec<String>,
     pub offsets: Offsets,
+    /// The proposals on the meeting's agenda that are not numbered yet.
+    pub open_items: Vec<OpenItem>,
+}
+
+/// A proposal waiting for a meeting's agenda to close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenItem {
+    pub id: i64,
+    pub title: String,
+    /// `proposed`, `approved`, `rejected`, `deferred`.
+    pub state: String,
 }
 
 /// The language of someone named in an answer: their own when they are on the council,
@@ -94,6 +105,23 @@ pub fn change_meeting(
                 sequence,
             });
             plan.changes.push(Change::CancelJobs);
+            // What was proposed or approved for it waits for the next meeting whose
+            // agenda closes, as a proposal made when no meeting was scheduled does.
+            for i in s
+                .open_items
+                .iter()
+                .filter(|i| i.state == "proposed" || i.state == "approved")
+            {
+                plan.changes.push(Change::DetachAgendaItem { id: i.id });
+                plan.events.push(Event {
+                    actor: by.to_string(),
+                    kind: "agenda_moved",
+                    detail: format!(
+                        "\"{}\" waits for the next meeting: meeting {} is cancelled",
+                        i.title, m.id
+                    ),
+                });
+            }
             (m.starts_at, m.ends_at)
         }
     };
@@ -324,6 +352,7 @@ mod tests {
             }],
             done_jobs: vec!["call".into(), "summons".into()],
             offsets: Offsets::default(),
+            open_items: Vec::new(),
         }
     }
 
@@ -461,10 +490,20 @@ mod tests {
 
     #[test]
     fn cancelling_before_the_summons_tells_nobody_and_stops_every_job() {
+        let item = |id: i64, title: &str, state: &str| OpenItem {
+            id,
+            title: title.into(),
+            state: state.into(),
+        };
         let s = ChangeSnapshot {
             invited: Vec::new(),
             guests: Vec::new(),
             done_jobs: vec!["call".into()],
+            open_items: vec![
+                item(21, "Veileder for LIS1", "approved"),
+                item(22, "Ny turnusordning", "proposed"),
+                item(23, "Avvist forslag", "rejected"),
+            ],
             ..snapshot()
         };
         let p = change_meeting(
@@ -485,13 +524,24 @@ mod tests {
                     sequence: 2,
                 },
                 Change::CancelJobs,
+                // The proposals wait for the next meeting; the rejected one stays.
+                Change::DetachAgendaItem { id: 21 },
+                Change::DetachAgendaItem { id: 22 },
             ]
         );
         assert_eq!(
             p.outcome,
             "meeting 7 on 2027-03-23 10:00–12:00 cancelled; 0 cancellation(s) queued"
         );
-        assert_eq!(p.events.first().map(|e| e.kind), Some("meeting_cancelled"));
+        let events: Vec<&str> = p.events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            events,
+            vec!["agenda_moved", "agenda_moved", "meeting_cancelled"]
+        );
+        assert_eq!(
+            p.events[0].detail,
+            "\"Veileder for LIS1\" waits for the next meeting: meeting 7 is cancelled"
+        );
     }
 
     #[test]

@@ -160,6 +160,11 @@ pub enum Change {
     },
     /// Every pending job of the meeting is cancelled.
     CancelJobs,
+    /// An agenda item leaves the meeting and waits for the next one whose agenda
+    /// closes.
+    DetachAgendaItem {
+        id: i64,
+    },
 }
 
 /// An audit line: who did what.
@@ -199,10 +204,5 @@ impl Plan {
             held: false,
             ..Plan::held(outcome)
         }
-    }
-
-    /// The mails of one kind, for tests and the log.
-    pub fn mails_of<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Mail> + 'a {
-        self.mails.iter().filter(move |m| m.kind == kind)
     }
 }
