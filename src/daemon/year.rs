@@ -1,6 +1,7 @@
 //! The council's year around each meeting: the call for agenda items, proposals and
-//! their approval, the numbered agenda, calendar entries, moves and cancellations, the
-//! attendance list, and draft minutes with their corrections and approval.
+//! their approval, the numbered agenda, calendar entries and the attendance list; what
+//! a reply to our mail refers to. Draft minutes are in `minutes.rs`, moves and
+//! cancellations in `meeting.rs`.
 //!
 //! Every function here builds changes and mail, and commits them in one transaction
 //! with whatever caused them (a message, a job, a command).
