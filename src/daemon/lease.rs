@@ -37,6 +37,25 @@ pub fn holder_id() -> &'static str {
     })
 }
 
+/// Whether a holder id names a process of this host that no longer runs.
+fn dead_on_this_host(other: &str) -> bool {
+    let mine = holder_id();
+    let host = |id: &str| id.rsplitn(3, ':').nth(2).map(str::to_string);
+    let pid = |id: &str| {
+        id.rsplitn(3, ':')
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+    };
+    match (host(other), host(mine), pid(other)) {
+        (Some(h), Some(m), Some(p)) if h == m && p != std::process::id() => {
+            // Without /proc (not Linux) nothing is known: wait for the lease to expire.
+            std::path::Path::new("/proc/self").exists()
+                && !std::path::Path::new(&format!("/proc/{p}")).exists()
+        }
+        _ => false,
+    }
+}
+
 fn ttl() -> chrono::Duration {
     chrono::Duration::from_std(LEASE_TTL).unwrap_or(chrono::Duration::seconds(10))
 }
@@ -48,12 +67,29 @@ impl Daemon {
     }
 
     /// Takes or renews the mailbox lease once; false when another process holds it.
+    /// A holder on this host whose process is gone (killed, crashed) is not waited for:
+    /// a restarted daemon reads at once, so the copies that confirm its predecessor's
+    /// sends come back before those sends are retried.
     pub(crate) async fn take_mailbox(&self) -> Result<bool> {
         let now = wall_now();
-        Ok(self
+        let name = self.mailbox_lease();
+        if self
             .store
-            .take_lease(&self.mailbox_lease(), holder_id(), now, now + ttl())
-            .await?)
+            .take_lease(&name, holder_id(), now, now + ttl())
+            .await?
+        {
+            return Ok(true);
+        }
+        match self.store.lease_holder(&name).await? {
+            Some((other, _)) if dead_on_this_host(&other) => {
+                tracing::info!(holder = %other, "the process that held the mailbox is gone; taking over");
+                Ok(self
+                    .store
+                    .take_lease_from(&name, &other, holder_id(), now + ttl())
+                    .await?)
+            }
+            _ => Ok(false),
+        }
     }
 
     pub(crate) async fn release_mailbox(&self) {
@@ -145,5 +181,30 @@ impl Daemon {
         }
         self.release_mailbox().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_gone_process_of_this_host_is_taken_over_at_once() {
+        let me = holder_id();
+        let host = me.split(':').next().unwrap();
+        assert!(!dead_on_this_host(me), "not ourselves");
+        assert!(
+            !dead_on_this_host(&format!("{host}:1:00000000")),
+            "pid 1 runs"
+        );
+        assert!(
+            dead_on_this_host(&format!("{host}:4194304:00000000")),
+            "no such pid"
+        );
+        assert!(
+            !dead_on_this_host("other-host:4194304:00000000"),
+            "another host: wait"
+        );
+        assert!(!dead_on_this_host("garbage"));
     }
 }

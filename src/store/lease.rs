@@ -31,6 +31,28 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Takes the lease from `from`, a holder known to be dead (a process of this host
+    /// that no longer exists), without waiting for it to expire. Only if `from` still
+    /// holds it: one statement, so two processes cannot both take it.
+    pub async fn take_lease_from(
+        &self,
+        name: &str,
+        from: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE leases SET holder = $1, expires_at = $2 WHERE name = $3 AND holder = $4",
+        )
+        .bind(holder)
+        .bind(ts(until))
+        .bind(name)
+        .bind(from)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Gives the lease up (a clean stop), so another process need not wait for it to
     /// expire.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
