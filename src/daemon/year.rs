@@ -5,7 +5,7 @@
 //! Every function here builds changes and mail, and commits them in one transaction
 //! with whatever caused them (a message, a job, a command).
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{DaemonError, Result};
 use crate::daemon::Daemon;
@@ -278,40 +278,6 @@ impl Daemon {
         }))
     }
 
-    /// The agenda lines of a meeting as the summons and the calendar entry show them,
-    /// in `lang`: the numbered items through the `agenda` template.
-    pub(crate) fn agenda_lines(&self, items: &[AgendaItem], lang: Language) -> Result<Vec<String>> {
-        let entries: Vec<serde_json::Value> = items
-            .iter()
-            .filter(|i| i.number.is_some())
-            .map(|i| {
-                let code = (i.kind == "fixed")
-                    .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
-                    .flatten()
-                    .map(|f| f.code());
-                serde_json::json!({
-                    "label": i.label().unwrap_or_default(),
-                    "code": code,
-                    "title": i.title,
-                    "proposer": i.proposer_name,
-                    "attachments": i.attachments,
-                })
-            })
-            .collect();
-        let r = self.renderer.render_kind(
-            lang,
-            "agenda",
-            &self.common(""),
-            &serde_json::json!({ "items": entries }),
-        )?;
-        Ok(r.body
-            .lines()
-            .map(str::trim_end)
-            .filter(|l| !l.trim().is_empty())
-            .map(str::to_string)
-            .collect())
-    }
-
     /// The documents attached to the proposals on an agenda, to go with the summons.
     /// Past a total of 10 MB they are only listed, so the summons still arrives.
     pub(crate) async fn agenda_documents(
@@ -343,45 +309,6 @@ impl Daemon {
             }
         }
         Ok(out)
-    }
-
-    /// The next scheduled meeting of a council after `after` (for deferred and late
-    /// proposals).
-    async fn next_meeting(&self, council_id: i64, after: DateTime<Utc>) -> Result<Option<Meeting>> {
-        Ok(self
-            .store
-            .meetings()
-            .await?
-            .into_iter()
-            .filter(|m| {
-                m.council_id == council_id && m.status == "scheduled" && m.starts_at > after
-            })
-            .min_by_key(|m| m.starts_at))
-    }
-
-    /// The first scheduled meeting of a council after `after` whose agenda is still
-    /// open (its summons has not gone out).
-    async fn next_open_meeting(
-        &self,
-        council_id: i64,
-        after: DateTime<Utc>,
-    ) -> Result<Option<Meeting>> {
-        let mut candidates: Vec<Meeting> = self
-            .store
-            .meetings()
-            .await?
-            .into_iter()
-            .filter(|m| {
-                m.council_id == council_id && m.status == "scheduled" && m.starts_at > after
-            })
-            .collect();
-        candidates.sort_by_key(|m| m.starts_at);
-        for m in candidates {
-            if !self.summons_sent(m.id).await? {
-                return Ok(Some(m));
-            }
-        }
-        Ok(None)
     }
 
     /// Marks a scheduled job done with the mail it sends and its audit line, in one
@@ -452,144 +379,6 @@ impl Daemon {
             &mails,
         )
         .await
-    }
-
-    /// Closes a meeting's agenda: the fixed opening items, the approved proposals and
-    /// "Eventuelt", numbered per council and year; undecided proposals move to the next
-    /// meeting. Returns the changes and the agenda as it will be.
-    pub(crate) async fn close_agenda(
-        &self,
-        m: &Meeting,
-    ) -> Result<(Vec<Change>, Vec<AgendaItem>, Vec<NewEvent>)> {
-        let mut items = self.store.agenda_items(m.id).await?;
-        if items.iter().any(|i| i.number.is_some()) {
-            return Ok((Vec::new(), items, Vec::new()));
-        }
-        let mut changes = Vec::new();
-        // Items that waited for a meeting (none was scheduled when they came) join this one.
-        for mut waiting in self
-            .store
-            .council_agenda(m.council_id)
-            .await?
-            .into_iter()
-            .filter(|i| i.meeting_id.is_none() && (i.state == "approved" || i.state == "proposed"))
-        {
-            changes.push(Change::MoveAgendaItem {
-                id: waiting.id,
-                meeting_id: Some(m.id),
-            });
-            waiting.meeting_id = Some(m.id);
-            items.push(waiting);
-        }
-        let year = i64::from(m.starts_at.with_timezone(&self.tz(m)?).year());
-        let highest = self.store.highest_number(m.council_id, year).await?;
-        let mut approved: Vec<&AgendaItem> =
-            items.iter().filter(|i| i.state == "approved").collect();
-        approved.sort_by_key(|i| (i.decided_at, i.id));
-        let next = self.next_meeting(m.council_id, m.starts_at).await?;
-        let mut events = Vec::new();
-        for i in items.iter().filter(|i| i.state == "proposed") {
-            changes.push(Change::DecideAgendaItem {
-                id: i.id,
-                state: "proposed".into(),
-                by: "scheduler".into(),
-                move_to: Some(next.as_ref().map(|n| n.id)),
-            });
-            events.push(NewEvent::new(
-                "scheduler",
-                "agenda_moved",
-                Some(m.id),
-                i.inbound_id,
-                format!(
-                    "\"{}\" was not decided before the summons; moved to the next meeting",
-                    i.title
-                ),
-            ));
-        }
-        // The fixed items are stored by their code; the templates give them words.
-        let fixed_first = crate::workflow::agenda::FixedItem::OPENING.map(|f| f.code());
-        let last = crate::workflow::agenda::FixedItem::CLOSING.code();
-        let count = fixed_first.len() + approved.len() + 1;
-        let numbers = schedule::next_numbers(year as i32, highest, count);
-        let mut agenda = Vec::with_capacity(count);
-        let fixed = |title: &str, pos: i64, (y, n): (i32, i64)| AgendaItem {
-            id: 0,
-            ref_key: Token::generate().as_str().to_string(),
-            council_id: m.council_id,
-            meeting_id: Some(m.id),
-            kind: "fixed".into(),
-            position: pos,
-            title: title.to_string(),
-            description: String::new(),
-            attachments: Vec::new(),
-            proposer_name: None,
-            proposer_email: None,
-            forwarded_by: None,
-            inbound_id: None,
-            state: "fixed".into(),
-            late: false,
-            year: Some(i64::from(y)),
-            number: Some(n),
-            decided_by: None,
-            decided_at: None,
-            created_at: self.clock.now(),
-        };
-        let mut pos = 0i64;
-        let mut nums = numbers.into_iter();
-        for title in &fixed_first {
-            if let Some(n) = nums.next() {
-                pos += 1;
-                agenda.push(fixed(title, pos, n));
-            }
-        }
-        for i in &approved {
-            if let Some((y, n)) = nums.next() {
-                pos += 1;
-                changes.push(Change::NumberAgendaItem {
-                    id: i.id,
-                    year: i64::from(y),
-                    number: n,
-                    position: pos,
-                });
-                let mut numbered = (*i).clone();
-                numbered.year = Some(i64::from(y));
-                numbered.number = Some(n);
-                numbered.position = pos;
-                agenda.push(numbered);
-            }
-        }
-        if let Some(n) = nums.next() {
-            pos += 1;
-            agenda.push(fixed(last, pos, n));
-        }
-        for a in agenda.iter().filter(|a| a.kind == "fixed") {
-            changes.push(Change::NewAgendaItem(NewAgendaItem {
-                ref_key: a.ref_key.clone(),
-                council_id: a.council_id,
-                meeting_id: a.meeting_id,
-                kind: "fixed".into(),
-                position: a.position,
-                title: a.title.clone(),
-                description: String::new(),
-                attachments: Vec::new(),
-                proposer_name: None,
-                proposer_email: None,
-                forwarded_by: None,
-                inbound_id: None,
-                state: "fixed".into(),
-                late: false,
-                year: a.year,
-                number: a.number,
-            }));
-        }
-        events.push(NewEvent::new(
-            "scheduler",
-            "agenda",
-            Some(m.id),
-            None,
-            format!("agenda closed with {} item(s)", agenda.len()),
-        ));
-        Ok((changes, agenda, events))
     }
 
     // ----- attendance list ------------------------------------------------------------------
@@ -2016,7 +1805,7 @@ impl Daemon {
 
     /// Commits what a command decided (approve an item, submit or approve minutes),
     /// or refuses with the reason when it would be held.
-    async fn commit_command(&self, h: Handled) -> Result<String> {
+    pub(crate) async fn commit_command(&self, h: Handled) -> Result<String> {
         if h.state == crate::store::InboundState::Held {
             return Err(DaemonError::Refused(h.outcome));
         }

@@ -1,6 +1,15 @@
 //! The agenda side of a council's year, decided without I/O: closing a meeting's
-//! agenda, the attendance list, decisions on proposals. The daemon loads what a
-//! decision needs, calls a function here with the time, and commits what it returns.
+//! agenda, the attendance list, decisions on proposals and on extra attendees, the
+//! approval digest. The daemon loads what a decision needs (a snapshot), calls a
+//! function here with the time and any fresh keys, and commits the [`Plan`] it gets
+//! back in one transaction. The mail in a plan is a template and its data: the words
+//! are the templates'.
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+
+use super::plan::{Event, Plan};
+use crate::understand::Decision;
 
 /// The items every agenda has besides the proposals: two opening items and
 /// "Eventuelt" last. Stored with their code as the title (kind `fixed`); the words
@@ -42,3 +51,309 @@ impl FixedItem {
         .find(|f| f.code() == code)
     }
 }
+
+/// Where an agenda item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Proposed,
+    Approved,
+    Rejected,
+    Deferred,
+    /// An opening item or "Eventuelt".
+    Fixed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Proposed => "proposed",
+            State::Approved => "approved",
+            State::Rejected => "rejected",
+            State::Deferred => "deferred",
+            State::Fixed => "fixed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        [
+            State::Proposed,
+            State::Approved,
+            State::Rejected,
+            State::Deferred,
+            State::Fixed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// The state a coordinator's decision puts a proposal in.
+    pub fn of(d: Decision) -> State {
+        match d {
+            Decision::Approve => State::Approved,
+            Decision::Reject => State::Rejected,
+            Decision::Defer => State::Deferred,
+        }
+    }
+}
+
+/// An agenda item, as the decisions here need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub id: i64,
+    pub ref_key: String,
+    pub council_id: i64,
+    pub meeting_id: Option<i64>,
+    /// An opening item or "Eventuelt" (not a proposal).
+    pub fixed: bool,
+    pub title: String,
+    pub description: String,
+    pub proposer_name: Option<String>,
+    pub proposer_email: Option<String>,
+    pub state: State,
+    /// Came after its meeting's deadline.
+    pub late: bool,
+    pub number: Option<i64>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A meeting, as the decisions here need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meeting {
+    pub id: i64,
+    pub council_id: i64,
+    pub council_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub tz: Tz,
+    /// Neither cancelled nor otherwise taken off the calendar.
+    pub scheduled: bool,
+}
+
+impl Meeting {
+    /// The start as templates get it (RFC 3339 with the local offset).
+    pub fn starts(&self) -> String {
+        local_time(self.starts_at, self.tz)
+    }
+}
+
+/// A time as templates get it: RFC 3339 with the offset of `tz`
+/// (`2027-01-12T10:00:00+01:00`), for the `long_date` and `clock` helpers.
+pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).fixed_offset().to_rfc3339()
+}
+
+/// What the agenda workflow changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// An opening item or "Eventuelt", numbered, stored by its code.
+    NewFixed {
+        ref_key: String,
+        council_id: i64,
+        meeting_id: i64,
+        item: FixedItem,
+        position: i64,
+        year: i32,
+        number: i64,
+    },
+    /// An item that waited for a meeting joins one.
+    Move {
+        id: i64,
+        meeting_id: Option<i64>,
+    },
+    /// A decision on a proposal; `move_to` moves it to another meeting (or to none).
+    Decide {
+        id: i64,
+        state: State,
+        by: String,
+        move_to: Option<Option<i64>>,
+    },
+    /// A proposal's place on a closed agenda.
+    Number {
+        id: i64,
+        year: i32,
+        number: i64,
+        position: i64,
+    },
+    /// The coordinators were asked to approve these proposals (by key).
+    MarkRequested {
+        ref_keys: Vec<String>,
+    },
+    /// An extra attendee announced in an answer, pending the leader's decision.
+    NewExtra {
+        ref_key: String,
+        invitation_id: i64,
+        name: String,
+        email: Option<String>,
+        inbound_id: i64,
+    },
+    DecideExtra {
+        id: i64,
+        approved: bool,
+        by: String,
+    },
+    /// A proposal, filed.
+    NewProposal {
+        ref_key: String,
+        council_id: i64,
+        meeting_id: Option<i64>,
+        title: String,
+        description: String,
+        attachments: Vec<String>,
+        proposer_name: String,
+        proposer_email: String,
+        forwarded_by: Option<String>,
+        inbound_id: i64,
+        late: bool,
+    },
+}
+
+// ----- closing the agenda ---------------------------------------------------------------
+
+/// The year an agenda is numbered in: the meeting's, where it is held (a meeting at
+/// 00:30 on 1 January in Oslo is numbered in the new year, though it is still 31
+/// December in UTC).
+pub fn agenda_year(starts_at: DateTime<Utc>, tz: Tz) -> i32 {
+    starts_at.with_timezone(&tz).year()
+}
+
+/// What closing an agenda needs.
+#[derive(Debug, Clone)]
+pub struct Closing<'a> {
+    pub meeting: &'a Meeting,
+    /// The meeting's items.
+    pub items: &'a [Item],
+    /// The council's items, of which those without a meeting wait for this one.
+    pub council_items: &'a [Item],
+    /// The highest number given in the council's agenda year ([`agenda_year`]).
+    pub highest: Option<i64>,
+    /// The next scheduled meeting after this one, where undecided proposals go.
+    pub next_meeting: Option<i64>,
+    /// Fresh keys for the fixed items.
+    pub keys: [String; 3],
+}
+
+/// One line of a closed agenda.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// A proposal (by id).
+    Item(i64),
+    Fixed {
+        item: FixedItem,
+        ref_key: String,
+    },
+}
+
+/// A slot with its number and place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub slot: Slot,
+    pub year: i32,
+    pub number: i64,
+    pub position: i64,
+}
+
+/// A closed agenda: the changes that close it and the agenda as it will be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Closed {
+    pub plan: Plan<Change>,
+    pub agenda: Vec<Placed>,
+}
+
+/// Closes a meeting's agenda: the opening items, the approved proposals in the order
+/// they were approved, and "Eventuelt", numbered per council and year after the
+/// highest number given that year. Items that waited for a meeting join this one;
+/// proposals nobody decided move to the next meeting. `None` when the agenda is
+/// numbered already (it was closed before).
+pub fn close_agenda(c: &Closing<'_>) -> Option<Closed> {
+    if c.items.iter().any(|i| i.number.is_some()) {
+        return None;
+    }
+    let m = c.meeting;
+    let mut plan = Plan::done(String::new());
+    let mut items: Vec<&Item> = c.items.iter().collect();
+    for waiting in c
+        .council_items
+        .iter()
+        .filter(|i| i.meeting_id.is_none() && matches!(i.state, State::Approved | State::Proposed))
+    {
+        plan.changes.push(Change::Move {
+            id: waiting.id,
+            meeting_id: Some(m.id),
+        });
+        items.push(waiting);
+    }
+    for i in items.iter().filter(|i| i.state == State::Proposed) {
+        plan.changes.push(Change::Decide {
+            id: i.id,
+            state: State::Proposed,
+            by: "scheduler".into(),
+            move_to: Some(c.next_meeting),
+        });
+        plan.events.push(Event {
+            actor: "scheduler".into(),
+            kind: "agenda_moved",
+            meeting_id: Some(m.id),
+            inbound_id: None,
+            detail: format!(
+                "\"{}\" was not decided before the summons; moved to the next meeting",
+                i.title
+            ),
+        });
+    }
+    let mut approved: Vec<&Item> = items
+        .iter()
+        .copied()
+        .filter(|i| i.state == State::Approved && !i.fixed)
+        .collect();
+    approved.sort_by_key(|i| (i.decided_at, i.id));
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut keys = c.keys.iter();
+    let mut fixed = |item: FixedItem| Slot::Fixed {
+        item,
+        ref_key: keys.next().cloned().unwrap_or_default(),
+    };
+    for f in FixedItem::OPENING {
+        slots.push(fixed(f));
+    }
+    slots.extend(approved.iter().map(|i| Slot::Item(i.id)));
+    slots.push(fixed(FixedItem::CLOSING));
+    let year = agenda_year(m.starts_at, m.tz);
+    let numbers = crate::schedule::next_numbers(year, c.highest, slots.len());
+    let mut agenda = Vec::with_capacity(slots.len());
+    for ((slot, (year, number)), position) in slots.into_iter().zip(numbers).zip(1i64..) {
+        plan.changes.push(match &slot {
+            Slot::Item(id) => Change::Number {
+                id: *id,
+                year,
+                number,
+                position,
+            },
+            Slot::Fixed { item, ref_key } => Change::NewFixed {
+                ref_key: ref_key.clone(),
+                council_id: m.council_id,
+                meeting_id: m.id,
+                item: *item,
+                position,
+                year,
+                number,
+            },
+        });
+        agenda.push(Placed {
+            slot,
+            year,
+            number,
+            position,
+        });
+    }
+    plan.outcome = format!("agenda closed with {} item(s)", agenda.len());
+    plan.events.push(Event {
+        actor: "scheduler".into(),
+        kind: "agenda",
+        meeting_id: Some(m.id),
+        inbound_id: None,
+        detail: plan.outcome.clone(),
+    });
+    Some(Closed { plan, agenda })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,218 @@
+//! The agenda workflow on a fixed clock, without a database.
+
+use super::*;
+use crate::domain::Language;
+use crate::render::{Common, Renderer};
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().expect("a time")
+}
+
+fn meeting(id: i64, starts: &str) -> Meeting {
+    Meeting {
+        id,
+        council_id: 1,
+        council_name: "Utdanningsrådet".into(),
+        starts_at: at(starts),
+        tz: chrono_tz::Europe::Oslo,
+        scheduled: true,
+    }
+}
+
+fn item(id: i64, meeting_id: Option<i64>, title: &str, state: State) -> Item {
+    Item {
+        id,
+        ref_key: format!("key{id}"),
+        council_id: 1,
+        meeting_id,
+        fixed: false,
+        title: title.into(),
+        description: "Rådet bør drøfte saken.\nSe vedlegg.".into(),
+        proposer_name: Some("Ola Nordmann".into()),
+        proposer_email: Some("ola@hf.example".into()),
+        state,
+        late: false,
+        number: None,
+        decided_at: None,
+    }
+}
+
+fn keys() -> [String; 3] {
+    ["f1".into(), "f2".into(), "f3".into()]
+}
+
+fn changes_of(plan: &Plan<Change>) -> Vec<String> {
+    plan.changes.iter().map(|c| format!("{c:?}")).collect()
+}
+
+#[test]
+fn closing_numbers_after_the_highest_in_approval_order() {
+    let m = meeting(1, "2027-03-09T09:00:00Z");
+    let mut first = item(3, Some(1), "Veileder for LIS1", State::Approved);
+    first.decided_at = Some(at("2027-02-01T10:00:00Z"));
+    let mut second = item(2, Some(1), "Turnus i sommer", State::Approved);
+    second.decided_at = Some(at("2027-02-03T10:00:00Z"));
+    second.late = true;
+    let items = vec![
+        second,
+        first,
+        item(4, Some(1), "Parkering", State::Rejected),
+        item(5, Some(1), "Nasjonale kompetansemål", State::Proposed),
+    ];
+    let closed = close_agenda(&Closing {
+        meeting: &m,
+        items: &items,
+        council_items: &items,
+        highest: Some(7),
+        next_meeting: Some(2),
+        keys: keys(),
+    })
+    .expect("closes");
+    let lines: Vec<(Slot, i32, i64, i64)> = closed
+        .agenda
+        .iter()
+        .map(|p| (p.slot.clone(), p.year, p.number, p.position))
+        .collect();
+    let fixed = |item, key: &str| Slot::Fixed {
+        item,
+        ref_key: key.into(),
+    };
+    assert_eq!(
+        lines,
+        vec![
+            (fixed(FixedItem::ApproveSummons, "f1"), 2027, 8, 1),
+            (fixed(FixedItem::ApproveMinutes, "f2"), 2027, 9, 2),
+            // Approved first, listed first; the late one is on the agenda too.
+            (Slot::Item(3), 2027, 10, 3),
+            (Slot::Item(2), 2027, 11, 4),
+            (fixed(FixedItem::AnyOtherBusiness, "f3"), 2027, 12, 5),
+        ]
+    );
+    // The undecided proposal moves to the next meeting; the rejected one stays off.
+    assert!(closed.plan.changes.contains(&Change::Decide {
+        id: 5,
+        state: State::Proposed,
+        by: "scheduler".into(),
+        move_to: Some(Some(2)),
+    }));
+    assert!(!changes_of(&closed.plan).iter().any(|c| c.contains("id: 4")));
+    let kinds: Vec<&str> = closed.plan.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec!["agenda_moved", "agenda"]);
+    assert!(closed.plan.changes.contains(&Change::NewFixed {
+        ref_key: "f3".into(),
+        council_id: 1,
+        meeting_id: 1,
+        item: FixedItem::AnyOtherBusiness,
+        position: 5,
+        year: 2027,
+        number: 12,
+    }));
+}
+
+#[test]
+fn a_meeting_just_after_new_year_in_oslo_is_numbered_in_the_new_year() {
+    // 23:30 UTC on 31 December is 00:30 on 1 January in Oslo.
+    let m = meeting(1, "2027-12-31T23:30:00Z");
+    assert_eq!(agenda_year(m.starts_at, m.tz), 2028);
+    assert_eq!(agenda_year(at("2027-12-31T22:30:00Z"), m.tz), 2027);
+    let closed = close_agenda(&Closing {
+        meeting: &m,
+        items: &[],
+        council_items: &[],
+        // What the store says for 2028: nothing numbered yet.
+        highest: None,
+        next_meeting: None,
+        keys: keys(),
+    })
+    .expect("closes");
+    let numbers: Vec<(i32, i64)> = closed.agenda.iter().map(|p| (p.year, p.number)).collect();
+    assert_eq!(numbers, vec![(2028, 1), (2028, 2), (2028, 3)]);
+}
+
+#[test]
+fn waiting_items_join_and_a_closed_agenda_stays_closed() {
+    let m = meeting(1, "2027-03-09T09:00:00Z");
+    let waiting = vec![
+        item(8, None, "Ventet på et møte", State::Approved),
+        item(9, None, "Ikke avgjort", State::Proposed),
+        item(10, None, "Avvist før", State::Rejected),
+        item(11, Some(2), "Til et annet møte", State::Approved),
+    ];
+    let closed = close_agenda(&Closing {
+        meeting: &m,
+        items: &[],
+        council_items: &waiting,
+        highest: None,
+        next_meeting: Some(2),
+        keys: keys(),
+    })
+    .expect("closes");
+    let moved: Vec<&Change> = closed
+        .plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c, Change::Move { .. }))
+        .collect();
+    assert_eq!(
+        moved,
+        vec![
+            &Change::Move {
+                id: 8,
+                meeting_id: Some(1)
+            },
+            &Change::Move {
+                id: 9,
+                meeting_id: Some(1)
+            },
+        ]
+    );
+    assert!(closed.agenda.iter().any(|p| p.slot == Slot::Item(8)));
+    assert_eq!(closed.agenda.len(), 4);
+    let mut numbered = item(1, Some(1), "Godkjenning", State::Fixed);
+    numbered.fixed = true;
+    numbered.number = Some(1);
+    assert!(close_agenda(&Closing {
+        meeting: &m,
+        items: &[numbered],
+        council_items: &waiting,
+        highest: Some(1),
+        next_meeting: None,
+        keys: keys(),
+    })
+    .is_none());
+}
+
+#[test]
+fn fixed_items_are_named_by_the_templates() {
+    for f in [
+        FixedItem::ApproveSummons,
+        FixedItem::ApproveMinutes,
+        FixedItem::AnyOtherBusiness,
+    ] {
+        assert_eq!(FixedItem::parse(f.code()), Some(f));
+    }
+    assert_eq!(FixedItem::parse("Eventuelt"), None);
+    let r = Renderer::new().expect("templates");
+    let common = Common {
+        name: String::new(),
+        full_name: String::new(),
+        secretariat: String::new(),
+    };
+    let data = serde_json::json!({"items": [
+        {"label": "12/27", "code": "any_other_business", "title": "any_other_business", "proposer": null, "attachments": []},
+        {"label": "13/27", "code": null, "title": "Eventuelt", "proposer": null, "attachments": []},
+    ]});
+    let lines = |lang| {
+        r.render_kind(lang, "agenda", &common, &data)
+            .expect("renders")
+            .body
+    };
+    assert_eq!(
+        lines(Language::Nb),
+        "Sak 12/27 Eventuelt\nSak 13/27 Eventuelt\n"
+    );
+    assert_eq!(
+        lines(Language::En),
+        "Item 12/27 Any other business\nItem 13/27 Eventuelt\n"
+    );
+}
