@@ -5,12 +5,15 @@
 
 use chrono::{DateTime, Utc};
 
+use super::year::Notice;
 use super::{DaemonError, Result};
 use crate::daemon::Daemon;
 use crate::domain::{Language, Token};
-use crate::store::{AgendaItem, Change, Meeting, NewAgendaItem, NewEvent, StoreError};
+use crate::store::{
+    AgendaItem, Change, Meeting, Member, NewAgendaItem, NewEvent, OutgoingMail, StoreError,
+};
 use crate::workflow::agenda::{self as flow, State};
-use crate::workflow::plan;
+use crate::workflow::plan::{self, Person};
 
 /// An agenda item as the workflow sees it.
 pub(super) fn item_view(i: &AgendaItem) -> Result<flow::Item> {
@@ -34,6 +37,15 @@ pub(super) fn item_view(i: &AgendaItem) -> Result<flow::Item> {
         number: i.number,
         decided_at: i.decided_at,
     })
+}
+
+pub(super) fn person(m: &Member) -> Person {
+    Person {
+        id: m.id,
+        name: m.name.clone(),
+        email: m.email.clone(),
+        lang: m.language,
+    }
 }
 
 fn event(e: plan::Event) -> NewEvent {
@@ -156,6 +168,30 @@ impl Daemon {
             tz: self.tz(m)?,
             scheduled: m.status == "scheduled",
         })
+    }
+
+    /// Renders a mail a plan names.
+    fn mail(&self, m: plan::Mail) -> Result<OutgoingMail> {
+        self.notice(Notice {
+            kind: m.kind,
+            effect_key: m.effect_key,
+            to_name: &m.to_name,
+            to_address: &m.to_address,
+            template: Some(m.template),
+            data: m.data,
+            lang: m.lang,
+            reference: m.reference,
+            expires_at: m.expires_at,
+            in_reply_to: m.in_reply_to.as_deref(),
+            meeting_id: m.meeting_id,
+            inbound_id: m.inbound_id,
+            auto_submitted: m.auto_submitted,
+            ..Notice::BLANK
+        })
+    }
+
+    fn mails(&self, mails: Vec<plan::Mail>) -> Result<Vec<OutgoingMail>> {
+        mails.into_iter().map(|m| self.mail(m)).collect()
     }
 
     /// The agenda lines of a meeting as the summons and the calendar entry show them,
@@ -313,5 +349,49 @@ impl Daemon {
         let changes = closed.plan.changes.into_iter().map(change).collect();
         let events = closed.plan.events.into_iter().map(event).collect();
         Ok((changes, agenda, events))
+    }
+
+    // ----- the attendance list ------------------------------------------------------------------
+
+    pub(crate) async fn attendance_list(&self, m: &Meeting, job_id: i64) -> Result<bool> {
+        let invitees: Vec<flow::Invitee> = self
+            .store
+            .invitations(m.id)
+            .await?
+            .into_iter()
+            .map(|inv| flow::Invitee {
+                name: inv.member_name,
+                email: inv.member_email,
+                asked: inv.role.is_asked_to_answer(),
+                response: inv.response,
+                attendance: inv.attendance,
+                substitute: inv.substitute.map(|s| s.name),
+            })
+            .collect();
+        let extras: Vec<String> = self
+            .store
+            .extra_attendees(m.id)
+            .await?
+            .into_iter()
+            .filter(|x| x.state == "approved")
+            .map(|x| x.name)
+            .collect();
+        let coordinators: Vec<Person> = self
+            .store
+            .coordinators(m.council_id)
+            .await?
+            .iter()
+            .map(person)
+            .collect();
+        let p = flow::attendance_list(
+            &self.meeting_view(m)?,
+            &invitees,
+            &extras,
+            &coordinators,
+            self.clock.now(),
+        );
+        let mails = self.mails(p.mails)?;
+        self.finish_job(m, job_id, "attendance", p.outcome, &mails)
+            .await
     }
 }

@@ -7,8 +7,10 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
+use serde_json::json;
 
-use super::plan::{Event, Plan};
+use super::plan::{Event, Mail, Person, Plan};
+use crate::domain::{Attendance, Response};
 use crate::understand::Decision;
 
 /// The items every agenda has besides the proposals: two opening items and
@@ -353,6 +355,96 @@ pub fn close_agenda(c: &Closing<'_>) -> Option<Closed> {
         detail: plan.outcome.clone(),
     });
     Some(Closed { plan, agenda })
+}
+
+// ----- the attendance list --------------------------------------------------------------
+
+/// One invitation, as the attendance list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitee {
+    pub name: String,
+    pub email: String,
+    /// Asked to answer (observers are not, and are not listed).
+    pub asked: bool,
+    pub response: Option<Response>,
+    pub attendance: Option<Attendance>,
+    /// The substitute's name, when one attends instead.
+    pub substitute: Option<String>,
+}
+
+/// The attendance list to each coordinator, a few days before a meeting that is still
+/// to come: who comes, who does not, who has not answered, and approved extra
+/// attendees. Nothing for a meeting that is past or cancelled.
+pub fn attendance_list(
+    m: &Meeting,
+    invitees: &[Invitee],
+    extras: &[String],
+    coordinators: &[Person],
+    now: DateTime<Utc>,
+) -> Plan<Change> {
+    let mut plan = Plan::done(String::new());
+    if m.scheduled && m.starts_at > now {
+        let (mut attending, mut absent, mut unanswered, mut unsure, mut substitutes) =
+            (0, 0, 0, 0, 0);
+        let mut members = Vec::new();
+        for inv in invitees.iter().filter(|i| i.asked) {
+            let answer = match (&inv.response, &inv.substitute) {
+                (_, Some(_)) => {
+                    absent += 1;
+                    substitutes += 1;
+                    "substitute"
+                }
+                (Some(Response::Accepted), _) => {
+                    attending += 1;
+                    "accepted"
+                }
+                (Some(Response::Declined), _) => {
+                    absent += 1;
+                    "declined"
+                }
+                (Some(Response::Tentative), _) => {
+                    unsure += 1;
+                    "tentative"
+                }
+                (None, _) => {
+                    unanswered += 1;
+                    "none"
+                }
+            };
+            members.push(json!({
+                "name": inv.name,
+                "email": inv.email,
+                "answer": answer,
+                "digital": inv.attendance == Some(Attendance::Digital),
+                "substitute": inv.substitute,
+            }));
+        }
+        let extras: Vec<serde_json::Value> = extras.iter().map(|n| json!({ "name": n })).collect();
+        let data = json!({
+            "council": m.council_name,
+            "starts": m.starts(),
+            "attending": attending,
+            "absent": absent,
+            "unanswered": unanswered,
+            "unsure": unsure,
+            "substitutes": substitutes,
+            "members": members,
+            "extras": extras,
+        });
+        for c in coordinators {
+            let mut mail = Mail::new(
+                "attendance",
+                "attendance",
+                format!("attendance:{}:{}", m.id, c.id),
+                c,
+                data.clone(),
+            );
+            mail.meeting_id = Some(m.id);
+            plan.mails.push(mail);
+        }
+    }
+    plan.outcome = format!("attendance list to {} coordinator(s)", plan.mails.len());
+    plan
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::Language;
-use crate::render::{Common, Renderer};
+use crate::render::{Common, Renderer, LANGUAGES};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("a time")
@@ -37,8 +37,45 @@ fn item(id: i64, meeting_id: Option<i64>, title: &str, state: State) -> Item {
     }
 }
 
+fn person(id: i64, name: &str, email: &str, lang: Option<Language>) -> Person {
+    Person {
+        id,
+        name: name.into(),
+        email: email.into(),
+        lang,
+    }
+}
+
+fn two_coordinators() -> Vec<Person> {
+    vec![
+        person(10, "Eldbjørg Koordinator", "koord@hf.example", None),
+        person(11, "Kim Koordinator", "kim@hf.example", Some(Language::En)),
+    ]
+}
+
 fn keys() -> [String; 3] {
     ["f1".into(), "f2".into(), "f3".into()]
+}
+
+/// Every mail of a plan renders in every language, and its data names only what
+/// its kind's example lists (render_kind checks that in tests).
+fn renders(mails: &[Mail]) -> Vec<(Language, String, String)> {
+    let r = Renderer::new().expect("templates");
+    let common = Common {
+        name: "Kari".into(),
+        full_name: "Kari Nordmann".into(),
+        secretariat: "RegUt HSØ".into(),
+    };
+    let mut out = Vec::new();
+    for m in mails {
+        for lang in LANGUAGES {
+            let t = r
+                .render_kind(lang, m.template, &common, &m.data)
+                .unwrap_or_else(|e| panic!("{} in {lang:?}: {e}", m.template));
+            out.push((lang, t.subject, t.body));
+        }
+    }
+    out
 }
 
 fn changes_of(plan: &Plan<Change>) -> Vec<String> {
@@ -182,6 +219,106 @@ fn waiting_items_join_and_a_closed_agenda_stays_closed() {
     .is_none());
 }
 
+fn invitee(name: &str, response: Option<Response>) -> Invitee {
+    Invitee {
+        name: name.into(),
+        email: format!("{}@hf.example", name.to_lowercase()),
+        asked: true,
+        response,
+        attendance: None,
+        substitute: None,
+    }
+}
+
+#[test]
+fn the_attendance_list_counts_and_goes_to_each_coordinator_in_their_language() {
+    let m = meeting(1, "2027-03-09T09:00:00Z");
+    let mut digital = invitee("Kari", Some(Response::Accepted));
+    digital.attendance = Some(Attendance::Digital);
+    let mut sub = invitee("Lene", Some(Response::Declined));
+    sub.substitute = Some("Per Vara".into());
+    let mut observer = invitee("Hdir", None);
+    observer.asked = false;
+    let invitees = vec![
+        digital,
+        sub,
+        invitee("Bjørn", Some(Response::Declined)),
+        invitee("Siri", Some(Response::Tentative)),
+        invitee("Ola", None),
+        observer,
+    ];
+    let coordinators = two_coordinators();
+    let plan = attendance_list(
+        &m,
+        &invitees,
+        &["Per Hansen".into()],
+        &coordinators,
+        at("2027-03-07T09:00:00Z"),
+    );
+    assert_eq!(plan.outcome, "attendance list to 2 coordinator(s)");
+    assert_eq!(plan.mails.len(), 2);
+    assert_eq!(plan.mails[1].lang, Some(Language::En));
+    assert_eq!(plan.mails[1].effect_key, "attendance:1:11");
+    let data = &plan.mails[0].data;
+    assert_eq!(
+        (
+            &data["attending"],
+            &data["absent"],
+            &data["unanswered"],
+            &data["unsure"],
+            &data["substitutes"]
+        ),
+        (&json!(1), &json!(2), &json!(1), &json!(1), &json!(1))
+    );
+    assert_eq!(data["members"].as_array().map(Vec::len), Some(5));
+    let texts = renders(&plan.mails[..1]);
+    let (_, subject, nb) = &texts[0];
+    assert_eq!(
+        subject,
+        "Deltakerliste: Utdanningsrådet tirsdag 9. mars 2027"
+    );
+    assert!(
+        nb.contains(
+            "1 kommer, 2 har meldt forfall, 1 har ikke svart. 1 vet ikke ennå. 1 vara møter."
+        ),
+        "{nb}"
+    );
+    assert!(
+        nb.contains("  Kari <kari@hf.example>: kommer (digitalt)\n"),
+        "{nb}"
+    );
+    assert!(
+        nb.contains("  Lene <lene@hf.example>: forfall, vara: Per Vara\n"),
+        "{nb}"
+    );
+    assert!(nb.contains("  Per Hansen: bisitter\n"), "{nb}");
+    assert!(!nb.contains("Hdir"), "observers are not listed: {nb}");
+    let (_, _, nn) = &texts[1];
+    assert!(
+        nn.contains("1 kjem, 2 har meldt forfall, 1 har ikkje svart."),
+        "{nn}"
+    );
+    // Too late, or cancelled: nothing goes out.
+    assert!(
+        attendance_list(&m, &invitees, &[], &coordinators, m.starts_at)
+            .mails
+            .is_empty()
+    );
+    let cancelled = Meeting {
+        scheduled: false,
+        ..m.clone()
+    };
+    assert!(attendance_list(
+        &cancelled,
+        &invitees,
+        &[],
+        &coordinators,
+        at("2027-03-07T09:00:00Z")
+    )
+    .mails
+    .is_empty());
+}
+
 #[test]
 fn fixed_items_are_named_by_the_templates() {
     for f in [
@@ -198,7 +335,7 @@ fn fixed_items_are_named_by_the_templates() {
         full_name: String::new(),
         secretariat: String::new(),
     };
-    let data = serde_json::json!({"items": [
+    let data = json!({"items": [
         {"label": "12/27", "code": "any_other_business", "title": "any_other_business", "proposer": null, "attachments": []},
         {"label": "13/27", "code": null, "title": "Eventuelt", "proposer": null, "attachments": []},
     ]});
