@@ -5,15 +5,16 @@
 
 use chrono::{DateTime, Utc};
 
-use super::year::Notice;
+use super::year::{Handled, Notice};
 use super::{DaemonError, Result};
 use crate::daemon::Daemon;
 use crate::domain::{Language, Token};
 use crate::store::{
     AgendaItem, Change, Meeting, Member, NewAgendaItem, NewEvent, OutgoingMail, StoreError,
 };
+use crate::understand::{Decision, Understanding};
 use crate::workflow::agenda::{self as flow, State};
-use crate::workflow::plan::{self, Person};
+use crate::workflow::plan::{self, Person, Plan};
 
 /// An agenda item as the workflow sees it.
 pub(super) fn item_view(i: &AgendaItem) -> Result<flow::Item> {
@@ -192,6 +193,19 @@ impl Daemon {
 
     fn mails(&self, mails: Vec<plan::Mail>) -> Result<Vec<OutgoingMail>> {
         mails.into_iter().map(|m| self.mail(m)).collect()
+    }
+
+    /// A plan, its mail rendered, as the commit takes it.
+    pub(super) fn handled(&self, p: Plan<flow::Change>) -> Result<Handled> {
+        let mut h = if p.held {
+            Handled::held(p.outcome)
+        } else {
+            Handled::done(p.outcome)
+        };
+        h.mails = self.mails(p.mails)?;
+        h.events = p.events.into_iter().map(event).collect();
+        h.changes = p.changes.into_iter().map(change).collect();
+        Ok(h)
     }
 
     /// The agenda lines of a meeting as the summons and the calendar entry show them,
@@ -393,5 +407,190 @@ impl Daemon {
         let mails = self.mails(p.mails)?;
         self.finish_job(m, job_id, "attendance", p.outcome, &mails)
             .await
+    }
+
+    // ----- decisions on proposals -----------------------------------------------------------
+
+    /// What a decision on `item` needs from the store, for `decision`.
+    async fn deciding(&self, item: &AgendaItem, decision: Decision) -> Result<Deciding> {
+        let now = self.clock.now();
+        let own_meeting = match item.meeting_id {
+            Some(id) => Some(self.store.meeting(id).await?),
+            None => None,
+        };
+        let next_meeting = match decision {
+            Decision::Defer => {
+                let after = own_meeting.as_ref().map_or(now, |m| m.starts_at);
+                self.next_meeting(item.council_id, after)
+                    .await?
+                    .map(|m| m.id)
+            }
+            _ => None,
+        };
+        let agenda_closed = match item.meeting_id {
+            Some(id) => self.summons_sent(id).await?,
+            None => true,
+        };
+        let next_open = match decision {
+            Decision::Approve if agenda_closed => self
+                .next_open_meeting(item.council_id, now)
+                .await?
+                .map(|m| m.id),
+            _ => None,
+        };
+        let proposer_lang = match &item.proposer_email {
+            Some(email) => self
+                .store
+                .members_by_email(email)
+                .await?
+                .iter()
+                .find(|m| m.council_id == item.council_id)
+                .and_then(|m| m.language),
+            None => None,
+        };
+        Ok(Deciding {
+            item: item_view(item)?,
+            council_name: self.store.council(item.council_id).await?.name,
+            next_meeting,
+            agenda_closed,
+            next_open,
+            proposer_lang,
+            coordinators: self
+                .store
+                .coordinators(item.council_id)
+                .await?
+                .iter()
+                .map(person)
+                .collect(),
+        })
+    }
+
+    /// A coordinator's decision on a proposal, from a reply or the command line.
+    pub(crate) async fn decide_item(
+        &self,
+        item: &AgendaItem,
+        decision: Decision,
+        by: &str,
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
+        let d = self.deciding(item, decision).await?;
+        self.handled(flow::decide_item(&d.with(decision, by, inbound_id)))
+    }
+
+    /// Decisions on several proposals from one message (a digest's numbered lines):
+    /// each proposer told, and the other coordinators told once for all of them.
+    pub(crate) async fn decide_items(
+        &self,
+        decisions: &[(AgendaItem, Decision)],
+        by: &str,
+        inbound_id: i64,
+    ) -> Result<(Handled, Vec<String>)> {
+        let mut all = Plan::done(String::new());
+        let mut said = Vec::new();
+        // Told per council: the coordinators, the council's name, what was decided.
+        let mut told: std::collections::BTreeMap<i64, (Deciding, Vec<flow::Told>)> =
+            Default::default();
+        for (item, decision) in decisions {
+            let d = self.deciding(item, *decision).await?;
+            let (p, t) = flow::decide(&d.with(*decision, by, Some(inbound_id)));
+            said.push(p.outcome.clone());
+            all.extend(p);
+            if let Some(t) = t {
+                told.entry(item.council_id)
+                    .or_insert_with(|| (d, Vec::new()))
+                    .1
+                    .push(t);
+            }
+        }
+        for (d, t) in told.values() {
+            all.mails.extend(flow::tell_coordinators(
+                &d.council_name,
+                by,
+                &d.coordinators,
+                t,
+                Some(inbound_id),
+            ));
+        }
+        Ok((self.handled(all)?, said))
+    }
+
+    pub(super) async fn reply_to_approval(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        item: AgendaItem,
+        trust: &crate::trust::Trust,
+    ) -> Result<Handled> {
+        let is_coordinator = self.is_coordinator(from, item.council_id).await?;
+        let decision = u
+            .decision
+            .or_else(|| crate::understand::secretariat::read_decision(&u.reply_text));
+        match flow::reply_to_approval(
+            &item.title,
+            from,
+            is_coordinator,
+            trust.is_authenticated(),
+            decision,
+        ) {
+            flow::ApprovalReply::Held(why) => Ok(Handled::held(why)),
+            flow::ApprovalReply::Decide(d) => {
+                self.decide_item(&item, d, from, Some(inbound_id)).await
+            }
+            flow::ApprovalReply::Confirm(d) => {
+                let word = State::of(d).as_str();
+                self.confirm_first(
+                    inbound_id,
+                    u,
+                    from,
+                    super::trusted::Asked::Action {
+                        nb: format!("Vi har mottatt en avgjørelse i ditt navn om forslaget «{}»: {}. Vi kan ikke se sikkert at den kommer fra deg, så vi gjennomfører den ikke før du bekrefter.", item.title, match d { Decision::Approve => "godkjent", Decision::Reject => "avvist", Decision::Defer => "utsatt" }),
+                        en: format!("We have received a decision in your name on the proposal \"{}\": {word}. We cannot tell for sure that it comes from you, so we do not carry it out until you confirm.", item.title),
+                    },
+                    &format!("a decision ({word}) on \"{}\" from {from}", item.title),
+                    trust,
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn cli_decide_item(&self, id: i64, decision: Decision, by: &str) -> Result<String> {
+        let item = self.store.agenda_item(id).await?;
+        let h = self.decide_item(&item, decision, by, None).await?;
+        self.commit_command(h).await
+    }
+}
+
+/// What a decision on one item needs, loaded; [`Deciding::with`] adds the decision.
+struct Deciding {
+    item: flow::Item,
+    council_name: String,
+    next_meeting: Option<i64>,
+    agenda_closed: bool,
+    next_open: Option<i64>,
+    proposer_lang: Option<Language>,
+    coordinators: Vec<Person>,
+}
+
+impl Deciding {
+    fn with<'a>(
+        &'a self,
+        decision: Decision,
+        by: &'a str,
+        inbound_id: Option<i64>,
+    ) -> flow::Deciding<'a> {
+        flow::Deciding {
+            item: &self.item,
+            council_name: &self.council_name,
+            decision,
+            by,
+            inbound_id,
+            next_meeting: self.next_meeting,
+            agenda_closed: self.agenda_closed,
+            next_open: self.next_open,
+            proposer_lang: self.proposer_lang,
+            coordinators: &self.coordinators,
+        }
     }
 }

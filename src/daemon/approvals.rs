@@ -155,8 +155,9 @@ impl Daemon {
                 "a reply to an approval digest from {from} without a \"1 godkjent\" line; kept for a coordinator"
             )));
         }
-        let mut all = Handled::done(String::new());
         let mut said = Vec::new();
+        let mut deciding = Vec::new();
+        let mut numbers = Vec::new();
         for (n, d) in wanted {
             let Some(&id) = n.checked_sub(1).and_then(|i| ids.get(i)) else {
                 said.push(format!("{n}: not in the digest"));
@@ -170,12 +171,16 @@ impl Daemon {
                 ));
                 continue;
             }
-            let h = self.decide_item(&item, d, from, Some(inbound_id)).await?;
-            said.push(format!("{n}: {}", h.outcome));
-            all.changes.extend(h.changes);
-            all.mails.extend(h.mails);
-            all.events.extend(h.events);
+            numbers.push(n);
+            deciding.push((item, d));
         }
+        let (mut all, outcomes) = self.decide_items(&deciding, from, inbound_id).await?;
+        said.extend(
+            numbers
+                .iter()
+                .zip(outcomes)
+                .map(|(n, outcome)| format!("{n}: {outcome}")),
+        );
         all.outcome = format!("approval digest answered by {from}: {}", said.join("; "));
         Ok(all)
     }

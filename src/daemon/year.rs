@@ -139,14 +139,6 @@ fn first_line_item(text: &str) -> Option<crate::understand::AgendaItem> {
     })
 }
 
-fn decision_state(d: Decision) -> &'static str {
-    match d {
-        Decision::Approve => "approved",
-        Decision::Reject => "rejected",
-        Decision::Defer => "deferred",
-    }
-}
-
 impl Daemon {
     pub(crate) fn lang(&self) -> Language {
         self.cfg.secretariat.language
@@ -821,179 +813,6 @@ impl Daemon {
             })?);
         }
         Ok(h)
-    }
-
-    /// A coordinator's decision on a proposal, from a reply or the command line.
-    pub(crate) async fn decide_item(
-        &self,
-        item: &AgendaItem,
-        decision: Decision,
-        by: &str,
-        inbound_id: Option<i64>,
-    ) -> Result<Handled> {
-        if item.number.is_some() || item.kind == "fixed" {
-            return Ok(Handled::held(format!(
-                "a decision on \"{}\", which is already on a sent agenda; nothing changed",
-                item.title
-            )));
-        }
-        let state = decision_state(decision);
-        let move_to = match decision {
-            Decision::Defer => {
-                let after = match item.meeting_id {
-                    Some(id) => self.store.meeting(id).await?.starts_at,
-                    None => self.clock.now(),
-                };
-                Some(
-                    self.next_meeting(item.council_id, after)
-                        .await?
-                        .map(|m| m.id),
-                )
-            }
-            Decision::Approve => {
-                // Approved after its meeting's agenda closed (or for no meeting yet): it
-                // goes on the next agenda that is still open.
-                let closed = match item.meeting_id {
-                    Some(id) => self.summons_sent(id).await?,
-                    None => true,
-                };
-                if closed {
-                    Some(
-                        self.next_open_meeting(item.council_id, self.clock.now())
-                            .await?
-                            .map(|m| m.id),
-                    )
-                } else {
-                    None
-                }
-            }
-            Decision::Reject => None,
-        };
-        let mut h = Handled::done(format!("agenda item \"{}\" {state} by {by}", item.title));
-        h.changes.push(Change::DecideAgendaItem {
-            id: item.id,
-            state: state.into(),
-            by: by.to_string(),
-            move_to,
-        });
-        h.events.push(NewEvent::new(
-            by,
-            "agenda_decision",
-            item.meeting_id,
-            inbound_id,
-            h.outcome.clone(),
-        ));
-        let council = self.store.council(item.council_id).await?;
-        let coordinators = self.store.coordinators(item.council_id).await?;
-        let decided_by = coordinators
-            .iter()
-            .find(|c| crate::trust::same_address(&c.email, by))
-            .map(|c| c.name.clone())
-            .unwrap_or_else(|| by.to_string());
-        let cause = inbound_id
-            .map(|i| i.to_string())
-            .unwrap_or_else(|| "cli".into());
-        let proposer_name = item
-            .proposer_name
-            .clone()
-            .or_else(|| item.proposer_email.clone())
-            .unwrap_or_default();
-        let data = |own: bool| {
-            serde_json::json!({
-                "own": own,
-                "council": council.name,
-                "title": item.title,
-                "decision": state,
-                "decided_by": decided_by,
-                "items": [{"title": item.title, "decision": state, "proposer_name": proposer_name}],
-            })
-        };
-        if let Some(email) = &item.proposer_email {
-            let name = item.proposer_name.clone().unwrap_or_else(|| email.clone());
-            let lang = self
-                .store
-                .members_by_email(email)
-                .await?
-                .iter()
-                .find(|m| m.council_id == item.council_id)
-                .map(|m| self.lang_of(m));
-            h.mails.push(self.notice(Notice {
-                kind: "notice",
-                effect_key: format!("decision:{}:{state}:{cause}", item.id),
-                to_name: &name,
-                to_address: email,
-                template: Some("decision"),
-                data: data(true),
-                lang,
-                meeting_id: item.meeting_id,
-                inbound_id,
-                ..Notice::BLANK
-            })?);
-        }
-        // The other coordinators learn what one of them decided (the proposer has
-        // heard already).
-        for c in coordinators.iter().filter(|c| {
-            !crate::trust::same_address(&c.email, by)
-                && !item
-                    .proposer_email
-                    .as_deref()
-                    .is_some_and(|p| crate::trust::same_address(&c.email, p))
-        }) {
-            h.mails.push(self.notice(Notice {
-                kind: "notice",
-                effect_key: format!("decision-told:{}:{state}:{cause}:{}", item.id, c.id),
-                to_name: &c.name,
-                to_address: &c.email,
-                template: Some("decision"),
-                data: data(false),
-                lang: Some(self.lang_of(c)),
-                meeting_id: item.meeting_id,
-                inbound_id,
-                ..Notice::BLANK
-            })?);
-        }
-        Ok(h)
-    }
-
-    async fn reply_to_approval(
-        &self,
-        inbound_id: i64,
-        u: &Understanding,
-        from: &str,
-        item: AgendaItem,
-        trust: &crate::trust::Trust,
-    ) -> Result<Handled> {
-        if !self.is_coordinator(from, item.council_id).await? {
-            return Ok(Handled::held(format!(
-                "a reply about agenda item \"{}\" from {from}, who is not a coordinator; kept for a coordinator",
-                item.title
-            )));
-        }
-        let decision = u
-            .decision
-            .or_else(|| crate::understand::secretariat::read_decision(&u.reply_text));
-        match decision {
-            Some(d) if !trust.is_authenticated() => {
-                let word = decision_state(d);
-                self.confirm_first(
-                    inbound_id,
-                    u,
-                    from,
-                    super::trusted::Asked::Action {
-                        nb: format!("Vi har mottatt en avgjørelse i ditt navn om forslaget «{}»: {}. Vi kan ikke se sikkert at den kommer fra deg, så vi gjennomfører den ikke før du bekrefter.", item.title, match d { Decision::Approve => "godkjent", Decision::Reject => "avvist", Decision::Defer => "utsatt" }),
-                        en: format!("We have received a decision in your name on the proposal \"{}\": {word}. We cannot tell for sure that it comes from you, so we do not carry it out until you confirm.", item.title),
-                    },
-                    &format!("a decision ({word}) on \"{}\" from {from}", item.title),
-                    trust,
-                )
-                .await
-            }
-            Some(d) => self.decide_item(&item, d, from, Some(inbound_id)).await,
-            None => Ok(Handled::held(format!(
-                "a reply about agenda item \"{}\" that says neither approved, rejected nor deferred; kept for a coordinator",
-                item.title
-            ))),
-        }
     }
 
     // ----- minutes ------------------------------------------------------------------------------
@@ -1728,12 +1547,6 @@ impl Daemon {
             .await?;
         self.store.advance_clock(now).await?;
         Ok(h.outcome)
-    }
-
-    pub async fn cli_decide_item(&self, id: i64, decision: Decision, by: &str) -> Result<String> {
-        let item = self.store.agenda_item(id).await?;
-        let h = self.decide_item(&item, decision, by, None).await?;
-        self.commit_command(h).await
     }
 
     pub async fn cli_submit_minutes(

@@ -447,5 +447,260 @@ pub fn attendance_list(
     plan
 }
 
+// ----- decisions on proposals -----------------------------------------------------------
+
+/// What a decision on a proposal needs.
+#[derive(Debug, Clone)]
+pub struct Deciding<'a> {
+    pub item: &'a Item,
+    pub council_name: &'a str,
+    pub decision: Decision,
+    /// Who decides: a coordinator's address, or the command line's operator.
+    pub by: &'a str,
+    /// The message that carried the decision; `None` from the command line.
+    pub inbound_id: Option<i64>,
+    /// The next scheduled meeting after the item's own (or after now, for an item with
+    /// none): where a deferred item goes.
+    pub next_meeting: Option<i64>,
+    /// The item's meeting's agenda is closed (its summons went out), or it has none.
+    pub agenda_closed: bool,
+    /// The first meeting whose agenda is still open: where a proposal approved too
+    /// late for its own goes.
+    pub next_open: Option<i64>,
+    /// The proposer's language, when they are a member.
+    pub proposer_lang: Option<crate::domain::Language>,
+    pub coordinators: &'a [Person],
+}
+
+/// A decision the other coordinators are told of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Told {
+    pub item_id: i64,
+    pub meeting_id: Option<i64>,
+    pub title: String,
+    pub state: State,
+    pub proposer_name: String,
+    pub proposer_email: Option<String>,
+}
+
+/// The name of whoever decided: the coordinator's, else what `by` says.
+fn decider_name(coordinators: &[Person], by: &str) -> String {
+    coordinators
+        .iter()
+        .find(|c| crate::trust::same_address(&c.email, by))
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| by.to_string())
+}
+
+fn cause(inbound_id: Option<i64>) -> String {
+    inbound_id
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "cli".into())
+}
+
+/// A coordinator's decision on one proposal: its new state (and meeting), and the
+/// proposer told. The other coordinators are told by [`tell_coordinators`], once for
+/// all the decisions one message made.
+pub fn decide(d: &Deciding<'_>) -> (Plan<Change>, Option<Told>) {
+    let item = d.item;
+    if item.number.is_some() || item.fixed {
+        return (
+            Plan::held(format!(
+                "a decision on \"{}\", which is already on a sent agenda; nothing changed",
+                item.title
+            )),
+            None,
+        );
+    }
+    let state = State::of(d.decision);
+    let move_to = match d.decision {
+        Decision::Defer => Some(d.next_meeting),
+        // Approved after its meeting's agenda closed (or for no meeting yet): it goes
+        // on the next agenda that is still open.
+        Decision::Approve if d.agenda_closed => Some(d.next_open),
+        Decision::Approve | Decision::Reject => None,
+    };
+    let mut plan = Plan::done(format!(
+        "agenda item \"{}\" {} by {}",
+        item.title,
+        state.as_str(),
+        d.by
+    ));
+    plan.changes.push(Change::Decide {
+        id: item.id,
+        state,
+        by: d.by.to_string(),
+        move_to,
+    });
+    plan.events.push(Event {
+        actor: d.by.to_string(),
+        kind: "agenda_decision",
+        meeting_id: item.meeting_id,
+        inbound_id: d.inbound_id,
+        detail: plan.outcome.clone(),
+    });
+    let proposer_name = item
+        .proposer_name
+        .clone()
+        .or_else(|| item.proposer_email.clone())
+        .unwrap_or_default();
+    if let Some(email) = &item.proposer_email {
+        let to = Person {
+            id: 0,
+            name: proposer_name.clone(),
+            email: email.clone(),
+            lang: d.proposer_lang,
+        };
+        let mut mail = Mail::new(
+            "notice",
+            "decision",
+            format!(
+                "decision:{}:{}:{}",
+                item.id,
+                state.as_str(),
+                cause(d.inbound_id)
+            ),
+            &to,
+            json!({
+                "own": true,
+                "council": d.council_name,
+                "title": item.title,
+                "decision": state.as_str(),
+                "decided_by": decider_name(d.coordinators, d.by),
+                "items": [{
+                    "title": item.title,
+                    "decision": state.as_str(),
+                    "proposer_name": proposer_name,
+                }],
+            }),
+        );
+        mail.meeting_id = item.meeting_id;
+        mail.inbound_id = d.inbound_id;
+        plan.mails.push(mail);
+    }
+    let told = Told {
+        item_id: item.id,
+        meeting_id: item.meeting_id,
+        title: item.title.clone(),
+        state,
+        proposer_name,
+        proposer_email: item.proposer_email.clone(),
+    };
+    (plan, Some(told))
+}
+
+/// Tells each coordinator but the one who decided what was decided: one mail for all
+/// the decisions of one message, leaving out a coordinator's own proposals (they were
+/// told as the proposer).
+pub fn tell_coordinators(
+    council_name: &str,
+    by: &str,
+    coordinators: &[Person],
+    told: &[Told],
+    inbound_id: Option<i64>,
+) -> Vec<Mail> {
+    let decided_by = decider_name(coordinators, by);
+    let mut mails = Vec::new();
+    for c in coordinators
+        .iter()
+        .filter(|c| !crate::trust::same_address(&c.email, by))
+    {
+        let theirs: Vec<&Told> = told
+            .iter()
+            .filter(|t| {
+                !t.proposer_email
+                    .as_deref()
+                    .is_some_and(|p| crate::trust::same_address(&c.email, p))
+            })
+            .collect();
+        let Some(first) = theirs.first() else {
+            continue;
+        };
+        let which: Vec<String> = theirs
+            .iter()
+            .map(|t| format!("{}={}", t.item_id, t.state.as_str()))
+            .collect();
+        let items: Vec<serde_json::Value> = theirs
+            .iter()
+            .map(|t| {
+                json!({
+                    "title": t.title,
+                    "decision": t.state.as_str(),
+                    "proposer_name": t.proposer_name,
+                })
+            })
+            .collect();
+        let mut mail = Mail::new(
+            "notice",
+            "decision",
+            format!(
+                "decision-told:{}:{}:{}",
+                which.join(","),
+                cause(inbound_id),
+                c.id
+            ),
+            c,
+            json!({
+                "own": false,
+                "council": council_name,
+                "title": first.title,
+                "decision": first.state.as_str(),
+                "decided_by": decided_by,
+                "items": items,
+            }),
+        );
+        mail.meeting_id = first.meeting_id;
+        mail.inbound_id = inbound_id;
+        mails.push(mail);
+    }
+    mails
+}
+
+/// One decision on one proposal, the proposer and the other coordinators told.
+pub fn decide_item(d: &Deciding<'_>) -> Plan<Change> {
+    let (mut plan, told) = decide(d);
+    if let Some(t) = told {
+        plan.mails.extend(tell_coordinators(
+            d.council_name,
+            d.by,
+            d.coordinators,
+            &[t],
+            d.inbound_id,
+        ));
+    }
+    plan
+}
+
+/// What a coordinator's reply to an approval request leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalReply {
+    /// Kept for a coordinator, with the reason.
+    Held(String),
+    /// The decision, once the coordinator confirms the reply is theirs.
+    Confirm(Decision),
+    Decide(Decision),
+}
+
+/// A reply to an approval request: only a coordinator of the item's council decides,
+/// only when authenticated (else they are asked to confirm), and only with a decision.
+pub fn reply_to_approval(
+    title: &str,
+    from: &str,
+    is_coordinator: bool,
+    authenticated: bool,
+    decision: Option<Decision>,
+) -> ApprovalReply {
+    match decision {
+        _ if !is_coordinator => ApprovalReply::Held(format!(
+            "a reply about agenda item \"{title}\" from {from}, who is not a coordinator; kept for a coordinator"
+        )),
+        Some(d) if !authenticated => ApprovalReply::Confirm(d),
+        Some(d) => ApprovalReply::Decide(d),
+        None => ApprovalReply::Held(format!(
+            "a reply about agenda item \"{title}\" that says neither approved, rejected nor deferred; kept for a coordinator"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -319,6 +319,178 @@ fn the_attendance_list_counts_and_goes_to_each_coordinator_in_their_language() {
     .is_empty());
 }
 
+fn deciding<'a>(
+    it: &'a Item,
+    coordinators: &'a [Person],
+    decision: Decision,
+    by: &'a str,
+) -> Deciding<'a> {
+    Deciding {
+        item: it,
+        council_name: "Utdanningsrådet",
+        decision,
+        by,
+        inbound_id: Some(42),
+        next_meeting: Some(2),
+        agenda_closed: false,
+        next_open: Some(3),
+        proposer_lang: Some(Language::Nn),
+        coordinators,
+    }
+}
+
+#[test]
+fn decisions_move_the_item_where_they_should() {
+    let coordinators = two_coordinators();
+    let it = item(5, Some(1), "Veileder for LIS1", State::Proposed);
+    let move_of = |d: Deciding<'_>| match decide(&d).0.changes.first() {
+        Some(Change::Decide { move_to, state, .. }) => (*state, *move_to),
+        other => panic!("{other:?}"),
+    };
+    let by = "koord@hf.example";
+    assert_eq!(
+        move_of(deciding(&it, &coordinators, Decision::Approve, by)),
+        (State::Approved, None)
+    );
+    // Approved after the agenda closed: on the next open agenda.
+    let mut late = deciding(&it, &coordinators, Decision::Approve, by);
+    late.agenda_closed = true;
+    assert_eq!(move_of(late), (State::Approved, Some(Some(3))));
+    assert_eq!(
+        move_of(deciding(&it, &coordinators, Decision::Defer, by)),
+        (State::Deferred, Some(Some(2)))
+    );
+    // Rejected: it stays where it is, off the agenda.
+    assert_eq!(
+        move_of(deciding(&it, &coordinators, Decision::Reject, by)),
+        (State::Rejected, None)
+    );
+    let mut numbered = it.clone();
+    numbered.number = Some(3);
+    let (held, told) = decide(&deciding(&numbered, &coordinators, Decision::Reject, by));
+    assert!(held.held && held.changes.is_empty() && held.mails.is_empty());
+    assert!(told.is_none());
+}
+
+#[test]
+fn a_decision_tells_the_proposer_and_the_other_coordinator() {
+    let coordinators = two_coordinators();
+    let it = item(5, Some(1), "Veileder for LIS1", State::Proposed);
+    let plan = decide_item(&deciding(
+        &it,
+        &coordinators,
+        Decision::Reject,
+        "KOORD@hf.example",
+    ));
+    assert_eq!(
+        plan.outcome,
+        "agenda item \"Veileder for LIS1\" rejected by KOORD@hf.example"
+    );
+    let to: Vec<(&str, Option<Language>, &str)> = plan
+        .mails
+        .iter()
+        .map(|m| (m.to_address.as_str(), m.lang, m.effect_key.as_str()))
+        .collect();
+    assert_eq!(
+        to,
+        vec![
+            (
+                "ola@hf.example",
+                Some(Language::Nn),
+                "decision:5:rejected:42"
+            ),
+            (
+                "kim@hf.example",
+                Some(Language::En),
+                "decision-told:5=rejected:42:11"
+            ),
+        ]
+    );
+    let texts = renders(&plan.mails);
+    let (_, subject, nn) = &texts[1];
+    assert_eq!(subject, "Forslag til sak: Veileder for LIS1");
+    assert!(nn.contains("er ikkje teke med på saklista"), "{nn}");
+    let (_, subject, en) = &texts[5];
+    assert_eq!(subject, "Decided: Veileder for LIS1");
+    assert!(
+        en.contains("Eldbjørg Koordinator has decided on a proposal for Utdanningsrådet:\n\n  \"Veileder for LIS1\" (Ola Nordmann): rejected\n"),
+        "{en}"
+    );
+    // From the command line both coordinators hear of it.
+    let cli = decide_item(&Deciding {
+        inbound_id: None,
+        ..deciding(&it, &coordinators, Decision::Approve, "command line (kari)")
+    });
+    assert_eq!(cli.mails.len(), 3);
+    assert!(cli
+        .mails
+        .iter()
+        .all(|m| m.effect_key.ends_with(":cli") || m.effect_key.contains(":cli:")));
+}
+
+#[test]
+fn one_message_deciding_several_is_one_mail_to_each_other_coordinator() {
+    let coordinators = two_coordinators();
+    let mut own = item(6, Some(1), "Kims eget forslag", State::Proposed);
+    own.proposer_email = Some("kim@hf.example".into());
+    own.proposer_name = Some("Kim Koordinator".into());
+    let told: Vec<Told> = [
+        (
+            item(5, Some(1), "Veileder", State::Proposed),
+            Decision::Approve,
+        ),
+        (own, Decision::Defer),
+        (
+            item(7, Some(1), "Parkering", State::Proposed),
+            Decision::Reject,
+        ),
+    ]
+    .iter()
+    .filter_map(|(it, d)| decide(&deciding(it, &coordinators, *d, "koord@hf.example")).1)
+    .collect();
+    let mails = tell_coordinators(
+        "Utdanningsrådet",
+        "koord@hf.example",
+        &coordinators,
+        &told,
+        Some(42),
+    );
+    assert_eq!(mails.len(), 1);
+    // Kim's own proposal is left out: Kim heard of it as its proposer.
+    assert_eq!(mails[0].data["items"].as_array().map(Vec::len), Some(2));
+    let texts = renders(&mails);
+    let (_, subject, nb) = &texts[0];
+    assert_eq!(subject, "Avgjort: 2 forslag til sak i Utdanningsrådet");
+    assert!(
+        nb.contains(
+            "  «Veileder» (Ola Nordmann): godkjent\n  «Parkering» (Ola Nordmann): avvist\n"
+        ),
+        "{nb}"
+    );
+}
+
+#[test]
+fn a_reply_to_an_approval_request() {
+    use ApprovalReply::*;
+    let d = Some(Decision::Approve);
+    assert!(matches!(
+        reply_to_approval("T", "x@y", false, true, d),
+        Held(_)
+    ));
+    assert_eq!(
+        reply_to_approval("T", "x@y", true, false, d),
+        Confirm(Decision::Approve)
+    );
+    assert_eq!(
+        reply_to_approval("T", "x@y", true, true, d),
+        Decide(Decision::Approve)
+    );
+    assert!(matches!(
+        reply_to_approval("T", "x@y", true, true, None),
+        Held(_)
+    ));
+}
+
 #[test]
 fn fixed_items_are_named_by_the_templates() {
     for f in [
