@@ -5,7 +5,7 @@
 //! back in one transaction. The mail in a plan is a template and its data: the words
 //! are the templates'.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
@@ -700,6 +700,79 @@ pub fn reply_to_approval(
             "a reply about agenda item \"{title}\" that says neither approved, rejected nor deferred; kept for a coordinator"
         )),
     }
+}
+
+// ----- the approval digest --------------------------------------------------------------
+
+/// A proposal waiting in the digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub item: Item,
+    /// Its mail was not authenticated.
+    pub unverified: bool,
+}
+
+/// How long an approval digest's key is accepted.
+pub const DIGEST_DAYS: i64 = 30;
+
+/// The proposals of one council that its coordinators have not been asked about, in
+/// one numbered digest to each ("1 godkjent", "2 avvist" answers it) — unless they
+/// got an approval mail within the hour (`None` then: they wait for the next).
+pub fn approval_digest(
+    council_name: &str,
+    pending: &[Pending],
+    coordinators: &[Person],
+    asked_last_hour: i64,
+    now: DateTime<Utc>,
+) -> Option<Plan<Change>> {
+    if asked_last_hour > 0 || pending.is_empty() {
+        return None;
+    }
+    let entries: Vec<serde_json::Value> = pending
+        .iter()
+        .zip(1..)
+        .map(|(p, number)| {
+            json!({
+                "number": number,
+                "title": p.item.title,
+                "proposer_name": p.item.proposer_name,
+                "proposer_email": p.item.proposer_email,
+                "description": p.item.description.lines().take(6).collect::<Vec<_>>(),
+                "unverified": p.unverified,
+                "late": p.item.late,
+            })
+        })
+        .collect();
+    let data = json!({ "council": council_name, "items": entries });
+    let ids: Vec<String> = pending.iter().map(|p| p.item.id.to_string()).collect();
+    let ids = ids.join(",");
+    let mut plan = Plan::done(format!(
+        "{} proposal(s) of {council_name} sent for approval",
+        pending.len()
+    ));
+    for c in coordinators {
+        let mut mail = Mail::new(
+            "approval_digest",
+            "approval_digest",
+            format!("approval-digest:{ids}:{}", c.id),
+            c,
+            data.clone(),
+        );
+        mail.reference = Some(ids.clone());
+        mail.expires_at = Some(now + Duration::days(DIGEST_DAYS));
+        plan.mails.push(mail);
+    }
+    plan.changes.push(Change::MarkRequested {
+        ref_keys: pending.iter().map(|p| p.item.ref_key.clone()).collect(),
+    });
+    plan.events.push(Event {
+        actor: "scheduler".into(),
+        kind: "approval_digest",
+        meeting_id: None,
+        inbound_id: None,
+        detail: plan.outcome.clone(),
+    });
+    Some(plan)
 }
 
 #[cfg(test)]

@@ -492,6 +492,52 @@ fn a_reply_to_an_approval_request() {
 }
 
 #[test]
+fn the_approval_digest_numbers_the_proposals_and_waits_an_hour() {
+    let coordinators = two_coordinators();
+    let now = at("2027-02-01T10:00:00Z");
+    let mut late = item(8, Some(1), "Turnus i sommer", State::Proposed);
+    late.late = true;
+    let pending = vec![
+        Pending {
+            item: item(7, Some(1), "Veileder for LIS1", State::Proposed),
+            unverified: false,
+        },
+        Pending {
+            item: late,
+            unverified: true,
+        },
+    ];
+    assert!(approval_digest("Utdanningsrådet", &pending, &coordinators, 1, now).is_none());
+    let plan =
+        approval_digest("Utdanningsrådet", &pending, &coordinators, 0, now).expect("a digest");
+    assert_eq!(plan.mails.len(), 2);
+    assert_eq!(plan.mails[0].reference.as_deref(), Some("7,8"));
+    assert_eq!(
+        plan.mails[0].expires_at,
+        Some(now + Duration::days(DIGEST_DAYS))
+    );
+    assert_eq!(
+        plan.changes,
+        vec![Change::MarkRequested {
+            ref_keys: vec!["key7".into(), "key8".into()]
+        }]
+    );
+    let texts = renders(&plan.mails[..1]);
+    let (_, subject, nb) = &texts[0];
+    assert_eq!(subject, "Godkjenning: 2 forslag til sak i Utdanningsrådet");
+    assert!(
+        nb.contains("1. «Veileder for LIS1» – Ola Nordmann <ola@hf.example>\n"),
+        "{nb}"
+    );
+    assert!(nb.contains("   NB: ikke autentisert"), "{nb}");
+    assert!(nb.contains("   Kom etter fristen.\n"), "{nb}");
+    let one =
+        approval_digest("Utdanningsrådet", &pending[..1], &coordinators, 0, now).expect("a digest");
+    let (_, _, nb) = &renders(&one.mails[..1])[0];
+    assert!(nb.contains("1 nytt forslag til sak"), "{nb}");
+}
+
+#[test]
 fn fixed_items_are_named_by_the_templates() {
     for f in [
         FixedItem::ApproveSummons,
