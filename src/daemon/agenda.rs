@@ -560,6 +560,112 @@ impl Daemon {
         let h = self.decide_item(&item, decision, by, None).await?;
         self.commit_command(h).await
     }
+
+    // ----- extra attendees ------------------------------------------------------------------
+
+    /// Those who decide on an extra attendee: the council's leader, else its
+    /// coordinators.
+    async fn extra_deciders(&self, council_id: i64) -> Result<Vec<Person>> {
+        let members: Vec<(crate::domain::Role, Person)> = self
+            .store
+            .members(council_id)
+            .await?
+            .iter()
+            .map(|m| (m.role, person(m)))
+            .collect();
+        Ok(flow::extra_deciders(&members))
+    }
+
+    /// An extra attendee announced in an answer: held, and the leader asked.
+    pub(crate) async fn announce_extra(
+        &self,
+        m: &Meeting,
+        inv: &crate::store::Invitation,
+        extra: &crate::domain::Substitute,
+        inbound_id: i64,
+    ) -> Result<(Change, Vec<OutgoingMail>)> {
+        let key = Token::generate();
+        let deciders = self.extra_deciders(m.council_id).await?;
+        let (c, mails) = flow::announce_extra(
+            &self.meeting_view(m)?,
+            inv.id,
+            &inv.member_name,
+            extra,
+            inbound_id,
+            &deciders,
+            key.as_str(),
+        );
+        Ok((change(c), self.mails(mails)?))
+    }
+
+    pub(super) async fn reply_about_extra(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        x: crate::store::ExtraAttendee,
+        trust: &crate::trust::Trust,
+    ) -> Result<Handled> {
+        let inv = self.store.invitation(x.invitation_id).await?;
+        let m = self.store.meeting(inv.meeting_id).await?;
+        let deciders = self.extra_deciders(m.council_id).await?;
+        let extra = flow::Extra {
+            id: x.id,
+            name: x.name.clone(),
+            email: x.email.clone(),
+            approved: match x.state.as_str() {
+                "approved" => Some(true),
+                "rejected" => Some(false),
+                _ => None,
+            },
+        };
+        let member = Person {
+            id: inv.member_id,
+            name: inv.member_name.clone(),
+            email: inv.member_email.clone(),
+            lang: inv.member_language,
+        };
+        let reply = flow::reply_about_extra(&flow::ExtraReplying {
+            extra: &extra,
+            meeting: &self.meeting_view(&m)?,
+            member: &member,
+            from,
+            deciders: &deciders,
+            authenticated: trust.is_authenticated(),
+            decision: u
+                .decision
+                .or_else(|| crate::understand::secretariat::read_decision(&u.reply_text)),
+            inbound_id,
+            now: self.clock.now(),
+        });
+        match reply {
+            flow::ExtraReply::Confirm => {
+                self.confirm_first(
+                    inbound_id,
+                    u,
+                    from,
+                    super::trusted::Asked::Action {
+                        nb: format!("Vi har mottatt et svar i ditt navn om bisitteren {} til {}. Vi kan ikke se sikkert at det kommer fra deg, så vi gjennomfører det ikke før du bekrefter.", x.name, inv.member_name),
+                        en: format!("We have received a reply in your name about the extra attendee {} for {}. We cannot tell for sure that it comes from you, so we do not carry it out until you confirm.", x.name, inv.member_name),
+                    },
+                    &format!("a reply about the extra attendee {} from {from}", x.name),
+                    trust,
+                )
+                .await
+            }
+            flow::ExtraReply::Plan { plan, summons } => {
+                let mut h = self.handled(plan)?;
+                if let (true, Some(email)) = (summons, &x.email) {
+                    let mut mail = self
+                        .substitute_summons(&m, &inv, &x.name, email, inbound_id)
+                        .await?;
+                    mail.effect_key = format!("extra-summons:{}", x.id);
+                    h.mails.push(mail);
+                }
+                Ok(h)
+            }
+        }
+    }
 }
 
 /// What a decision on one item needs, loaded; [`Deciding::with`] adds the decision.

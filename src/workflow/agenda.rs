@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::plan::{Event, Mail, Person, Plan};
-use crate::domain::{Attendance, Response};
+use crate::domain::{Attendance, Response, Role, Substitute};
 use crate::understand::Decision;
 
 /// The items every agenda has besides the proposals: two opening items and
@@ -773,6 +773,169 @@ pub fn approval_digest(
         detail: plan.outcome.clone(),
     });
     Some(plan)
+}
+
+// ----- extra attendees ------------------------------------------------------------------
+
+/// Those who decide on an extra attendee: the council's leader, else its coordinators.
+pub fn extra_deciders(members: &[(Role, Person)]) -> Vec<Person> {
+    let with = |role: Role| -> Vec<Person> {
+        members
+            .iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, p)| p.clone())
+            .collect()
+    };
+    let leaders = with(Role::Leader);
+    if leaders.is_empty() {
+        with(Role::Coordinator)
+    } else {
+        leaders
+    }
+}
+
+/// An extra attendee (bisitter) announced in a member's answer: kept pending, and
+/// those who decide asked, each with a key their one-word reply comes back with.
+pub fn announce_extra(
+    m: &Meeting,
+    invitation_id: i64,
+    member_name: &str,
+    extra: &Substitute,
+    inbound_id: i64,
+    deciders: &[Person],
+    key: &str,
+) -> (Change, Vec<Mail>) {
+    let change = Change::NewExtra {
+        ref_key: key.to_string(),
+        invitation_id,
+        name: extra.name.clone(),
+        email: extra.email.clone(),
+        inbound_id,
+    };
+    let data = json!({
+        "council": m.council_name,
+        "starts": m.starts(),
+        "member_name": member_name,
+        "extra_name": extra.name,
+        "extra_email": extra.email,
+    });
+    let mails = deciders
+        .iter()
+        .map(|d| {
+            let mut mail = Mail::new(
+                "extra_request",
+                "extra_request",
+                format!("extra-request:{inbound_id}:{}", d.id),
+                d,
+                data.clone(),
+            );
+            mail.reference = Some(key.to_string());
+            mail.meeting_id = Some(m.id);
+            mail.inbound_id = Some(inbound_id);
+            mail
+        })
+        .collect();
+    (change, mails)
+}
+
+/// An extra attendee as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extra {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    /// `None` while pending; whether approved once decided.
+    pub approved: Option<bool>,
+}
+
+/// What a reply about an extra attendee needs.
+#[derive(Debug, Clone)]
+pub struct ExtraReplying<'a> {
+    pub extra: &'a Extra,
+    pub meeting: &'a Meeting,
+    /// The member who brings them.
+    pub member: &'a Person,
+    pub from: &'a str,
+    pub deciders: &'a [Person],
+    pub authenticated: bool,
+    pub decision: Option<Decision>,
+    pub inbound_id: i64,
+    pub now: DateTime<Utc>,
+}
+
+/// What a reply about an extra attendee leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtraReply {
+    /// The decider is asked to confirm the reply is theirs first.
+    Confirm,
+    /// The plan; with `summons`, the approved attendee gets the summons and the
+    /// calendar entry (the daemon builds them).
+    Plan { plan: Plan<Change>, summons: bool },
+}
+
+/// The leader's (or a coordinator's) "godkjent" or "avvist" on an extra attendee.
+pub fn reply_about_extra(r: &ExtraReplying<'_>) -> ExtraReply {
+    let x = r.extra;
+    let held = |why: String| ExtraReply::Plan {
+        plan: Plan::held(why),
+        summons: false,
+    };
+    if !r
+        .deciders
+        .iter()
+        .any(|d| crate::trust::same_address(&d.email, r.from))
+    {
+        return held(format!("a reply about the extra attendee {} from {}, who does not decide on it; kept for a coordinator", x.name, r.from));
+    }
+    if !r.authenticated {
+        return ExtraReply::Confirm;
+    }
+    let approved = match r.decision {
+        Some(Decision::Approve) => true,
+        Some(Decision::Reject) => false,
+        _ => return held(format!("a reply about the extra attendee {} that neither approves nor rejects; kept for a coordinator", x.name)),
+    };
+    let state = if approved { "approved" } else { "rejected" };
+    if x.approved == Some(approved) {
+        return ExtraReply::Plan {
+            plan: Plan::done(format!("the extra attendee {} was already {state}", x.name)),
+            summons: false,
+        };
+    }
+    let m = r.meeting;
+    let mut plan = Plan::done(format!(
+        "extra attendee {} for {} {state} by {}",
+        x.name, r.member.name, r.from
+    ));
+    plan.changes.push(Change::DecideExtra {
+        id: x.id,
+        approved,
+        by: r.from.to_string(),
+    });
+    plan.events.push(Event {
+        actor: r.from.to_string(),
+        kind: "extra_attendee",
+        meeting_id: Some(m.id),
+        inbound_id: Some(r.inbound_id),
+        detail: plan.outcome.clone(),
+    });
+    let mut mail = Mail::new(
+        "notice",
+        "extra_decision",
+        format!("extra-decision:{}:{state}", x.id),
+        r.member,
+        json!({
+            "council": m.council_name,
+            "starts": m.starts(),
+            "extra_name": x.name,
+            "approved": approved,
+        }),
+    );
+    mail.meeting_id = Some(m.id);
+    mail.inbound_id = Some(r.inbound_id);
+    plan.mails.push(mail);
+    let summons = approved && x.email.is_some() && m.scheduled && m.starts_at > r.now;
+    ExtraReply::Plan { plan, summons }
 }
 
 #[cfg(test)]

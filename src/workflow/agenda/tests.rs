@@ -538,6 +538,110 @@ fn the_approval_digest_numbers_the_proposals_and_waits_an_hour() {
 }
 
 #[test]
+fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
+    let coordinator = person(10, "Eldbjørg", "koord@hf.example", None);
+    let leader = person(12, "Lene Leder", "lene@hf.example", None);
+    let member = person(13, "Ola", "ola@hf.example", None);
+    let mut members = vec![
+        (Role::Coordinator, coordinator.clone()),
+        (Role::Member, member.clone()),
+    ];
+    assert_eq!(extra_deciders(&members), vec![coordinator]);
+    members.push((Role::Leader, leader.clone()));
+    assert_eq!(extra_deciders(&members), vec![leader.clone()]);
+    let m = meeting(1, "2027-03-09T09:00:00Z");
+    let extra = Substitute {
+        name: "Per Hansen".into(),
+        email: Some("per@hf.example".into()),
+    };
+    let (change, mails) = announce_extra(
+        &m,
+        4,
+        "Ola",
+        &extra,
+        42,
+        std::slice::from_ref(&leader),
+        "xkey",
+    );
+    assert!(matches!(
+        change,
+        Change::NewExtra {
+            invitation_id: 4,
+            ..
+        }
+    ));
+    assert_eq!(mails[0].reference.as_deref(), Some("xkey"));
+    let (_, subject, nb) = &renders(&mails)[0];
+    assert_eq!(subject, "Bisitter: Per Hansen (tirsdag 9. mars 2027)");
+    assert!(
+        nb.contains("Ola ønsker å ta med Per Hansen <per@hf.example> som bisitter"),
+        "{nb}"
+    );
+
+    let x = Extra {
+        id: 3,
+        name: "Per Hansen".into(),
+        email: Some("per@hf.example".into()),
+        approved: None,
+    };
+    let deciders = [leader];
+    let reply = |from: &'static str, authenticated, decision, x: &Extra| {
+        reply_about_extra(&ExtraReplying {
+            extra: x,
+            meeting: &m,
+            member: &member,
+            from,
+            deciders: &deciders,
+            authenticated,
+            decision,
+            inbound_id: 43,
+            now: at("2027-03-01T09:00:00Z"),
+        })
+    };
+    let approve = Some(Decision::Approve);
+    assert!(matches!(
+        reply("ola@hf.example", true, approve, &x),
+        ExtraReply::Plan { plan, .. } if plan.held
+    ));
+    assert_eq!(
+        reply("lene@hf.example", false, approve, &x),
+        ExtraReply::Confirm
+    );
+    assert!(matches!(
+        reply("lene@hf.example", true, Some(Decision::Defer), &x),
+        ExtraReply::Plan { plan, .. } if plan.held
+    ));
+    let ExtraReply::Plan { plan, summons } = reply("lene@hf.example", true, approve, &x) else {
+        panic!("a plan");
+    };
+    assert!(summons && !plan.held);
+    assert_eq!(
+        plan.changes,
+        vec![Change::DecideExtra {
+            id: 3,
+            approved: true,
+            by: "lene@hf.example".into()
+        }]
+    );
+    let (_, _, nb) = &renders(&plan.mails)[0];
+    assert!(
+        nb.contains(
+            "Per Hansen er godkjent som bisitter på møtet i Utdanningsrådet tirsdag 9. mars 2027."
+        ),
+        "{nb}"
+    );
+    let already = Extra {
+        approved: Some(true),
+        ..x
+    };
+    let ExtraReply::Plan { plan, summons } = reply("lene@hf.example", true, approve, &already)
+    else {
+        panic!("a plan");
+    };
+    assert!(!summons && plan.changes.is_empty() && plan.mails.is_empty());
+}
+
+#[test]
 fn fixed_items_are_named_by_the_templates() {
     for f in [
         FixedItem::ApproveSummons,
