@@ -49,6 +49,15 @@ pub(super) fn person(m: &Member) -> Person {
     }
 }
 
+fn membership(m: &Member) -> flow::Membership {
+    flow::Membership {
+        council_id: m.council_id,
+        role: m.role,
+        name: m.name.clone(),
+        lang: m.language,
+    }
+}
+
 fn event(e: plan::Event) -> NewEvent {
     NewEvent::new(&e.actor, e.kind, e.meeting_id, e.inbound_id, e.detail)
 }
@@ -244,11 +253,7 @@ impl Daemon {
 
     /// The next scheduled meeting of a council after `after` (for deferred and late
     /// proposals).
-    pub(super) async fn next_meeting(
-        &self,
-        council_id: i64,
-        after: DateTime<Utc>,
-    ) -> Result<Option<Meeting>> {
+    async fn next_meeting(&self, council_id: i64, after: DateTime<Utc>) -> Result<Option<Meeting>> {
         Ok(self
             .store
             .meetings()
@@ -262,7 +267,7 @@ impl Daemon {
 
     /// The first scheduled meeting of a council after `after` whose agenda is still
     /// open (its summons has not gone out).
-    pub(super) async fn next_open_meeting(
+    async fn next_open_meeting(
         &self,
         council_id: i64,
         after: DateTime<Utc>,
@@ -407,6 +412,114 @@ impl Daemon {
         let mails = self.mails(p.mails)?;
         self.finish_job(m, job_id, "attendance", p.outcome, &mails)
             .await
+    }
+
+    // ----- proposals ------------------------------------------------------------------------
+
+    /// A proposal for the agenda, written directly or forwarded by a coordinator.
+    pub(super) async fn proposal(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        from: &str,
+        call: Option<Meeting>,
+        trust: &crate::trust::Trust,
+    ) -> Result<Handled> {
+        let now = self.clock.now();
+        let proposer_address = u.on_behalf_of.as_deref().unwrap_or(from);
+        let sender: Vec<flow::Membership> = self
+            .store
+            .members_by_email(from)
+            .await?
+            .iter()
+            .map(membership)
+            .collect();
+        let proposer: Vec<flow::Membership> = self
+            .store
+            .members_by_email(proposer_address)
+            .await?
+            .iter()
+            .map(membership)
+            .collect();
+        let proposals_today = self
+            .store
+            .count_events(
+                proposer_address,
+                "proposal",
+                now - chrono::Duration::days(1),
+            )
+            .await?;
+        let who = match flow::file_proposal(&flow::Filing {
+            u,
+            from,
+            call_council: call.as_ref().map(|m| m.council_id),
+            sender: &sender,
+            proposer: &proposer,
+            authenticated: trust.is_authenticated(),
+            proposals_today,
+            proposals_per_day: self.cfg.proposals_per_day,
+        }) {
+            flow::Filed::Proposer(who) => who,
+            flow::Filed::Held(why) => return Ok(Handled::held(why)),
+            flow::Filed::Confirm {
+                coordinator,
+                proposer,
+                title,
+            } => {
+                return self
+                    .confirm_first(
+                        inbound_id,
+                        u,
+                        &coordinator,
+                        super::trusted::Asked::Action {
+                            nb: format!("Vi har mottatt en videresendt melding i ditt navn med et forslag til sak fra {proposer}: «{title}». Vi kan ikke se at den kommer fra deg, så forslaget registreres ikke før du bekrefter."),
+                            en: format!("We have received a forwarded message in your name with an agenda proposal from {proposer}: \"{title}\". We cannot tell that it comes from you, so the proposal is not filed until you confirm."),
+                        },
+                        &format!("an agenda proposal from {proposer} forwarded by {coordinator}"),
+                        trust,
+                    )
+                    .await
+            }
+        };
+        // Which meeting: the one the call was for while its agenda is open, else the next
+        // one whose summons has not gone out.
+        let call_reply = call.is_some();
+        let mut target = match call {
+            Some(m) if m.status == "scheduled" && !self.summons_sent(m.id).await? => Some(m),
+            _ => None,
+        };
+        if target.is_none() {
+            target = self.next_open_meeting(who.council_id, now).await?;
+        }
+        let meeting = target.as_ref().map(|m| self.meeting_view(m)).transpose()?;
+        let deadline = target.as_ref().map(|m| {
+            crate::schedule::agenda_deadline(m.starts_at, self.cfg.offsets(&m.council_slug))
+        });
+        let council = self.store.council(who.council_id).await?;
+        let coordinators = self.store.coordinators(who.council_id).await?;
+        let receipts_recent = self
+            .store
+            .count_recent(&who.email, "receipt", now - chrono::Duration::hours(1))
+            .await?;
+        let approval_mails_last_hour = self.approval_mails_last_hour(&coordinators).await?;
+        let key = Token::generate();
+        let p = flow::propose(&flow::Proposing {
+            u,
+            inbound_id,
+            proposer: &who,
+            council_name: &council.name,
+            target: meeting.as_ref(),
+            deadline,
+            call_reply,
+            authenticated: trust.is_authenticated(),
+            receipts_recent,
+            receipts_per_hour: self.cfg.receipts_per_hour,
+            coordinators: &coordinators.iter().map(person).collect::<Vec<_>>(),
+            approval_mails_last_hour,
+            key: key.as_str(),
+            now,
+        });
+        self.handled(p)
     }
 
     // ----- decisions on proposals -----------------------------------------------------------

@@ -1,6 +1,8 @@
-//! Approval requests in batches: the first [`AT_ONCE_PER_HOUR`] proposals in an hour
-//! are asked about at once, one mail each; more wait for the hourly digest, numbered
-//! and answered line by line ("1 godkjent", "2 avvist").
+//! Approval requests in batches: the first
+//! [`AT_ONCE_PER_HOUR`](crate::workflow::agenda::AT_ONCE_PER_HOUR) proposals in an hour
+//! are asked about at once, one mail each; more wait for the hourly digest, numbered and
+//! answered line by line ("1 godkjent", "2 avvist"). What the digest says and does is
+//! decided in `workflow::agenda`.
 
 use std::collections::BTreeMap;
 
@@ -13,10 +15,6 @@ use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Understanding};
 use crate::workflow::agenda as flow;
 use crate::workflow::plan::Person;
-
-/// Approval requests sent one by one to a coordinator in an hour before the rest wait
-/// for the digest.
-pub(crate) const AT_ONCE_PER_HOUR: i64 = 3;
 
 /// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision.
 pub(crate) fn read_decisions(text: &str) -> Vec<(usize, Decision)> {

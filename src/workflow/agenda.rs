@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::plan::{Event, Mail, Person, Plan};
 use crate::domain::{Attendance, Response, Role, Substitute};
-use crate::understand::Decision;
+use crate::understand::{Decision, Understanding};
 
 /// The items every agenda has besides the proposals: two opening items and
 /// "Eventuelt" last. Stored with their code as the title (kind `fixed`); the words
@@ -936,6 +936,325 @@ pub fn reply_about_extra(r: &ExtraReplying<'_>) -> ExtraReply {
     plan.mails.push(mail);
     let summons = approved && x.email.is_some() && m.scheduled && m.starts_at > r.now;
     ExtraReply::Plan { plan, summons }
+}
+
+// ----- proposals ------------------------------------------------------------------------
+
+/// Approval requests sent one by one to a coordinator in an hour before the rest wait
+/// for the digest.
+pub const AT_ONCE_PER_HOUR: i64 = 3;
+
+/// The title on the first line of a text and the rest as the description.
+pub fn first_line_item(text: &str) -> Option<crate::understand::AgendaItem> {
+    let text = text.trim();
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let title: String = first
+        .trim()
+        .trim_start_matches("Forslag til sak:")
+        .trim_start_matches("Sak:")
+        .trim()
+        .chars()
+        .take(200)
+        .collect();
+    (!title.is_empty()).then(|| crate::understand::AgendaItem {
+        title,
+        description: rest.trim().to_string(),
+    })
+}
+
+/// One council someone is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub council_id: i64,
+    pub role: Role,
+    pub name: String,
+    pub lang: Option<crate::domain::Language>,
+}
+
+/// What deciding who files a proposal needs.
+#[derive(Debug, Clone)]
+pub struct Filing<'a> {
+    pub u: &'a Understanding,
+    pub from: &'a str,
+    /// The council of the call for items the message answers, if it answers one.
+    pub call_council: Option<i64>,
+    /// The sender's memberships.
+    pub sender: &'a [Membership],
+    /// The memberships of the original sender of a forward (`u.on_behalf_of`), else
+    /// the sender's.
+    pub proposer: &'a [Membership],
+    pub authenticated: bool,
+    /// Proposals filed from the proposer's address in the last day, and the limit.
+    pub proposals_today: i64,
+    pub proposals_per_day: u32,
+}
+
+/// Who files a proposal, for which council.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposer {
+    pub email: String,
+    pub name: String,
+    pub lang: Option<crate::domain::Language>,
+    /// The coordinator who forwarded it.
+    pub forwarded_by: Option<String>,
+    pub council_id: i64,
+}
+
+/// Whether a proposal is filed, and by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filed {
+    Proposer(Proposer),
+    /// Kept for a coordinator, with the reason.
+    Held(String),
+    /// A forward on someone's behalf that does not prove it comes from the coordinator:
+    /// they are asked to confirm it first.
+    Confirm {
+        coordinator: String,
+        proposer: String,
+        title: String,
+    },
+}
+
+/// The title a message gives its proposal, before the call's first-line rule.
+fn subject_title(u: &Understanding) -> String {
+    u.agenda_item
+        .as_ref()
+        .map(|i| i.title.clone())
+        .unwrap_or_else(|| crate::understand::strip_subject_prefixes(&u.subject).to_string())
+}
+
+/// Who proposes: the original sender of a coordinator's forward, else the sender; in
+/// which council: the call's, else the one the proposer (or the forwarding
+/// coordinator) is in. A member's own proposal is filed even unverified (the approval
+/// request says so), at most `proposals_per_day` a day; a forward acts only when it
+/// comes from an authenticated coordinator of that council.
+pub fn file_proposal(f: &Filing<'_>) -> Filed {
+    let from = f.from;
+    let coordinator_somewhere = f.sender.iter().any(|m| m.role == Role::Coordinator);
+    let (proposer, forwarded_by) = match &f.u.on_behalf_of {
+        Some(orig) if coordinator_somewhere => (orig.clone(), Some(from.to_string())),
+        Some(orig) => {
+            return Filed::Held(format!(
+                "an agenda proposal from {orig} forwarded by {from}, who is not a coordinator; kept for a coordinator"
+            ))
+        }
+        None => (from.to_string(), None),
+    };
+    let council_id = match (f.call_council, f.proposer) {
+        (Some(c), _) => c,
+        (None, [one]) => one.council_id,
+        // A coordinator may forward a proposal from someone outside the council.
+        (None, []) => match (&forwarded_by, f.sender) {
+            (Some(_), [c]) => c.council_id,
+            _ => return Filed::Held(format!("an agenda proposal from {proposer}, who is not a member of any council; kept for a coordinator")),
+        },
+        (None, _) => return Filed::Held(format!("an agenda proposal from {proposer}, who is in several councils; kept for a coordinator to place")),
+    };
+    let membership = f.proposer.iter().find(|m| m.council_id == council_id);
+    if f.call_council.is_none() && forwarded_by.is_none() && membership.is_none() {
+        return Filed::Held(format!(
+            "an agenda proposal from {proposer}, who is not a member; kept for a coordinator"
+        ));
+    }
+    if let Some(c) = &forwarded_by {
+        let coordinator_here = f
+            .sender
+            .iter()
+            .any(|m| m.council_id == council_id && m.role == Role::Coordinator);
+        if !coordinator_here {
+            return Filed::Held(format!("an agenda proposal forwarded by {c}, who is not a coordinator of this council; kept for a coordinator"));
+        }
+        if !f.authenticated {
+            return Filed::Confirm {
+                coordinator: c.clone(),
+                proposer,
+                title: subject_title(f.u),
+            };
+        }
+    } else if f.proposals_today >= i64::from(f.proposals_per_day) {
+        return Filed::Held(format!(
+            "an agenda proposal from {proposer}, who has sent {} today (at most {} a day); kept for a coordinator",
+            f.proposals_today, f.proposals_per_day
+        ));
+    }
+    let name = membership
+        .map(|m| m.name.clone())
+        .or_else(|| {
+            if forwarded_by.is_some() {
+                f.u.on_behalf_of_name.clone()
+            } else {
+                f.u.from_name.clone()
+            }
+        })
+        .unwrap_or_else(|| proposer.clone());
+    Filed::Proposer(Proposer {
+        email: proposer,
+        name,
+        lang: membership.and_then(|m| m.lang),
+        forwarded_by,
+        council_id,
+    })
+}
+
+/// What filing a proposal needs, once its proposer is known.
+#[derive(Debug, Clone)]
+pub struct Proposing<'a> {
+    pub u: &'a Understanding,
+    pub inbound_id: i64,
+    pub proposer: &'a Proposer,
+    pub council_name: &'a str,
+    /// The meeting it is for: the call's while its agenda is open, else the next one
+    /// whose agenda is; `None` when there is none yet.
+    pub target: Option<&'a Meeting>,
+    /// That meeting's deadline for proposals.
+    pub deadline: Option<DateTime<Utc>>,
+    /// The message answers a call for items (its first line is the title then).
+    pub call_reply: bool,
+    pub authenticated: bool,
+    /// Automatic replies to the proposer in the last hour, and the cap.
+    pub receipts_recent: i64,
+    pub receipts_per_hour: u32,
+    pub coordinators: &'a [Person],
+    /// The most approval mails any of the coordinators got in the last hour.
+    pub approval_mails_last_hour: i64,
+    /// A fresh key for the item.
+    pub key: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Files a proposal: the item, the proposer's receipt (within the hourly cap on
+/// automatic replies, so a forged flood is not a flood of receipts), and an approval
+/// request to each coordinator — unless they were asked about several within the
+/// hour, when it waits for the hourly digest.
+pub fn propose(p: &Proposing<'_>) -> Plan<Change> {
+    let u = p.u;
+    let who = p.proposer;
+    let late = p.deadline.is_some_and(|d| p.now > d);
+    // A reply to the call puts the title on its first line (the call asks for that);
+    // a mail of its own has it in the subject.
+    let item = match (p.call_reply, first_line_item(&u.reply_text)) {
+        (true, Some(item)) => item,
+        _ => u
+            .agenda_item
+            .clone()
+            .unwrap_or_else(|| crate::understand::AgendaItem {
+                title: crate::understand::strip_subject_prefixes(&u.subject).to_string(),
+                description: u.reply_text.trim().to_string(),
+            }),
+    };
+    let attachments: Vec<String> = u.attachments.iter().map(|a| a.name.clone()).collect();
+    // A proposal needs something to call it by: its title, else its first document.
+    let title = match (item.title.trim(), attachments.first()) {
+        ("", Some(name)) => name.clone(),
+        ("", None) => {
+            return Plan::held(format!(
+                "an agenda proposal from {} with neither a title nor a document; kept for a coordinator",
+                who.email
+            ))
+        }
+        (t, _) => t.to_string(),
+    };
+    let meeting_id = p.target.map(|m| m.id);
+    let starts = p.target.map(Meeting::starts);
+    let mut plan = Plan::done(format!(
+        "agenda proposal \"{title}\" from {}{}{} for {}{}",
+        who.email,
+        if p.authenticated { "" } else { " (unverified)" },
+        who.forwarded_by
+            .as_ref()
+            .map(|f| format!(" (forwarded by {f})"))
+            .unwrap_or_default(),
+        match p.target {
+            Some(m) => format!(
+                "the meeting of {}",
+                m.starts_at.with_timezone(&m.tz).format("%Y-%m-%d")
+            ),
+            None => "the next meeting".into(),
+        },
+        if late { " (late)" } else { "" }
+    ));
+    plan.changes.push(Change::NewProposal {
+        ref_key: p.key.to_string(),
+        council_id: who.council_id,
+        meeting_id,
+        title: title.clone(),
+        description: item.description.clone(),
+        attachments: attachments.clone(),
+        proposer_name: who.name.clone(),
+        proposer_email: who.email.clone(),
+        forwarded_by: who.forwarded_by.clone(),
+        inbound_id: p.inbound_id,
+        late,
+    });
+    plan.events.push(Event {
+        actor: who.email.clone(),
+        kind: "proposal",
+        meeting_id,
+        inbound_id: Some(p.inbound_id),
+        detail: plan.outcome.clone(),
+    });
+    if p.receipts_recent >= i64::from(p.receipts_per_hour) {
+        plan.outcome
+            .push_str("; no receipt (too many to this address this hour)");
+    } else {
+        let to = Person {
+            id: 0,
+            name: who.name.clone(),
+            email: who.email.clone(),
+            lang: who.lang,
+        };
+        let mut mail = Mail::new(
+            "receipt",
+            "proposal_receipt",
+            format!("proposal-receipt:{}", p.inbound_id),
+            &to,
+            json!({
+                "council": p.council_name,
+                "title": title,
+                "starts": starts,
+                "late": late,
+            }),
+        );
+        mail.in_reply_to = u.message_id.clone();
+        mail.meeting_id = meeting_id;
+        mail.inbound_id = Some(p.inbound_id);
+        mail.auto_submitted = "auto-replied";
+        plan.mails.push(mail);
+    }
+    if p.approval_mails_last_hour >= AT_ONCE_PER_HOUR {
+        plan.outcome
+            .push_str("; the coordinators are asked in the next approval digest");
+        return plan;
+    }
+    plan.changes.push(Change::MarkRequested {
+        ref_keys: vec![p.key.to_string()],
+    });
+    let data = json!({
+        "council": p.council_name,
+        "starts": starts,
+        "title": title,
+        "description": item.description.lines().take(40).collect::<Vec<_>>(),
+        "proposer_name": who.name,
+        "proposer": who.email,
+        "attachments": attachments,
+        "forwarded_by": who.forwarded_by,
+        "unverified": !p.authenticated,
+        "late": late,
+    });
+    for c in p.coordinators {
+        let mut mail = Mail::new(
+            "approval",
+            "approval",
+            format!("approval:{}:{}", p.inbound_id, c.id),
+            c,
+            data.clone(),
+        );
+        mail.reference = Some(p.key.to_string());
+        mail.meeting_id = meeting_id;
+        mail.inbound_id = Some(p.inbound_id);
+        plan.mails.push(mail);
+    }
+    plan
 }
 
 #[cfg(test)]

@@ -641,6 +641,236 @@ fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
     assert!(!summons && plan.changes.is_empty() && plan.mails.is_empty());
 }
 
+fn membership(council_id: i64, role: Role, name: &str) -> Membership {
+    Membership {
+        council_id,
+        role,
+        name: name.into(),
+        lang: None,
+    }
+}
+
+#[test]
+fn who_files_a_proposal() {
+    let mut u = Understanding {
+        from_name: Some("Ola N.".into()),
+        subject: "VS: Veileder".into(),
+        ..Understanding::default()
+    };
+    let ola = [membership(1, Role::Member, "Ola Nordmann")];
+    let koord = [membership(1, Role::Coordinator, "Eldbjørg")];
+    let filing = |u: &Understanding, sender, proposer, authenticated, today| {
+        file_proposal(&Filing {
+            u,
+            from: if u.on_behalf_of.is_some() {
+                "koord@hf.example"
+            } else {
+                "ola@hf.example"
+            },
+            call_council: None,
+            sender,
+            proposer,
+            authenticated,
+            proposals_today: today,
+            proposals_per_day: 5,
+        })
+    };
+    let Filed::Proposer(p) = filing(&u, &ola, &ola, false, 0) else {
+        panic!("filed");
+    };
+    assert_eq!(
+        (p.email.as_str(), p.name.as_str(), p.council_id),
+        ("ola@hf.example", "Ola Nordmann", 1)
+    );
+    assert!(
+        matches!(filing(&u, &ola, &ola, true, 5), Filed::Held(w) if w.contains("at most 5 a day"))
+    );
+    assert!(
+        matches!(filing(&u, &[], &[], true, 0), Filed::Held(w) if w.contains("not a member of any council"))
+    );
+    let two = [
+        membership(1, Role::Member, "Ola"),
+        membership(2, Role::Member, "Ola"),
+    ];
+    assert!(
+        matches!(filing(&u, &two, &two, true, 0), Filed::Held(w) if w.contains("several councils"))
+    );
+    // Forwarded by a coordinator: credited to the original sender, once authenticated.
+    u.on_behalf_of = Some("ola@hf.example".into());
+    assert_eq!(
+        filing(&u, &koord, &ola, false, 9),
+        Filed::Confirm {
+            coordinator: "koord@hf.example".into(),
+            proposer: "ola@hf.example".into(),
+            title: "Veileder".into()
+        }
+    );
+    let Filed::Proposer(p) = filing(&u, &koord, &ola, true, 9) else {
+        panic!("filed");
+    };
+    assert_eq!(p.forwarded_by.as_deref(), Some("koord@hf.example"));
+    // … and held when the forwarder is no coordinator.
+    assert!(
+        matches!(filing(&u, &ola, &ola, true, 0), Filed::Held(w) if w.contains("not a coordinator"))
+    );
+}
+
+#[test]
+fn a_proposal_is_filed_receipted_and_sent_for_approval() {
+    let coordinators = two_coordinators();
+    let m = meeting(1, "2027-03-09T09:00:00Z");
+    let who = Proposer {
+        email: "ola@hf.example".into(),
+        name: "Ola Nordmann".into(),
+        lang: Some(Language::En),
+        forwarded_by: None,
+        council_id: 1,
+    };
+    let u = Understanding {
+        message_id: Some("<p1@hf.example>".into()),
+        subject: "SV: Forslag til saker".into(),
+        reply_text: "Veileder for LIS1\nRådet bør drøfte den nye veilederen.".into(),
+        ..Understanding::default()
+    };
+    let deadline = at("2027-02-16T22:59:00Z");
+    let proposing = |now, receipts_recent, asked| Proposing {
+        u: &u,
+        inbound_id: 42,
+        proposer: &who,
+        council_name: "Utdanningsrådet",
+        target: Some(&m),
+        deadline: Some(deadline),
+        call_reply: true,
+        authenticated: false,
+        receipts_recent,
+        receipts_per_hour: 6,
+        coordinators: &coordinators,
+        approval_mails_last_hour: asked,
+        key: "pkey",
+        now,
+    };
+    let plan = propose(&proposing(at("2027-02-10T09:00:00Z"), 0, 0));
+    assert_eq!(
+        plan.outcome,
+        "agenda proposal \"Veileder for LIS1\" from ola@hf.example (unverified) for the meeting of 2027-03-09"
+    );
+    let Some(Change::NewProposal {
+        title,
+        description,
+        late,
+        meeting_id,
+        ..
+    }) = plan.changes.first()
+    else {
+        panic!("{:?}", plan.changes);
+    };
+    assert_eq!(
+        (title.as_str(), description.as_str(), *late, *meeting_id),
+        (
+            "Veileder for LIS1",
+            "Rådet bør drøfte den nye veilederen.",
+            false,
+            Some(1)
+        )
+    );
+    let kinds: Vec<(&str, &str)> = plan
+        .mails
+        .iter()
+        .map(|m| (m.kind, m.to_address.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("receipt", "ola@hf.example"),
+            ("approval", "koord@hf.example"),
+            ("approval", "kim@hf.example")
+        ]
+    );
+    assert_eq!(
+        plan.mails[0].in_reply_to.as_deref(),
+        Some("<p1@hf.example>")
+    );
+    assert_eq!(plan.mails[1].reference.as_deref(), Some("pkey"));
+    let texts = renders(&plan.mails);
+    let (_, subject, en) = &texts[2];
+    assert_eq!(subject, "Agenda proposal received: Veileder for LIS1");
+    assert!(
+        en.contains("for Utdanningsrådet (Tuesday 9 March 2027)."),
+        "{en}"
+    );
+    let (_, _, nb) = &texts[3];
+    assert!(
+        nb.contains("NB: Vi kan ikke bekrefte at forslaget kommer fra avsenderen"),
+        "{nb}"
+    );
+
+    // After the deadline: late; receipts capped; the coordinators asked in the digest.
+    let plan = propose(&proposing(at("2027-02-17T09:00:00Z"), 6, AT_ONCE_PER_HOUR));
+    assert!(plan.outcome.ends_with("(late); no receipt (too many to this address this hour); the coordinators are asked in the next approval digest"), "{}", plan.outcome);
+    assert!(plan.mails.is_empty());
+    assert!(!plan
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::MarkRequested { .. })));
+}
+
+#[test]
+fn a_proposal_without_a_title_is_named_by_its_document_or_held() {
+    let coordinators = two_coordinators();
+    let who = Proposer {
+        email: "ola@hf.example".into(),
+        name: "Ola".into(),
+        lang: None,
+        forwarded_by: None,
+        council_id: 1,
+    };
+    let empty = Understanding::default();
+    let mut u = Understanding::default();
+    u.attachments.push(crate::understand::FileInfo {
+        name: "notat.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: 10,
+        text: None,
+    });
+    let proposing = |u| Proposing {
+        u,
+        inbound_id: 42,
+        proposer: &who,
+        council_name: "Utdanningsrådet",
+        target: None,
+        deadline: None,
+        call_reply: false,
+        authenticated: true,
+        receipts_recent: 0,
+        receipts_per_hour: 6,
+        coordinators: &coordinators,
+        approval_mails_last_hour: 0,
+        key: "pkey",
+        now: at("2027-02-10T09:00:00Z"),
+    };
+    assert!(propose(&proposing(&empty)).held);
+    let plan = propose(&proposing(&u));
+    assert!(
+        plan.outcome.starts_with("agenda proposal \"notat.pdf\""),
+        "{}",
+        plan.outcome
+    );
+    // For no meeting yet: "the next meeting".
+    let (_, _, nb) = &renders(&plan.mails[..1])[0];
+    assert!(nb.contains("til Utdanningsrådet (neste møte)."), "{nb}");
+}
+
+#[test]
+fn the_first_line_is_the_title_of_a_reply_to_the_call() {
+    let i =
+        first_line_item("  Forslag til sak: Turnus\n\nKan vi ta opp turnus?\n").expect("an item");
+    assert_eq!(
+        (i.title.as_str(), i.description.as_str()),
+        ("Turnus", "Kan vi ta opp turnus?")
+    );
+    assert!(first_line_item(" \n ").is_none());
+}
+
 #[test]
 fn fixed_items_are_named_by_the_templates() {
     for f in [
