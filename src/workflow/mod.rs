@@ -2,6 +2,8 @@
 //! record an answer, hold for a coordinator, ignore, note a bounce. Pure: the daemon
 //! looks things up, calls [`decide`], and commits the decision in one transaction.
 
+pub mod jobs;
+
 use crate::domain::{base_address, Answer, Attendance, Response};
 use crate::store::{InboundState, Invitation, Meeting};
 use crate::trust::Trust;
@@ -436,3 +438,8 @@ mod tests {
         assert_eq!(d.state, InboundState::Ignored);
     }
 }
+
+// Minutes and meeting changes: decide (pure, over a snapshot), then the daemon commits.
+pub mod meeting;
+pub mod minutes;
+pub mod minutes_plan;
