@@ -409,7 +409,7 @@ fn a_decision_tells_the_proposer_and_the_other_coordinator() {
     let texts = renders(&plan.mails);
     let (_, subject, nn) = &texts[1];
     assert_eq!(subject, "Forslag til sak: Veileder for LIS1");
-    assert!(nn.contains("er ikkje teke med på saklista"), "{nn}");
+    assert!(nn.contains("er ikkje teke med på sakslista"), "{nn}");
     let (_, subject, en) = &texts[5];
     assert_eq!(subject, "Decided: Veileder for LIS1");
     assert!(
