@@ -133,14 +133,8 @@ pub struct Meeting {
 impl Meeting {
     /// The start as templates get it (RFC 3339 with the local offset).
     pub fn starts(&self) -> String {
-        local_time(self.starts_at, self.tz)
+        crate::render::local_time(self.starts_at, self.tz)
     }
-}
-
-/// A time as templates get it: RFC 3339 with the offset of `tz`
-/// (`2027-01-12T10:00:00+01:00`), for the `long_date` and `clock` helpers.
-pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).fixed_offset().to_rfc3339()
 }
 
 /// What the agenda workflow changes.
