@@ -32,6 +32,7 @@ use crate::store::{
 use crate::understand::{self, Limits, Understanding};
 use crate::workflow::{self, InboundContext};
 
+mod agenda;
 mod approvals;
 #[doc(hidden)]
 pub mod fuzzing;

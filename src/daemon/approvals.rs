@@ -1,23 +1,20 @@
-//! Approval requests in batches: the first [`AT_ONCE_PER_HOUR`] proposals in an hour
-//! are asked about at once, one mail each; more wait for the hourly digest, numbered
-//! and answered line by line ("1 godkjent", "2 avvist").
+//! Approval requests in batches: the first
+//! [`AT_ONCE_PER_HOUR`](crate::workflow::agenda::AT_ONCE_PER_HOUR) proposals in an hour
+//! are asked about at once, one mail each; more wait for the hourly digest, numbered and
+//! answered line by line ("1 godkjent", "2 avvist"). What the digest says and does is
+//! decided in `workflow::agenda`.
 
 use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-use super::year::{Handled, Notice};
+use super::year::Handled;
 use super::{Daemon, Result};
-use crate::store::{AgendaItem, Change, KeyRow, NewEvent};
+use crate::store::{AgendaItem, KeyRow};
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Understanding};
-
-/// Approval requests sent one by one to a coordinator in an hour before the rest wait
-/// for the digest.
-pub(crate) const AT_ONCE_PER_HOUR: i64 = 3;
-
-/// How long an approval digest's key is accepted.
-const DIGEST_DAYS: i64 = 30;
+use crate::workflow::agenda as flow;
+use crate::workflow::plan::Person;
 
 /// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision.
 pub(crate) fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
@@ -59,12 +56,13 @@ impl Daemon {
             let coordinators = self.store.coordinators(council_id).await?;
             // At most one digest an hour, and none while the coordinators were just
             // asked about a proposal on its own.
-            if self.approval_mails_last_hour(&coordinators).await? > 0 {
+            let asked = self.approval_mails_last_hour(&coordinators).await?;
+            if asked > 0 {
                 continue;
             }
             let council = self.store.council(council_id).await?;
-            let mut entries = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
+            let mut pending = Vec::with_capacity(items.len());
+            for item in &items {
                 let unverified = match item.inbound_id {
                     Some(id) => self
                         .store
@@ -74,55 +72,21 @@ impl Daemon {
                         .is_some_and(|o| o.contains("(unverified)")),
                     None => false,
                 };
-                entries.push(serde_json::json!({
-                    "number": i + 1,
-                    "title": item.title,
-                    "proposer_name": item.proposer_name,
-                    "proposer_email": item.proposer_email,
-                    "description": item.description.lines().take(6).collect::<Vec<_>>(),
-                    "unverified": unverified,
-                    "late": item.late,
-                }));
+                pending.push(flow::Pending {
+                    item: super::agenda::item_view(item)?,
+                    unverified,
+                });
             }
-            let data = serde_json::json!({ "council": council.name, "items": entries });
-            let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();
-            let mut mails = Vec::new();
-            for c in &coordinators {
-                mails.push(self.notice(Notice {
-                    kind: "approval_digest",
-                    effect_key: format!("approval-digest:{}:{}", ids.join(","), c.id),
-                    to_name: &c.name,
-                    to_address: &c.email,
-                    template: Some("approval_digest"),
-                    data: data.clone(),
-                    lang: Some(self.lang_of(c)),
-                    reference: Some(ids.join(",")),
-                    expires_at: Some(now + Duration::days(DIGEST_DAYS)),
-                    ..Notice::BLANK
-                })?);
-            }
-            let ev = NewEvent::new(
-                "scheduler",
-                "approval_digest",
-                None,
-                None,
-                format!(
-                    "{} proposal(s) of {} sent for approval",
-                    items.len(),
-                    council.name
-                ),
-            );
+            let people: Vec<Person> = coordinators.iter().map(super::agenda::person).collect();
+            let Some(plan) = flow::approval_digest(&council.name, &pending, &people, asked, now)
+            else {
+                continue;
+            };
+            let h = self.handled(plan)?;
             self.store
-                .commit(
-                    &[Change::MarkRequested {
-                        ref_keys: items.iter().map(|i| i.ref_key.clone()).collect(),
-                    }],
-                    &mails,
-                    &[ev],
-                    now,
-                )
+                .commit(&h.changes, &h.mails, &h.events, now)
                 .await?;
-            sent += mails.len();
+            sent += h.mails.len();
         }
         Ok(sent)
     }
@@ -155,8 +119,9 @@ impl Daemon {
                 "a reply to an approval digest from {from} without a \"1 godkjent\" line; kept for a coordinator"
             )));
         }
-        let mut all = Handled::done(String::new());
         let mut said = Vec::new();
+        let mut deciding = Vec::new();
+        let mut numbers = Vec::new();
         for (n, d) in wanted {
             let Some(&id) = n.checked_sub(1).and_then(|i| ids.get(i)) else {
                 said.push(format!("{n}: not in the digest"));
@@ -170,12 +135,16 @@ impl Daemon {
                 ));
                 continue;
             }
-            let h = self.decide_item(&item, d, from, Some(inbound_id)).await?;
-            said.push(format!("{n}: {}", h.outcome));
-            all.changes.extend(h.changes);
-            all.mails.extend(h.mails);
-            all.events.extend(h.events);
+            numbers.push(n);
+            deciding.push((item, d));
         }
+        let (mut all, outcomes) = self.decide_items(&deciding, from, inbound_id).await?;
+        said.extend(
+            numbers
+                .iter()
+                .zip(outcomes)
+                .map(|(n, outcome)| format!("{n}: {outcome}")),
+        );
         all.outcome = format!("approval digest answered by {from}: {}", said.join("; "));
         Ok(all)
     }

@@ -10,6 +10,7 @@ use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
 
 pub mod agenda;
+pub mod plan;
 
 /// What is known about a message's context.
 pub struct InboundContext<'a> {
