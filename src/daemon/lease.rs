@@ -41,11 +41,7 @@ pub fn holder_id() -> &'static str {
 fn dead_on_this_host(other: &str) -> bool {
     let mine = holder_id();
     let host = |id: &str| id.rsplitn(3, ':').nth(2).map(str::to_string);
-    let pid = |id: &str| {
-        id.rsplitn(3, ':')
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok())
-    };
+    let pid = |id: &str| id.rsplit(':').nth(1).and_then(|p| p.parse::<u32>().ok());
     match (host(other), host(mine), pid(other)) {
         (Some(h), Some(m), Some(p)) if h == m && p != std::process::id() => {
             // Without /proc (not Linux) nothing is known: wait for the lease to expire.
