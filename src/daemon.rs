@@ -298,11 +298,14 @@ impl Daemon {
     /// Holds a message that failed every try, with the reason, so the loop goes on.
     async fn quarantine(&self, id: i64, raw: &[u8], tries: i64, report: &mut Report) -> bool {
         let head = crate::trust::check(raw, None);
+        // The subject, for the digest: reading never panics (the parser runs under
+        // catch_unwind), whatever made acting on the message fail.
+        let subject = understand::understand(raw, self.limits).subject;
         let outcome = InboundOutcome {
             state: InboundState::Held,
             kind: "quarantined".into(),
             sender: head.from.clone(),
-            subject: String::new(),
+            subject,
             outcome: Held::because(HeldReason::Quarantined).outcome(&format!(
                 "quarantined: acting on this message failed {tries} times (see the log); \
                  `referent inbox retry {id}` tries again, `referent inbox dismiss {id}` sets it aside"
