@@ -203,6 +203,22 @@ fn guess(o: &str) -> Option<HeldReason> {
     })
 }
 
+/// What became of one line of a coordinator's reply to the digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum DoneState {
+    /// No message has that number in the digest.
+    Missing,
+    /// Nobody on their councils goes by the name they gave.
+    UnknownPerson,
+    /// Doing it failed (the error says why).
+    Failed,
+    Processed,
+    Ignored,
+    /// Tried, and held again.
+    Held,
+}
+
 /// What a coordinator's line did, for the `held_done` template.
 #[derive(Debug, Clone, Serialize)]
 struct Done {
@@ -210,8 +226,7 @@ struct Done {
     subject: Option<String>,
     /// The member it was acted on as.
     as_name: Option<String>,
-    /// missing (no such number), unknown_person, failed, processed, ignored or held.
-    state: &'static str,
+    state: DoneState,
     /// Whom the coordinator named, when nobody matches.
     who: Option<String>,
     error: Option<String>,
@@ -223,15 +238,15 @@ impl Done {
     /// The same in a few words for the log.
     fn logged(&self) -> String {
         let state = match self.state {
-            "missing" => return format!("{}: not in the digest", self.number),
-            "unknown_person" => format!(
+            DoneState::Missing => return format!("{}: not in the digest", self.number),
+            DoneState::UnknownPerson => format!(
                 "cannot tell who \"{}\" is",
                 self.who.clone().unwrap_or_default()
             ),
-            "failed" => format!("not done: {}", self.error.clone().unwrap_or_default()),
-            "processed" => "processed".into(),
-            "ignored" => "set aside".into(),
-            _ => format!("still held ({})", self.reason.logged),
+            DoneState::Failed => format!("not done: {}", self.error.clone().unwrap_or_default()),
+            DoneState::Processed => "processed".into(),
+            DoneState::Ignored => "set aside".into(),
+            DoneState::Held => format!("still held ({})", self.reason.logged),
         };
         let what = match &self.as_name {
             Some(name) => format!(" as the message from {name}"),
@@ -426,7 +441,7 @@ impl Daemon {
                 number: n,
                 subject: None,
                 as_name: None,
-                state: "missing",
+                state: DoneState::Missing,
                 who: None,
                 error: None,
                 reason: Reason::default(),
@@ -454,14 +469,14 @@ impl Daemon {
             d.state = match (said, after.state.as_str()) {
                 (Err(e), _) => {
                     d.error = Some(e.to_string());
-                    "failed"
+                    DoneState::Failed
                 }
-                (Ok(None), _) => "unknown_person",
-                (Ok(Some(_)), "processed") => "processed",
-                (Ok(Some(_)), "ignored") => "ignored",
+                (Ok(None), _) => DoneState::UnknownPerson,
+                (Ok(Some(_)), "processed") => DoneState::Processed,
+                (Ok(Some(_)), "ignored") => DoneState::Ignored,
                 (Ok(Some(_)), _) => {
                     d.reason = Reason::of(after.outcome.as_deref().unwrap_or(""));
-                    "held"
+                    DoneState::Held
                 }
             };
             done.push(d);
@@ -532,6 +547,32 @@ mod tests {
                 (5, Resolution::As("kari@ous-hf.no".into())),
             ]
         );
+    }
+
+    #[test]
+    fn reasons_come_from_the_code_and_else_from_the_sentence() {
+        let tagged = Held::because(HeldReason::NotMember).outcome("anything at all");
+        let r = Reason::of(&tagged);
+        assert_eq!(r.reason, Some("not_member"));
+        assert_eq!(r.logged, "anything at all");
+        let old = Reason::of("an agenda proposal from x@y.no, who is in several councils; kept for a coordinator to place");
+        assert_eq!(old.reason, Some("several_councils"));
+        let unknown = Reason::of("something new");
+        assert_eq!(
+            (unknown.reason, unknown.logged.as_str()),
+            (None, "something new")
+        );
+        // Every code the digest can be given has words in every language.
+        let r = crate::render::Renderer::new().unwrap();
+        for code in HeldReason::ALL {
+            for lang in crate::render::LANGUAGES {
+                let data = json!({"reason": {"reason": code.as_str(), "logged": "LOGGED"}});
+                let words = r
+                    .render_snippet(lang, "{{> held_reason reason}}", &data)
+                    .unwrap();
+                assert!(!words.is_empty() && words != "LOGGED", "{lang:?} {code:?}");
+            }
+        }
     }
 
     #[test]

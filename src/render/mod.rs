@@ -251,6 +251,25 @@ impl Renderer {
         Ok(Rendered { subject, body })
     }
 
+    /// Renders a piece of template text with a language's partials and helpers, for
+    /// tests of the partials (`{{> answer answer}}`).
+    #[cfg(test)]
+    pub(crate) fn render_snippet<T: Serialize>(
+        &self,
+        lang: Language,
+        text: &str,
+        ctx: &T,
+    ) -> Result<String, RenderError> {
+        let hb = self
+            .registries
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, hb)| hb)
+            .ok_or_else(|| RenderError::Unknown(lang.as_str().into(), known_names()))?;
+        hb.render_template(text, ctx)
+            .map_err(|e| RenderError::Render(text.to_string(), Box::new(e)))
+    }
+
     /// Renders a kind with the data a workflow gave it and the variables every template
     /// gets. In debug builds (the test suite) a variable missing from the kind's example
     /// data is an error, so the examples stay the complete list `templates check` and
@@ -832,10 +851,10 @@ mod tests {
         let r = Renderer::new().unwrap();
         let say = |lang, a: Answer| {
             let data = serde_json::json!({"answer": a, "who": "Ola Nordmann"});
-            let hb = &r.registries.iter().find(|(l, _)| *l == lang).unwrap().1;
             (
-                hb.render_template("{{> answer answer}}.", &data).unwrap(),
-                hb.render_template("{{> answer_of answer who=who}}.", &data)
+                r.render_snippet(lang, "{{> answer answer}}.", &data)
+                    .unwrap(),
+                r.render_snippet(lang, "{{> answer_of answer who=who}}.", &data)
                     .unwrap(),
             )
         };
