@@ -1,6 +1,28 @@
 //! The command line: set-up commands for coordinators, `run` for the daemon, `inspect`
 //! for looking at one message, `demo` for a first run.
 
+/// `println!` for command output that ends quietly when the reader goes away
+/// (`referent meeting show --json | head`), as Unix tools do, instead of panicking on
+/// the broken pipe. Any other write error is reported and ends the command.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::cli::output_failed(e);
+        }
+    }};
+}
+pub(crate) use outln;
+
+/// Where a failed write to standard output ends the process.
+pub(crate) fn output_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write the output: {e}");
+    std::process::exit(1);
+}
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -345,7 +367,7 @@ fn templates(cmd: &TemplatesCommand, cfg: &Config) -> Result<()> {
                     .iter()
                     .map(|l| format!("{}: {}", l.as_str(), r.origin(*l, kind).unwrap_or("-")))
                     .collect();
-                println!("{kind:<16} {}", origins.join("  "));
+                outln!("{kind:<16} {}", origins.join("  "));
             }
             Ok(())
         }
@@ -359,12 +381,12 @@ fn templates(cmd: &TemplatesCommand, cfg: &Config) -> Result<()> {
             for kind in kinds() {
                 for lang in LANGUAGES {
                     if let Some(origin) = r.origin(lang, kind).filter(|o| *o != "embedded") {
-                        println!("ok  {}/{kind}  ({origin})", lang.as_str());
+                        outln!("ok  {}/{kind}  ({origin})", lang.as_str());
                         replaced += 1;
                     }
                 }
             }
-            println!(
+            outln!(
                 "{} template(s) in {} compile and render with their example data; the rest are built in",
                 replaced,
                 dir.display()
@@ -390,11 +412,11 @@ fn templates(cmd: &TemplatesCommand, cfg: &Config) -> Result<()> {
                 );
             }
             if *variables {
-                println!("{}", serde_json::to_string_pretty(&r.example(kind)?)?);
+                outln!("{}", serde_json::to_string_pretty(&r.example(kind)?)?);
                 return Ok(());
             }
             let out = r.show(lang, kind)?;
-            println!("Subject: {}\n\n{}", out.subject, out.body);
+            outln!("Subject: {}\n\n{}", out.subject, out.body);
             Ok(())
         }
     }
@@ -449,20 +471,20 @@ async fn dispatch(
         Command::Init => {
             if let crate::config::MailboxConfig::Maildir(p) = &cfg.mailbox {
                 crate::mail::inbound::maildir::ensure_maildir(p)?;
-                println!("inbox:    {}", p.display());
+                outln!("inbox:    {}", p.display());
             }
             if let crate::config::OutboundConfig::Maildir(p) = &cfg.outbound {
                 crate::mail::inbound::maildir::ensure_maildir(p)?;
-                println!("outbox:   {}", p.display());
+                outln!("outbox:   {}", p.display());
             }
-            println!("database: {}", redact_url(&cfg.database_url));
+            outln!("database: {}", redact_url(&cfg.database_url));
             Ok(())
         }
         Command::Council { command } => match command {
             CouncilCommand::Add { slug, name } => {
                 validate_slug(slug)?;
                 let id = store.add_council(slug, name, now).await?;
-                println!("council {slug} added (id {id})");
+                outln!("council {slug} added (id {id})");
                 Ok(())
             }
             CouncilCommand::Show { slug, json } => {
@@ -471,10 +493,10 @@ async fn dispatch(
             CouncilCommand::List { json } => {
                 let councils = store.councils().await?;
                 if *json {
-                    println!("{}", serde_json::to_string_pretty(&councils)?);
+                    outln!("{}", serde_json::to_string_pretty(&councils)?);
                 } else {
                     for c in councils {
-                        println!("{:<24} {}", c.slug, c.name);
+                        outln!("{:<24} {}", c.slug, c.name);
                     }
                 }
                 Ok(())
@@ -486,7 +508,7 @@ async fn dispatch(
         } => {
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
             let m = store.meeting(*id).await?;
-            println!(
+            outln!(
                 "{}",
                 daemon.change_meeting(&m, None, &year::operator()).await?
             );
@@ -509,7 +531,7 @@ async fn dispatch(
                 bail!("a meeting cannot move into the past");
             }
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
-            println!(
+            outln!(
                 "{}",
                 daemon
                     .change_meeting(&m, Some((starts_at, ends_at)), &year::operator())
@@ -533,7 +555,7 @@ async fn dispatch(
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
             if *once {
                 let report = daemon.run_once().await?;
-                println!("{}", serde_json::to_string(&report)?);
+                outln!("{}", serde_json::to_string(&report)?);
                 return Ok(());
             }
             if let Err(e) = daemon.transport.check().await {
@@ -566,7 +588,7 @@ async fn dispatch(
                 InboxAction::Dismiss { id, by } => daemon.cli_dismiss(*id, by).await?,
                 InboxAction::Retry { id, by } => daemon.cli_retry(*id, by).await?,
             };
-            println!("{said}");
+            outln!("{said}");
             Ok(())
         }
         Command::Inbox {
@@ -576,10 +598,10 @@ async fn dispatch(
         } => {
             let rows = store.inbound_list(state.as_deref()).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for r in rows {
-                    println!(
+                    outln!(
                         "{:>5} {:<9} {:<12} {:<32} {}",
                         r.id,
                         r.state,
@@ -594,10 +616,10 @@ async fn dispatch(
         Command::Outbox { json } => {
             let rows = store.outbox().await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for r in rows {
-                    println!(
+                    outln!(
                         "{:>5} {:<8} {:<9} {:<32} attempts={} {}",
                         r.id,
                         r.state,
@@ -737,7 +759,7 @@ fn inspect(file: &Path, json: bool) -> Result<()> {
     let u = understand::understand(&raw, understand::Limits::default());
     let i = Inspection::from(&u);
     if json {
-        println!("{}", serde_json::to_string_pretty(&i)?);
+        outln!("{}", serde_json::to_string_pretty(&i)?);
     } else {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
@@ -846,7 +868,7 @@ async fn member(
                 );
             }
             store.add_members(cid, &[m], now).await?;
-            println!("{name} <{}> added to {council}", normalize_address(email)?);
+            outln!("{name} <{}> added to {council}", normalize_address(email)?);
             for w in year::roster_warnings(store, cfg, cid, council).await? {
                 eprintln!("warning: {w}");
             }
@@ -868,7 +890,7 @@ async fn member(
                 .add_members(cid, &members, now)
                 .await
                 .context("nothing imported")?;
-            println!("{} member(s) imported into {council}", members.len());
+            outln!("{} member(s) imported into {council}", members.len());
             for w in year::roster_warnings(store, cfg, cid, council).await? {
                 eprintln!("warning: {w}");
             }
@@ -878,10 +900,10 @@ async fn member(
             let cid = council_id(store, council).await?;
             let members = store.members(cid).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&members)?);
+                outln!("{}", serde_json::to_string_pretty(&members)?);
             } else {
                 for m in members {
-                    println!(
+                    outln!(
                         "{:<28} {:<36} {:<12} {:<24} {}",
                         m.name,
                         m.email,
@@ -945,7 +967,7 @@ async fn meeting(
                 now,
             )
             .await?;
-            println!(
+            outln!(
                 "meeting {id} added: {} {}",
                 c.slug,
                 starts_at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
@@ -956,18 +978,18 @@ async fn meeting(
                 } else {
                     due.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
                 };
-                println!("  {kind:<9} {when}");
+                outln!("  {kind:<9} {when}");
             }
             Ok(())
         }
         MeetingCommand::List { json } => {
             let meetings = store.meetings().await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&meetings)?);
+                outln!("{}", serde_json::to_string_pretty(&meetings)?);
             } else {
                 for m in meetings {
                     let tz: chrono_tz::Tz = m.time_zone.parse().unwrap_or(chrono_tz::Europe::Oslo);
-                    println!(
+                    outln!(
                         "{:>4} {:<20} {} {:<10} {}",
                         m.id,
                         m.council_slug,
@@ -986,7 +1008,7 @@ async fn meeting(
         MeetingCommand::Show { id, json } => {
             let value = meeting_show(store, *id).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                outln!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print_attendance(&value, &mut std::io::stdout())?;
             }

@@ -51,3 +51,11 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// The real time, whatever `--now` says: for what other processes must agree on (who
+/// holds the mailbox), never for the council's schedule. A `--now` run in the future
+/// must not leave a lease that blocks the real daemon for months.
+#[allow(clippy::disallowed_methods)]
+pub fn wall_now() -> DateTime<Utc> {
+    Utc::now()
+}

@@ -36,6 +36,7 @@ mod approvals;
 #[doc(hidden)]
 pub mod fuzzing;
 mod held;
+mod lease;
 mod trusted;
 mod year;
 
@@ -226,7 +227,7 @@ impl Daemon {
                 message_id,
                 content_hash: hash,
                 raw: &msg.bytes,
-                source: self.cfg_source_name(),
+                source: self.source_name(),
                 received_at,
             })
             .await?;
@@ -240,7 +241,7 @@ impl Daemon {
             .await)
     }
 
-    fn cfg_source_name(&self) -> String {
+    pub(crate) fn source_name(&self) -> String {
         match &self.cfg.mailbox {
             MailboxConfig::Imap(i) => ImapSource::checkpoint_name(i),
             MailboxConfig::Maildir(p) => format!("maildir:{}", p.display()),
@@ -1006,15 +1007,10 @@ impl Daemon {
             }
         }
         // Members added after the summons went out get theirs now.
-        for m in self.store.meetings().await? {
-            if m.status != "scheduled" || m.starts_at <= now {
-                continue;
-            }
-            if self.summons_sent(m.id).await? {
-                if let Err(e) = self.summons(&m, None).await {
-                    tracing::error!(meeting = m.id, error = %e, "cannot send the summons to members added late; tried again at the next tick");
-                    first_error.get_or_insert(e);
-                }
+        for m in self.store.meetings_with_uninvited(now).await? {
+            if let Err(e) = self.summons(&m, None).await {
+                tracing::error!(meeting = m.id, error = %e, "cannot send the summons to members added late; tried again at the next tick");
+                first_error.get_or_insert(e);
             }
         }
         // Proposals that waited for the hourly approval digest.
@@ -1058,19 +1054,6 @@ impl Daemon {
     /// transaction with the job's completion. Returns false when another run did it.
     async fn summons(&self, m: &Meeting, job_id: Option<i64>) -> Result<bool> {
         let now = self.clock.now();
-        if m.starts_at <= now || m.status != "scheduled" {
-            let event = NewEvent::new(
-                "scheduler",
-                "summons_skipped",
-                Some(m.id),
-                None,
-                "the meeting has started or is not scheduled; no summons sent",
-            );
-            return Ok(self
-                .store
-                .complete_job(job_id, &[], &[], Some(event), &[], now)
-                .await?);
-        }
         let invited: HashSet<i64> = self
             .store
             .invitations(m.id)
@@ -1078,16 +1061,33 @@ impl Daemon {
             .iter()
             .map(|i| i.member_id)
             .collect();
-        let members: Vec<Member> = self
-            .store
-            .members(m.council_id)
-            .await?
-            .into_iter()
-            .filter(|mb| !invited.contains(&mb.id))
+        let roster = self.store.members(m.council_id).await?;
+        let to = match workflow::jobs::summons(m, &roster, &invited, job_id.is_some(), now) {
+            Ok(to) => to,
+            Err(workflow::jobs::Skip::NobodyNew) => return Ok(false),
+            Err(skip) => {
+                let event = NewEvent::new(
+                    "scheduler",
+                    "summons_skipped",
+                    Some(m.id),
+                    None,
+                    skip.detail(),
+                );
+                return Ok(self
+                    .store
+                    .complete_job(job_id, &[], &[], &[event], &[], now)
+                    .await?);
+            }
+        };
+        let members: Vec<(&Member, bool)> = to
+            .iter()
+            .filter_map(|s| {
+                roster
+                    .iter()
+                    .find(|mb| mb.id == s.member_id)
+                    .map(|mb| (mb, s.asked))
+            })
             .collect();
-        if members.is_empty() && job_id.is_none() {
-            return Ok(false);
-        }
         // The first summons closes the agenda; later ones show it as it was closed.
         let (changes, agenda, mut agenda_events) = if job_id.is_some() {
             self.close_agenda(m).await?
@@ -1097,14 +1097,13 @@ impl Daemon {
         // Each recipient reads the agenda in their language.
         let mut agenda_lines_in = std::collections::BTreeMap::new();
         for lang in crate::render::LANGUAGES {
-            agenda_lines_in.insert(lang.as_str(), Self::agenda_lines(&agenda, lang));
+            agenda_lines_in.insert(lang.as_str(), self.agenda_lines(&agenda, lang)?);
         }
-        let agenda_lines = Self::agenda_lines(&agenda, self.lang());
+        let agenda_lines = self.agenda_lines(&agenda, self.lang())?;
         let documents = self.agenda_documents(&agenda).await?;
         let mut invitations = Vec::with_capacity(members.len());
-        for mb in &members {
+        for &(mb, asked) in &members {
             let token = Token::generate();
-            let asked = mb.role.is_asked_to_answer();
             let lang = self.lang_of(mb);
             let mut ctx = self.meeting_text(m, &mb.name, asked, lang)?;
             ctx.agenda = agenda_lines_in
@@ -1159,16 +1158,12 @@ impl Daemon {
             None,
             format!("summons to {} member(s)", invitations.len()),
         );
+        // The agenda's audit lines go in the transaction that closes it.
+        agenda_events.push(event);
         let done = self
             .store
-            .complete_job(job_id, &invitations, &[], Some(event), &changes, now)
+            .complete_job(job_id, &invitations, &[], &agenda_events, &changes, now)
             .await?;
-        if done && !agenda_events.is_empty() {
-            // The agenda's audit lines, after the transaction that closed it.
-            self.store
-                .commit(&[], &[], &std::mem::take(&mut agenda_events), now)
-                .await?;
-        }
         if done {
             tracing::info!(meeting = m.id, count = invitations.len(), "summons queued");
         }
@@ -1179,21 +1174,24 @@ impl Daemon {
     async fn reminder(&self, m: &Meeting, job_id: i64) -> Result<bool> {
         let now = self.clock.now();
         let mut mails = Vec::new();
-        if m.starts_at > now && m.status == "scheduled" {
-            let members = self.store.members(m.council_id).await?;
-            for inv in self.store.invitations(m.id).await? {
-                let failing = members
-                    .iter()
-                    .any(|mb| mb.id == inv.member_id && mb.failing_since.is_some());
-                // Those who said "maybe" are reminded too: they promised to come back.
-                let settled = inv.response.is_some()
-                    && inv.response != Some(crate::domain::Response::Tentative);
-                if settled || !inv.role.is_asked_to_answer() || failing {
+        let invitations = self.store.invitations(m.id).await?;
+        let members = self.store.members(m.council_id).await?;
+        let remind = match workflow::jobs::reminders(m, &invitations, &members, now) {
+            Ok(r) => r,
+            Err(skip) => {
+                return self
+                    .finish_job(m, job_id, "reminder", skip.detail().to_string(), &[])
+                    .await
+            }
+        };
+        {
+            for r in remind {
+                let Some(inv) = invitations.iter().find(|i| i.id == r.invitation_id) else {
                     continue;
-                }
+                };
                 let lang = inv.member_language.unwrap_or(self.lang());
                 let mut ctx = self.meeting_text(m, &inv.member_name, true, lang)?;
-                ctx.tentative = inv.response == Some(crate::domain::Response::Tentative);
+                ctx.tentative = r.tentative;
                 let token = Token::parse(&inv.token);
                 let (message_id, raw) = self.compose(
                     "reminder",
@@ -1311,10 +1309,22 @@ impl Daemon {
     /// One full pass: inbound, scheduled jobs, outbox. What `run --once` does.
     pub async fn run_once(&self) -> Result<Report> {
         let mut report = Report::default();
-        let mut src = self.open_source().await?;
-        let r = self.inbound_pass(&mut src, &mut report).await;
-        src.close().await;
-        r?;
+        // The mailbox is read by one process at a time: while a daemon holds it, a
+        // single pass leaves it alone and only runs the schedule and the outbox.
+        if self.take_mailbox().await? {
+            let r = match self.open_source().await {
+                Ok(mut src) => {
+                    let r = self.inbound_pass(&mut src, &mut report).await;
+                    src.close().await;
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            self.release_mailbox().await;
+            r?;
+        } else {
+            tracing::warn!("another referent reads this mailbox now; this pass leaves it to it");
+        }
         self.tick(&mut report).await?;
         self.dispatch(&mut report).await?;
         Ok(report)
@@ -1371,7 +1381,12 @@ impl Daemon {
         }
     }
 
-    async fn inbound_task(&self, cancel: CancellationToken, wake: Arc<Notify>) -> Result<()> {
+    /// Watches the mailbox until `cancel`: a pass, then IDLE (or a poll), again.
+    pub(crate) async fn watch_mailbox(
+        &self,
+        cancel: CancellationToken,
+        wake: Arc<Notify>,
+    ) -> Result<()> {
         let mut src = self.open_source().await?;
         tracing::info!(source = %src.describe(), "watching the mailbox");
         let mut failures = 0u32;

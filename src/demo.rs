@@ -1,6 +1,7 @@
 //! `referent demo`: the real daemon loop on the embedded default, in a fresh folder,
 //! with an example council, a meeting, and realistic replies from its members.
 
+use crate::cli::outln;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -147,7 +148,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         now,
     )
     .await?;
-    println!(
+    outln!(
         "Council {} with {} members; meeting {meeting_id} on {day} 10:00.",
         council.name,
         members.len()
@@ -157,7 +158,7 @@ pub async fn run(dir: &Path) -> Result<()> {
 
     // 2. The daemon's first pass: the summons is due (the meeting is < 14 days away).
     let first = daemon.run_once().await?;
-    println!("First pass: {} summons written to the outbox.", first.sent);
+    outln!("First pass: {} summons written to the outbox.", first.sent);
 
     // 3. The members answer, as their mail clients would.
     let inbox = match &cfg.mailbox {
@@ -189,7 +190,7 @@ pub async fn run(dir: &Path) -> Result<()> {
             raw.as_bytes(),
         )?;
     }
-    println!(
+    outln!(
         "{} replies dropped into {}.",
         REPLIES.len(),
         inbox.join("new").display()
@@ -197,7 +198,7 @@ pub async fn run(dir: &Path) -> Result<()> {
 
     // 4. The second pass reads them.
     let second = daemon.run_once().await?;
-    println!(
+    outln!(
         "Second pass: {} messages read, {} answers recorded, {} held for a coordinator, {} ignored, {} mails sent (receipts; the summons to a substitute; to the coordinator, the substitute's notice and the digest of held mail).\n",
         second.received, second.answers, second.held, second.ignored, second.sent
     );
@@ -205,17 +206,17 @@ pub async fn run(dir: &Path) -> Result<()> {
     let v = crate::council::meeting_show(&store, meeting_id).await?;
     crate::council::print_attendance(&v, &mut std::io::stdout())?;
 
-    println!("\nHeld for a coordinator:");
+    outln!("\nHeld for a coordinator:");
     for m in store.inbound_list(Some("held")).await? {
-        println!(
+        outln!(
             "  {} — {}",
             m.sender.unwrap_or_default(),
             m.outcome.unwrap_or_default()
         );
     }
-    println!("Ignored (never answered):");
+    outln!("Ignored (never answered):");
     for m in store.inbound_list(Some("ignored")).await? {
-        println!(
+        outln!(
             "  {} — {}",
             m.sender.unwrap_or_default(),
             m.outcome.unwrap_or_default()
@@ -225,14 +226,14 @@ pub async fn run(dir: &Path) -> Result<()> {
         crate::config::OutboundConfig::Maildir(p) => p.join("new"),
         crate::config::OutboundConfig::Smtp(_) => dir.to_path_buf(),
     };
-    println!(
+    outln!(
         "\nEvery mail referent sent is a file in {}:",
         outbox_dir.display()
     );
     for o in store.outbox().await? {
-        println!("  {:<12} to {}", o.kind, o.recipient);
+        outln!("  {:<12} to {}", o.kind, o.recipient);
     }
-    println!(
+    outln!(
         "\nLook further with:\n  referent --config {0} meeting show {meeting_id}\n  referent --config {0} inbox\n  referent --config {0} outbox",
         dir.join("referent.toml").display()
     );

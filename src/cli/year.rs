@@ -146,7 +146,7 @@ pub async fn calendar_cmd(
         }
     }
     if *json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "council": c.slug,
@@ -158,7 +158,7 @@ pub async fn calendar_cmd(
         );
         return Ok(());
     }
-    println!(
+    outln!(
         "{} {} meeting(s) for {} in {year}:",
         if *apply { "Stored" } else { "Proposed" },
         times.len(),
@@ -170,7 +170,7 @@ pub async fn calendar_cmd(
             .get(i)
             .map(|id| format!("  (meeting {id})"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  {date} {}{id}",
             crate::render::format_time_range(*s, *e, tz)
         );
@@ -182,10 +182,10 @@ pub async fn calendar_cmd(
         .map(|s| format!("{} ({})", s.date, s.reason))
         .collect();
     if !holidays.is_empty() {
-        println!("Skipped public holidays: {}", holidays.join(", "));
+        outln!("Skipped public holidays: {}", holidays.join(", "));
     }
     if !*apply {
-        println!("Nothing stored. Run again with --apply and --place/--digital-link to add them.");
+        outln!("Nothing stored. Run again with --apply and --place/--digital-link to add them.");
     }
     Ok(())
 }
@@ -210,10 +210,10 @@ pub async fn agenda_cmd(cmd: &AgendaCommand, daemon: &Daemon) -> Result<()> {
                 (None, None) => bail!("give --meeting ID or --council SLUG"),
             };
             if *json {
-                println!("{}", serde_json::to_string_pretty(&items)?);
+                outln!("{}", serde_json::to_string_pretty(&items)?);
             } else {
                 for i in items {
-                    println!(
+                    outln!(
                         "{:>4} {:<9} {:<8} {:<10} {}{}{}",
                         i.id,
                         i.label().unwrap_or_default(),
@@ -238,7 +238,7 @@ pub async fn agenda_cmd(cmd: &AgendaCommand, daemon: &Daemon) -> Result<()> {
     let outcome = daemon
         .cli_decide_item(decision.0, decision.1, &operator())
         .await?;
-    println!("{outcome}");
+    outln!("{outcome}");
     Ok(())
 }
 
@@ -274,7 +274,7 @@ pub async fn minutes_cmd(cmd: &MinutesCommand, daemon: &Daemon) -> Result<()> {
             let outcome = daemon
                 .cli_submit_minutes(*meeting, &body, attachment, &operator())
                 .await?;
-            println!("{outcome}");
+            outln!("{outcome}");
         }
         MinutesCommand::Show { meeting, json } => {
             store.meeting(*meeting).await?;
@@ -288,7 +288,7 @@ pub async fn minutes_cmd(cmd: &MinutesCommand, daemon: &Daemon) -> Result<()> {
                     .iter()
                     .map(|(mi, c)| json!({ "minutes": mi, "corrections": c }))
                     .collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(
                         &json!({ "meeting": meeting, "versions": versions })
@@ -296,26 +296,28 @@ pub async fn minutes_cmd(cmd: &MinutesCommand, daemon: &Daemon) -> Result<()> {
                 );
             } else {
                 for (mi, corrections) in &versions {
-                    println!(
+                    outln!(
                         "version {} ({}), corrections until {}",
-                        mi.version, mi.state, mi.deadline_at
+                        mi.version,
+                        mi.state,
+                        mi.deadline_at
                     );
                     for c in corrections {
                         match (c.no_remarks, &c.before, &c.after) {
-                            (true, _, _) => println!("  {}: no remarks", c.author),
-                            (false, Some(b), Some(a)) => println!("  {}: «{b}» → «{a}»", c.author),
-                            _ => println!("  {}: {}", c.author, c.text),
+                            (true, _, _) => outln!("  {}: no remarks", c.author),
+                            (false, Some(b), Some(a)) => outln!("  {}: «{b}» → «{a}»", c.author),
+                            _ => outln!("  {}: {}", c.author, c.text),
                         }
                     }
                 }
                 if versions.is_empty() {
-                    println!("no minutes yet");
+                    outln!("no minutes yet");
                 }
             }
         }
         MinutesCommand::Approve { meeting } => {
             let outcome = daemon.cli_approve_minutes(*meeting, &operator()).await?;
-            println!("{outcome}");
+            outln!("{outcome}");
         }
     }
     Ok(())
@@ -382,13 +384,13 @@ pub async fn schedule_cmd(
         }));
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "now": now, "jobs": rows }))?
         );
         return Ok(());
     }
-    println!(
+    outln!(
         "As of {}:",
         now.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
     );
@@ -399,7 +401,7 @@ pub async fn schedule_cmd(
             .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default();
         let n = r["recipients"].as_array().map(Vec::len).unwrap_or(0);
-        println!(
+        outln!(
             "  {} meeting {:>3} {:<20} {:<17} {due}  {n} recipient(s)",
             if r["by_now"].as_bool() == Some(true) {
                 "due "
@@ -412,7 +414,7 @@ pub async fn schedule_cmd(
         );
     }
     if rows.is_empty() {
-        println!("  nothing scheduled");
+        outln!("  nothing scheduled");
     }
     Ok(())
 }
@@ -423,11 +425,11 @@ pub async fn log_cmd(store: &Store, meeting: Option<i64>, json: bool) -> Result<
     }
     let events = store.events(meeting).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&events)?);
+        outln!("{}", serde_json::to_string_pretty(&events)?);
         return Ok(());
     }
     for e in events {
-        println!(
+        outln!(
             "{} {:<18} {:<32} {}{}",
             e.at.format("%Y-%m-%d %H:%M:%S"),
             e.kind,
@@ -469,7 +471,7 @@ pub async fn council_show(store: &Store, cfg: &Config, slug: &str, json: bool) -
     let members = store.members(c.id).await?;
     let warnings = roster_warnings(store, cfg, c.id, slug).await?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({ "council": c, "members": members, "warnings": warnings })
@@ -477,9 +479,9 @@ pub async fn council_show(store: &Store, cfg: &Config, slug: &str, json: bool) -
         );
         return Ok(());
     }
-    println!("{} ({}), {} member(s)", c.name, c.slug, members.len());
+    outln!("{} ({}), {} member(s)", c.name, c.slug, members.len());
     for m in &members {
-        println!(
+        outln!(
             "  {:<28} {:<36} {:<12} {:<24} {}",
             m.name,
             m.email,
@@ -489,7 +491,7 @@ pub async fn council_show(store: &Store, cfg: &Config, slug: &str, json: bool) -
         );
     }
     for w in &warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
     Ok(())
 }

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-use super::year::{t, Handled, Notice};
+use super::year::{Handled, Notice};
 use super::{Daemon, Result};
-use crate::domain::Language;
 use crate::store::{AgendaItem, Change, KeyRow, NewEvent};
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Understanding};
@@ -51,7 +50,6 @@ impl Daemon {
     /// unless they were asked within the hour. Returns how many digests went out.
     pub(crate) async fn approval_digest(&self) -> Result<usize> {
         let now = self.clock.now();
-        let lang = self.lang();
         let mut by_council: BTreeMap<i64, Vec<AgendaItem>> = BTreeMap::new();
         for item in self.store.unrequested_proposals().await? {
             by_council.entry(item.council_id).or_default().push(item);
@@ -65,32 +63,8 @@ impl Daemon {
                 continue;
             }
             let council = self.store.council(council_id).await?;
-            let mut lines = vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!(
-                        "{} nye forslag til sak i {} venter på godkjenning:",
-                        items.len(),
-                        council.name
-                    ),
-                    Language::En => format!(
-                        "{} new agenda proposals for {} wait for approval:",
-                        items.len(),
-                        council.name
-                    ),
-                },
-                String::new(),
-            ];
+            let mut entries = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                let who = match (&item.proposer_name, &item.proposer_email) {
-                    (Some(n), Some(e)) => format!("{n} <{e}>"),
-                    (None, Some(e)) => e.clone(),
-                    (Some(n), None) => n.clone(),
-                    (None, None) => "?".into(),
-                };
-                lines.push(format!("{}. «{}» – {who}", i + 1, item.title));
-                for l in item.description.lines().take(6) {
-                    lines.push(format!("   {l}"));
-                }
                 let unverified = match item.inbound_id {
                     Some(id) => self
                         .store
@@ -100,25 +74,17 @@ impl Daemon {
                         .is_some_and(|o| o.contains("(unverified)")),
                     None => false,
                 };
-                if unverified {
-                    lines.push(t(
-                        lang,
-                        "   NB: ikke autentisert – sjekk med forslagsstilleren før du godkjenner.",
-                        "   Note: not authenticated – check with the proposer before approving.",
-                    ));
-                }
-                if item.late {
-                    lines.push(t(
-                        lang,
-                        "   Kom etter fristen.",
-                        "   Came after the deadline.",
-                    ));
-                }
+                entries.push(serde_json::json!({
+                    "number": i + 1,
+                    "title": item.title,
+                    "proposer_name": item.proposer_name,
+                    "proposer_email": item.proposer_email,
+                    "description": item.description.lines().take(6).collect::<Vec<_>>(),
+                    "unverified": unverified,
+                    "late": item.late,
+                }));
             }
-            lines.push(String::new());
-            lines.push(t(lang, "Svar på denne e-posten med én linje per forslag, for eksempel «1 godkjent», «1 avvist» eller «1 utsatt».",
-                "Reply to this email with one line per proposal, for example \"1 approved\", \"1 rejected\" or \"1 deferred\".",
-            ));
+            let data = serde_json::json!({ "council": council.name, "items": entries });
             let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();
             let mut mails = Vec::new();
             for c in &coordinators {
@@ -127,19 +93,9 @@ impl Daemon {
                     effect_key: format!("approval-digest:{}:{}", ids.join(","), c.id),
                     to_name: &c.name,
                     to_address: &c.email,
-                    subject: match lang {
-                        Language::Nb | Language::Nn => format!(
-                            "Godkjenning: {} forslag til sak i {}",
-                            items.len(),
-                            council.name
-                        ),
-                        Language::En => format!(
-                            "Approve: {} agenda proposals for {}",
-                            items.len(),
-                            council.name
-                        ),
-                    },
-                    lines: lines.clone(),
+                    template: Some("approval_digest"),
+                    data: data.clone(),
+                    lang: Some(self.lang_of(c)),
                     reference: Some(ids.join(",")),
                     expires_at: Some(now + Duration::days(DIGEST_DAYS)),
                     ..Notice::BLANK

@@ -19,11 +19,6 @@ use crate::store::{
 };
 use crate::understand::{Decision, Kind, Understanding};
 
-/// Picks the sentence in the secretariat's language.
-pub(crate) fn t(lang: Language, nb: &str, en: &str) -> String {
-    lang.pick(nb, en).to_string()
-}
-
 /// One message of the secretariat's own: to one person, about one thing.
 pub(crate) struct Notice<'a> {
     pub kind: &'a str,
@@ -278,31 +273,38 @@ impl Daemon {
         }))
     }
 
-    /// The agenda lines of a meeting as the summons shows them.
-    pub(crate) fn agenda_lines(items: &[AgendaItem], lang: Language) -> Vec<String> {
-        items
+    /// The agenda lines of a meeting as the summons and the calendar entry show them,
+    /// in `lang`: the numbered items through the `agenda` template.
+    pub(crate) fn agenda_lines(&self, items: &[AgendaItem], lang: Language) -> Result<Vec<String>> {
+        let entries: Vec<serde_json::Value> = items
             .iter()
             .filter(|i| i.number.is_some())
             .map(|i| {
-                let mut line = format!(
-                    "{} {} {}",
-                    t(lang, "Sak", "Item"),
-                    i.label().unwrap_or_default(),
-                    i.title
-                );
-                if let Some(p) = &i.proposer_name {
-                    line.push_str(&format!(" ({p})"));
-                }
-                if !i.attachments.is_empty() {
-                    line.push_str(&format!(
-                        " – {}: {}",
-                        t(lang, "vedlegg", "attachments"),
-                        i.attachments.join(", ")
-                    ));
-                }
-                line
+                let code = (i.kind == "fixed")
+                    .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
+                    .flatten()
+                    .map(|f| f.code());
+                serde_json::json!({
+                    "label": i.label().unwrap_or_default(),
+                    "code": code,
+                    "title": i.title,
+                    "proposer": i.proposer_name,
+                    "attachments": i.attachments,
+                })
             })
-            .collect()
+            .collect();
+        let r = self.renderer.render_kind(
+            lang,
+            "agenda",
+            &self.common(""),
+            &serde_json::json!({ "items": entries }),
+        )?;
+        Ok(r.body
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     /// The documents attached to the proposals on an agenda, to go with the summons.
@@ -390,7 +392,7 @@ impl Daemon {
         let ev = NewEvent::new("scheduler", kind, Some(m.id), None, detail);
         Ok(self
             .store
-            .complete_job(Some(job_id), &[], mails, Some(ev), &[], self.clock.now())
+            .complete_job(Some(job_id), &[], mails, &[ev], &[], self.clock.now())
             .await?)
     }
 
@@ -474,7 +476,6 @@ impl Daemon {
             waiting.meeting_id = Some(m.id);
             items.push(waiting);
         }
-        let lang = self.lang();
         let year = i64::from(m.starts_at.with_timezone(&self.tz(m)?).year());
         let highest = self.store.highest_number(m.council_id, year).await?;
         let mut approved: Vec<&AgendaItem> =
@@ -500,19 +501,9 @@ impl Daemon {
                 ),
             ));
         }
-        let fixed_first = [
-            t(
-                lang,
-                "Godkjenning av innkalling og saksliste",
-                "Approval of the summons and agenda",
-            ),
-            t(
-                lang,
-                "Godkjenning av referat fra forrige møte",
-                "Approval of the minutes of the last meeting",
-            ),
-        ];
-        let last = t(lang, "Eventuelt", "Any other business");
+        // The fixed items are stored by their code; the templates give them words.
+        let fixed_first = crate::workflow::agenda::FixedItem::OPENING.map(|f| f.code());
+        let last = crate::workflow::agenda::FixedItem::CLOSING.code();
         let count = fixed_first.len() + approved.len() + 1;
         let numbers = schedule::next_numbers(year as i32, highest, count);
         let mut agenda = Vec::with_capacity(count);
@@ -564,7 +555,7 @@ impl Daemon {
         }
         if let Some(n) = nums.next() {
             pos += 1;
-            agenda.push(fixed(&last, pos, n));
+            agenda.push(fixed(last, pos, n));
         }
         for a in agenda.iter().filter(|a| a.kind == "fixed") {
             changes.push(Change::NewAgendaItem(NewAgendaItem {
@@ -600,105 +591,74 @@ impl Daemon {
 
     pub(crate) async fn attendance_list(&self, m: &Meeting, job_id: i64) -> Result<bool> {
         let now = self.clock.now();
-        let lang = self.lang();
         let mut mails = Vec::new();
         if m.status == "scheduled" && m.starts_at > now {
-            let mut lines = Vec::new();
-            let (mut yes, mut no, mut none, mut maybe, mut subs) = (0, 0, 0, 0, 0);
+            let (mut attending, mut absent, mut unanswered, mut unsure, mut substitutes) =
+                (0, 0, 0, 0, 0);
+            let mut members = Vec::new();
             for inv in self.store.invitations(m.id).await? {
                 if !inv.role.is_asked_to_answer() {
                     continue;
                 }
-                let what = match (&inv.response, &inv.substitute) {
-                    (_, Some(s)) => {
-                        no += 1;
-                        subs += 1;
-                        format!(
-                            "{} {}",
-                            t(lang, "forfall, vara:", "sends apologies, substitute:"),
-                            s.name
-                        )
+                let answer = match (&inv.response, &inv.substitute) {
+                    (_, Some(_)) => {
+                        absent += 1;
+                        substitutes += 1;
+                        "substitute"
                     }
                     (Some(crate::domain::Response::Accepted), _) => {
-                        yes += 1;
-                        match inv.attendance {
-                            Some(crate::domain::Attendance::Digital) => {
-                                t(lang, "kommer (digitalt)", "attends (digitally)")
-                            }
-                            _ => t(lang, "kommer", "attends"),
-                        }
+                        attending += 1;
+                        "accepted"
                     }
                     (Some(crate::domain::Response::Declined), _) => {
-                        no += 1;
-                        t(lang, "forfall", "sends apologies")
+                        absent += 1;
+                        "declined"
                     }
                     (Some(crate::domain::Response::Tentative), _) => {
-                        maybe += 1;
-                        t(lang, "vet ikke ennå", "not sure yet")
+                        unsure += 1;
+                        "tentative"
                     }
                     (None, _) => {
-                        none += 1;
-                        t(lang, "har ikke svart", "has not answered")
+                        unanswered += 1;
+                        "none"
                     }
                 };
-                lines.push(format!(
-                    "  {} <{}>: {what}",
-                    inv.member_name, inv.member_email
-                ));
+                members.push(serde_json::json!({
+                    "name": inv.member_name,
+                    "email": inv.member_email,
+                    "answer": answer,
+                    "digital": inv.attendance == Some(crate::domain::Attendance::Digital),
+                    "substitute": inv.substitute.as_ref().map(|s| s.name.clone()),
+                }));
             }
-            for x in self.store.extra_attendees(m.id).await? {
-                if x.state == "approved" {
-                    lines.push(format!(
-                        "  {}: {}",
-                        x.name,
-                        t(lang, "bisitter", "extra attendee")
-                    ));
-                }
-            }
-            lines.insert(
-                0,
-                match lang {
-                    Language::Nb | Language::Nn => format!(
-                        "{yes} kommer, {no} har meldt forfall, {none} har ikke svart.{}{}",
-                        if maybe > 0 {
-                            format!(" {maybe} vet ikke ennå.")
-                        } else {
-                            String::new()
-                        },
-                        if subs > 0 {
-                            format!(" {subs} vara møter.")
-                        } else {
-                            String::new()
-                        }
-                    ),
-                    Language::En => format!(
-                        "{yes} attend, {no} send apologies, {none} have not answered.{}{}",
-                        if maybe > 0 {
-                            format!(" {maybe} not sure yet.")
-                        } else {
-                            String::new()
-                        },
-                        if subs > 0 {
-                            format!(" {subs} substitute(s) attend.")
-                        } else {
-                            String::new()
-                        }
-                    ),
-                },
-            );
-            let date = crate::render::format_date(lang, m.starts_at, self.tz(m)?);
+            let extras: Vec<serde_json::Value> = self
+                .store
+                .extra_attendees(m.id)
+                .await?
+                .into_iter()
+                .filter(|x| x.state == "approved")
+                .map(|x| serde_json::json!({ "name": x.name }))
+                .collect();
+            let data = serde_json::json!({
+                "council": m.council_name,
+                "starts": crate::render::local_time(m.starts_at, self.tz(m)?),
+                "attending": attending,
+                "absent": absent,
+                "unanswered": unanswered,
+                "unsure": unsure,
+                "substitutes": substitutes,
+                "members": members,
+                "extras": extras,
+            });
             for c in self.store.coordinators(m.council_id).await? {
                 mails.push(self.notice(Notice {
                     kind: "attendance",
                     effect_key: format!("attendance:{}:{}", m.id, c.id),
                     to_name: &c.name,
                     to_address: &c.email,
-                    subject: format!(
-                        "{}: {} {date}",
-                        t(lang, "Deltakerliste", "Attendance"),
-                        m.council_name
-                    ),
-                    lines: lines.clone(),
+                    template: Some("attendance"),
+                    data: data.clone(),
+                    lang: Some(self.lang_of(&c)),
                     meeting_id: Some(m.id),
                     ..Notice::BLANK
                 })?);
@@ -898,7 +858,6 @@ impl Daemon {
         call: Option<Meeting>,
         trust: &crate::trust::Trust,
     ) -> Result<Handled> {
-        let lang = self.lang();
         let now = self.clock.now();
         let is_call_reply = call.is_some();
         // Who proposes: the original sender of a coordinator's forward, else the sender.
@@ -986,6 +945,12 @@ impl Daemon {
                 }
             })
             .unwrap_or_else(|| proposer.clone());
+        // The proposer's receipt is in their language (an outsider's: the secretariat's).
+        let proposer_lang = memberships
+            .iter()
+            .find(|m| m.council_id == council_id)
+            .map(|m| self.lang_of(m))
+            .unwrap_or(self.lang());
         // Which meeting: the one the call was for while its agenda is open, else the next
         // one whose summons has not gone out.
         let mut target = match call {
@@ -1013,16 +978,30 @@ impl Daemon {
                 }
             }),
         };
-        let title = if item.title.trim().is_empty() {
-            t(lang, "(uten tittel)", "(untitled)")
-        } else {
-            item.title.trim().to_string()
+        let attachments: Vec<String> = u.attachments.iter().map(|a| a.name.clone()).collect();
+        // A proposal needs something to call it by: its title, else its first document.
+        let title = match (item.title.trim(), attachments.first()) {
+            ("", Some(name)) => name.clone(),
+            ("", None) => {
+                return Ok(Handled::held(format!(
+                    "an agenda proposal from {proposer} with neither a title nor a document; kept for a coordinator"
+                )))
+            }
+            (t, _) => t.to_string(),
         };
         let key = Token::generate();
-        let attachments: Vec<String> = u.attachments.iter().map(|a| a.name.clone()).collect();
-        let meeting_text = match &target {
-            Some(m) => crate::render::format_date(lang, m.starts_at, self.tz(m)?),
-            None => t(lang, "neste møte", "the next meeting"),
+        let (meeting_text, starts) = match &target {
+            Some(m) => {
+                let tz = self.tz(m)?;
+                (
+                    format!(
+                        "the meeting of {}",
+                        m.starts_at.with_timezone(&tz).format("%Y-%m-%d")
+                    ),
+                    Some(crate::render::local_time(m.starts_at, tz)),
+                )
+            }
+            None => ("the next meeting".to_string(), None),
         };
         let council = self.store.council(council_id).await?;
         let mut h = Handled::done(format!(
@@ -1074,30 +1053,24 @@ impl Daemon {
                 .push_str("; no receipt (too many to this address this hour)");
         } else {
             h.mails.push(self.notice(Notice {
-            kind: "receipt",
-            effect_key: format!("proposal-receipt:{inbound_id}"),
-            to_name: &proposer_name,
-            to_address: &proposer,
-            subject: format!("{}: {title}", t(lang, "Mottatt forslag til sak", "Agenda proposal received")),
-            lines: vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!("Vi har mottatt forslaget ditt «{title}» til {} ({meeting_text}).", council.name),
-                    Language::En => format!("We have received your proposal \"{title}\" for {} ({meeting_text}).", council.name),
-                },
-                if late {
-                    t(lang, "Forslaget kom etter fristen. Det settes opp på neste møte hvis ikke koordinatorene godkjenner det for dette.",
-                      "The proposal came after the deadline. It goes to the next meeting unless the coordinators approve it for this one.")
-                } else {
-                    t(lang, "Koordinatorene vurderer forslaget, og du får beskjed når det er avgjort.",
-                      "The coordinators will consider it, and you will hear when it is decided.")
-                },
-            ],
-            in_reply_to: u.message_id.as_deref(),
-            meeting_id: target.as_ref().map(|m| m.id),
-            inbound_id: Some(inbound_id),
-            auto_submitted: "auto-replied",
-            ..Notice::BLANK
-        })?);
+                kind: "receipt",
+                effect_key: format!("proposal-receipt:{inbound_id}"),
+                to_name: &proposer_name,
+                to_address: &proposer,
+                template: Some("proposal_receipt"),
+                data: serde_json::json!({
+                    "council": council.name,
+                    "title": title,
+                    "starts": starts,
+                    "late": late,
+                }),
+                lang: Some(proposer_lang),
+                in_reply_to: u.message_id.as_deref(),
+                meeting_id: target.as_ref().map(|m| m.id),
+                inbound_id: Some(inbound_id),
+                auto_submitted: "auto-replied",
+                ..Notice::BLANK
+            })?);
         }
         // The approval request to each coordinator; their one-word reply decides. When
         // they were asked about several proposals within the hour already, this one
@@ -1113,64 +1086,27 @@ impl Daemon {
         h.changes.push(Change::MarkRequested {
             ref_keys: vec![key.as_str().to_string()],
         });
+        let data = serde_json::json!({
+            "council": council.name,
+            "starts": starts,
+            "title": title,
+            "description": item.description.lines().take(40).collect::<Vec<_>>(),
+            "proposer_name": proposer_name,
+            "proposer": proposer,
+            "attachments": attachments,
+            "forwarded_by": forwarded_by,
+            "unverified": !trust.is_authenticated(),
+            "late": late,
+        });
         for c in coordinators {
-            let mut lines = vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!(
-                        "{proposer_name} <{proposer}> foreslår en sak til {} ({meeting_text}):",
-                        council.name
-                    ),
-                    Language::En => format!(
-                        "{proposer_name} <{proposer}> proposes an item for {} ({meeting_text}):",
-                        council.name
-                    ),
-                },
-                String::new(),
-                format!("  {title}"),
-            ];
-            for l in item.description.lines().take(40) {
-                lines.push(format!("  {l}"));
-            }
-            lines.push(String::new());
-            if !attachments.is_empty() {
-                lines.push(format!(
-                    "{}: {}",
-                    t(lang, "Vedlegg", "Attachments"),
-                    attachments.join(", ")
-                ));
-            }
-            if let Some(f) = &forwarded_by {
-                lines.push(format!(
-                    "{} {f}.",
-                    t(lang, "Videresendt av", "Forwarded by")
-                ));
-            }
-            if !trust.is_authenticated() {
-                lines.push(t(
-                    lang,
-                    "NB: Vi kan ikke bekrefte at forslaget kommer fra avsenderen (e-posten er ikke autentisert). Sjekk med forslagsstilleren før du godkjenner.",
-                    "Note: we cannot verify that the proposal comes from its sender (the email is not authenticated). Check with the proposer before approving.",
-                ));
-            }
-            if late {
-                lines.push(t(lang, "Forslaget kom etter fristen: godkjent setter det på dette møtet, ellers går det til neste.",
-                             "The proposal came after the deadline: approving puts it on this meeting, otherwise it goes to the next."));
-            }
-            lines.push(t(
-                lang,
-                "Svar på denne e-posten med «godkjent», «avvist» eller «utsatt».",
-                "Reply to this email with \"approved\", \"rejected\" or \"deferred\".",
-            ));
             h.mails.push(self.notice(Notice {
                 kind: "approval",
                 effect_key: format!("approval:{inbound_id}:{}", c.id),
                 to_name: &c.name,
                 to_address: &c.email,
-                subject: format!(
-                    "{}: {title}",
-                    t(lang, "Godkjenning av sak", "Approve agenda item")
-                ),
-                lines,
+                template: Some("approval"),
+                data: data.clone(),
+                lang: Some(self.lang_of(&c)),
                 key: Some(&key),
                 meeting_id: target.as_ref().map(|m| m.id),
                 inbound_id: Some(inbound_id),
@@ -1188,7 +1124,6 @@ impl Daemon {
         by: &str,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
-        let lang = self.lang();
         if item.number.is_some() || item.kind == "fixed" {
             return Ok(Handled::held(format!(
                 "a decision on \"{}\", which is already on a sent agenda; nothing changed",
@@ -1241,47 +1176,70 @@ impl Daemon {
             inbound_id,
             h.outcome.clone(),
         ));
+        let council = self.store.council(item.council_id).await?;
+        let coordinators = self.store.coordinators(item.council_id).await?;
+        let decided_by = coordinators
+            .iter()
+            .find(|c| crate::trust::same_address(&c.email, by))
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| by.to_string());
+        let cause = inbound_id
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "cli".into());
+        let proposer_name = item
+            .proposer_name
+            .clone()
+            .or_else(|| item.proposer_email.clone())
+            .unwrap_or_default();
+        let data = |own: bool| {
+            serde_json::json!({
+                "own": own,
+                "council": council.name,
+                "title": item.title,
+                "decision": state,
+                "decided_by": decided_by,
+                "items": [{"title": item.title, "decision": state, "proposer_name": proposer_name}],
+            })
+        };
         if let Some(email) = &item.proposer_email {
-            let what = match decision {
-                Decision::Approve => t(
-                    lang,
-                    "er godkjent og settes på sakslisten",
-                    "is approved and goes on the agenda",
-                ),
-                Decision::Reject => t(
-                    lang,
-                    "er ikke tatt med på sakslisten",
-                    "was not put on the agenda",
-                ),
-                Decision::Defer => t(
-                    lang,
-                    "er utsatt til et senere møte",
-                    "is deferred to a later meeting",
-                ),
-            };
             let name = item.proposer_name.clone().unwrap_or_else(|| email.clone());
+            let lang = self
+                .store
+                .members_by_email(email)
+                .await?
+                .iter()
+                .find(|m| m.council_id == item.council_id)
+                .map(|m| self.lang_of(m));
             h.mails.push(self.notice(Notice {
                 kind: "notice",
-                effect_key: format!(
-                        "decision:{}:{state}:{}",
-                        item.id,
-                        inbound_id
-                            .map(|i| i.to_string())
-                            .unwrap_or_else(|| "cli".into())
-                    ),
+                effect_key: format!("decision:{}:{state}:{cause}", item.id),
                 to_name: &name,
                 to_address: email,
-                subject: format!(
-                    "{}: {}",
-                    t(lang, "Forslag til sak", "Agenda proposal"),
-                    item.title
-                ),
-                lines: vec![match lang {
-                    Language::Nb | Language::Nn => {
-                        format!("Forslaget ditt «{}» {what}.", item.title)
-                    }
-                    Language::En => format!("Your proposal \"{}\" {what}.", item.title),
-                }],
+                template: Some("decision"),
+                data: data(true),
+                lang,
+                meeting_id: item.meeting_id,
+                inbound_id,
+                ..Notice::BLANK
+            })?);
+        }
+        // The other coordinators learn what one of them decided (the proposer has
+        // heard already).
+        for c in coordinators.iter().filter(|c| {
+            !crate::trust::same_address(&c.email, by)
+                && !item
+                    .proposer_email
+                    .as_deref()
+                    .is_some_and(|p| crate::trust::same_address(&c.email, p))
+        }) {
+            h.mails.push(self.notice(Notice {
+                kind: "notice",
+                effect_key: format!("decision-told:{}:{state}:{cause}:{}", item.id, c.id),
+                to_name: &c.name,
+                to_address: &c.email,
+                template: Some("decision"),
+                data: data(false),
+                lang: Some(self.lang_of(c)),
                 meeting_id: item.meeting_id,
                 inbound_id,
                 ..Notice::BLANK
@@ -1408,7 +1366,7 @@ impl Daemon {
             let n = recipients.len();
             let names = recipients
                 .iter()
-                .map(|(name, _)| name.as_str())
+                .map(|(name, _, _)| name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
             return self
@@ -1439,7 +1397,6 @@ impl Daemon {
         by: &str,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
-        let lang = self.lang();
         let now = self.clock.now();
         let existing = self.store.minutes(m.id).await?;
         if existing.iter().any(|x| x.state == "approved") {
@@ -1452,8 +1409,8 @@ impl Daemon {
         let deadline = now + chrono::Duration::days(i64::from(offsets.correction_days));
         let tz = self.tz(m)?;
         let key = Token::generate();
-        let date = crate::render::format_date(lang, m.starts_at, tz);
-        let deadline_text = crate::render::format_date(lang, deadline, tz);
+        let date = Self::log_date(m.starts_at, tz);
+        let deadline_text = Self::log_date(deadline, tz);
         let mut h = Handled::done(format!("draft minutes, version {version}, for the meeting of {date} (corrections until {deadline_text})"));
         h.changes.push(Change::NewMinutes(NewMinutes {
             ref_key: key.as_str().to_string(),
@@ -1478,39 +1435,23 @@ impl Daemon {
             h.outcome.clone(),
         ));
         let recipients = self.minutes_recipients(m).await?;
-        let subject = format!(
-            "{} {} {date}{}",
-            t(lang, "Utkast til referat:", "Draft minutes:"),
-            m.council_name,
-            if version > 1 {
-                format!(" ({} {version})", t(lang, "versjon", "version"))
-            } else {
-                String::new()
-            }
-        );
-        for (name, email) in &recipients {
-            let mut lines = vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!("Her er utkastet til referat fra møtet i {} {date}. Rettelser sendes som svar på denne e-posten innen {deadline_text}: skriv hva som skal endres (gjerne med saksnummer), eller rett direkte i teksten under. Har du ingen merknader, svar gjerne «ingen merknader».", m.council_name),
-                    Language::En => format!("Here is the draft of the minutes of {} on {date}. Send corrections as a reply to this email by {deadline_text}: say what should change (with the item number), or edit the text below. If you have no remarks, reply \"no remarks\".", m.council_name),
-                },
-                String::new(),
-            ];
-            if let Some((n, _, _)) = &attachment {
-                lines.push(format!(
-                    "{}: {n}",
-                    t(lang, "Referatet ligger ved", "The minutes are attached")
-                ));
-                lines.push(String::new());
-            }
-            lines.extend(body.lines().map(str::to_string));
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "starts": crate::render::local_time(m.starts_at, tz),
+            "deadline": crate::render::local_time(deadline, tz),
+            "version": version,
+            "attachment": attachment.as_ref().map(|a| a.0.clone()),
+            "text": Self::minutes_text(body),
+        });
+        for (name, email, lang) in &recipients {
             h.mails.push(self.notice(Notice {
                 kind: "minutes",
                 effect_key: format!("minutes:{}:{version}:{email}", m.id),
                 to_name: name,
                 to_address: email,
-                subject: subject.clone(),
-                lines,
+                template: Some("minutes"),
+                data: data.clone(),
+                lang: Some(*lang),
                 key: Some(&key),
                 meeting_id: Some(m.id),
                 inbound_id,
@@ -1521,25 +1462,54 @@ impl Daemon {
         Ok(h)
     }
 
+    /// A local time for the log and the command line (English, not a letter):
+    /// `2027-03-09 10:00`.
+    fn log_date(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// The text of minutes as a mail shows it: its lines, without carriage returns or
+    /// the final line break.
+    fn minutes_text(body: &str) -> String {
+        body.lines().collect::<Vec<_>>().join("\n")
+    }
+
     /// Who gets the draft minutes: those who attended (or sent a substitute, who gets
     /// it too) and the coordinators, each once.
-    pub(crate) async fn minutes_recipients(&self, m: &Meeting) -> Result<Vec<(String, String)>> {
-        let mut recipients: Vec<(String, String)> = Vec::new();
+    pub(crate) async fn minutes_recipients(
+        &self,
+        m: &Meeting,
+    ) -> Result<Vec<(String, String, Language)>> {
+        let members = self.store.members(m.council_id).await?;
+        // A substitute who is a member reads their own language; one from outside
+        // the council, the language of the member who named them.
+        let lang_of_address = |email: &str, fallback: Option<Language>| {
+            members
+                .iter()
+                .find(|x| crate::trust::same_address(&x.email, email))
+                .and_then(|x| x.language)
+                .or(fallback)
+                .unwrap_or(self.lang())
+        };
+        let mut recipients: Vec<(String, String, Language)> = Vec::new();
         for inv in self.store.invitations(m.id).await? {
+            let lang = inv.member_language.unwrap_or(self.lang());
             if inv.response == Some(crate::domain::Response::Accepted) {
-                recipients.push((inv.member_name.clone(), inv.member_email.clone()));
+                recipients.push((inv.member_name.clone(), inv.member_email.clone(), lang));
             }
             if let Some(s) = &inv.substitute {
                 if let Some(e) = &s.email {
-                    recipients.push((s.name.clone(), e.clone()));
+                    let lang = lang_of_address(e, inv.member_language);
+                    recipients.push((s.name.clone(), e.clone(), lang));
                 }
             }
         }
         for c in self.store.coordinators(m.council_id).await? {
-            recipients.push((c.name, c.email));
+            let lang = self.lang_of(&c);
+            recipients.push((c.name, c.email, lang));
         }
         let mut seen = std::collections::HashSet::new();
-        recipients.retain(|(_, e)| seen.insert(e.clone()));
+        recipients.retain(|(_, e, _)| seen.insert(e.clone()));
         Ok(recipients)
     }
 
@@ -1678,7 +1648,6 @@ impl Daemon {
         by: &str,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
-        let lang = self.lang();
         let now = self.clock.now();
         if mi.state != "draft" {
             return Ok(Handled::held(format!(
@@ -1690,10 +1659,10 @@ impl Daemon {
         if now < mi.deadline_at {
             return Ok(Handled::held(format!(
                 "approval of the minutes before the correction deadline ({}); nothing sent",
-                crate::render::format_date(lang, mi.deadline_at, tz)
+                Self::log_date(mi.deadline_at, tz)
             )));
         }
-        let date = crate::render::format_date(lang, m.starts_at, tz);
+        let date = Self::log_date(m.starts_at, tz);
         let mut h = Handled::done(format!(
             "minutes of {date}, version {}, approved by {by}; sent to the council",
             mi.version
@@ -1716,34 +1685,24 @@ impl Daemon {
             }
             _ => None,
         };
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "starts": crate::render::local_time(m.starts_at, tz),
+            "attachment": attachment.as_ref().map(|a| a.0.clone()),
+            "text": Self::minutes_text(&mi.body),
+        });
         for mb in self.store.members(m.council_id).await? {
             if mb.failing_since.is_some() {
                 continue;
             }
-            let mut lines = vec![
-                match lang {
-                    Language::Nb | Language::Nn => format!(
-                        "Referatet fra møtet i {} {date} er godkjent.",
-                        m.council_name
-                    ),
-                    Language::En => {
-                        format!("The minutes of {} on {date} are approved.", m.council_name)
-                    }
-                },
-                String::new(),
-            ];
-            lines.extend(mi.body.lines().map(str::to_string));
             h.mails.push(self.notice(Notice {
                 kind: "minutes_final",
                 effect_key: format!("minutes-final:{}:{}", mi.id, mb.id),
                 to_name: &mb.name,
                 to_address: &mb.email,
-                subject: format!(
-                    "{} {} {date}",
-                    t(lang, "Referat:", "Minutes:"),
-                    m.council_name
-                ),
-                lines,
+                template: Some("minutes_final"),
+                data: data.clone(),
+                lang: Some(self.lang_of(&mb)),
                 meeting_id: Some(m.id),
                 inbound_id,
                 attachments: attachment.iter().cloned().collect(),
@@ -1755,7 +1714,6 @@ impl Daemon {
 
     /// The end of the correction period: the coordinators get every correction.
     pub(crate) async fn corrections_digest(&self, m: &Meeting, job_id: i64) -> Result<bool> {
-        let lang = self.lang();
         let mut mails = Vec::new();
         let current = self
             .store
@@ -1766,96 +1724,53 @@ impl Daemon {
             .max_by_key(|x| x.version);
         if let Some(mi) = current {
             let key = Token::parse(&mi.ref_key);
+            let tz = self.tz(m)?;
             let corrections = self.store.corrections(mi.id).await?;
             // Names, not addresses: those the draft went to, by their address.
             let recipients = self.minutes_recipients(m).await?;
             let name_of = |email: &str| {
                 recipients
                     .iter()
-                    .find(|(_, e)| crate::trust::same_address(e, email))
-                    .map(|(n, _)| n.clone())
+                    .find(|(_, e, _)| crate::trust::same_address(e, email))
+                    .map(|(n, _, _)| n.clone())
                     .unwrap_or_else(|| email.to_string())
             };
-            let mut lines = vec![match lang {
-                Language::Nb | Language::Nn => format!("Fristen for rettelser til referatet (versjon {}) er ute. Dette kom inn:", mi.version),
-                Language::En => format!("The deadline for corrections to the minutes (version {}) has passed. This came in:", mi.version),
-            }, String::new()];
-            let mut any = false;
-            for c in &corrections {
-                if c.no_remarks {
-                    lines.push(format!(
-                        "  {}: {}",
-                        name_of(&c.author),
-                        t(lang, "ingen merknader", "no remarks")
-                    ));
-                    continue;
-                }
-                any = true;
-                let item = c
-                    .item
-                    .as_ref()
-                    .map(|i| format!(" ({} {i})", t(lang, "sak", "item")))
-                    .unwrap_or_default();
-                match (&c.before, &c.after) {
-                    (Some(b), Some(a)) => {
-                        lines.push(format!("  {}{item}: «{b}» → «{a}»", name_of(&c.author)))
-                    }
-                    _ => lines.push(format!("  {}{item}: {}", name_of(&c.author), c.text)),
-                }
-            }
-            if corrections.is_empty() {
-                lines.push(t(lang, "  Ingen svar.", "  No replies."));
-            }
-            let coordinators: Vec<String> = self
-                .store
-                .coordinators(m.council_id)
-                .await?
-                .into_iter()
-                .map(|c| c.email)
-                .collect();
+            let coordinators = self.store.coordinators(m.council_id).await?;
             let silent: Vec<String> = recipients
                 .iter()
-                .filter(|(_, e)| !coordinators.contains(e))
-                .filter(|(_, e)| {
+                .filter(|(_, e, _)| !coordinators.iter().any(|c| &c.email == e))
+                .filter(|(_, e, _)| {
                     !corrections
                         .iter()
                         .any(|c| crate::trust::same_address(&c.author, e))
                 })
-                .map(|(n, _)| n.clone())
+                .map(|(n, _, _)| n.clone())
                 .collect();
-            if !silent.is_empty() {
-                lines.push(String::new());
-                lines.push(format!(
-                    "{}: {}",
-                    t(lang, "Har ikke svart", "Have not answered"),
-                    silent.join(", ")
-                ));
-            }
-            lines.push(String::new());
-            lines.push(if any {
-                t(lang, "Send en rettet versjon til postkassen («Utkast til referat …») for en ny runde, eller svar «godkjent» for å sende referatet ut.",
-                  "Send a corrected version to the mailbox (\"Draft minutes …\") for another round, or reply \"approved\" to send the minutes out.")
-            } else {
-                t(lang, "Svar «godkjent» på denne e-posten for å sende referatet til alle.", "Reply \"approved\" to this email to send the minutes to everyone.")
+            let data = serde_json::json!({
+                "council": m.council_name,
+                "starts": crate::render::local_time(m.starts_at, tz),
+                "deadline": crate::render::local_time(mi.deadline_at, tz),
+                "version": mi.version,
+                "corrections": corrections.iter().map(|c| serde_json::json!({
+                    "author": name_of(&c.author),
+                    "item": c.item,
+                    "before": c.before,
+                    "after": c.after,
+                    "text": c.text,
+                    "no_remarks": c.no_remarks,
+                })).collect::<Vec<_>>(),
+                "silent": silent,
+                "corrected": corrections.iter().any(|c| !c.no_remarks),
             });
-            for c in self.store.coordinators(m.council_id).await? {
+            for c in &coordinators {
                 mails.push(self.notice(Notice {
                     kind: "digest",
                     effect_key: format!("digest:{}:{}", mi.id, c.id),
                     to_name: &c.name,
                     to_address: &c.email,
-                    subject: format!(
-                        "{} {} ({} {})",
-                        t(
-                            lang,
-                            "Rettelser til referat:",
-                            "Corrections to the minutes:"
-                        ),
-                        m.council_name,
-                        t(lang, "versjon", "version"),
-                        mi.version
-                    ),
-                    lines: lines.clone(),
+                    template: Some("digest"),
+                    data: data.clone(),
+                    lang: Some(self.lang_of(c)),
                     key: key.as_ref(),
                     meeting_id: Some(m.id),
                     ..Notice::BLANK
@@ -1882,7 +1797,6 @@ impl Daemon {
         new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
         by: &str,
     ) -> Result<String> {
-        let lang = self.lang();
         let now = self.clock.now();
         if m.status != "scheduled" {
             return Err(DaemonError::Refused(format!(
@@ -1930,91 +1844,67 @@ impl Daemon {
             }
         }
         let tz = self.tz(m)?;
-        let at = t(lang, "kl.", "at");
         let old_date = format!(
-            "{} {at} {}",
-            crate::render::format_date(lang, m.starts_at, tz),
-            crate::render::format_time_range(m.starts_at, m.ends_at, tz)
+            "{}–{}",
+            Self::log_date(m.starts_at, tz),
+            m.ends_at.with_timezone(&tz).format("%H:%M")
         );
         let new_date = format!(
-            "{} {at} {}",
-            crate::render::format_date(lang, moved.starts_at, tz),
-            crate::render::format_time_range(moved.starts_at, moved.ends_at, tz)
+            "{}–{}",
+            Self::log_date(moved.starts_at, tz),
+            moved.ends_at.with_timezone(&tz).format("%H:%M")
         );
         let mut mails = Vec::new();
-        let method = if new_times.is_some() {
-            "REQUEST"
+        let (method, kind) = if new_times.is_some() {
+            ("REQUEST", "update")
         } else {
-            "CANCEL"
+            ("CANCEL", "cancel")
         };
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "title": m.title,
+            "old_starts": crate::render::local_time(m.starts_at, tz),
+            "old_ends": crate::render::local_time(m.ends_at, tz),
+            "starts": crate::render::local_time(moved.starts_at, tz),
+            "ends": crate::render::local_time(moved.ends_at, tz),
+        });
         for inv in self.store.invitations(m.id).await? {
             let asked = inv.role.is_asked_to_answer();
-            let (subject, line) = match (new_times.is_some(), lang) {
-                (true, Language::Nb | Language::Nn) => (
-                    format!("Endret tidspunkt: {} {new_date}", m.council_name),
-                    format!(
-                        "Møtet i {} er flyttet fra {old_date} til {new_date}.",
-                        m.council_name
-                    ),
-                ),
-                (true, Language::En) => (
-                    format!("New time: {} {new_date}", m.council_name),
-                    format!(
-                        "The meeting of {} has moved from {old_date} to {new_date}.",
-                        m.council_name
-                    ),
-                ),
-                (false, Language::Nb | Language::Nn) => (
-                    format!("Avlyst: {} {old_date}", m.council_name),
-                    format!("Møtet i {} {old_date} er avlyst.", m.council_name),
-                ),
-                (false, Language::En) => (
-                    format!("Cancelled: {} {old_date}", m.council_name),
-                    format!(
-                        "The meeting of {} on {old_date} is cancelled.",
-                        m.council_name
-                    ),
-                ),
+            let lang = inv.member_language.unwrap_or(self.lang());
+            let data = match kind {
+                "update" => {
+                    let mut d = data.clone();
+                    if let Some(o) = d.as_object_mut() {
+                        o.insert("asked".into(), asked.into());
+                    }
+                    d
+                }
+                _ => serde_json::json!({
+                    "council": m.council_name,
+                    "title": m.title,
+                    "starts": crate::render::local_time(m.starts_at, tz),
+                    "ends": crate::render::local_time(m.ends_at, tz),
+                }),
             };
-            let mut lines = vec![line];
-            if new_times.is_some() && asked {
-                lines.push(t(
-                    lang,
-                    "Svar gjerne på nytt hvis dette endrer om du kan komme.",
-                    "Please answer again if this changes whether you can come.",
-                ));
-            }
-            let ics = self.calendar_entry(
+            let ics = self.templated_calendar_entry(
                 &moved,
                 method,
                 sequence,
                 &inv.member_name,
                 &inv.member_email,
                 asked,
-                &lines.join("\n"),
+                (lang, &format!("{kind}_calendar"), &data),
                 Some(&inv.token),
             )?;
             let token = Token::parse(&inv.token);
             let mut mail = self.notice(Notice {
-                kind: if new_times.is_some() {
-                    "update"
-                } else {
-                    "cancel"
-                },
-                effect_key: format!(
-                    "{}:{}:{}:{sequence}",
-                    if new_times.is_some() {
-                        "update"
-                    } else {
-                        "cancel"
-                    },
-                    m.id,
-                    inv.id
-                ),
+                kind,
+                effect_key: format!("{kind}:{}:{}:{sequence}", m.id, inv.id),
                 to_name: &inv.member_name,
                 to_address: &inv.member_email,
-                subject,
-                lines,
+                template: Some(kind),
+                data,
+                lang: Some(lang),
                 key: token.as_ref(),
                 meeting_id: Some(m.id),
                 calendar: Some((method, ics)),
@@ -2049,6 +1939,50 @@ impl Daemon {
         self.store.commit(&changes, &mails, &[ev], now).await?;
         self.store.advance_clock(now).await?;
         Ok(what)
+    }
+
+    /// A calendar entry whose words come from a template: the kind's subject line is
+    /// the entry's title (SUMMARY), its body the description, in the recipient's
+    /// language. Otherwise as [`Daemon::calendar_entry`].
+    #[allow(clippy::too_many_arguments)]
+    fn templated_calendar_entry(
+        &self,
+        m: &Meeting,
+        method: &str,
+        sequence: i64,
+        name: &str,
+        address: &str,
+        rsvp: bool,
+        (lang, kind, data): (Language, &str, &serde_json::Value),
+        token: Option<&str>,
+    ) -> Result<String> {
+        let text = self
+            .renderer
+            .render_kind(lang, kind, &self.common(name), data)?;
+        let uid = crate::mail::ics::personal_uid(token, &m.uid);
+        let location = match (&m.place.room, &m.place.digital_link) {
+            (Some(r), Some(l)) => Some(format!("{r} / {l}")),
+            (Some(r), None) => Some(r.clone()),
+            (None, Some(l)) => Some(l.clone()),
+            (None, None) => None,
+        };
+        Ok(ics::build(&ics::Entry {
+            method,
+            uid: &uid,
+            sequence,
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            time_zone: self.tz(m)?,
+            summary: &text.subject,
+            location: location.as_deref(),
+            description: text.body.trim_end(),
+            organizer_name: &self.cfg.secretariat.name,
+            organizer: &self.cfg.secretariat.address,
+            attendee_name: name,
+            attendee: address,
+            rsvp,
+            stamp: self.clock.now(),
+        }))
     }
 
     /// Commits what a command decided (approve an item, submit or approve minutes),
@@ -2116,60 +2050,74 @@ impl Daemon {
         email: &str,
         inbound_id: i64,
     ) -> Result<OutgoingMail> {
-        let lang = self.lang();
+        let tz = self.tz(m)?;
+        // A substitute from the council reads their own language; one from outside it,
+        // the language of the member who named them.
+        let lang = self
+            .store
+            .members(m.council_id)
+            .await?
+            .iter()
+            .find(|x| crate::trust::same_address(&x.email, email))
+            .and_then(|x| x.language)
+            .or(inv.member_language)
+            .unwrap_or(self.lang());
         let items = self.store.agenda_items(m.id).await?;
-        let mut ctx = self.meeting_text(m, name, false, lang)?;
-        ctx.agenda = Self::agenda_lines(&items, lang);
-        let r = self.renderer.render(lang, "summons", &ctx)?;
-        let body = match lang {
-            Language::Nb | Language::Nn => format!(
-                "{} har meldt at du møter i stedet.\n\n{}",
-                inv.member_name, r.body
-            ),
-            Language::En => format!(
-                "{} has told us that you attend in their place.\n\n{}",
-                inv.member_name, r.body
-            ),
-        };
-        let ics = self.calendar_entry(
+        let agenda: Vec<serde_json::Value> = items
+            .iter()
+            .filter(|i| i.number.is_some())
+            .map(|i| {
+                let code = (i.kind == "fixed")
+                    .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
+                    .flatten()
+                    .map(|f| f.code());
+                serde_json::json!({
+                    "label": i.label().unwrap_or_default(),
+                    "code": code,
+                    "title": i.title,
+                    "proposer": i.proposer_name,
+                    "attachments": i.attachments,
+                })
+            })
+            .collect();
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "title": m.title,
+            "starts": crate::render::local_time(m.starts_at, tz),
+            "ends": crate::render::local_time(m.ends_at, tz),
+            "room": m.place.room,
+            "link": m.place.digital_link,
+            "member": inv.member_name,
+            "agenda": agenda,
+        });
+        let ics = self.templated_calendar_entry(
             m,
             "REQUEST",
             m.sequence,
             name,
             email,
             false,
-            &ctx.agenda.join("\n"),
+            (lang, "substitute_calendar", &data),
             None,
         )?;
-        let message_id = compose::new_message_id("summons", None, self.cfg.secretariat.domain());
-        let raw = compose::build(&Draft {
-            from_name: &self.cfg.secretariat.name,
-            from_address: &self.cfg.secretariat.address,
-            reply_to: None,
-            to_name: Some(name),
-            to_address: email,
-            subject: &r.subject,
-            body: &body,
-            message_id: &message_id,
-            in_reply_to: None,
-            auto_submitted: "auto-generated",
+        let mut mail = self.notice(Notice {
             kind: "summons",
-            date: self.clock.now(),
-            calendar: Some(("REQUEST", ics)),
-            attachments: Vec::new(),
-        })?;
-        Ok(OutgoingMail {
             effect_key: format!("substitute:{}:{email}", inv.id),
-            message_id,
-            kind: "summons".into(),
-            recipient: email.to_string(),
-            envelope_from: self.cfg.secretariat.address.clone(),
-            raw,
+            to_name: name,
+            to_address: email,
+            template: Some("substitute_summons"),
+            data,
+            lang: Some(lang),
             meeting_id: Some(m.id),
-            invitation_id: Some(inv.id),
             inbound_id: Some(inbound_id),
-            grant: None,
-        })
+            calendar: Some(("REQUEST", ics)),
+            // The documents the members' summons carries: the substitute reads them
+            // in the member's place.
+            attachments: self.agenda_documents(&items).await?,
+            ..Notice::BLANK
+        })?;
+        mail.invitation_id = Some(inv.id);
+        Ok(mail)
     }
 }
 
@@ -2201,7 +2149,6 @@ impl Daemon {
         extra: &crate::domain::Substitute,
         inbound_id: i64,
     ) -> Result<(Change, Vec<OutgoingMail>)> {
-        let lang = self.lang();
         let key = Token::generate();
         let change = Change::NewExtraAttendee {
             ref_key: key.as_str().to_string(),
@@ -2210,11 +2157,13 @@ impl Daemon {
             email: extra.email.clone(),
             inbound_id: Some(inbound_id),
         };
-        let date = crate::render::format_date(lang, m.starts_at, self.tz(m)?);
-        let who = match &extra.email {
-            Some(e) => format!("{} <{e}>", extra.name),
-            None => extra.name.clone(),
-        };
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "starts": crate::render::local_time(m.starts_at, self.tz(m)?),
+            "member_name": inv.member_name,
+            "extra_name": extra.name,
+            "extra_email": extra.email,
+        });
         let mut mails = Vec::new();
         for d in self.extra_deciders(m.council_id).await? {
             mails.push(self.notice(Notice {
@@ -2222,28 +2171,9 @@ impl Daemon {
                 effect_key: format!("extra-request:{inbound_id}:{}", d.id),
                 to_name: &d.name,
                 to_address: &d.email,
-                subject: format!(
-                    "{}: {} ({date})",
-                    t(lang, "Bisitter", "Extra attendee"),
-                    extra.name
-                ),
-                lines: vec![
-                    match lang {
-                        Language::Nb | Language::Nn => format!(
-                            "{} ønsker å ta med {who} som bisitter på møtet i {} {date}.",
-                            inv.member_name, m.council_name
-                        ),
-                        Language::En => format!(
-                            "{} would like to bring {who} as an extra attendee to {} on {date}.",
-                            inv.member_name, m.council_name
-                        ),
-                    },
-                    t(
-                        lang,
-                        "Svar på denne e-posten med «godkjent» eller «avvist».",
-                        "Reply to this email with \"approved\" or \"rejected\".",
-                    ),
-                ],
+                template: Some("extra_request"),
+                data: data.clone(),
+                lang: Some(self.lang_of(&d)),
                 key: Some(&key),
                 meeting_id: Some(m.id),
                 inbound_id: Some(inbound_id),
@@ -2261,7 +2191,6 @@ impl Daemon {
         x: crate::store::ExtraAttendee,
         trust: &crate::trust::Trust,
     ) -> Result<Handled> {
-        let lang = self.lang();
         let inv = self.store.invitation(x.invitation_id).await?;
         let m = self.store.meeting(inv.meeting_id).await?;
         if !self
@@ -2318,26 +2247,19 @@ impl Daemon {
             Some(inbound_id),
             h.outcome.clone(),
         ));
-        let what = if approved {
-            t(
-                lang,
-                "er godkjent som bisitter",
-                "is approved as an extra attendee",
-            )
-        } else {
-            t(
-                lang,
-                "er ikke godkjent som bisitter",
-                "is not approved as an extra attendee",
-            )
-        };
         h.mails.push(self.notice(Notice {
             kind: "notice",
             effect_key: format!("extra-decision:{}:{state}", x.id),
             to_name: &inv.member_name,
             to_address: &inv.member_email,
-            subject: format!("{}: {}", t(lang, "Bisitter", "Extra attendee"), x.name),
-            lines: vec![format!("{} {what}.", x.name)],
+            template: Some("extra_decision"),
+            data: serde_json::json!({
+                "council": m.council_name,
+                "starts": crate::render::local_time(m.starts_at, self.tz(&m)?),
+                "extra_name": x.name,
+                "approved": approved,
+            }),
+            lang: Some(inv.member_language.unwrap_or(self.lang())),
             meeting_id: Some(m.id),
             inbound_id: Some(inbound_id),
             ..Notice::BLANK

@@ -2,6 +2,7 @@
 //! portable queries (`$n` placeholders, text times, `RETURNING`), so both backends run
 //! the same code and the same tests.
 
+mod lease;
 mod rows;
 mod year;
 
@@ -434,6 +435,24 @@ impl Store {
         rows.iter().map(Meeting::from_row).collect()
     }
 
+    /// Upcoming meetings whose summons has gone out and whose council has members
+    /// without an invitation (added since): one anti-join, so the idle tick reads no
+    /// roster when there is nobody to invite.
+    pub async fn meetings_with_uninvited(&self, now: DateTime<Utc>) -> Result<Vec<Meeting>> {
+        let rows = sqlx::query(&format!(
+            "{MEETING_SELECT}
+             WHERE m.status = 'scheduled' AND m.starts_at > $1
+               AND EXISTS (SELECT 1 FROM jobs j WHERE j.meeting_id = m.id AND j.kind = 'summons' AND j.state = 'done')
+               AND EXISTS (SELECT 1 FROM members mb WHERE mb.council_id = m.council_id
+                           AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.meeting_id = m.id AND i.member_id = mb.id))
+             ORDER BY m.starts_at, m.id"
+        ))
+        .bind(ts(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Meeting::from_row).collect()
+    }
+
     pub async fn meeting(&self, id: i64) -> Result<Meeting> {
         let row = sqlx::query(&format!("{MEETING_SELECT} WHERE m.id = $1"))
             .bind(id)
@@ -490,7 +509,7 @@ impl Store {
         job_id: Option<i64>,
         invitations: &[(NewInvitation, OutgoingMail)],
         mails: &[OutgoingMail],
-        event: Option<NewEvent>,
+        events: &[NewEvent],
         changes: &[Change],
         now: DateTime<Utc>,
     ) -> Result<bool> {
@@ -536,8 +555,8 @@ impl Store {
             enqueue(&mut tx, mail, now).await?;
         }
         apply(&mut tx, changes, now).await?;
-        if let Some(e) = event {
-            insert_event(&mut tx, &e, now).await?;
+        for e in events {
+            insert_event(&mut tx, e, now).await?;
         }
         tx.commit().await?;
         Ok(true)

@@ -2,10 +2,14 @@
 //! record an answer, hold for a coordinator, ignore, note a bounce. Pure: the daemon
 //! looks things up, calls [`decide`], and commits the decision in one transaction.
 
+pub mod jobs;
+
 use crate::domain::{base_address, Answer, Attendance, Held, HeldReason, Response};
 use crate::store::{InboundState, Invitation, Meeting};
 use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
+
+pub mod agenda;
 
 /// What is known about a message's context.
 pub struct InboundContext<'a> {

@@ -10,6 +10,7 @@ mod support;
 
 mod auth_stack;
 mod cli;
+mod cluster;
 mod delivery;
 mod e2e;
 mod e2e_more;

@@ -104,7 +104,7 @@ async fn suite(store: Store) {
             Some(due[0].id),
             &[(inv.clone(), mail("summons:1", "s1@council.no"))],
             &[],
-            None,
+            &[],
             &[],
             now,
         )
@@ -116,7 +116,7 @@ async fn suite(store: Store) {
             Some(due[0].id),
             &[(inv, mail("summons:1b", "s1b@council.no"))],
             &[],
-            None,
+            &[],
             &[],
             now,
         )
@@ -264,6 +264,43 @@ async fn suite(store: Store) {
     );
     keys(&store, now).await;
     year(&store, c, m, now).await;
+    lease(&store, now).await;
+}
+
+/// One holder at a time; the holder renews; another takes over only after expiry.
+async fn lease(store: &Store, now: DateTime<Utc>) {
+    let s = chrono::Duration::seconds;
+    let take = |who: &'static str, at: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .take_lease("mailbox:x", who, at, at + s(10))
+                .await
+                .expect("lease")
+        }
+    };
+    assert!(take("a", now).await, "a free lease is taken");
+    assert!(!take("b", now + s(5)).await, "held by a: b waits");
+    assert!(take("a", now + s(5)).await, "a renews");
+    assert!(!take("b", now + s(14)).await, "renewed until now+15");
+    assert!(take("b", now + s(16)).await, "expired: b takes over");
+    assert!(!take("a", now + s(17)).await, "and a has lost it");
+    let (holder, until) = store
+        .lease_holder("mailbox:x")
+        .await
+        .expect("holder")
+        .expect("held");
+    assert_eq!((holder.as_str(), until), ("b", now + s(26)));
+    store
+        .release_lease("mailbox:x", "a")
+        .await
+        .expect("release");
+    assert!(!take("a", now + s(18)).await, "only the holder releases");
+    store
+        .release_lease("mailbox:x", "b")
+        .await
+        .expect("release");
+    assert!(take("a", now + s(18)).await, "released: taken at once");
 }
 
 /// A key is written with its mail, once, and found by its text.

@@ -1,0 +1,260 @@
+//! Whom the scheduled summons and reminder reach: pure decisions over the rows the
+//! daemon loads, with the time passed in. The daemon renders and commits what these
+//! return, in one transaction with the job.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::Response;
+use crate::store::{Invitation, Meeting, Member};
+
+/// Why a job sends nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// The meeting has started, or is cancelled: no summons, no reminder.
+    NotUpcoming,
+    /// Everyone is invited already (a late-member pass with nobody new).
+    NobodyNew,
+}
+
+impl Skip {
+    /// The audit line.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Skip::NotUpcoming => "the meeting has started or is not scheduled; nothing sent",
+            Skip::NobodyNew => "every member is invited already",
+        }
+    }
+}
+
+/// One member to summon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summon {
+    pub member_id: i64,
+    /// Asked to answer (members, leader, deputy); observers and coordinators get the
+    /// summons "til orientering".
+    pub asked: bool,
+}
+
+/// The summons: every member of the council without an invitation to the meeting.
+/// `scheduled` is the summons job itself (which runs even when nobody is new, to close
+/// the agenda); otherwise this is the pass for members added after it.
+pub fn summons(
+    meeting: &Meeting,
+    members: &[Member],
+    invited: &HashSet<i64>,
+    scheduled: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<Summon>, Skip> {
+    if meeting.starts_at <= now || meeting.status != "scheduled" {
+        return Err(Skip::NotUpcoming);
+    }
+    let to: Vec<Summon> = members
+        .iter()
+        .filter(|mb| !invited.contains(&mb.id))
+        .map(|mb| Summon {
+            member_id: mb.id,
+            asked: mb.role.is_asked_to_answer(),
+        })
+        .collect();
+    if to.is_empty() && !scheduled {
+        return Err(Skip::NobodyNew);
+    }
+    Ok(to)
+}
+
+/// One invitation to remind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remind {
+    pub invitation_id: i64,
+    /// They said "maybe": the reminder asks for their final answer.
+    pub tentative: bool,
+}
+
+/// The reminder: those asked to answer who have not, or said "maybe" (they promised to
+/// come back); never an address that bounces.
+pub fn reminders(
+    meeting: &Meeting,
+    invitations: &[Invitation],
+    members: &[Member],
+    now: DateTime<Utc>,
+) -> Result<Vec<Remind>, Skip> {
+    if meeting.starts_at <= now || meeting.status != "scheduled" {
+        return Err(Skip::NotUpcoming);
+    }
+    let failing: HashSet<i64> = members
+        .iter()
+        .filter(|mb| mb.failing_since.is_some())
+        .map(|mb| mb.id)
+        .collect();
+    Ok(invitations
+        .iter()
+        .filter(|inv| inv.role.is_asked_to_answer() && !failing.contains(&inv.member_id))
+        .filter(|inv| matches!(inv.response, None | Some(Response::Tentative)))
+        .map(|inv| Remind {
+            invitation_id: inv.id,
+            tentative: inv.response == Some(Response::Tentative),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Place, Role};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn meeting(status: &str) -> Meeting {
+        Meeting {
+            id: 7,
+            council_id: 1,
+            council_slug: "ur".into(),
+            council_name: "Utdanningsrådet".into(),
+            title: "Møte".into(),
+            starts_at: at("2027-03-09T09:00:00Z"),
+            ends_at: at("2027-03-09T11:00:00Z"),
+            time_zone: "Europe/Oslo".into(),
+            place: Place {
+                room: None,
+                digital_link: None,
+            },
+            status: status.into(),
+            uid: "u".into(),
+            sequence: 0,
+        }
+    }
+
+    fn member(id: i64, role: Role, failing: bool) -> Member {
+        Member {
+            id,
+            council_id: 1,
+            name: format!("M{id}"),
+            email: format!("m{id}@hf.example"),
+            organisation: None,
+            role,
+            doctor: false,
+            failing_since: failing.then(|| at("2027-02-01T00:00:00Z")),
+            failing_reason: None,
+            language: None,
+        }
+    }
+
+    fn invitation(id: i64, member_id: i64, role: Role, response: Option<Response>) -> Invitation {
+        Invitation {
+            id,
+            meeting_id: 7,
+            member_id,
+            member_name: format!("M{member_id}"),
+            member_email: format!("m{member_id}@hf.example"),
+            role,
+            token: "t".into(),
+            response,
+            attendance: None,
+            substitute: None,
+            answered_at: None,
+            answer_id: None,
+            member_language: None,
+        }
+    }
+
+    const BEFORE: &str = "2027-02-23T08:00:00Z";
+
+    #[test]
+    fn the_summons_goes_to_everyone_not_invited_and_asks_only_those_who_answer() {
+        let members = [
+            member(1, Role::Member, false),
+            member(2, Role::Observer, false),
+            member(3, Role::Coordinator, false),
+            member(4, Role::Leader, false),
+        ];
+        let invited = HashSet::from([4]);
+        let to = summons(&meeting("scheduled"), &members, &invited, true, at(BEFORE)).unwrap();
+        assert_eq!(
+            to,
+            vec![
+                Summon {
+                    member_id: 1,
+                    asked: true
+                },
+                Summon {
+                    member_id: 2,
+                    asked: false
+                },
+                Summon {
+                    member_id: 3,
+                    asked: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn no_summons_for_a_meeting_that_started_or_was_cancelled() {
+        let members = [member(1, Role::Member, false)];
+        let none = HashSet::new();
+        let started = at("2027-03-09T09:00:00Z");
+        assert_eq!(
+            summons(&meeting("scheduled"), &members, &none, true, started),
+            Err(Skip::NotUpcoming)
+        );
+        assert_eq!(
+            summons(&meeting("cancelled"), &members, &none, true, at(BEFORE)),
+            Err(Skip::NotUpcoming)
+        );
+    }
+
+    #[test]
+    fn the_late_pass_sends_nothing_when_nobody_is_new_but_the_job_still_runs() {
+        let members = [member(1, Role::Member, false)];
+        let invited = HashSet::from([1]);
+        let m = meeting("scheduled");
+        assert_eq!(
+            summons(&m, &members, &invited, false, at(BEFORE)),
+            Err(Skip::NobodyNew)
+        );
+        assert_eq!(
+            summons(&m, &members, &invited, true, at(BEFORE)),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn reminders_go_to_the_silent_and_the_unsure_never_to_a_bouncing_address() {
+        let members = [
+            member(1, Role::Member, false),
+            member(2, Role::Member, false),
+            member(3, Role::Member, true),
+            member(4, Role::Observer, false),
+            member(5, Role::Deputy, false),
+        ];
+        let invitations = [
+            invitation(11, 1, Role::Member, None),
+            invitation(12, 2, Role::Member, Some(Response::Accepted)),
+            invitation(13, 3, Role::Member, None),
+            invitation(14, 4, Role::Observer, None),
+            invitation(15, 5, Role::Deputy, Some(Response::Tentative)),
+        ];
+        let r = reminders(&meeting("scheduled"), &invitations, &members, at(BEFORE)).unwrap();
+        assert_eq!(
+            r,
+            vec![
+                Remind {
+                    invitation_id: 11,
+                    tentative: false
+                },
+                Remind {
+                    invitation_id: 15,
+                    tentative: true
+                },
+            ]
+        );
+        assert_eq!(
+            reminders(&meeting("cancelled"), &invitations, &members, at(BEFORE)),
+            Err(Skip::NotUpcoming)
+        );
+    }
+}
