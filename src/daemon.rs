@@ -37,6 +37,8 @@ mod approvals;
 pub mod fuzzing;
 mod held;
 mod lease;
+mod meeting;
+mod minutes;
 mod trusted;
 mod year;
 

@@ -453,3 +453,8 @@ mod tests {
         assert_eq!(d.state, InboundState::Ignored);
     }
 }
+
+// Minutes and meeting changes: decide (pure, over a snapshot), then the daemon commits.
+pub mod meeting;
+pub mod minutes;
+pub mod minutes_plan;

@@ -1,0 +1,406 @@
+//! Moves, cancellations and the summons of someone in a member's place: the snapshot
+//! each decision needs is loaded here, `workflow::meeting` decides, and the plan is
+//! committed with whatever caused it. Also where a minutes or meeting plan becomes
+//! store changes and outbox rows.
+
+use chrono::{DateTime, Utc};
+
+use super::year::{Handled, Notice};
+use super::{Daemon, DaemonError, Result};
+use crate::domain::{Language, Response, Role, Token};
+use crate::mail::ics;
+use crate::store::{self, OutgoingMail};
+use crate::workflow::meeting::{
+    self as decide, guest_language, AgendaLine, ChangeSnapshot, Guest, GuestSummons, MeetingChange,
+    OpenItem,
+};
+use crate::workflow::minutes_plan::{self as plan, Plan};
+
+impl Daemon {
+    // ----- snapshots ----------------------------------------------------------------------
+
+    /// A meeting as the workflow sees it.
+    pub(super) fn meeting_facts(&self, m: &store::Meeting) -> Result<plan::Meeting> {
+        Ok(plan::Meeting {
+            id: m.id,
+            council_name: m.council_name.clone(),
+            title: m.title.clone(),
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            time_zone: self.tz(m)?,
+            status: m.status.clone(),
+            sequence: m.sequence,
+        })
+    }
+
+    /// The council's members (by name), each with the language they read.
+    pub(super) async fn council_members(&self, council_id: i64) -> Result<Vec<plan::Member>> {
+        Ok(self
+            .store
+            .members(council_id)
+            .await?
+            .into_iter()
+            .map(|mb| plan::Member {
+                id: mb.id,
+                coordinator: mb.role == Role::Coordinator,
+                failing: mb.failing_since.is_some(),
+                person: plan::Person {
+                    lang: self.lang_of(&mb),
+                    name: mb.name,
+                    email: mb.email,
+                },
+            })
+            .collect())
+    }
+
+    /// The meeting's invitations (by name).
+    pub(super) async fn invited(&self, meeting_id: i64) -> Result<Vec<plan::Invited>> {
+        Ok(self
+            .store
+            .invitations(meeting_id)
+            .await?
+            .into_iter()
+            .map(|inv| plan::Invited {
+                invitation_id: inv.id,
+                asked: inv.role.is_asked_to_answer(),
+                accepted: inv.response == Some(Response::Accepted),
+                substitute: inv.substitute.map(|s| (s.name, s.email)),
+                member: plan::Person {
+                    lang: inv.member_language.unwrap_or(self.lang()),
+                    name: inv.member_name,
+                    email: inv.member_email,
+                },
+                token: inv.token,
+            })
+            .collect())
+    }
+
+    /// Those who were sent a summons without an invitation of their own: substitutes
+    /// named in an answer, approved extra attendees.
+    async fn guests(
+        &self,
+        meeting_id: i64,
+        invited: &[plan::Invited],
+        members: &[plan::Member],
+    ) -> Result<Vec<Guest>> {
+        let mut guests = Vec::new();
+        for inv in invited {
+            if let Some((name, Some(email))) = &inv.substitute {
+                guests.push(Guest {
+                    key: format!("sub:{}", inv.invitation_id),
+                    person: plan::Person {
+                        name: name.clone(),
+                        email: email.clone(),
+                        lang: guest_language(members, email, inv.member.lang),
+                    },
+                });
+            }
+        }
+        for x in self.store.extra_attendees(meeting_id).await? {
+            let (true, Some(email)) = (x.state == "approved", x.email) else {
+                continue;
+            };
+            let named_by = invited
+                .iter()
+                .find(|i| i.invitation_id == x.invitation_id)
+                .map(|i| i.member.lang)
+                .unwrap_or(self.lang());
+            guests.push(Guest {
+                key: format!("extra:{}", x.id),
+                person: plan::Person {
+                    lang: guest_language(members, &email, named_by),
+                    name: x.name,
+                    email,
+                },
+            });
+        }
+        Ok(guests)
+    }
+
+    // ----- plans --------------------------------------------------------------------------
+
+    /// A plan about meeting `m` as what the daemon commits: store changes, outbox rows
+    /// (rendered in each recipient's language) and audit lines, tied to the message
+    /// that caused them, if one did.
+    pub(super) fn realise(
+        &self,
+        m: &store::Meeting,
+        p: Plan,
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
+        let mut h = if p.held {
+            Handled::held(p.outcome)
+        } else {
+            Handled::done(p.outcome)
+        };
+        h.changes = p
+            .changes
+            .into_iter()
+            .map(|c| store_change(m.id, inbound_id, c))
+            .collect();
+        for mail in p.mails {
+            h.mails.push(self.mail_out(m, mail, inbound_id)?);
+        }
+        h.events = p
+            .events
+            .into_iter()
+            .map(|e| store::NewEvent::new(&e.actor, e.kind, Some(m.id), inbound_id, e.detail))
+            .collect();
+        Ok(h)
+    }
+
+    /// One planned mail, rendered and built.
+    fn mail_out(
+        &self,
+        m: &store::Meeting,
+        mail: plan::Mail,
+        inbound_id: Option<i64>,
+    ) -> Result<OutgoingMail> {
+        let calendar = match &mail.calendar {
+            Some(c) => {
+                let mut at = m.clone();
+                at.starts_at = c.starts_at;
+                at.ends_at = c.ends_at;
+                let ics = self.templated_calendar_entry(
+                    &at,
+                    c.method,
+                    c.sequence,
+                    &mail.to,
+                    c.rsvp,
+                    (c.template, &mail.data),
+                    c.token.as_deref(),
+                )?;
+                Some((c.method, ics))
+            }
+            None => None,
+        };
+        let key = mail.key.as_deref().and_then(Token::parse);
+        let mut out = self.notice(Notice {
+            kind: mail.kind,
+            effect_key: mail.effect_key,
+            to_name: &mail.to.name,
+            to_address: &mail.to.email,
+            template: Some(mail.template),
+            data: mail.data,
+            lang: Some(mail.to.lang),
+            key: key.as_ref(),
+            meeting_id: Some(m.id),
+            inbound_id,
+            calendar,
+            attachments: mail.attachments,
+            ..Notice::BLANK
+        })?;
+        out.invitation_id = mail.invitation_id;
+        Ok(out)
+    }
+
+    /// A calendar entry whose words come from a template: the kind's subject line is
+    /// the entry's title (SUMMARY), its body the description, in the recipient's
+    /// language. Otherwise as [`Daemon::calendar_entry`].
+    #[allow(clippy::too_many_arguments)]
+    fn templated_calendar_entry(
+        &self,
+        m: &store::Meeting,
+        method: &str,
+        sequence: i64,
+        to: &plan::Person,
+        rsvp: bool,
+        (template, data): (&str, &serde_json::Value),
+        token: Option<&str>,
+    ) -> Result<String> {
+        let text = self
+            .renderer
+            .render_kind(to.lang, template, &self.common(&to.name), data)?;
+        let uid = ics::personal_uid(token, &m.uid);
+        let location = match (&m.place.room, &m.place.digital_link) {
+            (Some(r), Some(l)) => Some(format!("{r} / {l}")),
+            (Some(r), None) => Some(r.clone()),
+            (None, Some(l)) => Some(l.clone()),
+            (None, None) => None,
+        };
+        Ok(ics::build(&ics::Entry {
+            method,
+            uid: &uid,
+            sequence,
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            time_zone: self.tz(m)?,
+            summary: &text.subject,
+            location: location.as_deref(),
+            description: text.body.trim_end(),
+            organizer_name: &self.cfg.secretariat.name,
+            organizer: &self.cfg.secretariat.address,
+            attendee_name: &to.name,
+            attendee: &to.email,
+            rsvp,
+            stamp: self.clock.now(),
+        }))
+    }
+
+    // ----- moves and cancellations ------------------------------------------------------------
+
+    /// Moves a meeting (or cancels it when `new_times` is `None`): the jobs follow,
+    /// and everyone with a calendar entry for it gets an updated or cancelled one.
+    pub async fn change_meeting(
+        &self,
+        m: &store::Meeting,
+        new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        by: &str,
+    ) -> Result<String> {
+        let invited = self.invited(m.id).await?;
+        let members = self.council_members(m.council_id).await?;
+        let snapshot = ChangeSnapshot {
+            meeting: self.meeting_facts(m)?,
+            guests: self.guests(m.id, &invited, &members).await?,
+            invited,
+            done_jobs: self
+                .store
+                .jobs(m.id)
+                .await?
+                .into_iter()
+                .filter(|j| j.state == "done")
+                .map(|j| j.kind)
+                .collect(),
+            offsets: self.cfg.offsets(&m.council_slug),
+            open_items: self
+                .store
+                .agenda_items(m.id)
+                .await?
+                .into_iter()
+                .filter(|i| i.number.is_none() && i.kind == "proposal")
+                .map(|i| OpenItem {
+                    id: i.id,
+                    title: i.title,
+                    state: i.state,
+                })
+                .collect(),
+        };
+        let change = match new_times {
+            Some((starts_at, ends_at)) => MeetingChange::Move { starts_at, ends_at },
+            None => MeetingChange::Cancel,
+        };
+        let p = decide::change_meeting(&snapshot, change, by, self.clock.now());
+        if p.held {
+            return Err(DaemonError::Refused(p.outcome));
+        }
+        let h = self.realise(m, p, None)?;
+        self.commit_command(h).await
+    }
+
+    // ----- the summons of a substitute or an extra attendee -----------------------------------
+
+    /// The substitute named in an answer (or an approved extra attendee) gets the
+    /// summons, the calendar entry and the agenda's documents, saying for whom they come.
+    pub(crate) async fn substitute_summons(
+        &self,
+        m: &store::Meeting,
+        inv: &store::Invitation,
+        name: &str,
+        email: &str,
+        inbound_id: i64,
+    ) -> Result<OutgoingMail> {
+        let members = self.council_members(m.council_id).await?;
+        let items = self.store.agenda_items(m.id).await?;
+        // The extra attendee's row is there before it is approved; a substitute has
+        // none.
+        let extra = self.store.extra_attendees(m.id).await?.iter().any(|x| {
+            x.invitation_id == inv.id
+                && x.email
+                    .as_deref()
+                    .is_some_and(|e| crate::trust::same_address(e, email))
+        });
+        let named_by: Language = inv.member_language.unwrap_or(self.lang());
+        let s = GuestSummons {
+            meeting: self.meeting_facts(m)?,
+            place: m.place.clone(),
+            agenda: items
+                .iter()
+                .filter(|i| i.number.is_some())
+                .map(|i| AgendaLine {
+                    label: i.label().unwrap_or_default(),
+                    code: (i.kind == "fixed")
+                        .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
+                        .flatten()
+                        .map(|f| f.code()),
+                    title: i.title.clone(),
+                    proposer: i.proposer_name.clone(),
+                    attachments: i.attachments.clone(),
+                })
+                .collect(),
+            documents: self.agenda_documents(&items).await?,
+            invitation_id: inv.id,
+            member_name: inv.member_name.clone(),
+            guest: plan::Person {
+                name: name.to_string(),
+                email: email.to_string(),
+                lang: guest_language(&members, email, named_by),
+            },
+            extra,
+        };
+        self.mail_out(m, decide::guest_summons(&s), Some(inbound_id))
+    }
+}
+
+/// A planned change as the store writes it.
+fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: plan::Change) -> store::Change {
+    match c {
+        plan::Change::NewMinutes {
+            ref_key,
+            version,
+            body,
+            attachment_name,
+            submitted_by,
+            deadline_at,
+        } => store::Change::NewMinutes(store::NewMinutes {
+            ref_key,
+            meeting_id,
+            version,
+            body,
+            attachment_name,
+            submitted_by,
+            inbound_id,
+            deadline_at,
+        }),
+        plan::Change::ApproveMinutes { id, by } => store::Change::ApproveMinutes { id, by },
+        plan::Change::NewCorrection {
+            minutes_id,
+            author,
+            item,
+            before,
+            after,
+            text,
+            no_remarks,
+        } => store::Change::NewCorrection(store::NewCorrection {
+            minutes_id,
+            author,
+            item,
+            before,
+            after,
+            text,
+            no_remarks,
+            inbound_id,
+        }),
+        plan::Change::UpdateMeeting {
+            starts_at,
+            ends_at,
+            status,
+            sequence,
+        } => store::Change::UpdateMeeting {
+            id: meeting_id,
+            starts_at,
+            ends_at,
+            status,
+            sequence,
+        },
+        plan::Change::ScheduleJob { kind, due_at } => store::Change::ScheduleJob {
+            meeting_id,
+            kind,
+            due_at,
+        },
+        plan::Change::CancelJobs => store::Change::CancelJobs { meeting_id },
+        plan::Change::DetachAgendaItem { id } => store::Change::MoveAgendaItem {
+            id,
+            meeting_id: None,
+        },
+    }
+}

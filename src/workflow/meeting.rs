@@ -1,0 +1,686 @@
+//! Moving or cancelling a meeting, and the summons of someone who comes in a member's
+//! place (pure). Everyone who has a calendar entry for the meeting gets it updated or
+//! cancelled, with the next SEQUENCE, and the meeting's jobs follow it.
+
+use chrono::{DateTime, Utc};
+
+use super::minutes_plan::{
+    Calendar, Change, Event, File, Invited, Mail, Meeting, Member, Person, Plan,
+};
+use crate::config::Offsets;
+use crate::domain::Language;
+
+/// What happens to a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeetingChange {
+    Move {
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    },
+    Cancel,
+}
+
+/// Someone who got a summons without an invitation of their own: a substitute in a
+/// member's place, or an extra attendee (bisitter) beside them. Their calendar entry
+/// has the meeting's shared UID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guest {
+    /// Names the guest in effect keys (`sub:INVITATION`, `extra:ID`).
+    pub key: String,
+    pub person: Person,
+}
+
+/// What a move or a cancellation needs to know.
+#[derive(Debug, Clone)]
+pub struct ChangeSnapshot {
+    pub meeting: Meeting,
+    pub invited: Vec<Invited>,
+    pub guests: Vec<Guest>,
+    /// The kinds of the meeting's jobs that are done: they are not done again.
+    pub done_jobs: Vec<String>,
+    pub offsets: Offsets,
+    /// The proposals on the meeting's agenda that are not numbered yet.
+    pub open_items: Vec<OpenItem>,
+}
+
+/// A proposal waiting for a meeting's agenda to close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenItem {
+    pub id: i64,
+    pub title: String,
+    /// `proposed`, `approved`, `rejected`, `deferred`.
+    pub state: String,
+}
+
+/// The language of someone named in an answer: their own when they are on the council,
+/// else that of the member who named them.
+pub fn guest_language(members: &[Member], email: &str, named_by: Language) -> Language {
+    members
+        .iter()
+        .find(|m| crate::trust::same_address(&m.person.email, email))
+        .map(|m| m.person.lang)
+        .unwrap_or(named_by)
+}
+
+/// Moves or cancels a meeting. Refused when it is not scheduled, or when it would move
+/// into the past.
+pub fn change_meeting(
+    s: &ChangeSnapshot,
+    change: MeetingChange,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Plan {
+    let m = &s.meeting;
+    if m.status != "scheduled" {
+        return Plan::held(format!("meeting {} is {}, not scheduled", m.id, m.status));
+    }
+    let sequence = m.sequence + 1;
+    let mut plan = Plan::done("");
+    let (starts_at, ends_at) = match change {
+        MeetingChange::Move { starts_at, ends_at } => {
+            if ends_at <= starts_at {
+                return Plan::held("the meeting must end after it starts");
+            }
+            if starts_at <= now {
+                return Plan::held("a meeting cannot move into the past");
+            }
+            plan.changes.push(Change::UpdateMeeting {
+                starts_at,
+                ends_at,
+                status: "scheduled".into(),
+                sequence,
+            });
+            for (kind, due_at) in crate::schedule::jobs_for(starts_at, s.offsets) {
+                if !s.done_jobs.contains(&kind) {
+                    plan.changes.push(Change::ScheduleJob { kind, due_at });
+                }
+            }
+            (starts_at, ends_at)
+        }
+        MeetingChange::Cancel => {
+            plan.changes.push(Change::UpdateMeeting {
+                starts_at: m.starts_at,
+                ends_at: m.ends_at,
+                status: "cancelled".into(),
+                sequence,
+            });
+            plan.changes.push(Change::CancelJobs);
+            // What was proposed or approved for it waits for the next meeting whose
+            // agenda closes, as a proposal made when no meeting was scheduled does.
+            for i in s
+                .open_items
+                .iter()
+                .filter(|i| i.state == "proposed" || i.state == "approved")
+            {
+                plan.changes.push(Change::DetachAgendaItem { id: i.id });
+                plan.events.push(Event {
+                    actor: by.to_string(),
+                    kind: "agenda_moved",
+                    detail: format!(
+                        "\"{}\" waits for the next meeting: meeting {} is cancelled",
+                        i.title, m.id
+                    ),
+                });
+            }
+            (m.starts_at, m.ends_at)
+        }
+    };
+    let (kind, method) = match change {
+        MeetingChange::Move { .. } => ("update", "REQUEST"),
+        MeetingChange::Cancel => ("cancel", "CANCEL"),
+    };
+    let data = |asked: bool| match change {
+        MeetingChange::Move { .. } => serde_json::json!({
+            "council": m.council_name,
+            "title": m.title,
+            "old_starts": m.local(m.starts_at),
+            "old_ends": m.local(m.ends_at),
+            "starts": m.local(starts_at),
+            "ends": m.local(ends_at),
+            "asked": asked,
+        }),
+        MeetingChange::Cancel => serde_json::json!({
+            "council": m.council_name,
+            "title": m.title,
+            "starts": m.local(m.starts_at),
+            "ends": m.local(m.ends_at),
+        }),
+    };
+    let calendar = |asked: bool, token: Option<&str>| Calendar {
+        method,
+        sequence,
+        template: match change {
+            MeetingChange::Move { .. } => "update_calendar",
+            MeetingChange::Cancel => "cancel_calendar",
+        },
+        rsvp: asked,
+        token: token.map(str::to_string),
+        starts_at,
+        ends_at,
+    };
+    for inv in &s.invited {
+        plan.mails.push(Mail {
+            kind,
+            template: kind,
+            data: data(inv.asked),
+            to: inv.member.clone(),
+            effect_key: format!("{kind}:{}:{}:{sequence}", m.id, inv.invitation_id),
+            key: Some(inv.token.clone()),
+            invitation_id: Some(inv.invitation_id),
+            calendar: Some(calendar(inv.asked, Some(&inv.token))),
+            attachments: Vec::new(),
+        });
+    }
+    // A substitute or an extra attendee has the entry too (with the shared UID), and is
+    // not asked to answer it.
+    for g in &s.guests {
+        plan.mails.push(Mail {
+            kind,
+            template: kind,
+            data: data(false),
+            to: g.person.clone(),
+            effect_key: format!("{kind}:{}:{}:{sequence}", m.id, g.key),
+            key: None,
+            invitation_id: None,
+            calendar: Some(calendar(false, None)),
+            attachments: Vec::new(),
+        });
+    }
+    let old = m.log_span(m.starts_at, m.ends_at);
+    plan.outcome = match change {
+        MeetingChange::Move { .. } => format!(
+            "meeting {} moved from {old} to {}; {} update(s) queued",
+            m.id,
+            m.log_span(starts_at, ends_at),
+            plan.mails.len()
+        ),
+        MeetingChange::Cancel => format!(
+            "meeting {} on {old} cancelled; {} cancellation(s) queued",
+            m.id,
+            plan.mails.len()
+        ),
+    };
+    plan.events.push(Event {
+        actor: by.to_string(),
+        kind: match change {
+            MeetingChange::Move { .. } => "meeting_moved",
+            MeetingChange::Cancel => "meeting_cancelled",
+        },
+        detail: plan.outcome.clone(),
+    });
+    plan
+}
+
+/// One numbered item of a meeting's agenda, as a summons lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgendaLine {
+    /// `3/27`.
+    pub label: String,
+    /// What a fixed item is (`approve_summons`, `any_other_business` …): its title is
+    /// then written by the template, in the recipient's language.
+    pub code: Option<&'static str>,
+    pub title: String,
+    pub proposer: Option<String>,
+    pub attachments: Vec<String>,
+}
+
+/// What the summons of a substitute or an extra attendee needs to know.
+#[derive(Debug, Clone)]
+pub struct GuestSummons {
+    pub meeting: Meeting,
+    pub place: crate::domain::Place,
+    pub agenda: Vec<AgendaLine>,
+    /// The agenda's documents, as the members' summons carries them: the substitute
+    /// reads them in the member's place.
+    pub documents: Vec<File>,
+    /// The invitation of the member they come for (or with).
+    pub invitation_id: i64,
+    pub member_name: String,
+    pub guest: Person,
+    /// An extra attendee (bisitter) comes with the member, not in their place.
+    pub extra: bool,
+}
+
+/// The summons with a calendar entry (the meeting's shared UID: no answer is asked)
+/// for someone who comes in a member's place or beside them.
+pub fn guest_summons(s: &GuestSummons) -> Mail {
+    let m = &s.meeting;
+    let agenda: Vec<serde_json::Value> = s
+        .agenda
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "label": a.label,
+                "code": a.code,
+                "title": a.title,
+                "proposer": a.proposer,
+                "attachments": a.attachments,
+            })
+        })
+        .collect();
+    Mail {
+        kind: "summons",
+        template: "substitute_summons",
+        data: serde_json::json!({
+            "council": m.council_name,
+            "title": m.title,
+            "starts": m.local(m.starts_at),
+            "ends": m.local(m.ends_at),
+            "room": s.place.room,
+            "link": s.place.digital_link,
+            "member": s.member_name,
+            "extra": s.extra,
+            "agenda": agenda,
+        }),
+        to: s.guest.clone(),
+        effect_key: format!("substitute:{}:{}", s.invitation_id, s.guest.email),
+        key: None,
+        invitation_id: Some(s.invitation_id),
+        calendar: Some(Calendar {
+            method: "REQUEST",
+            sequence: m.sequence,
+            template: "substitute_calendar",
+            rsvp: false,
+            token: None,
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+        }),
+        attachments: s.documents.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Place;
+    use crate::render::{Common, Renderer};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn person(name: &str, email: &str, lang: Language) -> Person {
+        Person {
+            name: name.into(),
+            email: email.into(),
+            lang,
+        }
+    }
+
+    /// Tuesday 23 March 2027 10:00–12:00 in Oslo, still winter time (CET, +01:00).
+    fn meeting() -> Meeting {
+        Meeting {
+            id: 7,
+            council_name: "Utdanningsrådet".into(),
+            title: "Møte i Utdanningsrådet".into(),
+            starts_at: t("2027-03-23T09:00:00Z"),
+            ends_at: t("2027-03-23T11:00:00Z"),
+            time_zone: chrono_tz::Europe::Oslo,
+            status: "scheduled".into(),
+            sequence: 1,
+        }
+    }
+
+    fn invited(id: i64, name: &str, email: &str, lang: Language, asked: bool) -> Invited {
+        Invited {
+            invitation_id: id,
+            token: format!("{id:032x}"),
+            member: person(name, email, lang),
+            asked,
+            accepted: true,
+            substitute: None,
+        }
+    }
+
+    fn snapshot() -> ChangeSnapshot {
+        ChangeSnapshot {
+            meeting: meeting(),
+            invited: vec![
+                invited(1, "Kari Hansen", "kari@hf.example", Language::Nb, true),
+                invited(2, "Ann Smith", "ann@hf.example", Language::En, true),
+                invited(
+                    3,
+                    "Helsedirektoratet",
+                    "post@hdir.example",
+                    Language::Nn,
+                    false,
+                ),
+            ],
+            guests: vec![Guest {
+                key: "sub:1".into(),
+                person: person("Per Vara", "per@hf.example", Language::Nb),
+            }],
+            done_jobs: vec!["call".into(), "summons".into()],
+            offsets: Offsets::default(),
+            open_items: Vec::new(),
+        }
+    }
+
+    fn render(kind: &str, m: &Mail) -> crate::render::Rendered {
+        let common = Common {
+            name: m.to.name.clone(),
+            full_name: m.to.name.clone(),
+            secretariat: "RegUt HSØ".into(),
+        };
+        Renderer::new()
+            .unwrap()
+            .render_kind(m.to.lang, kind, &common, &m.data)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_move_across_the_change_to_summer_time_keeps_the_local_hour() {
+        let now = t("2027-03-15T08:00:00Z");
+        // Tuesday 30 March 10:00 is 08:00 UTC: summer time (CEST, +02:00) began on
+        // the 28th.
+        let (starts_at, ends_at) = (t("2027-03-30T08:00:00Z"), t("2027-03-30T10:00:00Z"));
+        let p = change_meeting(
+            &snapshot(),
+            MeetingChange::Move { starts_at, ends_at },
+            "koord@hf.example",
+            now,
+        );
+        assert!(!p.held, "{}", p.outcome);
+        assert_eq!(
+            p.outcome,
+            "meeting 7 moved from 2027-03-23 10:00–12:00 to 2027-03-30 10:00–12:00; 4 update(s) queued"
+        );
+        assert_eq!(
+            p.changes.first(),
+            Some(&Change::UpdateMeeting {
+                starts_at,
+                ends_at,
+                status: "scheduled".into(),
+                sequence: 2,
+            })
+        );
+        // The jobs not done yet follow the meeting; the call and the summons are done.
+        let jobs: Vec<(&str, DateTime<Utc>)> = p
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::ScheduleJob { kind, due_at } => Some((kind.as_str(), *due_at)),
+                _ => None,
+            })
+            .collect();
+        let o = Offsets::default();
+        assert_eq!(
+            jobs,
+            vec![
+                (
+                    "reminder",
+                    starts_at - chrono::Duration::days(i64::from(o.reminder_days_before))
+                ),
+                (
+                    "attendance",
+                    starts_at - chrono::Duration::days(i64::from(o.attendance_days_before))
+                ),
+            ]
+        );
+        // Every invitee and the substitute, each in their language, with the next
+        // SEQUENCE; only those asked to answer are asked again.
+        let to: Vec<(&str, Language)> = p
+            .mails
+            .iter()
+            .map(|m| (m.to.email.as_str(), m.to.lang))
+            .collect();
+        assert_eq!(
+            to,
+            vec![
+                ("kari@hf.example", Language::Nb),
+                ("ann@hf.example", Language::En),
+                ("post@hdir.example", Language::Nn),
+                ("per@hf.example", Language::Nb),
+            ]
+        );
+        for m in &p.mails {
+            let c = m.calendar.as_ref().unwrap();
+            assert_eq!((m.kind, c.method, c.sequence), ("update", "REQUEST", 2));
+            assert_eq!((c.starts_at, c.ends_at), (starts_at, ends_at));
+        }
+        let kari = &p.mails[0];
+        assert_eq!(kari.effect_key, "update:7:1:2");
+        assert_eq!(
+            kari.key.as_deref(),
+            Some(snapshot().invited[0].token.as_str())
+        );
+        assert_eq!(kari.invitation_id, Some(1));
+        assert!(kari.calendar.as_ref().unwrap().rsvp);
+        assert_eq!(kari.data["old_starts"], "2027-03-23T10:00:00+01:00");
+        assert_eq!(kari.data["starts"], "2027-03-30T10:00:00+02:00");
+        let r = render("update", kari);
+        assert_eq!(
+            r.subject,
+            "Endret tidspunkt: Utdanningsrådet tirsdag 30. mars 2027 kl. 10:00–12:00"
+        );
+        assert!(r.body.contains("fra tirsdag 23. mars 2027 kl. 10:00–12:00 til tirsdag 30. mars 2027 kl. 10:00–12:00.\nSvar gjerne på nytt"), "{}", r.body);
+        let ann = render("update", &p.mails[1]);
+        assert!(
+            ann.body.contains(
+                "from Tuesday 23 March 2027 at 10:00–12:00 to Tuesday 30 March 2027 at 10:00–12:00"
+            ),
+            "{}",
+            ann.body
+        );
+        let hdir = &p.mails[2];
+        assert!(!hdir.calendar.as_ref().unwrap().rsvp);
+        let nn = render("update_calendar", hdir);
+        assert_eq!(nn.subject, "Utdanningsrådet: Møte i Utdanningsrådet");
+        assert!(nn
+            .body
+            .starts_with("Møtet i Utdanningsrådet er flytta frå tysdag 23. mars"));
+        assert!(
+            !nn.body.contains("Svar gjerne"),
+            "an observer is not asked: {}",
+            nn.body
+        );
+        let per = &p.mails[3];
+        assert_eq!(per.key, None, "the substitute's entry has the shared UID");
+        assert_eq!(per.calendar.as_ref().unwrap().token, None);
+        assert_eq!(per.effect_key, "update:7:sub:1:2");
+        assert_eq!(
+            p.events,
+            vec![Event {
+                actor: "koord@hf.example".into(),
+                kind: "meeting_moved",
+                detail: p.outcome.clone(),
+            }]
+        );
+    }
+
+    #[test]
+    fn cancelling_before_the_summons_tells_nobody_and_stops_every_job() {
+        let item = |id: i64, title: &str, state: &str| OpenItem {
+            id,
+            title: title.into(),
+            state: state.into(),
+        };
+        let s = ChangeSnapshot {
+            invited: Vec::new(),
+            guests: Vec::new(),
+            done_jobs: vec!["call".into()],
+            open_items: vec![
+                item(21, "Veileder for LIS1", "approved"),
+                item(22, "Ny turnusordning", "proposed"),
+                item(23, "Avvist forslag", "rejected"),
+            ],
+            ..snapshot()
+        };
+        let p = change_meeting(
+            &s,
+            MeetingChange::Cancel,
+            "command line (kari)",
+            t("2027-03-01T08:00:00Z"),
+        );
+        assert!(!p.held);
+        assert!(p.mails.is_empty());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::UpdateMeeting {
+                    starts_at: s.meeting.starts_at,
+                    ends_at: s.meeting.ends_at,
+                    status: "cancelled".into(),
+                    sequence: 2,
+                },
+                Change::CancelJobs,
+                // The proposals wait for the next meeting; the rejected one stays.
+                Change::DetachAgendaItem { id: 21 },
+                Change::DetachAgendaItem { id: 22 },
+            ]
+        );
+        assert_eq!(
+            p.outcome,
+            "meeting 7 on 2027-03-23 10:00–12:00 cancelled; 0 cancellation(s) queued"
+        );
+        let events: Vec<&str> = p.events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            events,
+            vec!["agenda_moved", "agenda_moved", "meeting_cancelled"]
+        );
+        assert_eq!(
+            p.events[0].detail,
+            "\"Veileder for LIS1\" waits for the next meeting: meeting 7 is cancelled"
+        );
+    }
+
+    #[test]
+    fn a_cancellation_reaches_every_calendar_with_the_old_time() {
+        let p = change_meeting(
+            &snapshot(),
+            MeetingChange::Cancel,
+            "x",
+            t("2027-03-01T08:00:00Z"),
+        );
+        assert_eq!(p.mails.len(), 4);
+        for m in &p.mails {
+            let c = m.calendar.as_ref().unwrap();
+            assert_eq!(
+                (m.kind, c.method, c.sequence, c.template),
+                ("cancel", "CANCEL", 2, "cancel_calendar")
+            );
+            assert_eq!(c.starts_at, t("2027-03-23T09:00:00Z"));
+        }
+        let r = render("cancel", &p.mails[1]);
+        assert_eq!(
+            r.subject,
+            "Cancelled: Utdanningsrådet Tuesday 23 March 2027 at 10:00–12:00"
+        );
+        let r = render("cancel_calendar", &p.mails[0]);
+        assert_eq!(
+            r.body.trim_end(),
+            "Møtet i Utdanningsrådet tirsdag 23. mars 2027 kl. 10:00–12:00 er avlyst."
+        );
+    }
+
+    #[test]
+    fn a_cancelled_meeting_or_a_move_into_the_past_is_refused() {
+        let mut s = snapshot();
+        s.meeting.status = "cancelled".into();
+        let p = change_meeting(&s, MeetingChange::Cancel, "x", t("2027-03-01T08:00:00Z"));
+        assert!(p.held && p.changes.is_empty() && p.mails.is_empty());
+        assert_eq!(p.outcome, "meeting 7 is cancelled, not scheduled");
+        let past = MeetingChange::Move {
+            starts_at: t("2027-02-01T09:00:00Z"),
+            ends_at: t("2027-02-01T11:00:00Z"),
+        };
+        let p = change_meeting(&snapshot(), past, "x", t("2027-03-01T08:00:00Z"));
+        assert!(p.held && p.mails.is_empty(), "{}", p.outcome);
+    }
+
+    #[test]
+    fn a_substitute_is_summoned_in_the_members_place_and_an_extra_attendee_beside_them() {
+        let mut s = GuestSummons {
+            meeting: meeting(),
+            place: Place {
+                room: Some("Ullevål sykehus, bygg 1".into()),
+                digital_link: None,
+            },
+            agenda: vec![
+                AgendaLine {
+                    label: "3/27".into(),
+                    code: None,
+                    title: "Veileder for LIS1".into(),
+                    proposer: Some("Ola Nordmann".into()),
+                    attachments: vec!["veileder.pdf".into()],
+                },
+                AgendaLine {
+                    label: "4/27".into(),
+                    code: Some("any_other_business"),
+                    title: "Eventuelt".into(),
+                    proposer: None,
+                    attachments: Vec::new(),
+                },
+            ],
+            documents: vec![(
+                "veileder.pdf".into(),
+                "application/pdf".into(),
+                b"%PDF".to_vec(),
+            )],
+            invitation_id: 4,
+            member_name: "Lene Leder".into(),
+            guest: person("Per Vara", "per@hf.example", Language::Nb),
+            extra: false,
+        };
+        let m = guest_summons(&s);
+        assert_eq!(
+            (m.kind, m.template, m.key.as_deref()),
+            ("summons", "substitute_summons", None)
+        );
+        assert_eq!(m.effect_key, "substitute:4:per@hf.example");
+        assert_eq!(m.attachments.len(), 1);
+        let c = m.calendar.as_ref().unwrap();
+        assert_eq!(
+            (c.method, c.sequence, c.rsvp, c.token.as_deref()),
+            ("REQUEST", 1, false, None)
+        );
+        let r = render("substitute_summons", &m);
+        assert!(r.body.contains("Lene Leder kan ikke komme på møtet i Utdanningsrådet og har meldt at du møter i stedet."), "{}", r.body);
+        assert!(
+            r.body
+                .contains("  Sak 3/27 Veileder for LIS1 (Ola Nordmann) – vedlegg: veileder.pdf"),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body
+                .contains("Når:   tirsdag 23. mars 2027 kl. 10:00–12:00"),
+            "{}",
+            r.body
+        );
+        let cal = render("substitute_calendar", &m);
+        assert!(
+            cal.body.starts_with("Du møter for Lene Leder.\n"),
+            "{}",
+            cal.body
+        );
+        s.extra = true;
+        s.guest.lang = Language::En;
+        let m = guest_summons(&s);
+        let r = render("substitute_summons", &m);
+        assert!(
+            r.body.contains("  Item 4/27 Any other business\n"),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("Lene Leder is bringing you to the meeting of Utdanningsrådet as an extra attendee."), "{}", r.body);
+    }
+
+    #[test]
+    fn someone_named_in_an_answer_reads_their_own_language_when_on_the_council() {
+        let members = vec![Member {
+            id: 1,
+            person: person("Per Vara", "Per@HF.example", Language::En),
+            coordinator: false,
+            failing: false,
+        }];
+        assert_eq!(
+            guest_language(&members, "per@hf.example", Language::Nn),
+            Language::En
+        );
+        assert_eq!(
+            guest_language(&members, "eva@hf.example", Language::Nn),
+            Language::Nn
+        );
+    }
+}
