@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::{Config, MailboxConfig};
-use crate::domain::{address_detail, base_address, Token};
+use crate::domain::{address_detail, base_address, Held, HeldReason, Token};
 use crate::mail::compose::{self, token_in_message_id, Draft};
 use crate::mail::inbound::{
     self, imap::ImapSource, maildir::MaildirSource, MailSource, RawMessage,
@@ -71,6 +71,14 @@ const MAX_ATTEMPTS: i64 = 12;
 const MAX_TRIES: i64 = 3;
 /// Inbound messages taken per pass.
 const BATCH: usize = 50;
+
+/// Why mail to an address does not arrive, for the coordinators' notice.
+enum Failure {
+    /// A delivery failure report came back, with its status code if it had one.
+    Bounce { status: Option<String> },
+    /// The submission server refused the mail for good, with this reply.
+    Refused { reply: String },
+}
 
 /// What one pass did, for `run --once` and the logs.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
@@ -294,15 +302,18 @@ impl Daemon {
     /// Holds a message that failed every try, with the reason, so the loop goes on.
     async fn quarantine(&self, id: i64, raw: &[u8], tries: i64, report: &mut Report) -> bool {
         let head = crate::trust::check(raw, None);
+        // The subject, for the digest: reading never panics (the parser runs under
+        // catch_unwind), whatever made acting on the message fail.
+        let subject = understand::understand(raw, self.limits).subject;
         let outcome = InboundOutcome {
             state: InboundState::Held,
             kind: "quarantined".into(),
             sender: head.from.clone(),
-            subject: String::new(),
-            outcome: format!(
+            subject,
+            outcome: Held::because(HeldReason::Quarantined).outcome(&format!(
                 "quarantined: acting on this message failed {tries} times (see the log); \
                  `referent inbox retry {id}` tries again, `referent inbox dismiss {id}` sets it aside"
-            ),
+            )),
             problems: vec![format!("failed {tries} times")],
             invitation_id: None,
         };
@@ -464,25 +475,11 @@ impl Daemon {
         if let (Some(ask), Some(answer), Some(inv), Some(m)) =
             (&d.confirm, &d.answer, &invitation, &meeting)
         {
-            let lang = self.cfg.secretariat.language;
-            let mut what = if crate::trust::same_address(ask, &inv.member_email) {
-                render::describe_answer(lang, answer)
-            } else {
-                render::describe_answer_of(lang, &inv.member_name, answer)
-            };
             // Someone outside the council would be sent the summons and the link.
-            if let Some(e) = answer.substitute.as_ref().and_then(|s| s.email.as_deref()) {
-                if self.store.members_by_email(e).await?.is_empty() {
-                    what.push_str(match lang {
-                        crate::domain::Language::Nb | crate::domain::Language::Nn => {
-                            " (NB: denne personen er ikke medlem av rådet og får innkallingen og lenken hvis du bekrefter)"
-                        }
-                        crate::domain::Language::En => {
-                            " (note: this person is not a member of the council and gets the summons and the link if you confirm)"
-                        }
-                    });
-                }
-            }
+            let outsider = match answer.substitute.as_ref().and_then(|s| s.email.as_deref()) {
+                Some(e) => self.store.members_by_email(e).await?.is_empty(),
+                None => false,
+            };
             let (mail, note) = self
                 .confirmation_request(
                     id,
@@ -491,10 +488,14 @@ impl Daemon {
                     trusted::Asked::Answer {
                         member: &inv.member_name,
                         meeting: m,
-                        what: &what,
+                        answer,
+                        outsider,
                     },
                 )
                 .await?;
+            if mail.is_none() {
+                d.held = Some(Held::because(HeldReason::Unverified));
+            }
             mails.extend(mail);
             d.outcome.push_str(&note);
         } else if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
@@ -560,44 +561,23 @@ impl Daemon {
                     mails.push(self.substitute_summons(m, inv, name, email, id).await?);
                     // The coordinators see who comes in whose place, and whether that
                     // person is on the council at all.
-                    let lang = self.cfg.secretariat.language;
                     let outsider = self.store.members_by_email(email).await?.is_empty();
-                    let date = render::format_date(lang, m.starts_at, self.tz(m)?);
+                    let starts = render::local_time(m.starts_at, self.tz(m)?);
                     for c in self.store.coordinators(m.council_id).await? {
-                        let mut line = match lang {
-                            crate::domain::Language::Nb | crate::domain::Language::Nn => format!(
-                                "{} har forfall til møtet i {} {date}, og {name} <{email}> møter i stedet. {name} har fått innkallingen.",
-                                inv.member_name, m.council_name
-                            ),
-                            crate::domain::Language::En => format!(
-                                "{} cannot attend the meeting of {} on {date}; {name} <{email}> attends instead and has been sent the summons.",
-                                inv.member_name, m.council_name
-                            ),
-                        };
-                        if outsider {
-                            line.push_str(match lang {
-                                crate::domain::Language::Nb | crate::domain::Language::Nn => {
-                                    " Vedkommende er ikke medlem av rådet."
-                                }
-                                crate::domain::Language::En => {
-                                    " They are not a member of the council."
-                                }
-                            });
-                        }
                         mails.push(self.notice(year::Notice {
                             kind: "notice",
+                            template: Some("substitute_notice"),
+                            lang: Some(self.lang_of(&c)),
+                            data: serde_json::json!({
+                                "member": inv.member_name,
+                                "council": m.council_name,
+                                "starts": starts,
+                                "substitute": {"name": name, "email": email},
+                                "outsider": outsider,
+                            }),
                             effect_key: format!("substitute-notice:{id}:{}", c.id),
                             to_name: &c.name,
                             to_address: &c.email,
-                            subject: match lang {
-                                crate::domain::Language::Nb | crate::domain::Language::Nn => {
-                                    format!("Vara: {name} for {}", inv.member_name)
-                                }
-                                crate::domain::Language::En => {
-                                    format!("Substitute: {name} for {}", inv.member_name)
-                                }
-                            },
-                            lines: vec![line],
                             meeting_id: Some(m.id),
                             inbound_id: Some(id),
                             ..year::Notice::BLANK
@@ -618,8 +598,11 @@ impl Daemon {
         }
         if let Some((address, reason)) = &d.failing {
             let n = self.store.mark_failing(address, reason, now).await?;
+            let failure = Failure::Bounce {
+                status: u.bounce.as_ref().and_then(|b| b.status.clone()),
+            };
             mails.extend(
-                self.bounce_notices(address, reason, &id.to_string(), Some(id))
+                self.bounce_notices(address, &failure, &id.to_string(), Some(id))
                     .await?,
             );
             events.push(NewEvent {
@@ -643,7 +626,11 @@ impl Daemon {
             kind,
             sender: given_from,
             subject: u.subject.clone(),
-            outcome: d.outcome,
+            // Why it is held goes with the sentence, for the digest.
+            outcome: match &d.held {
+                Some(h) => h.outcome(&d.outcome),
+                None => d.outcome,
+            },
             problems: u.problems.clone(),
             invitation_id: invitation.as_ref().map(|i| i.id),
         };
@@ -758,45 +745,42 @@ impl Daemon {
     }
 
     /// Tells the coordinators of every council an address belongs to that mail to it
-    /// bounces.
+    /// does not arrive, each in their own language.
     async fn bounce_notices(
         &self,
         address: &str,
-        reason: &str,
+        failure: &Failure,
         cause: &str,
         inbound_id: Option<i64>,
     ) -> Result<Vec<OutgoingMail>> {
+        let (template, why) = match failure {
+            Failure::Bounce { status } => ("bounce", serde_json::json!({ "status": status })),
+            Failure::Refused { reply } => ("refused", serde_json::json!({ "reply": reply })),
+        };
         let mut mails = Vec::new();
-        let lang = self.cfg.secretariat.language;
         for member in self.store.members_by_email(address).await? {
             let council = self.store.council(member.council_id).await?;
+            let mut data = serde_json::json!({
+                "member": member.name,
+                "member_first": render::first_name(&member.name),
+                "address": address,
+                "council": council.name,
+            });
+            if let (Some(d), Some(w)) = (data.as_object_mut(), why.as_object()) {
+                d.extend(w.clone());
+            }
             for c in self.store.coordinators(member.council_id).await? {
                 if c.email == address {
                     continue;
                 }
-                let (subject, lines) = match lang {
-                    crate::domain::Language::Nb | crate::domain::Language::Nn => (
-                        format!("E-post til {} kommer ikke fram", member.name),
-                        vec![
-                            format!("E-post til {} <{address}> i {} kan ikke leveres: {reason}.", member.name, council.name),
-                            "Adressen er merket som feilende, og den får ikke flere utsendelser før den er rettet.".to_string(),
-                        ],
-                    ),
-                    crate::domain::Language::En => (
-                        format!("Mail to {} does not arrive", member.name),
-                        vec![
-                            format!("Mail to {} <{address}> in {} cannot be delivered: {reason}.", member.name, council.name),
-                            "The address is marked as failing and gets no more mailings until it is corrected.".to_string(),
-                        ],
-                    ),
-                };
                 mails.push(self.notice(year::Notice {
                     kind: "notice",
+                    template: Some(template),
+                    lang: Some(self.lang_of(&c)),
+                    data: data.clone(),
                     effect_key: format!("bounce-notice:{cause}:{}", c.id),
                     to_name: &c.name,
                     to_address: &c.email,
-                    subject,
-                    lines,
                     inbound_id,
                     ..year::Notice::BLANK
                 })?);
@@ -809,16 +793,19 @@ impl Daemon {
     /// failing and the coordinators of its councils are told, in one transaction.
     async fn submission_refused(&self, row: &crate::store::OutboxRow, reason: &str) -> Result<()> {
         let now = self.clock.now();
-        let reason = format!("the mail server refused it: {reason}");
+        let failing = format!("the mail server refused it: {reason}");
         let n = self
             .store
-            .mark_failing(&row.recipient, &reason, now)
+            .mark_failing(&row.recipient, &failing, now)
             .await?;
         if n == 0 {
             return Ok(());
         }
+        let failure = Failure::Refused {
+            reply: reason.to_string(),
+        };
         let mails = self
-            .bounce_notices(&row.recipient, &reason, &format!("outbox{}", row.id), None)
+            .bounce_notices(&row.recipient, &failure, &format!("outbox{}", row.id), None)
             .await?;
         let ev = NewEvent::new(
             "mail system",
@@ -826,7 +813,7 @@ impl Daemon {
             row.meeting_id,
             None,
             format!(
-                "{}: {reason} ({n} membership(s) marked failing)",
+                "{}: {failing} ({n} membership(s) marked failing)",
                 row.recipient
             ),
         );
@@ -848,15 +835,16 @@ impl Daemon {
             lang,
             council: m.council_name.clone(),
             title: m.title.clone(),
-            date: render::format_date(lang, m.starts_at, tz),
-            time: render::format_time_range(m.starts_at, m.ends_at, tz),
+            starts: render::local_time(m.starts_at, tz),
+            ends: render::local_time(m.ends_at, tz),
             room: m.place.room.clone(),
             link: m.place.digital_link.clone(),
             name: render::first_name(name),
             secretariat: self.cfg.secretariat.name.clone(),
             asked,
             agenda: Vec::new(),
-            understood: None,
+            answer: None,
+            readings: Vec::new(),
             tentative: false,
             forwarded_by: None,
         })
@@ -877,7 +865,11 @@ impl Daemon {
         calendar: Option<(&str, String)>,
         attachments: Vec<(String, String, Vec<u8>)>,
     ) -> Result<(String, Vec<u8>)> {
-        let r = self.renderer.render(ctx.lang, template, ctx)?;
+        let data = serde_json::to_value(ctx)
+            .map_err(|e| render::RenderError::Example(template.to_string(), e.to_string()))?;
+        let r = self
+            .renderer
+            .render_kind(ctx.lang, template, &self.common(to_name), &data)?;
         let message_id = compose::new_message_id(template, token, self.cfg.secretariat.domain());
         let reply_to = token.map(|t| self.cfg.secretariat.reply_address(t));
         let raw = compose::build(&Draft {
@@ -917,7 +909,7 @@ impl Daemon {
         } else {
             in_reply_to
         };
-        ctx.understood = Some(render::describe_answer(lang, answer));
+        ctx.answer = Some(answer.clone());
         self.reply_in_thread(
             "receipt",
             &ctx,
@@ -982,18 +974,7 @@ impl Daemon {
     ) -> Result<OutgoingMail> {
         let lang = inv.member_language.unwrap_or(self.lang());
         let mut ctx = self.meeting_text(m, &inv.member_name, true, lang)?;
-        if !d.readings.is_empty() {
-            let words: Vec<String> = d
-                .readings
-                .iter()
-                .map(|r| render::describe_response(lang, *r))
-                .collect();
-            let or = match lang {
-                crate::domain::Language::Nb | crate::domain::Language::Nn => " og som ",
-                crate::domain::Language::En => " and as ",
-            };
-            ctx.understood = Some(words.join(or));
-        }
+        ctx.readings = d.readings.clone();
         self.reply_in_thread(
             "question",
             &ctx,

@@ -11,7 +11,10 @@ use chrono::Duration;
 
 use super::year::{Handled, Notice};
 use super::{Daemon, Result};
-use crate::domain::{normalize_address, Language, Role};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::{normalize_address, Held, HeldReason, Role};
 use crate::store::{Change, InboundSummary, KeyRow, Member, NewEvent};
 use crate::trust::{same_address, Trust};
 use crate::understand::Understanding;
@@ -107,98 +110,154 @@ pub(crate) fn resolve_person<'a>(who: &str, members: &'a [Member]) -> Option<&'a
     }
 }
 
-/// Whether a held message's outcome says a confirmation was asked of `address`.
-fn confirmation_asked_of(row: &InboundSummary, address: &str) -> bool {
-    row.outcome
-        .as_deref()
-        .is_some_and(|o| o.contains(&format!("confirmation asked of {address}")))
+/// Why a message is held, for the `held_reason` partial: the code stored with its
+/// outcome, and the sentence written for the log (said as it is when there is no code).
+#[derive(Debug, Clone, Default, Serialize)]
+struct Reason {
+    reason: Option<&'static str>,
+    logged: String,
 }
 
-/// What a held message was understood as, in a few words.
-fn kind_words(lang: Language, kind: Option<&str>) -> String {
-    let (nb, en) = match kind.unwrap_or("unknown") {
-        "rsvp" => ("svar på innkalling", "an answer to a summons"),
-        "agenda_request" => ("forslag til sak", "an agenda proposal"),
-        "minutes_correction" => ("svar på referatutkast", "a reply to draft minutes"),
-        "minutes_draft" => ("utkast til referat", "draft minutes"),
-        "coordinator_decision" => ("avgjørelse fra koordinator", "a coordinator's decision"),
-        "quarantined" => (
-            "ukjent (kunne ikke behandles)",
-            "unknown (could not be processed)",
-        ),
-        _ => ("ikke forstått", "not understood"),
-    };
-    lang.pick(nb.into(), en.into())
-}
-
-/// Why a message was held, for the person who reads the digest. The outcome stored
-/// with a message is written for the log (English); the common reasons are said in
-/// the secretariat's language, anything else as it was logged.
-fn reason_words(lang: Language, outcome: &str) -> String {
-    if lang == Language::En {
-        return outcome.to_string();
+impl Reason {
+    fn of(outcome: &str) -> Reason {
+        let (held, sentence) = Held::read(outcome);
+        let reason = held.map(|h| h.reason).or_else(|| guess(sentence));
+        Reason {
+            reason: reason.map(HeldReason::as_str),
+            logged: sentence.to_string(),
+        }
     }
-    let o = outcome;
-    let nb = if o.starts_with("quarantined") {
-        "kunne ikke behandles etter tre forsøk (se loggen)"
-    } else if o.contains("does not refer to any summons") {
-        "ser ut som et svar, men viser ikke til noen innkalling vi har sendt (ukjent avsender eller ny e-post)"
-    } else if o.contains("not from the invitee") {
-        "et svar på en innkalling, sendt fra en annen adresse enn den innkalte sin"
-    } else if o.contains("a reply to a confirmation request sent to") {
-        "et svar på en bekreftelsesforespørsel, men fra en annen adresse enn den forespørselen gikk til; ingenting er gjort"
-    } else if o.contains("digest sent to") {
-        "et svar på en oversikt som gikk til en annen adresse; ingenting er gjort"
-    } else if o.contains("no confirmation request") {
-        "vi kan ikke se at meldingen kommer fra avsenderen, og det er sendt for mange bekreftelsesforespørsler til adressen denne timen"
-    } else if o.contains("not authenticated")
-        || o.contains("asked to confirm")
-        || o.contains("confirmation asked")
-    {
-        "vi kan ikke se at meldingen kommer fra avsenderen; den som står som avsender, er bedt om å bekrefte"
-    } else if o.contains("after the meeting is over") {
-        "et svar som kom etter at møtet var over (eller avlyst); ikke registrert"
-    } else if o.contains("secretariat's own address as substitute") {
-        "svaret oppgir sekretariatets egen adresse som vara"
-    } else if o.contains("has had no meeting yet") {
-        "et utkast til referat, men rådet har ikke hatt noe møte ennå"
-    } else if o.contains("a day); kept") {
-        "avsenderen har sendt flere forslag til sak i dag enn det som tas imot"
-    } else if o.contains("who coordinates several councils") {
-        "et utkast til referat fra en koordinator for flere råd; det må sendes inn fra kommandolinjen"
-    } else if o.contains("who is not a coordinator") || o.contains("does not decide on it") {
-        "avsenderen er ikke koordinator (eller leder) og kan ikke avgjøre dette"
-    } else if o.contains("says neither")
-        || o.contains("neither approves")
-        || o.contains("without a")
-    {
-        "et svar der vi ikke fant noen avgjørelse"
-    } else if o.contains("a reply that reads as") && o.contains(" is asked") {
-        "et svar som kan leses på flere måter; vi har ikke registrert noe, og personen er spurt"
-    } else if o.contains("naming the secretariat's own address as substitute") {
-        "svaret oppgir sekretariatets egen adresse som vara; personen er spurt på nytt"
-    } else if (o.contains("no answer could be read") || o.contains("no text of its own"))
-        && o.contains(" is asked")
-    {
-        "et svar på innkallingen der vi ikke kunne lese om personen kommer; personen er spurt"
-    } else if o.contains("no answer could be read") || o.contains("no text of its own") {
-        "et svar på innkallingen der vi ikke kunne lese om personen kommer (personen er ikke spurt: for mange automatiske svar til adressen denne timen)"
+}
+
+/// One held message in a digest (`held_digest` template).
+#[derive(Debug, Clone, Serialize)]
+struct Entry {
+    number: usize,
+    sender: Option<String>,
+    /// When it came, as `local_time` writes it.
+    received: String,
+    subject: String,
+    /// What it was read as (`rsvp`, `agenda_request` …), when anything.
+    kind: Option<String>,
+    /// The answer read from it, when sure.
+    answer: Option<crate::domain::Answer>,
+    /// The first lines of the sender's own text.
+    quoted: Vec<String>,
+    reason: Reason,
+}
+
+/// The reason of an outcome stored without a code: by a version before codes, or by a
+/// flow that does not give one yet. Read from the sentence written for the log.
+fn guess(o: &str) -> Option<HeldReason> {
+    let has = |s: &str| o.contains(s);
+    Some(if o.starts_with("quarantined") {
+        HeldReason::Quarantined
+    } else if has("does not refer to any summons") {
+        HeldReason::NoSummons
+    } else if has("not from the invitee") {
+        HeldReason::NotInvitee
+    } else if has("a reply to a confirmation request sent to") {
+        HeldReason::ConfirmWrongSender
+    } else if has("digest sent to") {
+        HeldReason::DigestWrongSender
+    } else if has("no confirmation request") {
+        HeldReason::Unverified
+    } else if has("not authenticated") || has("asked to confirm") || has("confirmation asked") {
+        HeldReason::UnverifiedAsked
+    } else if has("after the meeting is over") {
+        HeldReason::AfterMeeting
+    } else if has("secretariat's own address as substitute") {
+        HeldReason::SecretariatSubstitute
+    } else if has("has had no meeting yet") {
+        HeldReason::NoMeetingYet
+    } else if has("a day); kept") {
+        HeldReason::TooManyProposals
+    } else if has("who coordinates several councils") {
+        HeldReason::MinutesSeveralCouncils
+    } else if has("who is not a coordinator") || has("does not decide on it") {
+        HeldReason::NotCoordinator
+    } else if has("says neither") || has("neither approves") || has("without a") {
+        HeldReason::NoDecision
+    } else if has("a reply that reads as") {
+        match has(" is asked") {
+            true => HeldReason::AmbiguousAsked,
+            false => HeldReason::Ambiguous,
+        }
+    } else if has("no answer could be read") || has("no text of its own") {
+        match has(" is asked") {
+            true => HeldReason::NoAnswerAsked,
+            false => HeldReason::NoAnswer,
+        }
     } else if o.starts_with("mailing-list") {
-        "masseutsendelse eller e-postliste"
-    } else if o.contains("who is not a member") || o.contains("not in the council") {
-        "avsenderen er ikke medlem av rådet"
-    } else if o.contains("several councils") {
-        "avsenderen er med i flere råd, så vi vet ikke hvilket det gjelder"
-    } else if o.contains("bytes, more than") {
-        "meldingen er for stor til å leses"
+        HeldReason::MailingList
+    } else if has("who is not a member") || has("not in the council") {
+        HeldReason::NotMember
+    } else if has("several councils") {
+        HeldReason::SeveralCouncils
     } else if o.starts_with("not understood") {
-        "vi forsto ikke hva meldingen gjelder"
-    } else if o.contains("cannot be read") || o.contains("cannot read") {
-        "meldingen kunne ikke leses"
+        HeldReason::NotUnderstood
+    } else if has("cannot be read") || has("cannot read") {
+        HeldReason::Unreadable
     } else {
-        return o.to_string();
-    };
-    nb.to_string()
+        return None;
+    })
+}
+
+/// What became of one line of a coordinator's reply to the digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum DoneState {
+    /// No message has that number in the digest.
+    Missing,
+    /// Nobody on their councils goes by the name they gave.
+    UnknownPerson,
+    /// Doing it failed (the error says why).
+    Failed,
+    Processed,
+    Ignored,
+    /// Tried, and held again.
+    Held,
+}
+
+/// What a coordinator's line did, for the `held_done` template.
+#[derive(Debug, Clone, Serialize)]
+struct Done {
+    number: usize,
+    subject: Option<String>,
+    /// The member it was acted on as.
+    as_name: Option<String>,
+    state: DoneState,
+    /// Whom the coordinator named, when nobody matches.
+    who: Option<String>,
+    error: Option<String>,
+    /// Why it is still held.
+    reason: Reason,
+}
+
+impl Done {
+    /// The same in a few words for the log.
+    fn logged(&self) -> String {
+        let state = match self.state {
+            DoneState::Missing => return format!("{}: not in the digest", self.number),
+            DoneState::UnknownPerson => format!(
+                "cannot tell who \"{}\" is",
+                self.who.clone().unwrap_or_default()
+            ),
+            DoneState::Failed => format!("not done: {}", self.error.clone().unwrap_or_default()),
+            DoneState::Processed => "processed".into(),
+            DoneState::Ignored => "set aside".into(),
+            DoneState::Held => format!("still held ({})", self.reason.logged),
+        };
+        let what = match &self.as_name {
+            Some(name) => format!(" as the message from {name}"),
+            None => String::new(),
+        };
+        format!(
+            "{}. \"{}\"{what}: {state}",
+            self.number,
+            self.subject.clone().unwrap_or_default()
+        )
+    }
 }
 
 impl Daemon {
@@ -224,7 +283,7 @@ impl Daemon {
         for c in self.store.councils().await? {
             all_coordinators.extend(self.store.coordinators(c.id).await?);
         }
-        let mut per: BTreeMap<String, (String, Vec<&InboundSummary>)> = BTreeMap::new();
+        let mut per: BTreeMap<String, (&Member, Vec<&InboundSummary>)> = BTreeMap::new();
         for row in &held {
             let councils: Vec<i64> = match &row.sender {
                 Some(s) => self
@@ -236,120 +295,81 @@ impl Daemon {
                     .collect(),
                 None => Vec::new(),
             };
+            let (code, _) = Held::read(row.outcome.as_deref().unwrap_or(""));
+            let asked = code.and_then(|h| h.asked);
             for c in all_coordinators
                 .iter()
                 .filter(|c| councils.is_empty() || councils.contains(&c.council_id))
                 // A coordinator who was just asked to confirm this very message does
                 // not need it twice.
-                .filter(|c| !confirmation_asked_of(row, &c.email))
+                .filter(|c| !asked.as_deref().is_some_and(|a| same_address(a, &c.email)))
             {
                 let entry = per
                     .entry(c.email.clone())
-                    .or_insert_with(|| (c.name.clone(), Vec::new()));
+                    .or_insert_with(|| (c, Vec::new()));
                 if !entry.1.iter().any(|r| r.id == row.id) {
                     entry.1.push(row);
                 }
             }
         }
-        let lang = self.lang();
+        // What each held message says, the same for every coordinator it goes to.
         let tz = self.cfg.secretariat.time_zone;
-        let mut mails = Vec::new();
-        for (address, (name, rows)) in &per {
-            let mut lines = vec![
-                match (lang, rows.len()) {
-                    (Language::Nb | Language::Nn, 1) => {
-                        "Én melding til sekretariatet er holdt tilbake og venter på deg:"
-                            .to_string()
-                    }
-                    (Language::Nb | Language::Nn, n) => {
-                        format!(
-                            "{n} meldinger til sekretariatet er holdt tilbake og venter på deg:"
-                        )
-                    }
-                    (Language::En, 1) => {
-                        "One message to the secretariat is held and waits for you:".to_string()
-                    }
-                    (Language::En, n) => {
-                        format!("{n} messages to the secretariat are held and wait for you:")
-                    }
-                },
-                String::new(),
-            ];
-            for (i, r) in rows.iter().enumerate() {
-                let when = r.received_at.with_timezone(&tz).format("%d.%m.%Y %H:%M");
-                lines.push(format!(
-                    "{}. {} {}, {when}: «{}»",
-                    i + 1,
-                    lang.pick("Fra".to_string(), "From".to_string()),
-                    r.sender.clone().unwrap_or_else(|| "?".into()),
-                    r.subject.clone().unwrap_or_default()
-                ));
-                // What the person wrote, so the coordinator can decide without the
-                // server: what it was read as, and the first lines of their own text.
-                let u = match self.store.inbound_raw(r.id).await {
-                    Ok(raw) => Some(crate::understand::understand(&raw, self.limits)),
-                    Err(_) => None,
-                };
-                if !matches!(r.kind.as_deref(), None | Some("unknown")) {
-                    let answer = u
-                        .as_ref()
-                        .filter(|u| u.confidence == crate::understand::Confidence::Sure)
-                        .and_then(|u| u.answer.as_ref())
-                        .map(|a| {
-                            format!(
-                                " ({})",
-                                crate::render::describe_answer_of(
-                                    lang,
-                                    lang.pick("avsenderen", "the sender"),
-                                    a,
-                                )
-                            )
-                        })
-                        .unwrap_or_default();
-                    lines.push(format!(
-                        "   {}: {}{answer}",
-                        lang.pick("Forstått som".to_string(), "Understood as".to_string()),
-                        kind_words(lang, r.kind.as_deref())
-                    ));
-                }
-                if let Some(u) = u {
-                    for l in u
-                        .reply_text
+        let mut entries: BTreeMap<i64, Entry> = BTreeMap::new();
+        for r in &held {
+            // What the person wrote, so the coordinator can decide without the
+            // server: what it was read as, and the first lines of their own text.
+            let u = match self.store.inbound_raw(r.id).await {
+                Ok(raw) => Some(crate::understand::understand(&raw, self.limits)),
+                Err(_) => None,
+            };
+            let answer = u
+                .as_ref()
+                .filter(|u| u.confidence == crate::understand::Confidence::Sure)
+                .and_then(|u| u.answer.as_ref());
+            let quoted: Vec<String> = u
+                .as_ref()
+                .map(|u| {
+                    u.reply_text
                         .lines()
                         .map(str::trim)
                         .filter(|l| !l.is_empty())
                         .take(3)
-                    {
-                        lines.push(format!("   | {}", l.chars().take(160).collect::<String>()));
-                    }
-                }
-                lines.push(format!(
-                    "   {}: {}",
-                    lang.pick("Holdt fordi".to_string(), "Held because".to_string()),
-                    reason_words(lang, r.outcome.as_deref().unwrap_or(""))
-                ));
-            }
-            lines.push(String::new());
-            lines.push(lang.pick("Svar på denne e-posten med én linje per melding: «1 Kari Nordmann» (navnet eller e-postadressen til et medlem) registrerer melding 1 som det medlemmets egen, «1 ignorer» ser bort fra den, «1 prøv igjen» leser den på nytt.".to_string(),
-                "Reply to this email with one line per message: \"1 Kari Nordmann\" (a member's name or address) acts on message 1 as that member's own, \"1 ignore\" sets it aside, \"1 retry\" reads it again.".to_string(),
-            ));
+                        .map(|l| l.chars().take(160).collect())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let kind = r.kind.clone().filter(|k| k != "unknown");
+            entries.insert(
+                r.id,
+                Entry {
+                    number: 0,
+                    sender: r.sender.clone(),
+                    received: crate::render::local_time(r.received_at, tz),
+                    subject: r.subject.clone().unwrap_or_default(),
+                    answer: kind.as_ref().and(answer).cloned(),
+                    kind,
+                    quoted,
+                    reason: Reason::of(r.outcome.as_deref().unwrap_or("")),
+                },
+            );
+        }
+        let mut mails = Vec::new();
+        for (address, (coordinator, rows)) in &per {
+            let list: Vec<Entry> = rows
+                .iter()
+                .filter_map(|r| entries.get(&r.id).cloned())
+                .enumerate()
+                .map(|(i, e)| Entry { number: i + 1, ..e })
+                .collect();
             let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
             mails.push(self.notice(Notice {
                 kind: "held_digest",
+                template: Some("held_digest"),
+                lang: Some(self.lang_of(coordinator)),
+                data: json!({ "count": rows.len(), "entries": list }),
                 effect_key: format!("held-digest:{}:{address}", ids.join(",")),
-                to_name: name,
+                to_name: &coordinator.name,
                 to_address: address,
-                subject: match (lang, rows.len()) {
-                    (Language::Nb | Language::Nn, 1) => {
-                        "Holdt tilbake: én melding venter på deg".to_string()
-                    }
-                    (Language::Nb | Language::Nn, n) => {
-                        format!("Holdt tilbake: {n} meldinger venter på deg")
-                    }
-                    (Language::En, 1) => "Held: one message waits for you".to_string(),
-                    (Language::En, n) => format!("Held: {n} messages wait for you"),
-                },
-                lines,
                 reference: Some(ids.join(",")),
                 expires_at: Some(now + Duration::days(DIGEST_DAYS)),
                 ..Notice::BLANK
@@ -381,18 +401,19 @@ impl Daemon {
         trust: Trust,
     ) -> Result<Handled> {
         let now = self.clock.now();
-        let lang = self.lang();
         if !same_address(from, &key.grant.address) || !trust.is_authenticated() {
-            return Ok(Handled::held(format!(
-                "a reply to a held-mail digest sent to {}, from {from} ({}); nothing done",
-                key.grant.address,
-                trust.describe()
-            )));
+            return Ok(Handled::held(
+                Held::because(HeldReason::DigestWrongSender).outcome(&format!(
+                    "a reply to a held-mail digest sent to {}, from {from} ({}); nothing done",
+                    key.grant.address,
+                    trust.describe()
+                )),
+            ));
         }
         if key.grant.expires_at.is_some_and(|e| e < now) {
-            return Ok(Handled::held(
+            return Ok(Handled::held(Held::because(HeldReason::Expired).outcome(
                 "a reply to a held-mail digest that has expired; nothing done",
-            ));
+            )));
         }
         let ids: Vec<i64> = key
             .grant
@@ -402,8 +423,10 @@ impl Daemon {
             .collect();
         let wanted = read_resolutions(&u.reply_text);
         if wanted.is_empty() {
-            return Ok(Handled::held(format!(
-                "a reply to a held-mail digest from {from} without a \"1 …\" line; kept for a coordinator"
+            return Ok(Handled::held(Held::because(HeldReason::NoDecision).outcome(
+                &format!(
+                    "a reply to a held-mail digest from {from} without a \"1 …\" line; kept for a coordinator"
+                ),
             )));
         }
         let mut members: Vec<Member> = Vec::new();
@@ -412,81 +435,69 @@ impl Daemon {
                 members.extend(self.store.members(m.council_id).await?);
             }
         }
-        let mut done = Vec::new();
+        let mut done: Vec<Done> = Vec::new();
         for (n, r) in wanted {
+            let mut d = Done {
+                number: n,
+                subject: None,
+                as_name: None,
+                state: DoneState::Missing,
+                who: None,
+                error: None,
+                reason: Reason::default(),
+            };
             let Some(&id) = n.checked_sub(1).and_then(|i| ids.get(i)) else {
-                done.push(lang.pick(
-                    format!("{n}: finnes ikke i oversikten"),
-                    format!("{n}: not in the digest"),
-                ));
+                done.push(d);
                 continue;
             };
-            let mut as_name = None;
             let said = match &r {
-                Resolution::Dismiss => Box::pin(self.cli_dismiss(id, from)).await,
-                Resolution::Retry => Box::pin(self.cli_retry(id, from)).await,
+                Resolution::Dismiss => Box::pin(self.cli_dismiss(id, from)).await.map(Some),
+                Resolution::Retry => Box::pin(self.cli_retry(id, from)).await.map(Some),
                 Resolution::As(who) => match resolve_person(who, &members) {
                     Some(m) => {
-                        as_name = Some(m.name.clone());
-                        Box::pin(self.cli_apply(id, &m.email, from)).await
+                        d.as_name = Some(m.name.clone());
+                        Box::pin(self.cli_apply(id, &m.email, from)).await.map(Some)
                     }
-                    None => Ok(lang.pick(
-                        format!(
-                            "vet ikke hvem «{who}» er (skriv hele navnet eller e-postadressen)"
-                        ),
-                        format!(
-                            "cannot tell who \"{who}\" is (write the full name or the address)"
-                        ),
-                    )),
+                    None => {
+                        d.who = Some(who.clone());
+                        Ok(None)
+                    }
                 },
             };
             let after = self.store.inbound(id).await?;
-            let state = match (said, after.state.as_str()) {
-                (Err(e), _) => lang.pick(format!("ikke gjort: {e}"), format!("not done: {e}")),
-                (Ok(s), _) if s.starts_with("vet ikke") || s.starts_with("cannot tell") => s,
-                (Ok(_), "processed") => lang.pick("behandlet".to_string(), "processed".to_string()),
-                (Ok(_), "ignored") => {
-                    lang.pick("satt til side".to_string(), "set aside".to_string())
+            d.subject = Some(after.subject.clone().unwrap_or_default());
+            d.state = match (said, after.state.as_str()) {
+                (Err(e), _) => {
+                    d.error = Some(e.to_string());
+                    DoneState::Failed
                 }
-                (Ok(_), _) => lang.pick(
-                    format!(
-                        "fortsatt holdt tilbake ({})",
-                        reason_words(lang, after.outcome.as_deref().unwrap_or(""))
-                    ),
-                    format!("still held ({})", after.outcome.clone().unwrap_or_default()),
-                ),
+                (Ok(None), _) => DoneState::UnknownPerson,
+                (Ok(Some(_)), "processed") => DoneState::Processed,
+                (Ok(Some(_)), "ignored") => DoneState::Ignored,
+                (Ok(Some(_)), _) => {
+                    d.reason = Reason::of(after.outcome.as_deref().unwrap_or(""));
+                    DoneState::Held
+                }
             };
-            let what = match &as_name {
-                Some(name) => lang.pick(
-                    format!(" som meldingen fra {name}"),
-                    format!(" as the message from {name}"),
-                ),
-                None => String::new(),
-            };
-            done.push(format!(
-                "{n}. «{}»{what}: {state}",
-                after.subject.clone().unwrap_or_default()
-            ));
+            done.push(d);
         }
+        let logged: Vec<String> = done.iter().map(Done::logged).collect();
         let mut h = Handled::done(format!(
             "held-mail digest answered by {from}: {}",
-            done.join("; ")
+            logged.join("; ")
         ));
-        let name = members
-            .iter()
-            .find(|m| same_address(&m.email, from))
+        let me = members.iter().find(|m| same_address(&m.email, from));
+        let name = me
             .map(|m| m.name.clone())
             .unwrap_or_else(|| from.to_string());
         h.mails.push(self.notice(Notice {
             kind: "notice",
+            template: Some("held_done"),
+            lang: Some(me.map_or(self.lang(), |m| self.lang_of(m))),
+            data: json!({ "results": done }),
             effect_key: format!("held-done:{inbound_id}"),
             to_name: &name,
             to_address: from,
-            subject: lang.pick(
-                "Utført: holdte meldinger".to_string(),
-                "Done: held messages".to_string(),
-            ),
-            lines: done,
             in_reply_to: u.message_id.as_deref(),
             inbound_id: Some(inbound_id),
             auto_submitted: "auto-replied",
@@ -536,6 +547,32 @@ mod tests {
                 (5, Resolution::As("kari@ous-hf.no".into())),
             ]
         );
+    }
+
+    #[test]
+    fn reasons_come_from_the_code_and_else_from_the_sentence() {
+        let tagged = Held::because(HeldReason::NotMember).outcome("anything at all");
+        let r = Reason::of(&tagged);
+        assert_eq!(r.reason, Some("not_member"));
+        assert_eq!(r.logged, "anything at all");
+        let old = Reason::of("an agenda proposal from x@y.no, who is in several councils; kept for a coordinator to place");
+        assert_eq!(old.reason, Some("several_councils"));
+        let unknown = Reason::of("something new");
+        assert_eq!(
+            (unknown.reason, unknown.logged.as_str()),
+            (None, "something new")
+        );
+        // Every code the digest can be given has words in every language.
+        let r = crate::render::Renderer::new().unwrap();
+        for code in HeldReason::ALL {
+            for lang in crate::render::LANGUAGES {
+                let data = json!({"reason": {"reason": code.as_str(), "logged": "LOGGED"}});
+                let words = r
+                    .render_snippet(lang, "{{> held_reason reason}}", &data)
+                    .unwrap();
+                assert!(!words.is_empty() && words != "LOGGED", "{lang:?} {code:?}");
+            }
+        }
     }
 
     #[test]

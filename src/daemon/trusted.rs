@@ -9,23 +9,111 @@ use chrono::Duration;
 use super::year::{Handled, Notice};
 use super::{Acting, Daemon, Report, Result};
 
+use serde_json::json;
+
+use crate::domain::{Answer, Held, HeldReason, Language};
 use crate::store::{Change, InboundOutcome, InboundState, KeyRow, Meeting, NewEvent, OutgoingMail};
 use crate::trust::{same_address, Trust};
-use crate::understand::Understanding;
+use crate::understand::{Decision, Understanding};
 
 /// How long a confirmation request is good for.
 const CONFIRM_DAYS: i64 = 7;
+/// Lines of the held message quoted in a confirmation request.
+const QUOTED_LINES: usize = 40;
 
-/// What a confirmation request asks about.
+/// What a confirmation request asks about: the `confirm` template says it in the
+/// recipient's language, one paragraph per kind (`action` in its data).
 pub(crate) enum Asked<'a> {
-    /// An answer to a summons, for `member`.
+    /// An answer to a summons, for `member`; `outsider` when the substitute it names is
+    /// not on the council (they would get the summons and the link).
     Answer {
         member: &'a str,
         meeting: &'a Meeting,
-        what: &'a str,
+        answer: &'a Answer,
+        outsider: bool,
     },
-    /// Anything else, said in both languages.
+    // The kinds below are for the year's flows (`year.rs`), which still say theirs in
+    // `Action`; the `confirm` template has their words in every language.
+    /// An agenda proposal from `proposer`, forwarded in the asked person's name.
+    #[allow(dead_code)]
+    ForwardedProposal { proposer: &'a str, title: &'a str },
+    /// A decision on the agenda proposal `title`.
+    #[allow(dead_code)]
+    Decision { title: &'a str, decision: Decision },
+    /// Draft minutes for the meeting of `council`, to go to `recipients` (names).
+    #[allow(dead_code)]
+    MinutesDraft {
+        council: &'a str,
+        recipients: Vec<String>,
+    },
+    /// A reply to version `version` of the draft minutes of `council`.
+    #[allow(dead_code)]
+    MinutesReply { council: &'a str, version: i64 },
+    /// A decision about the extra attendee `extra` of `member`.
+    #[allow(dead_code)]
+    ExtraAttendee { extra: &'a str, member: &'a str },
+    /// Anything else, in the caller's words (nb is also used for nn). The year's flows
+    /// use this until they name one of the kinds above.
     Action { nb: String, en: String },
+}
+
+impl Asked<'_> {
+    /// What the `confirm` template is told about it. `own`: the message is the asked
+    /// person's own answer, not a forward.
+    fn data(
+        &self,
+        lang: Language,
+        own: bool,
+        tz: impl Fn(&Meeting) -> Result<chrono_tz::Tz>,
+    ) -> Result<serde_json::Value> {
+        Ok(match self {
+            Asked::Answer {
+                member,
+                meeting,
+                answer,
+                outsider,
+            } => json!({
+                "action": if own { "answer" } else { "forwarded_answer" },
+                "member": member,
+                "council": meeting.council_name,
+                "starts": crate::render::local_time(meeting.starts_at, tz(meeting)?),
+                "answer": answer,
+                "outsider": outsider,
+            }),
+            Asked::ForwardedProposal { proposer, title } => json!({
+                "action": "forwarded_proposal",
+                "proposer": proposer,
+                "title": title,
+            }),
+            Asked::Decision { title, decision } => json!({
+                "action": "decision",
+                "title": title,
+                "decision": decision,
+            }),
+            Asked::MinutesDraft {
+                council,
+                recipients,
+            } => json!({
+                "action": "minutes_draft",
+                "council": council,
+                "recipients": recipients,
+            }),
+            Asked::MinutesReply { council, version } => json!({
+                "action": "minutes_reply",
+                "council": council,
+                "version": version,
+            }),
+            Asked::ExtraAttendee { extra, member } => json!({
+                "action": "extra_attendee",
+                "extra": extra,
+                "member": member,
+            }),
+            Asked::Action { nb, en } => json!({
+                "action": "other",
+                "text": lang.pick(nb, en),
+            }),
+        })
+    }
 }
 
 /// The reply to a confirmation request, read.
@@ -79,7 +167,6 @@ impl Daemon {
         asked: Asked<'_>,
     ) -> Result<(Option<OutgoingMail>, String)> {
         let now = self.clock.now();
-        let lang = self.lang();
         let recent = self
             .store
             .count_recent(ask, "confirm", now - Duration::hours(1))
@@ -90,57 +177,12 @@ impl Daemon {
                 "; no confirmation request (too many to that address this hour)".into(),
             ));
         }
-        let name = self
-            .store
-            .members_by_email(ask)
-            .await?
-            .into_iter()
-            .next()
-            .map(|m| m.name)
-            .unwrap_or_else(|| ask.to_string());
-        let first = match &asked {
-            Asked::Answer {
-                member,
-                meeting,
-                what,
-            } => {
-                let date = crate::render::format_date(lang, meeting.starts_at, self.tz(meeting)?);
-                let what = what.trim_end_matches('.');
-                let own = u.from.as_deref().is_some_and(|f| same_address(f, ask))
-                    && u.on_behalf_of.is_none();
-                if own {
-                    lang.pick(format!("Vi har mottatt et svar i ditt navn på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se sikkert at det kommer fra deg, så vi registrerer det ikke før du bekrefter.", meeting.council_name),
-                        format!("We have received an answer in your name to the summons to {} on {date}: {what}. We cannot tell for sure that it comes from you, so we do not record it until you confirm.", meeting.council_name),
-                    )
-                } else {
-                    lang.pick(format!("Vi har mottatt en videresendt melding i ditt navn med svar fra {member} på innkallingen til møtet i {} {date}: {what}. Vi kan ikke se at den kommer fra deg, så vi registrerer ikke svaret før du bekrefter.", meeting.council_name),
-                        format!("We have received a forwarded message in your name with {member}'s answer to the summons to {} on {date}: {what}. We cannot tell that it comes from you, so we do not record the answer until you confirm.", meeting.council_name),
-                    )
-                }
-            }
-            Asked::Action { nb, en } => lang.pick(nb.clone(), en.clone()),
-        };
-        let subject_line = crate::understand::strip_subject_prefixes(&u.subject);
-        let mut lines = vec![
-            first,
-            String::new(),
-            lang.pick(
-                format!("Emne: {subject_line}"),
-                format!("Subject: {subject_line}"),
-            ),
-            lang.pick(
-                format!("Avsender (oppgitt): {}", u.from.clone().unwrap_or_default()),
-                format!("Sender (as given): {}", u.from.clone().unwrap_or_default()),
-            ),
-        ];
-        if !u.attachments.is_empty() {
-            let names: Vec<&str> = u.attachments.iter().map(|a| a.name.as_str()).collect();
-            lines.push(format!(
-                "{}: {}",
-                lang.pick("Vedlegg".to_string(), "Attachments".to_string()),
-                names.join(", ")
-            ));
-        }
+        let member = self.store.members_by_email(ask).await?.into_iter().next();
+        let lang = member.as_ref().map_or(self.lang(), |m| self.lang_of(m));
+        let name = member.map(|m| m.name).unwrap_or_else(|| ask.to_string());
+        let own =
+            u.from.as_deref().is_some_and(|f| same_address(f, ask)) && u.on_behalf_of.is_none();
+        let mut data = asked.data(lang, own, |m| self.tz(m))?;
         // What is being confirmed, as it came: a request to confirm what one has not
         // seen would let a forgery through on a coordinator's good faith.
         let text = if u.reply_text.trim().is_empty() {
@@ -151,40 +193,31 @@ impl Daemon {
         } else {
             u.reply_text.clone()
         };
-        if !text.trim().is_empty() {
-            lines.push(String::new());
-            lines.push(lang.pick(
-                "Meldingen lyder:".to_string(),
-                "The message reads:".to_string(),
-            ));
-            let all: Vec<&str> = text.lines().collect();
-            for l in all.iter().take(40) {
-                lines.push(format!("  | {l}"));
-            }
-            if all.len() > 40 {
-                lines.push(lang.pick(
-                    format!("  | … ({} linjer til)", all.len() - 40),
-                    format!("  | … ({} more lines)", all.len() - 40),
-                ));
-            }
+        let all: Vec<&str> = if text.trim().is_empty() {
+            Vec::new()
+        } else {
+            text.lines().collect()
+        };
+        let fields = json!({
+            "subject": crate::understand::strip_subject_prefixes(&u.subject),
+            "sender": u.from.clone().unwrap_or_default(),
+            "attachments": u.attachments.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+            "lines": all.iter().take(QUOTED_LINES).collect::<Vec<_>>(),
+            "more_lines": all.len().saturating_sub(QUOTED_LINES),
+            "days": CONFIRM_DAYS,
+        });
+        if let (Some(d), Some(f)) = (data.as_object_mut(), fields.as_object()) {
+            d.extend(f.clone());
         }
-        lines.extend([
-            String::new(),
-            lang.pick(format!("Svar «bekreft» på denne e-posten hvis det er du som har sendt dette, eller «avvis» hvis det ikke kom fra deg. Forespørselen gjelder i {CONFIRM_DAYS} dager."),
-                format!("Reply \"confirm\" to this email if you sent this, or \"reject\" if it did not come from you. This request is valid for {CONFIRM_DAYS} days."),
-            ),
-        ]);
         let expires = now + Duration::days(CONFIRM_DAYS);
         let mail = self.notice(Notice {
             kind: "confirm",
+            template: Some("confirm"),
+            lang: Some(lang),
+            data,
             effect_key: format!("confirm:{inbound_id}:{ask}"),
             to_name: &name,
             to_address: ask,
-            subject: lang.pick(
-                format!("Bekreft: {subject_line}"),
-                format!("Please confirm: {subject_line}"),
-            ),
-            lines,
             reference: Some(inbound_id.to_string()),
             expires_at: Some(expires),
             in_reply_to: None,
@@ -202,7 +235,6 @@ impl Daemon {
         summary: &crate::store::InboundSummary,
         inbound_id: i64,
     ) -> Result<Vec<OutgoingMail>> {
-        let lang = self.lang();
         let mut mails = Vec::new();
         let mut told = std::collections::HashSet::new();
         for m in self.store.members_by_email(person).await? {
@@ -210,18 +242,19 @@ impl Daemon {
                 if same_address(&c.email, person) || !told.insert(c.email.clone()) {
                     continue;
                 }
-                let subject = summary.subject.clone().unwrap_or_default();
                 mails.push(self.notice(Notice {
                     kind: "notice",
+                    template: Some("forgery"),
+                    lang: Some(self.lang_of(&c)),
+                    data: json!({
+                        "member": m.name,
+                        "member_first": crate::render::first_name(&m.name),
+                        "address": person,
+                        "subject": summary.subject.clone().unwrap_or_default(),
+                    }),
                     effect_key: format!("forgery:{inbound_id}:{}", c.id),
                     to_name: &c.name,
                     to_address: &c.email,
-                    subject: lang.pick(format!("E-post i navnet til {}", m.name),
-                        format!("Mail in the name of {}", m.name),
-                    ),
-                    lines: vec![lang.pick(format!("Vi fikk en e-post i navnet til {} <{person}> («{subject}»). Vi spurte {} om å bekrefte den, og svaret var at e-posten ikke kom fra {}. Den er satt til side; ingenting er gjort.", m.name, crate::render::first_name(&m.name), crate::render::first_name(&m.name)),
-                        format!("We received an email in the name of {} <{person}> (\"{subject}\"). We asked them to confirm it, and they said it did not come from them. It is set aside; nothing was done.", m.name),
-                    )],
                     inbound_id: Some(inbound_id),
                     ..Notice::BLANK
                 })?);
@@ -241,7 +274,12 @@ impl Daemon {
         trust: &Trust,
     ) -> Result<Handled> {
         let (mail, note) = self.confirmation_request(inbound_id, u, ask, asked).await?;
-        let mut h = Handled::held(format!("{what}, {}; held{note}", trust.describe()));
+        let held = match &mail {
+            Some(_) => Held::asking(HeldReason::Unverified, ask),
+            None => Held::because(HeldReason::Unverified),
+        };
+        let mut h =
+            Handled::held(held.outcome(&format!("{what}, {}; held{note}", trust.describe())));
         h.mails.extend(mail);
         h.events.push(NewEvent::new(
             u.from.as_deref().unwrap_or(""),
@@ -268,10 +306,12 @@ impl Daemon {
         let now = self.clock.now();
         let asked = &key.grant.address;
         if !same_address(from, asked) || !trust.is_authenticated() {
-            return Ok(Handled::held(format!(
+            return Ok(Handled::held(
+                Held::because(HeldReason::ConfirmWrongSender).outcome(&format!(
                 "a reply to a confirmation request sent to {asked}, from {from} ({}); nothing done",
                 trust.describe()
-            )));
+            )),
+            ));
         }
         if key.used_at.is_some() {
             return Ok(Handled::done(
@@ -279,14 +319,14 @@ impl Daemon {
             ));
         }
         if key.grant.expires_at.is_some_and(|e| e < now) {
-            return Ok(Handled::held(format!(
+            return Ok(Handled::held(Held::because(HeldReason::Expired).outcome(&format!(
                 "a reply to a confirmation request from {from} that had expired; the held message stays held"
-            )));
+            ))));
         }
         let Some(reply) = read_confirmation(&u.reply_text) else {
-            return Ok(Handled::held(format!(
+            return Ok(Handled::held(Held::because(HeldReason::NoDecision).outcome(&format!(
                 "a reply to a confirmation request from {from} that says neither \"bekreft\" nor \"avvis\"; kept for a coordinator"
-            )));
+            ))));
         };
         let Ok(original) = key.grant.reference.parse::<i64>() else {
             return Ok(Handled::held(
@@ -458,6 +498,78 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The year's kinds of request say in the template what they said inline before.
+    #[test]
+    fn every_kind_of_request_is_said_in_every_language() {
+        let r = crate::render::Renderer::new().unwrap();
+        let common = crate::render::Common {
+            name: "Eldbjørg".into(),
+            full_name: "Eldbjørg Koordinator".into(),
+            secretariat: "RegUt".into(),
+        };
+        let asked = [
+            (
+                Asked::ForwardedProposal {
+                    proposer: "Anna Ahus",
+                    title: "Ny veileder",
+                },
+                "Vi har mottatt en videresendt melding i ditt navn med et forslag til sak fra Anna Ahus: «Ny veileder». Vi kan ikke se at den kommer fra deg, så forslaget registreres ikke før du bekrefter.",
+            ),
+            (
+                Asked::Decision {
+                    title: "Ny veileder",
+                    decision: Decision::Defer,
+                },
+                "Vi har mottatt en avgjørelse i ditt navn om forslaget «Ny veileder»: utsatt. Vi kan ikke se sikkert at den kommer fra deg, så vi gjennomfører den ikke før du bekrefter.",
+            ),
+            (
+                Asked::MinutesDraft {
+                    council: "Utdanningsrådet",
+                    recipients: vec!["Kari Hansen".into(), "Per Vara".into()],
+                },
+                "Vi har mottatt et utkast til referat i ditt navn for møtet i Utdanningsrådet. Svar «bekreft» for å sende det til 2 mottakere (Kari Hansen, Per Vara).",
+            ),
+            (
+                Asked::MinutesReply {
+                    council: "Utdanningsrådet",
+                    version: 2,
+                },
+                "Vi har mottatt et svar i ditt navn på utkastet til referat fra møtet i Utdanningsrådet (versjon 2). Vi kan ikke se sikkert at det kommer fra deg, så vi registrerer det ikke før du bekrefter.",
+            ),
+            (
+                Asked::ExtraAttendee {
+                    extra: "Per Hansen",
+                    member: "Ola Nordmann",
+                },
+                "Vi har mottatt et svar i ditt navn om bisitteren Per Hansen til Ola Nordmann. Vi kan ikke se sikkert at det kommer fra deg, så vi gjennomfører det ikke før du bekrefter.",
+            ),
+            (
+                Asked::Action {
+                    nb: "Sagt på bokmål.".into(),
+                    en: "Said in English.".into(),
+                },
+                "Sagt på bokmål.",
+            ),
+        ];
+        for (a, nb) in &asked {
+            for lang in crate::render::LANGUAGES {
+                let mut data = a
+                    .data(lang, false, |_| Ok(chrono_tz::Europe::Oslo))
+                    .unwrap();
+                let fields = json!({"subject": "Sak", "sender": "koord@hf.example", "attachments": [], "lines": [], "more_lines": 0, "days": 7});
+                data.as_object_mut()
+                    .unwrap()
+                    .extend(fields.as_object().unwrap().clone());
+                let text = r.render_kind(lang, "confirm", &common, &data).unwrap();
+                let first = text.body.lines().nth(2).unwrap_or("");
+                assert!(!first.is_empty(), "{lang:?}: {}", text.body);
+                if lang == Language::Nb {
+                    assert_eq!(first, *nb);
+                }
+            }
+        }
+    }
 
     #[test]
     fn one_word_replies() {

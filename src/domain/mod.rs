@@ -7,8 +7,11 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+mod held;
 pub mod roster;
 mod token;
+
+pub use held::{Held, HeldReason};
 pub use token::Token;
 
 /// A member's role in a council.

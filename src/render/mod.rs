@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use handlebars::Handlebars;
 use serde::Serialize;
 
-use crate::domain::{Answer, Attendance, Language, Response};
+use crate::domain::{Answer, Language, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -147,21 +147,21 @@ impl Renderer {
     }
 
     /// Strict mode catches `{{unknown}}` but not `{{#if unknown}}`: every variable a
-    /// template names outside a loop must be in its kind's example data (a partial's, in
-    /// the common variables).
+    /// template names outside a loop must be in its kind's example data. A partial is
+    /// checked against its own example (`examples/_answer.json` for `_answer.hbs`, the
+    /// data it is given, as in `{{> answer answer}}`), else the common variables.
     fn check_variables(&self, lang: Language) -> Result<(), RenderError> {
         let Some((_, hb)) = self.registries.iter().find(|(l, _)| *l == lang) else {
             return Ok(());
         };
         for (name, tpl) in hb.get_templates() {
-            let kind = if kinds().contains(&name.as_str()) {
-                name.as_str()
+            let own = format!("_{name}");
+            let example = if kinds().contains(&name.as_str()) {
+                self.example(name)?
+            } else if let Some(e) = self.examples.get(&own) {
+                e.clone()
             } else {
-                "_common"
-            };
-            let example = match kind {
-                "_common" => self.examples.get("_common").cloned().unwrap_or_default(),
-                k => self.example(k)?,
+                self.examples.get("_common").cloned().unwrap_or_default()
             };
             let mut unknown = Vec::new();
             variables::unknown(tpl, &example, &mut unknown);
@@ -249,6 +249,25 @@ impl Renderer {
             .to_string();
         let body = rest.strip_prefix('\n').unwrap_or(rest).to_string();
         Ok(Rendered { subject, body })
+    }
+
+    /// Renders a piece of template text with a language's partials and helpers, for
+    /// tests of the partials (`{{> answer answer}}`).
+    #[cfg(test)]
+    pub(crate) fn render_snippet<T: Serialize>(
+        &self,
+        lang: Language,
+        text: &str,
+        ctx: &T,
+    ) -> Result<String, RenderError> {
+        let hb = self
+            .registries
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, hb)| hb)
+            .ok_or_else(|| RenderError::Unknown(lang.as_str().into(), known_names()))?;
+        hb.render_template(text, ctx)
+            .map_err(|e| RenderError::Render(text.to_string(), Box::new(e)))
     }
 
     /// Renders a kind with the data a workflow gave it and the variables every template
@@ -406,6 +425,7 @@ mod variables {
         "len",
         "long_date",
         "day_month",
+        "numeric_date",
         "clock",
         "plural",
         "log",
@@ -419,6 +439,12 @@ mod variables {
             match e {
                 TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
                     helper(h, example, out)
+                }
+                TemplateElement::PartialExpression(d) | TemplateElement::PartialBlock(d) => {
+                    // `{{> answer answer who=member}}`: what the partial is given.
+                    for p in d.params.iter().chain(d.hash.values()) {
+                        param(p, example, out);
+                    }
                 }
                 TemplateElement::HelperBlock(h) => {
                     helper(h, example, out);
@@ -479,8 +505,8 @@ mod variables {
 }
 
 /// Helpers the templates can use, in the registry's language: `{{long_date t}}`
-/// ("tirsdag 12. januar 2027"), `{{day_month t}}` ("12. januar"), `{{clock t}}`
-/// ("10:00") for a time
+/// ("tirsdag 12. januar 2027"), `{{day_month t}}` ("12. januar"), `{{numeric_date t}}`
+/// ("12.01.2027", in English "12/01/2027"), `{{clock t}}` ("10:00") for a time
 /// given as RFC 3339 with the secretariat's offset (`2027-01-12T10:00:00+01:00`), and
 /// `{{plural n "sak" "saker"}}`.
 mod helpers {
@@ -531,6 +557,25 @@ mod helpers {
                       -> HelperResult {
                     let t = time_param(h, "day_month")?;
                     out.write(&super::format_local_day(lang, &t))?;
+                    Ok(())
+                },
+            ),
+        );
+        hb.register_helper(
+            "numeric_date",
+            Box::new(
+                move |h: &Helper<'_>,
+                      _: &Handlebars<'_>,
+                      _: &Context,
+                      _: &mut RenderContext<'_, '_>,
+                      out: &mut dyn Output|
+                      -> HelperResult {
+                    let t = time_param(h, "numeric_date")?;
+                    let f = match lang {
+                        Language::Nb | Language::Nn => "%d.%m.%Y",
+                        Language::En => "%d/%m/%Y",
+                    };
+                    out.write(&t.format(f).to_string())?;
                     Ok(())
                 },
             ),
@@ -593,8 +638,10 @@ pub struct MeetingText {
     pub lang: Language,
     pub council: String,
     pub title: String,
-    pub date: String,
-    pub time: String,
+    /// When the meeting starts and ends, as [`local_time`] writes them (for the
+    /// `long_date` and `clock` helpers).
+    pub starts: String,
+    pub ends: String,
     pub room: Option<String>,
     pub link: Option<String>,
     pub name: String,
@@ -602,7 +649,10 @@ pub struct MeetingText {
     /// Whether the recipient is asked to answer (observers are not).
     pub asked: bool,
     pub agenda: Vec<String>,
-    pub understood: Option<String>,
+    /// The answer a receipt records (`_answer.hbs` says it).
+    pub answer: Option<Answer>,
+    /// The ways an unsure reply reads, for the question ("accepted", "declined" …).
+    pub readings: Vec<Response>,
     /// The recipient said "maybe" before (reminders say so).
     pub tentative: bool,
     /// Who sent us the recipient's answer, when it came forwarded (receipts say so).
@@ -725,96 +775,6 @@ pub fn format_time_range(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> St
     )
 }
 
-/// One line saying what was understood of an answer, for the receipt.
-/// One reading of an answer in a few words, for "we read it both as … and as …".
-pub fn describe_response(lang: Language, r: Response) -> String {
-    match (lang, r) {
-        (Language::Nb | Language::Nn, Response::Accepted) => "«kommer»",
-        (Language::Nb | Language::Nn, Response::Declined) => "«forfall»",
-        (Language::Nb | Language::Nn, Response::Tentative) => "«vet ikke ennå»",
-        (Language::En, Response::Accepted) => "\"attending\"",
-        (Language::En, Response::Declined) => "\"not attending\"",
-        (Language::En, Response::Tentative) => "\"not sure yet\"",
-    }
-    .to_string()
-}
-
-/// An answer told about someone else ("Ola Hansen har forfall, og …"), for the
-/// coordinator who confirms a forward.
-pub fn describe_answer_of(lang: Language, who: &str, a: &Answer) -> String {
-    if let Some(s) = &a.substitute {
-        let sub = match &s.email {
-            Some(e) => format!("{} <{}>", s.name, e),
-            None => s.name.clone(),
-        };
-        return match lang {
-            Language::Nb | Language::Nn => format!("{who} har forfall, og {sub} møter i stedet"),
-            Language::En => format!("{who} cannot attend, and {sub} attends instead"),
-        };
-    }
-    match (lang, a.response, a.attendance) {
-        (Language::Nb | Language::Nn, Response::Accepted, Some(Attendance::Digital)) => {
-            format!("{who} deltar digitalt")
-        }
-        (Language::Nb | Language::Nn, Response::Accepted, _) => format!("{who} kommer"),
-        (Language::Nb | Language::Nn, Response::Declined, _) => format!("{who} har meldt forfall"),
-        (Language::Nb | Language::Nn, Response::Tentative, _) => {
-            format!("{who} vet ennå ikke om hen kan komme")
-        }
-        (Language::En, Response::Accepted, Some(Attendance::Digital)) => {
-            format!("{who} attends online")
-        }
-        (Language::En, Response::Accepted, _) => format!("{who} will attend"),
-        (Language::En, Response::Declined, _) => format!("{who} cannot attend"),
-        (Language::En, Response::Tentative, _) => format!("{who} does not know yet"),
-    }
-}
-
-pub fn describe_answer(lang: Language, a: &Answer) -> String {
-    if let Some(s) = &a.substitute {
-        let who = match &s.email {
-            Some(e) => format!("{} <{}>", s.name, e),
-            None => s.name.clone(),
-        };
-        return match (lang, &s.email) {
-            (Language::Nb | Language::Nn, Some(_)) => format!("Du har forfall, og {who} møter for deg."),
-            (Language::En, Some(_)) => {
-                format!("You cannot attend, and {who} attends in your place.")
-            }
-            (Language::Nb | Language::Nn, None) => format!(
-                "Du har forfall, og {who} møter for deg. Vi har ikke e-postadressen til {who}: svar med den, så sender vi innkallingen."
-            ),
-            (Language::En, None) => format!(
-                "You cannot attend, and {who} attends in your place. We do not have {who}'s email address: reply with it, and we send them the summons."
-            ),
-        };
-    }
-    match (lang, a.response, a.attendance) {
-        (Language::Nb | Language::Nn, Response::Accepted, Some(Attendance::Digital)) => {
-            "Du deltar digitalt.".into()
-        }
-        (Language::Nb | Language::Nn, Response::Accepted, Some(Attendance::InPerson)) => {
-            "Du kommer og møter fysisk.".into()
-        }
-        (Language::Nb | Language::Nn, Response::Accepted, None) => "Du kommer.".into(),
-        (Language::Nb | Language::Nn, Response::Declined, _) => "Du har meldt forfall.".into(),
-        (Language::Nb | Language::Nn, Response::Tentative, _) => {
-            "Du vet ennå ikke om du kan komme.".into()
-        }
-        (Language::En, Response::Accepted, Some(Attendance::Digital)) => {
-            "You will attend online.".into()
-        }
-        (Language::En, Response::Accepted, Some(Attendance::InPerson)) => {
-            "You will attend in person.".into()
-        }
-        (Language::En, Response::Accepted, None) => "You will attend.".into(),
-        (Language::En, Response::Declined, _) => "You cannot attend.".into(),
-        (Language::En, Response::Tentative, _) => {
-            "You do not know yet whether you can attend.".into()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -826,15 +786,20 @@ mod tests {
             lang: Language::Nb,
             council: "Utdanningsrådet".into(),
             title: "Møte 1/2027".into(),
-            date: "tirsdag 12. januar 2027".into(),
-            time: "10:00–12:00".into(),
+            starts: "2027-01-12T10:00:00+01:00".into(),
+            ends: "2027-01-12T12:00:00+01:00".into(),
             room: Some("Ullevål sykehus, møterom 3".into()),
             link: Some("https://teams.example/x".into()),
             name: "Ola Nordmann".into(),
             secretariat: "RegUt HSØ".into(),
             asked: true,
             agenda: vec!["Sak 1/27 Godkjenning av innkalling og saksliste".into()],
-            understood: Some("Du kommer.".into()),
+            answer: Some(Answer {
+                response: Response::Accepted,
+                attendance: None,
+                substitute: None,
+            }),
+            readings: vec![],
             tentative: false,
             forwarded_by: None,
         };
@@ -865,7 +830,63 @@ mod tests {
         let o = r.render(Language::Nb, "summons", &observer).unwrap();
         assert!(o.body.contains("til orientering") && !o.body.contains("Melder forfall"));
         let e = r.render(Language::En, "receipt", &ctx).unwrap();
-        assert!(e.body.contains("Du kommer."));
+        assert!(e.body.contains("\n  You will attend.\n"), "{}", e.body);
+        assert_eq!(
+            e.subject,
+            "Answer recorded: Utdanningsrådet Tuesday 12 January 2027"
+        );
+        let nn = r.render(Language::Nn, "summons", &ctx).unwrap();
+        assert!(
+            nn.body
+                .contains("Når:   tysdag 12. januar 2027 kl. 10:00–12:00"),
+            "{}",
+            nn.body
+        );
+    }
+
+    /// What a receipt says it recorded, for every kind of answer, in each language.
+    #[test]
+    fn an_answer_is_said_by_the_partial() {
+        use crate::domain::{Attendance, Substitute};
+        let r = Renderer::new().unwrap();
+        let say = |lang, a: Answer| {
+            let data = serde_json::json!({"answer": a, "who": "Ola Nordmann"});
+            (
+                r.render_snippet(lang, "{{> answer answer}}.", &data)
+                    .unwrap(),
+                r.render_snippet(lang, "{{> answer_of answer who=who}}.", &data)
+                    .unwrap(),
+            )
+        };
+        let a = |response, attendance, substitute| Answer {
+            response,
+            attendance,
+            substitute,
+        };
+        let per = Some(Substitute {
+            name: "Per Vara".into(),
+            email: Some("per@hf.example".into()),
+        });
+        let nameless = Some(Substitute {
+            name: "Per Vara".into(),
+            email: None,
+        });
+        for (lang, answer, own, told) in [
+            (Language::Nb, a(Response::Accepted, None, None), "Du kommer.", "Ola Nordmann kommer."),
+            (Language::Nb, a(Response::Accepted, Some(Attendance::Digital), None), "Du deltar digitalt.", "Ola Nordmann deltar digitalt."),
+            (Language::Nb, a(Response::Accepted, Some(Attendance::InPerson), None), "Du kommer og møter fysisk.", "Ola Nordmann kommer."),
+            (Language::Nb, a(Response::Declined, None, None), "Du har meldt forfall.", "Ola Nordmann har meldt forfall."),
+            (Language::Nb, a(Response::Tentative, None, None), "Du vet ennå ikke om du kan komme.", "Ola Nordmann vet ennå ikke om hen kan komme."),
+            (Language::Nb, a(Response::Declined, None, per.clone()), "Du har forfall, og Per Vara <per@hf.example> møter for deg.", "Ola Nordmann har forfall, og Per Vara <per@hf.example> møter i stedet."),
+            (Language::Nb, a(Response::Declined, None, nameless.clone()), "Du har forfall, og Per Vara møter for deg. Vi har ikke e-postadressen til Per Vara: svar med den, så sender vi innkallingen.", "Ola Nordmann har forfall, og Per Vara møter i stedet."),
+            (Language::Nn, a(Response::Accepted, None, None), "Du kjem.", "Ola Nordmann kjem."),
+            (Language::Nn, a(Response::Tentative, None, None), "Du veit enno ikkje om du kan kome.", "Ola Nordmann veit enno ikkje om hen kan kome."),
+            (Language::En, a(Response::Accepted, Some(Attendance::Digital), None), "You will attend online.", "Ola Nordmann attends online."),
+            (Language::En, a(Response::Declined, None, per), "You cannot attend, and Per Vara <per@hf.example> attends in your place.", "Ola Nordmann cannot attend, and Per Vara <per@hf.example> attends instead."),
+            (Language::En, a(Response::Declined, None, nameless), "You cannot attend, and Per Vara attends in your place. We do not have Per Vara's email address: reply with it, and we send them the summons.", "Ola Nordmann cannot attend, and Per Vara attends instead."),
+        ] {
+            assert_eq!(say(lang, answer), (own.to_string(), told.to_string()));
+        }
     }
 
     fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -882,7 +903,7 @@ mod tests {
     fn an_override_replaces_one_kind_in_one_language() {
         let d = folder(&[(
             "nn/summons.hbs",
-            "Subject: Møte {{council}}\n\n{{> greeting}}\nVel møtt {{date}}\n{{> signoff}}",
+            "Subject: Møte {{council}}\n\n{{> greeting}}\nVel møtt {{long_date starts}}\n{{> signoff}}",
         )]);
         let r = Renderer::with_overrides(Some(d.path())).unwrap();
         let nn = r.show(Language::Nn, "summons").unwrap();

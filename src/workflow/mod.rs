@@ -4,7 +4,7 @@
 
 pub mod jobs;
 
-use crate::domain::{base_address, Answer, Attendance, Response};
+use crate::domain::{base_address, Answer, Attendance, Held, HeldReason, Response};
 use crate::store::{InboundState, Invitation, Meeting};
 use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
@@ -46,6 +46,8 @@ pub struct Decision {
     pub ask: bool,
     /// When unsure: the readings the reply allows, to show in the question.
     pub readings: Vec<Response>,
+    /// Why it is held, stored with the outcome for the digest of held mail.
+    pub held: Option<Held>,
 }
 
 impl Decision {
@@ -59,6 +61,14 @@ impl Decision {
             confirm: None,
             ask: false,
             readings: Vec::new(),
+            held: None,
+        }
+    }
+
+    fn held(reason: HeldReason, outcome: impl Into<String>) -> Self {
+        Decision {
+            held: Some(Held::because(reason)),
+            ..Decision::new(InboundState::Held, outcome)
         }
     }
 }
@@ -74,8 +84,8 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
     }
     if let Some(b) = &u.bounce {
         let Some(recipient) = &b.recipient else {
-            return Decision::new(
-                InboundState::Held,
+            return Decision::held(
+                HeldReason::BounceUnreadable,
                 "a delivery failure report whose failed address could not be read",
             );
         };
@@ -110,39 +120,39 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         );
     }
     if u.is_list {
-        return Decision::new(
-            InboundState::Held,
+        return Decision::held(
+            HeldReason::MailingList,
             "mailing-list or bulk mail; kept for a coordinator, not answered",
         );
     }
     if u.from.is_none() {
-        return Decision::new(InboundState::Held, "the sender's address cannot be read");
+        return Decision::held(HeldReason::NoSender, "the sender's address cannot be read");
     }
     let Some(inv) = ctx.invitation else {
-        let what = if u.answer.is_some() {
-            "looks like an answer, but does not refer to any summons we sent"
+        let (reason, what) = if u.answer.is_some() {
+            (
+                HeldReason::NoSummons,
+                "looks like an answer, but does not refer to any summons we sent",
+            )
         } else {
-            "not understood"
+            (HeldReason::NotUnderstood, "not understood")
         };
-        return Decision::new(
-            InboundState::Held,
-            format!("{what}; kept for a coordinator"),
-        );
+        return Decision::held(reason, format!("{what}; kept for a coordinator"));
     };
     // A coordinator may forward a member's answer: it counts as the member's.
     let forwarded_by = match &u.on_behalf_of {
         Some(original) if ctx.sender_is_coordinator && *original == inv.member_email => Some(from),
         Some(original) if *original == inv.member_email => {
-            return Decision::new(
-                InboundState::Held,
+            return Decision::held(
+                HeldReason::NotCoordinator,
                 format!("{original}'s answer forwarded by {from}, who is not a coordinator; kept for a coordinator"),
             );
         }
         _ => None,
     };
     if forwarded_by.is_none() && !crate::trust::same_address(from, &inv.member_email) {
-        return Decision::new(
-            InboundState::Held,
+        return Decision::held(
+            HeldReason::NotInvitee,
             format!(
                 "an answer to {}'s invitation sent from {from}, not from the invitee; kept for a coordinator",
                 inv.member_email
@@ -152,8 +162,8 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
     if let Some(m) = ctx.meeting {
         if m.ends_at <= ctx.now || m.status != "scheduled" {
             // Too late to matter, or nothing to attend: kept, not applied, nobody asked.
-            return Decision::new(
-                InboundState::Held,
+            return Decision::held(
+                HeldReason::AfterMeeting,
                 format!(
                     "an answer for {} after the meeting is over or cancelled; not applied",
                     inv.member_email
@@ -167,7 +177,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         } else {
             "a reply to the summons, but no answer could be read from it"
         };
-        return ask_back(why, inv, ctx);
+        return ask_back(why, HeldReason::NoAnswer, inv, ctx);
     };
     if let Some(sub) = &answer.substitute {
         // The secretariat cannot stand in for anyone; its own addresses are never
@@ -179,6 +189,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         {
             return ask_back(
                 "an answer naming the secretariat's own address as substitute",
+                HeldReason::SecretariatSubstitute,
                 inv,
                 ctx,
             );
@@ -197,6 +208,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
                 ctx.trust.describe()
             ),
         );
+        d.held = Some(Held::asking(HeldReason::Unverified, &ask));
         d.confirm = Some(ask);
         d.answer = Some(answer);
         return d;
@@ -212,6 +224,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
                     .collect::<Vec<_>>()
                     .join(" or ")
             ),
+            HeldReason::Ambiguous,
             inv,
             ctx,
         );
@@ -261,7 +274,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
 
 /// Holds a reply whose answer cannot be read for sure and, when the member wrote it
 /// (authenticated) and is asked to answer, asks them one short question in the thread.
-fn ask_back(why: &str, inv: &Invitation, ctx: &InboundContext<'_>) -> Decision {
+fn ask_back(why: &str, reason: HeldReason, inv: &Invitation, ctx: &InboundContext<'_>) -> Decision {
     let can_ask = ctx.trust.is_authenticated()
         && inv.role.is_asked_to_answer()
         && ctx.receipts_recent < i64::from(ctx.receipts_per_hour);
@@ -277,6 +290,9 @@ fn ask_back(why: &str, inv: &Invitation, ctx: &InboundContext<'_>) -> Decision {
         },
     );
     d.ask = can_ask;
+    // The member is asked a question, not to confirm: the digest still goes to them
+    // if they coordinate, so no address is recorded.
+    d.held = Some(Held::because(if can_ask { reason.asked() } else { reason }));
     d
 }
 

@@ -6,7 +6,10 @@
 //! shows up in review. `REFERENT_BLESS=1` writes the expected files (read the diff).
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use mail_parser::MimeHeaders;
 
@@ -124,6 +127,26 @@ fn readable(raw: &[u8]) -> String {
         out.push_str(&format!("\n----- attached: {}\n", files.join(", ")));
     }
     normalise(&out)
+}
+
+/// Compares one mail with `tests/outgoing/NAME.txt` (writes it under `REFERENT_BLESS`);
+/// a difference is written beside it as `NAME.actual.txt` and its name pushed.
+fn compare(name: &str, raw: &[u8], failures: &mut Vec<String>) {
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/outgoing");
+    std::fs::create_dir_all(&golden).expect("folder");
+    let text = readable(raw);
+    let path = golden.join(format!("{name}.txt"));
+    if std::env::var("REFERENT_BLESS").is_ok() {
+        std::fs::write(&path, &text).expect("write");
+        return;
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(expected) if expected == text => {}
+        _ => {
+            std::fs::write(path.with_extension("actual.txt"), &text).expect("write");
+            failures.push(name.to_string());
+        }
+    }
 }
 
 #[test]
@@ -314,24 +337,9 @@ fn every_kind_of_mail_matches_its_golden_file() {
         };
         first.entry(key).or_insert(m);
     }
-    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/outgoing");
-    let bless = std::env::var("REFERENT_BLESS").is_ok();
-    std::fs::create_dir_all(&golden).expect("folder");
     let mut failures = Vec::new();
     for (kind, raw) in &first {
-        let text = readable(raw);
-        let path = golden.join(format!("{kind}.txt"));
-        if bless {
-            std::fs::write(&path, &text).expect("write");
-            continue;
-        }
-        match std::fs::read_to_string(&path) {
-            Ok(expected) if expected == text => {}
-            _ => {
-                std::fs::write(path.with_extension("actual.txt"), &text).expect("write");
-                failures.push(kind.clone());
-            }
-        }
+        compare(kind, raw, &mut failures);
     }
     for kind in [
         "call",
@@ -355,6 +363,255 @@ fn every_kind_of_mail_matches_its_golden_file() {
             "no {kind} mail went out: {:?}",
             first.keys()
         );
+    }
+    assert!(
+        failures.is_empty(),
+        "outgoing mail differs from tests/outgoing (see *.actual.txt): {failures:?}"
+    );
+}
+
+/// A submission server on loopback that takes every message, except to `refuse`, which
+/// it refuses for good the way Postfix refuses an unknown user. What it took is kept in
+/// `taken`, in order.
+struct Submission {
+    port: u16,
+    taken: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Submission {
+    fn start(refuse: &'static str) -> Submission {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let kept = taken.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let kept = kept.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(conn, refuse, &kept);
+                });
+            }
+        });
+        Submission { port, taken }
+    }
+
+    fn taken(&self) -> Vec<Vec<u8>> {
+        self.taken.lock().expect("lock").clone()
+    }
+}
+
+fn serve(conn: TcpStream, refuse: &str, taken: &Mutex<Vec<Vec<u8>>>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut w = conn;
+    w.write_all(b"220 sink ESMTP\r\n")?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let command = line.to_ascii_uppercase();
+        if command.starts_with("EHLO") {
+            w.write_all(b"250-sink\r\n250 8BITMIME\r\n")?;
+        } else if command.starts_with("RCPT") && line.contains(refuse) {
+            w.write_all(
+                format!("550 5.1.1 <{refuse}>: Recipient address rejected: User unknown\r\n")
+                    .as_bytes(),
+            )?;
+        } else if command.starts_with("DATA") {
+            w.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
+            let mut data = Vec::new();
+            loop {
+                let mut l = Vec::new();
+                if reader.read_until(b'\n', &mut l)? == 0 {
+                    return Ok(());
+                }
+                if l == b".\r\n" {
+                    break;
+                }
+                // RFC 5321 §4.5.2: a leading dot is doubled on the wire.
+                data.extend_from_slice(l.strip_prefix(b".").unwrap_or(&l));
+            }
+            taken.lock().expect("lock").push(data);
+            w.write_all(b"250 2.0.0 queued\r\n")?;
+        } else if command.starts_with("QUIT") {
+            w.write_all(b"221 2.0.0 bye\r\n")?;
+            return Ok(());
+        } else {
+            w.write_all(b"250 2.0.0 ok\r\n")?;
+        }
+    }
+}
+
+/// The notices coordinators get when something goes wrong — an address the submission
+/// server refuses, a bounce, mail forged in a member's name that the member refuses, a
+/// message quarantined after failing every try, and the answer to their reply to the
+/// digest — and mail to members whose language is set (nynorsk, English).
+#[test]
+fn notices_and_mail_in_a_members_own_language_match_their_golden_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Submission::start("gunnar@hf.example");
+    let config = dir.path().join("referent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \".\"\n[secretariat]\nname = \"RegUt HSØ\"\naddress = \"referent@regut.example\"\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ncopy_to_mailbox = false\n",
+            server.port
+        ),
+    )
+    .expect("config");
+    let run_as = |now: &str, fault: bool| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.arg("--config")
+            .arg(&config)
+            .args(["--now", now, "run", "--once"])
+            .env("REFERENT_LOG", "error");
+        if fault {
+            cmd.env("REFERENT_FAULT_PANIC_ON", "POISON-5b1e");
+        }
+        let out = cmd.output().expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let run = |now: &str| run_as(now, false);
+    let mut n = 0;
+    let mut drop_mail = |raw: &[u8]| {
+        n += 1;
+        std::fs::write(dir.path().join(format!("inbox/new/{n:03}.mail")), raw).expect("drop");
+    };
+    let sent = |f: &dyn Fn(&[u8]) -> bool| server.taken().into_iter().find(|m| f(m));
+    let to = |m: &[u8], who: &str| header(m, "To").is_some_and(|t| t.contains(who));
+    let kind = |m: &[u8], k: &str| header(m, "X-Referent").as_deref() == Some(k);
+    let subject = |m: &[u8]| subject_and_text(m).0;
+
+    ok(&config, &["init"]);
+    council_with(
+        &config,
+        "ur",
+        "Utdanningsrådet",
+        &[
+            ("Eldbjørg Koordinator", "koord@hf.example", "coordinator"),
+            ("Ola Nordmann", "ola@hf.example", "member"),
+            ("Bjørn Borte", "borte@hf.example", "member"),
+            ("Gunnar Galt", "gunnar@hf.example", "member"),
+        ],
+    );
+    for (name, email, language) in [
+        ("Nora Nynorsk", "nora@hf.example", "nn"),
+        ("Emma English", "emma@hf.example", "en"),
+    ] {
+        ok(
+            &config,
+            &[
+                "member",
+                "add",
+                "--council",
+                "ur",
+                "--name",
+                name,
+                "--email",
+                email,
+                "--language",
+                language,
+            ],
+        );
+    }
+    ok(
+        &config,
+        &[
+            "--now",
+            "2027-02-01T08:00:00Z",
+            "meeting",
+            "add",
+            "--council",
+            "ur",
+            "--starts",
+            "2027-03-09T10:00",
+            "--ends",
+            "2027-03-09T12:00",
+            "--place",
+            "Ullevål sykehus, bygg 1",
+        ],
+    );
+    // The summons: Gunnar's is refused at submission, and the coordinator is told.
+    run("2027-02-23T10:00:00Z");
+    let summons_to = |who: &str| sent(&|m| kind(m, "summons") && to(m, who)).expect("summons");
+    // Emma answers in English; Bjørn's summons bounces; someone writes in Ola's name.
+    let (_, yes) = answer_summons(
+        &summons_to("emma@"),
+        "Emma English",
+        "emma@hf.example",
+        "Yes, I will attend.",
+    );
+    drop_mail(&yes);
+    drop_mail(
+        b"From: Mail Delivery System <MAILER-DAEMON@mx.hf.example>\r\nTo: referent@regut.example\r\n\
+          Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn1@mx.hf.example>\r\nAuto-Submitted: auto-replied\r\n\
+          Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n\
+          --b1\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\r\n\
+          --b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.hf.example\r\n\r\n\
+          Final-Recipient: rfc822; borte@hf.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+          Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n--b1--\r\n",
+    );
+    drop_mail(
+        b"From: Ola Nordmann <ola@hf.example>\r\nTo: referent@regut.example\r\nSubject: Forfall\r\n\
+          Message-ID: <forged@elsewhere.example>\r\n\r\nJeg har forfall.\r\n",
+    );
+    run("2027-02-23T11:00:00Z");
+    // Ola did not write it.
+    let ask = sent(&|m| kind(m, "confirm") && to(m, "ola@")).expect("confirm");
+    let (_, no) = answer_summons(&ask, "Ola Nordmann", "ola@hf.example", "Avvis");
+    drop_mail(&no);
+    run("2027-02-23T11:30:00Z");
+    // A message that fails every try is quarantined and reaches the coordinator in the
+    // next digest; one line sets it aside.
+    drop_mail(
+        b"From: Ola Nordmann <ola@hf.example>\r\nTo: referent@regut.example\r\nSubject: Vedlegg\r\n\
+          Message-ID: <poison@hf.example>\r\n\r\nPOISON-5b1e\r\n",
+    );
+    for minute in ["00", "05", "10", "15"] {
+        run_as(&format!("2027-02-24T09:{minute}:00Z"), true);
+    }
+    run("2027-02-24T11:00:00Z");
+    let digest = sent(&|m| kind(m, "held_digest") && subject_and_text(m).1.contains("tre forsøk"))
+        .expect("the digest with the quarantined message");
+    let (_, dismiss) = answer_summons(&digest, "Eldbjørg", "koord@hf.example", "1 ignorer");
+    drop_mail(&dismiss);
+    run("2027-02-24T11:30:00Z");
+
+    let mut failures = Vec::new();
+    for (name, found) in [
+        (
+            "refused",
+            sent(&|m| kind(m, "notice") && subject(m).contains("Gunnar Galt")),
+        ),
+        (
+            "bounce",
+            sent(&|m| kind(m, "notice") && subject(m).contains("Bjørn Borte")),
+        ),
+        (
+            "forgery",
+            sent(&|m| kind(m, "notice") && subject(m).contains("i navnet til")),
+        ),
+        ("held_digest-quarantined", Some(digest.clone())),
+        (
+            "held_done",
+            sent(&|m| kind(m, "notice") && subject(m).starts_with("Utført")),
+        ),
+        ("summons-nn", Some(summons_to("nora@"))),
+        (
+            "receipt-en",
+            sent(&|m| kind(m, "receipt") && to(m, "emma@")),
+        ),
+    ] {
+        match found {
+            Some(raw) => compare(name, &raw, &mut failures),
+            None => failures.push(format!("{name} (not sent)")),
+        }
     }
     assert!(
         failures.is_empty(),
