@@ -471,9 +471,9 @@ impl Daemon {
                         inbound_id,
                         u,
                         &coordinator,
-                        super::trusted::Asked::Action {
-                            nb: format!("Vi har mottatt en videresendt melding i ditt navn med et forslag til sak fra {proposer}: «{title}». Vi kan ikke se at den kommer fra deg, så forslaget registreres ikke før du bekrefter."),
-                            en: format!("We have received a forwarded message in your name with an agenda proposal from {proposer}: \"{title}\". We cannot tell that it comes from you, so the proposal is not filed until you confirm."),
+                        super::trusted::Asked::ForwardedProposal {
+                            proposer: &proposer,
+                            title: &title,
                         },
                         &format!("an agenda proposal from {proposer} forwarded by {coordinator}"),
                         trust,
@@ -656,9 +656,9 @@ impl Daemon {
                     inbound_id,
                     u,
                     from,
-                    super::trusted::Asked::Action {
-                        nb: format!("Vi har mottatt en avgjørelse i ditt navn om forslaget «{}»: {}. Vi kan ikke se sikkert at den kommer fra deg, så vi gjennomfører den ikke før du bekrefter.", item.title, match d { Decision::Approve => "godkjent", Decision::Reject => "avvist", Decision::Defer => "utsatt" }),
-                        en: format!("We have received a decision in your name on the proposal \"{}\": {word}. We cannot tell for sure that it comes from you, so we do not carry it out until you confirm.", item.title),
+                    super::trusted::Asked::Decision {
+                        title: &item.title,
+                        decision: d,
                     },
                     &format!("a decision ({word}) on \"{}\" from {from}", item.title),
                     trust,
@@ -757,9 +757,9 @@ impl Daemon {
                     inbound_id,
                     u,
                     from,
-                    super::trusted::Asked::Action {
-                        nb: format!("Vi har mottatt et svar i ditt navn om bisitteren {} til {}. Vi kan ikke se sikkert at det kommer fra deg, så vi gjennomfører det ikke før du bekrefter.", x.name, inv.member_name),
-                        en: format!("We have received a reply in your name about the extra attendee {} for {}. We cannot tell for sure that it comes from you, so we do not carry it out until you confirm.", x.name, inv.member_name),
+                    super::trusted::Asked::ExtraAttendee {
+                        extra: &x.name,
+                        member: &inv.member_name,
                     },
                     &format!("a reply about the extra attendee {} from {from}", x.name),
                     trust,

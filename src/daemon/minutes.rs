@@ -79,19 +79,15 @@ impl Daemon {
                 &self.council_members(meeting.council_id).await?,
             );
             let n = recipients.len();
-            let names = recipients
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let recipient_names: Vec<String> = recipients.iter().map(|p| p.name.clone()).collect();
             return self
                 .confirm_first(
                     inbound_id,
                     u,
                     from,
-                    Asked::Action {
-                        nb: format!("Vi har mottatt et utkast til referat i ditt navn for møtet i {}. Svar «bekreft» for å sende det til {n} mottakere ({names}).", meeting.council_name),
-                        en: format!("We have received draft minutes in your name for the meeting of {}. Reply \"confirm\" to send them to {n} recipients ({names}).", meeting.council_name),
+                    Asked::MinutesDraft {
+                        council: &meeting.council_name,
+                        recipients: recipient_names,
                     },
                     &format!("draft minutes from {from} for {n} recipient(s)"),
                     trust,
@@ -161,9 +157,9 @@ impl Daemon {
                     inbound_id,
                     u,
                     from,
-                    Asked::Action {
-                        nb: format!("Vi har mottatt et svar i ditt navn på utkastet til referat fra møtet i {} (versjon {}). Vi kan ikke se sikkert at det kommer fra deg, så vi registrerer det ikke før du bekrefter.", m.council_name, mi.version),
-                        en: format!("We have received a reply in your name to the draft minutes of {} (version {}). We cannot tell for sure that it comes from you, so we do not record it until you confirm.", m.council_name, mi.version),
+                    Asked::MinutesReply {
+                        council: &m.council_name,
+                        version: mi.version,
                     },
                     &format!("a reply to the minutes from {from}"),
                     trust,

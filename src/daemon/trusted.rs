@@ -11,7 +11,7 @@ use super::{Acting, Daemon, Report, Result};
 
 use serde_json::json;
 
-use crate::domain::{Answer, Held, HeldReason, Language};
+use crate::domain::{Answer, Held, HeldReason};
 use crate::store::{Change, InboundOutcome, InboundState, KeyRow, Meeting, NewEvent, OutgoingMail};
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Understanding};
@@ -32,29 +32,19 @@ pub(crate) enum Asked<'a> {
         answer: &'a Answer,
         outsider: bool,
     },
-    // The kinds below are for the year's flows (`year.rs`), which still say theirs in
-    // `Action`; the `confirm` template has their words in every language.
     /// An agenda proposal from `proposer`, forwarded in the asked person's name.
-    #[allow(dead_code)]
     ForwardedProposal { proposer: &'a str, title: &'a str },
     /// A decision on the agenda proposal `title`.
-    #[allow(dead_code)]
     Decision { title: &'a str, decision: Decision },
     /// Draft minutes for the meeting of `council`, to go to `recipients` (names).
-    #[allow(dead_code)]
     MinutesDraft {
         council: &'a str,
         recipients: Vec<String>,
     },
     /// A reply to version `version` of the draft minutes of `council`.
-    #[allow(dead_code)]
     MinutesReply { council: &'a str, version: i64 },
     /// A decision about the extra attendee `extra` of `member`.
-    #[allow(dead_code)]
     ExtraAttendee { extra: &'a str, member: &'a str },
-    /// Anything else, in the caller's words (nb is also used for nn). The year's flows
-    /// use this until they name one of the kinds above.
-    Action { nb: String, en: String },
 }
 
 impl Asked<'_> {
@@ -62,7 +52,6 @@ impl Asked<'_> {
     /// person's own answer, not a forward.
     fn data(
         &self,
-        lang: Language,
         own: bool,
         tz: impl Fn(&Meeting) -> Result<chrono_tz::Tz>,
     ) -> Result<serde_json::Value> {
@@ -107,10 +96,6 @@ impl Asked<'_> {
                 "action": "extra_attendee",
                 "extra": extra,
                 "member": member,
-            }),
-            Asked::Action { nb, en } => json!({
-                "action": "other",
-                "text": lang.pick(nb, en),
             }),
         })
     }
@@ -182,7 +167,7 @@ impl Daemon {
         let name = member.map(|m| m.name).unwrap_or_else(|| ask.to_string());
         let own =
             u.from.as_deref().is_some_and(|f| same_address(f, ask)) && u.on_behalf_of.is_none();
-        let mut data = asked.data(lang, own, |m| self.tz(m))?;
+        let mut data = asked.data(own, |m| self.tz(m))?;
         // What is being confirmed, as it came: a request to confirm what one has not
         // seen would let a forgery through on a coordinator's good faith.
         let text = if u.reply_text.trim().is_empty() {
@@ -544,19 +529,10 @@ mod tests {
                 },
                 "Vi har mottatt et svar i ditt navn om bisitteren Per Hansen til Ola Nordmann. Vi kan ikke se sikkert at det kommer fra deg, så vi gjennomfører det ikke før du bekrefter.",
             ),
-            (
-                Asked::Action {
-                    nb: "Sagt på bokmål.".into(),
-                    en: "Said in English.".into(),
-                },
-                "Sagt på bokmål.",
-            ),
         ];
         for (a, nb) in &asked {
             for lang in crate::render::LANGUAGES {
-                let mut data = a
-                    .data(lang, false, |_| Ok(chrono_tz::Europe::Oslo))
-                    .unwrap();
+                let mut data = a.data(false, |_| Ok(chrono_tz::Europe::Oslo)).unwrap();
                 let fields = json!({"subject": "Sak", "sender": "koord@hf.example", "attachments": [], "lines": [], "more_lines": 0, "days": 7});
                 data.as_object_mut()
                     .unwrap()
