@@ -540,7 +540,7 @@ mod tests {
                 let text = r.render_kind(lang, "confirm", &common, &data).unwrap();
                 let first = text.body.lines().nth(2).unwrap_or("");
                 assert!(!first.is_empty(), "{lang:?}: {}", text.body);
-                if lang == Language::Nb {
+                if lang == crate::domain::Language::Nb {
                     assert_eq!(first, *nb);
                 }
             }
