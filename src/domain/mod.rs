@@ -174,14 +174,6 @@ pub enum Language {
 }
 
 impl Language {
-    /// The one of two things said in this language.
-    pub fn pick<T>(self, nb: T, en: T) -> T {
-        match self {
-            Language::Nb | Language::Nn => nb,
-            Language::En => en,
-        }
-    }
-
     /// `nb`, `nn` or `en` (also `no`, `bokmål`, `nynorsk`, `english`).
     pub fn parse(s: &str) -> Option<Language> {
         match s.trim().to_ascii_lowercase().as_str() {
