@@ -1,0 +1,690 @@
+//! Inbound: fetch → store raw → understand → decide → commit → mark handled. Each
+//! message is stored before anything is acknowledged, acted on at most three times
+//! (then quarantined for a coordinator), and committed in one transaction with all it
+//! causes.
+
+use super::*;
+
+impl Daemon {
+    // ----- inbound ----------------------------------------------------------------------
+
+    /// One pass over the mailbox: everything fetched is stored, acted on, and marked.
+    pub async fn inbound_pass(&self, src: &mut MailSource, report: &mut Report) -> Result<()> {
+        // Messages stored by an earlier run that died before acting on them.
+        for (id, received_at) in self.store.unprocessed_inbound().await? {
+            if self.stopping.is_cancelled() {
+                return Ok(());
+            }
+            let raw = self.store.inbound_raw(id).await?;
+            self.act_on_stored(id, &raw, received_at, report).await;
+        }
+        loop {
+            let batch = src.fetch(BATCH).await?;
+            let n = batch.len();
+            let mut handled = Vec::with_capacity(n);
+            for msg in batch {
+                // A stop leaves the rest unacknowledged: they are fetched again.
+                if self.stopping.is_cancelled() {
+                    break;
+                }
+                if self.receive(&msg, report).await? {
+                    handled.push(msg.source_ref.clone());
+                }
+            }
+            let all = handled.len() == n;
+            src.mark_handled(&handled).await?;
+            if let MailSource::Imap(s) = src {
+                if let (Some((v, u)), MailboxConfig::Imap(i)) =
+                    (s.take_checkpoint(), &self.cfg.mailbox)
+                {
+                    self.store
+                        .set_checkpoint(&ImapSource::checkpoint_name(i), v, u, self.clock.now())
+                        .await?;
+                }
+            }
+            if n < BATCH || !all || self.stopping.is_cancelled() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Stores one fetched message and acts on it. Returns whether it may be marked
+    /// handled (its effects are committed). A database failure while storing stops the
+    /// pass: nothing may be acknowledged that is not stored.
+    pub(crate) async fn receive(&self, msg: &RawMessage, report: &mut Report) -> Result<bool> {
+        let message_id = quick_message_id(&msg.bytes);
+        let (key, hash) = dedup_key(&msg.bytes, message_id.as_deref());
+        let received_at = msg.received_at.unwrap_or_else(|| self.clock.now());
+        let (id, state) = self
+            .store
+            .store_inbound(&NewInbound {
+                dedup_key: key,
+                message_id,
+                content_hash: hash,
+                raw: &msg.bytes,
+                source: self.source_name(),
+                received_at,
+            })
+            .await?;
+        report.received += 1;
+        if state != InboundState::New {
+            tracing::debug!(inbound = id, "seen before; marking handled");
+            return Ok(true);
+        }
+        Ok(self
+            .act_on_stored(id, &msg.bytes, received_at, report)
+            .await)
+    }
+
+    pub(crate) fn source_name(&self) -> String {
+        match &self.cfg.mailbox {
+            MailboxConfig::Imap(i) => ImapSource::checkpoint_name(i),
+            MailboxConfig::Maildir(p) => format!("maildir:{}", p.display()),
+        }
+    }
+
+    /// Acts on a stored message. Each try is counted before it starts; a message whose
+    /// processing fails or panics is tried again at the next pass, and after
+    /// [`MAX_TRIES`] tries it is quarantined: held with the reason, for a coordinator,
+    /// and the loop goes on. Returns whether the outcome is committed.
+    pub(crate) async fn act_on_stored(
+        &self,
+        id: i64,
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+        report: &mut Report,
+    ) -> bool {
+        let tries = match self.store.bump_attempts(id).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(inbound = id, error = %e, "cannot count the try; will retry");
+                return false;
+            }
+        };
+        if tries > MAX_TRIES {
+            return self.quarantine(id, raw, tries - 1, report).await;
+        }
+        let acted = std::panic::AssertUnwindSafe(self.act(id, raw, received_at, report, None))
+            .catch_unwind()
+            .await;
+        match acted {
+            Ok(Ok(())) => true,
+            Ok(Err(DaemonError::Store(e))) if e.is_transient() => {
+                // The database, not the message: this try does not count.
+                tracing::error!(inbound = id, error = %e, "the database failed while acting on a message; it is tried again at the next pass");
+                let _ = self.store.unbump_attempts(id).await;
+                false
+            }
+            Ok(Err(e)) => {
+                tracing::error!(inbound = id, attempt = tries, error = %e, "cannot act on a message; it is tried again at the next pass");
+                false
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown".into());
+                tracing::error!(inbound = id, attempt = tries, panic = %what, "acting on a message panicked; it is tried again at the next pass");
+                false
+            }
+        }
+    }
+
+    /// Holds a message that failed every try, with the reason, so the loop goes on.
+    pub(crate) async fn quarantine(
+        &self,
+        id: i64,
+        raw: &[u8],
+        tries: i64,
+        report: &mut Report,
+    ) -> bool {
+        let head = crate::trust::check(raw, None);
+        // The subject, for the digest: reading never panics (the parser runs under
+        // catch_unwind), whatever made acting on the message fail.
+        let subject = understand::understand(raw, self.limits).subject;
+        let outcome = InboundOutcome {
+            state: InboundState::Held,
+            kind: "quarantined".into(),
+            sender: head.from.clone(),
+            subject,
+            outcome: Held::because(HeldReason::Quarantined).outcome(&format!(
+                "quarantined: acting on this message failed {tries} times (see the log); \
+                 `referent inbox retry {id}` tries again, `referent inbox dismiss {id}` sets it aside"
+            )),
+            problems: vec![format!("failed {tries} times")],
+            invitation_id: None,
+        };
+        let event = NewEvent::new(
+            "referent",
+            "quarantine",
+            None,
+            Some(id),
+            outcome.outcome.clone(),
+        );
+        match self
+            .store
+            .finish_inbound(id, &outcome, None, &[], &[event], &[], self.clock.now())
+            .await
+        {
+            Ok(()) => {
+                tracing::error!(inbound = id, tries, "message quarantined for a coordinator");
+                report.held += 1;
+                true
+            }
+            Err(e) => {
+                tracing::error!(inbound = id, error = %e, "cannot quarantine the message; will retry");
+                false
+            }
+        }
+    }
+
+    /// Acts on one stored message. `acting` overrides what the message alone proves
+    /// about its sender: a confirmation by the person it claims to be, or a
+    /// coordinator's `inbox apply --as`.
+    pub(crate) async fn act(
+        &self,
+        id: i64,
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+        report: &mut Report,
+        acting: Option<&Acting>,
+    ) -> Result<()> {
+        fault_point(raw);
+        let limits = self.limits;
+        let bytes = raw.to_vec();
+        // Parsing is CPU work on untrusted input: off the async threads, and a panic
+        // inside is contained twice (catch_unwind in `understand`, and the task here).
+        let mut u =
+            match tokio::task::spawn_blocking(move || understand::understand(&bytes, limits)).await
+            {
+                Ok(u) => u,
+                Err(e) => Understanding {
+                    problems: vec![format!("reading the message failed: {e}")],
+                    ..Default::default()
+                },
+            };
+        let now = self.clock.now();
+        let check = crate::trust::check(raw, self.cfg.trusted_authserv_id.as_deref());
+        // Mail is our own only when its Message-ID is in the outbox: a header anyone can
+        // write proves nothing.
+        let own = match &u.message_id {
+            Some(mid) => self.store.sent_message(mid).await?.is_some(),
+            None => false,
+        };
+        u.sent_by_referent = own;
+        if own {
+            if let Some(mid) = &u.message_id {
+                if self.store.confirm_sent(mid, now).await? {
+                    tracing::info!(message_id = %mid, "the copy of an interrupted send came back: delivery confirmed");
+                }
+            }
+        }
+        // Mail is never sent on behalf of the secretariat itself.
+        if u.on_behalf_of
+            .as_deref()
+            .is_some_and(|o| base_address(o) == self.cfg.secretariat.address)
+        {
+            u.on_behalf_of = None;
+            u.on_behalf_of_name = None;
+        }
+        // Who the message says it is from, kept as its sender whatever it is acted as.
+        let given_from = u.from.clone();
+        if let Some(addr) = acting.and_then(|a| a.as_address.as_ref()) {
+            u.from = Some(addr.clone());
+            u.on_behalf_of = None;
+            u.on_behalf_of_name = None;
+        }
+        let from_secretariat = u
+            .from
+            .as_deref()
+            .is_some_and(|f| base_address(f) == self.cfg.secretariat.address);
+        if !own && !from_secretariat && u.bounce.is_none() && u.auto_reply.is_none() && !u.is_list {
+            if let Some(h) = Box::pin(self.act_on_year(id, &u, raw, &check, acting, report)).await?
+            {
+                match h.state {
+                    InboundState::Held => report.held += 1,
+                    InboundState::Ignored => report.ignored += 1,
+                    _ => {}
+                }
+                tracing::info!(inbound = id, from = %u.from.clone().unwrap_or_default(), state = h.state.as_str(), "{}", h.outcome);
+                let outcome = InboundOutcome {
+                    state: h.state,
+                    kind: kind_name(&u),
+                    sender: given_from.clone(),
+                    subject: u.subject.clone(),
+                    outcome: h.outcome,
+                    problems: u.problems.clone(),
+                    invitation_id: None,
+                };
+                self.store
+                    .finish_inbound(id, &outcome, None, &h.mails, &h.events, &h.changes, now)
+                    .await?;
+                return Ok(());
+            }
+        }
+        let mut found = self.find_invitation(&u).await?;
+        if let (None, Some(addr)) = (&found, acting.and_then(|a| a.as_address.as_ref())) {
+            // Applied as someone's mail: their one upcoming invitation, as for a forward.
+            found = self.only_upcoming(addr).await?.map(|i| (i, None));
+        }
+        let (invitation, key_owner) = match found {
+            Some((i, owner)) => (Some(i), owner),
+            None => (None, None),
+        };
+        let trust = match acting {
+            Some(a) => a.trust.clone(),
+            None => check.trust(key_owner.as_deref()),
+        };
+        let meeting = match &invitation {
+            Some(i) => Some(self.store.meeting(i.meeting_id).await?),
+            None => None,
+        };
+        let sender_is_coordinator = match (&u.from, &meeting) {
+            (Some(from), Some(m)) => self.is_coordinator(from, m.council_id).await?,
+            _ => false,
+        };
+        let receipts_recent = match &u.from {
+            Some(f) => {
+                self.store
+                    .count_recent(f, "receipt", now - chrono::Duration::hours(1))
+                    .await?
+            }
+            None => 0,
+        };
+        let mut d = workflow::decide(
+            &u,
+            &InboundContext {
+                secretariat_address: &self.cfg.secretariat.address,
+                invitation: invitation.as_ref(),
+                meeting: meeting.as_ref(),
+                sender_is_coordinator,
+                receipts_recent,
+                receipts_per_hour: self.cfg.receipts_per_hour,
+                trust: &trust,
+                now,
+            },
+        );
+        let sender = u.from.clone().unwrap_or_default();
+        let mut mails = Vec::new();
+        let mut events = Vec::new();
+        let mut changes = Vec::new();
+        let mut new_answer = None;
+        if let (Some(ask), Some(answer), Some(inv), Some(m)) =
+            (&d.confirm, &d.answer, &invitation, &meeting)
+        {
+            // Someone outside the council would be sent the summons and the link.
+            let outsider = match answer.substitute.as_ref().and_then(|s| s.email.as_deref()) {
+                Some(e) => self.store.members_by_email(e).await?.is_empty(),
+                None => false,
+            };
+            let (mail, note) = self
+                .confirmation_request(
+                    id,
+                    &u,
+                    ask,
+                    trusted::Asked::Answer {
+                        member: &inv.member_name,
+                        meeting: m,
+                        answer,
+                        outsider,
+                    },
+                )
+                .await?;
+            if mail.is_none() {
+                d.held = Some(Held::because(HeldReason::Unverified));
+            }
+            mails.extend(mail);
+            d.outcome.push_str(&note);
+        } else if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
+            let source = if u.calendar.as_ref().is_some_and(|c| c.response.is_some()) {
+                "calendar"
+            } else if u.on_behalf_of.is_some() {
+                "forward"
+            } else {
+                "reply"
+            };
+            changes.push(crate::store::Change::SettleHeld {
+                invitation_id: inv.id,
+                by_inbound: id,
+            });
+            new_answer = Some(NewAnswer {
+                invitation_id: inv.id,
+                answer: answer.clone(),
+                source: source.into(),
+                sender: sender.clone(),
+                received_at,
+            });
+            events.push(NewEvent {
+                actor: sender.clone(),
+                kind: "answer".into(),
+                meeting_id: Some(m.id),
+                invitation_id: Some(inv.id),
+                inbound_id: Some(id),
+                detail: d.outcome.clone(),
+            });
+            if d.receipt {
+                // A forwarded answer: the member did not write to us, so the receipt
+                // says who did.
+                let forwarded_by = match &u.on_behalf_of {
+                    Some(_) => match &u.from {
+                        Some(f) => Some(
+                            self.store
+                                .members_by_email(f)
+                                .await?
+                                .into_iter()
+                                .next()
+                                .map(|m| m.name)
+                                .unwrap_or_else(|| f.clone()),
+                        ),
+                        None => None,
+                    },
+                    None => None,
+                };
+                mails.push(self.receipt(
+                    m,
+                    inv,
+                    answer,
+                    u.message_id.as_deref(),
+                    id,
+                    forwarded_by,
+                )?);
+            }
+            if let Some(crate::domain::Substitute {
+                name,
+                email: Some(email),
+            }) = &answer.substitute
+            {
+                if m.starts_at > now && self.summons_sent(m.id).await? {
+                    mails.push(self.substitute_summons(m, inv, name, email, id).await?);
+                    // The coordinators see who comes in whose place, and whether that
+                    // person is on the council at all.
+                    let outsider = self.store.members_by_email(email).await?.is_empty();
+                    let starts = render::local_time(m.starts_at, self.tz(m)?);
+                    for c in self.store.coordinators(m.council_id).await? {
+                        mails.push(self.notice(year::Notice {
+                            kind: "notice",
+                            template: Some("substitute_notice"),
+                            lang: Some(self.lang_of(&c)),
+                            data: serde_json::json!({
+                                "member": inv.member_name,
+                                "council": m.council_name,
+                                "starts": starts,
+                                "substitute": {"name": name, "email": email},
+                                "outsider": outsider,
+                            }),
+                            effect_key: format!("substitute-notice:{id}:{}", c.id),
+                            to_name: &c.name,
+                            to_address: &c.email,
+                            meeting_id: Some(m.id),
+                            inbound_id: Some(id),
+                            ..year::Notice::BLANK
+                        })?);
+                    }
+                }
+            }
+            // An extra attendee (bisitter) is held until the leader approves.
+            if let (Some(extra), true) = (&u.extra_attendee, answer.substitute.is_none()) {
+                let (change, requests) = self.announce_extra(m, inv, extra, id).await?;
+                changes.push(change);
+                mails.extend(requests);
+            }
+            report.answers += 1;
+        }
+        if let (true, Some(inv), Some(m)) = (d.ask, &invitation, &meeting) {
+            mails.push(self.question(m, inv, &d, u.message_id.as_deref(), id)?);
+        }
+        if let Some((address, reason)) = &d.failing {
+            let n = self.store.mark_failing(address, reason, now).await?;
+            let failure = Failure::Bounce {
+                status: u.bounce.as_ref().and_then(|b| b.status.clone()),
+            };
+            mails.extend(
+                self.bounce_notices(address, &failure, &id.to_string(), Some(id))
+                    .await?,
+            );
+            events.push(NewEvent {
+                actor: "mail system".into(),
+                kind: "bounce".into(),
+                meeting_id: None,
+                invitation_id: None,
+                inbound_id: Some(id),
+                detail: format!("{address}: {reason} ({n} membership(s) marked failing)"),
+            });
+        }
+        match d.state {
+            InboundState::Held => report.held += 1,
+            InboundState::Ignored => report.ignored += 1,
+            _ => {}
+        }
+        let kind = kind_name(&u);
+        tracing::info!(inbound = id, from = %sender, kind = %kind, state = d.state.as_str(), "{}", d.outcome);
+        let outcome = InboundOutcome {
+            state: d.state,
+            kind,
+            sender: given_from,
+            subject: u.subject.clone(),
+            // Why it is held goes with the sentence, for the digest.
+            outcome: match &d.held {
+                Some(h) => h.outcome(&d.outcome),
+                None => d.outcome,
+            },
+            problems: u.problems.clone(),
+            invitation_id: invitation.as_ref().map(|i| i.id),
+        };
+        self.store
+            .finish_inbound(
+                id,
+                &outcome,
+                new_answer.as_ref(),
+                &mails,
+                &events,
+                &changes,
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The invitation a message answers, and the address its key was sent to when it
+    /// was found by one: by the Message-IDs it replies to (ours carry the token), the
+    /// plus-address it was sent to, or the personal UID of a calendar reply. Finding it
+    /// authorises nothing by itself: the trust of the sender decides.
+    pub(crate) async fn find_invitation(
+        &self,
+        u: &Understanding,
+    ) -> Result<Option<(Invitation, Option<String>)>> {
+        let domain = self.cfg.secretariat.domain();
+        let keyed = |inv: Invitation| {
+            let owner = inv.member_email.clone();
+            Some((inv, Some(owner)))
+        };
+        for id in &u.thread_ids {
+            if let Some(inv) = self.store.invitation_by_sent_message(id).await? {
+                return Ok(keyed(inv));
+            }
+            if let Some(token) = token_in_message_id(id, domain) {
+                if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
+                    return Ok(keyed(inv));
+                }
+            }
+        }
+        for addr in &u.recipients {
+            if base_address(addr) != self.cfg.secretariat.address {
+                continue;
+            }
+            if let Some(token) = address_detail(addr).and_then(Token::parse) {
+                if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
+                    return Ok(keyed(inv));
+                }
+            }
+        }
+        if let Some(c) = &u.calendar {
+            if let Some(uid) = &c.uid {
+                // A personal UID names one invitation.
+                if let Some(token) = crate::mail::ics::token_in_uid(uid) {
+                    if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
+                        // A reply that names someone else as the attendee is not the
+                        // invitee's own answer, whatever UID it carries.
+                        let other = c
+                            .attendee
+                            .as_deref()
+                            .is_some_and(|a| !crate::trust::same_address(a, &inv.member_email));
+                        if other {
+                            // Not an answer we can credit to anyone: held, nobody asked
+                            // (a confirmation would record the wrong person).
+                            tracing::warn!(uid = %uid, "a calendar reply whose attendee is not the invitee");
+                            return Ok(None);
+                        }
+                        return Ok(keyed(inv));
+                    }
+                }
+                // A meeting's shared UID (entries sent before UIDs were personal) names
+                // the meeting only: the attendee is whoever the reply says, which proves
+                // nothing, so no key is credited.
+                if let Some(who) = c.attendee.as_ref().or(u.from.as_ref()) {
+                    if let Some(m) = self.store.meeting_by_uid(uid).await? {
+                        return Ok(self
+                            .store
+                            .invitation_for(m.id, who)
+                            .await?
+                            .map(|i| (i, None)));
+                    }
+                }
+            }
+        }
+        // A new mail from a member (not a reply) with an answer: their one upcoming
+        // invitation, found without a key, so the answer needs the server's verdict or
+        // the member's confirmation.
+        if let (None, Some(from), Some(_)) = (&u.on_behalf_of, &u.from, &u.answer) {
+            if let Some(inv) = self.only_upcoming(from).await? {
+                return Ok(Some((inv, None)));
+            }
+        }
+        // A forwarded answer carries no threading of ours: the original sender's one
+        // upcoming invitation is the one it answers. With several, a person decides.
+        if let Some(original) = &u.on_behalf_of {
+            return Ok(self.only_upcoming(original).await?.map(|i| (i, None)));
+        }
+        Ok(None)
+    }
+
+    /// A person's upcoming invitation when they have exactly one: the only one an
+    /// answer without threading can be about. With several, a person decides.
+    pub(crate) async fn only_upcoming(&self, address: &str) -> Result<Option<Invitation>> {
+        let mut upcoming = self
+            .store
+            .upcoming_invitations(address, self.clock.now())
+            .await?;
+        Ok(match upcoming.len() {
+            1 => upcoming.pop(),
+            _ => None,
+        })
+    }
+
+    /// Tells the coordinators of every council an address belongs to that mail to it
+    /// does not arrive, each in their own language.
+    pub(crate) async fn bounce_notices(
+        &self,
+        address: &str,
+        failure: &Failure,
+        cause: &str,
+        inbound_id: Option<i64>,
+    ) -> Result<Vec<OutgoingMail>> {
+        let (template, why) = match failure {
+            Failure::Bounce { status } => ("bounce", serde_json::json!({ "status": status })),
+            Failure::Refused { reply } => ("refused", serde_json::json!({ "reply": reply })),
+        };
+        let mut mails = Vec::new();
+        for member in self.store.members_by_email(address).await? {
+            let council = self.store.council(member.council_id).await?;
+            let mut data = serde_json::json!({
+                "member": member.name,
+                "member_first": render::first_name(&member.name),
+                "address": address,
+                "council": council.name,
+            });
+            if let (Some(d), Some(w)) = (data.as_object_mut(), why.as_object()) {
+                d.extend(w.clone());
+            }
+            for c in self.store.coordinators(member.council_id).await? {
+                if c.email == address {
+                    continue;
+                }
+                mails.push(self.notice(year::Notice {
+                    kind: "notice",
+                    template: Some(template),
+                    lang: Some(self.lang_of(&c)),
+                    data: data.clone(),
+                    effect_key: format!("bounce-notice:{cause}:{}", c.id),
+                    to_name: &c.name,
+                    to_address: &c.email,
+                    inbound_id,
+                    ..year::Notice::BLANK
+                })?);
+            }
+        }
+        Ok(mails)
+    }
+}
+
+/// Fault injection for the crash tests: with `REFERENT_FAULT_PANIC_ON` set, acting on a
+/// message that contains its text panics, the way a bug would. Unset in real use.
+#[allow(clippy::panic)]
+pub(crate) fn fault_point(raw: &[u8]) {
+    // Read once: this runs for every message.
+    static MARKER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let marker = MARKER.get_or_init(|| {
+        std::env::var("REFERENT_FAULT_PANIC_ON")
+            .ok()
+            .filter(|m| !m.is_empty())
+    });
+    if let Some(marker) = marker {
+        if raw.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            panic!("fault injected for a test (REFERENT_FAULT_PANIC_ON)");
+        }
+    }
+}
+
+pub(crate) fn kind_name(u: &Understanding) -> String {
+    serde_json::to_value(u.kind())
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The Message-ID from the header block, read without the full MIME parser so a message
+/// can be stored even when it cannot be parsed.
+pub(crate) fn quick_message_id(raw: &[u8]) -> Option<String> {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len().min(256 * 1024));
+    let head = String::from_utf8_lossy(raw.get(..head_end).unwrap_or(raw));
+    let mut lines = head.lines().peekable();
+    while let Some(line) = lines.next() {
+        let is_id = line
+            .get(..11)
+            .is_some_and(|h| h.eq_ignore_ascii_case("message-id:"));
+        if let (true, Some(rest)) = (is_id, line.get(11..)) {
+            let mut value = rest.trim().to_string();
+            // A folded header continues on indented lines.
+            while let Some(next) = lines.peek() {
+                if next.starts_with(' ') || next.starts_with('\t') {
+                    value.push_str(next.trim());
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            let v = value.trim().trim_start_matches('<');
+            let v = v.split('>').next().unwrap_or(v).trim();
+            if !v.is_empty() && v.len() <= 998 {
+                return Some(v.to_string());
+            }
+            return None;
+        }
+    }
+    None
+}
