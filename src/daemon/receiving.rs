@@ -435,7 +435,12 @@ impl Daemon {
             mails.push(self.question(m, inv, &d, u.message_id.as_deref(), id)?);
         }
         if let Some((address, reason)) = &d.failing {
-            let n = self.store.mark_failing(address, reason, now).await?;
+            // Marked in the same transaction as the message's outcome and the notices.
+            let n = self.store.members_by_email(address).await?.len();
+            changes.push(crate::store::Change::MarkFailing {
+                address: address.clone(),
+                reason: reason.clone(),
+            });
             let failure = Failure::Bounce {
                 status: u.bounce.as_ref().and_then(|b| b.status.clone()),
             };

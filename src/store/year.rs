@@ -293,6 +293,12 @@ pub enum Change {
         invitation_id: i64,
         by_inbound: i64,
     },
+    /// Mail to an address does not arrive: every membership with it is marked failing
+    /// (no more mail to it until a coordinator corrects it).
+    MarkFailing {
+        address: String,
+        reason: String,
+    },
     /// Held messages shown to the coordinators in a digest.
     MarkReported {
         ids: Vec<i64>,
@@ -499,6 +505,16 @@ pub(super) async fn apply(
                         .execute(&mut **tx)
                         .await?;
                 }
+            }
+            Change::MarkFailing { address, reason } => {
+                sqlx::query(
+                    "UPDATE members SET failing_since = $1, failing_reason = $2 WHERE email = $3",
+                )
+                .bind(ts(now))
+                .bind(reason)
+                .bind(address)
+                .execute(&mut **tx)
+                .await?;
             }
             Change::SettleHeld {
                 invitation_id,
