@@ -292,6 +292,10 @@ impl Daemon {
             }
             None => 0,
         };
+        let summons_sent = match &meeting {
+            Some(m) => self.summons_sent(m.id).await?,
+            None => false,
+        };
         let mut d = workflow::decide(
             &u,
             &InboundContext {
@@ -303,6 +307,7 @@ impl Daemon {
                 receipts_per_hour: self.cfg.receipts_per_hour,
                 trust: &trust,
                 now,
+                summons_sent,
             },
         );
         let sender = u.from.clone().unwrap_or_default();
@@ -337,13 +342,6 @@ impl Daemon {
             mails.extend(mail);
             d.outcome.push_str(&note);
         } else if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
-            let source = if u.calendar.as_ref().is_some_and(|c| c.response.is_some()) {
-                "calendar"
-            } else if u.on_behalf_of.is_some() {
-                "forward"
-            } else {
-                "reply"
-            };
             changes.push(crate::store::Change::SettleHeld {
                 invitation_id: inv.id,
                 by_inbound: id,
@@ -351,7 +349,7 @@ impl Daemon {
             new_answer = Some(NewAnswer {
                 invitation_id: inv.id,
                 answer: answer.clone(),
-                source: source.into(),
+                source: d.source.into(),
                 sender: sender.clone(),
                 received_at,
             });
@@ -390,12 +388,8 @@ impl Daemon {
                     forwarded_by,
                 )?);
             }
-            if let Some(crate::domain::Substitute {
-                name,
-                email: Some(email),
-            }) = &answer.substitute
-            {
-                if m.starts_at > now && self.summons_sent(m.id).await? {
+            if let Some((name, email)) = &d.summon_substitute {
+                {
                     mails.push(self.substitute_summons(m, inv, name, email, id).await?);
                     // The coordinators see who comes in whose place, and whether that
                     // person is on the council at all.
@@ -424,7 +418,7 @@ impl Daemon {
                 }
             }
             // An extra attendee (bisitter) is held until the leader approves.
-            if let (Some(extra), true) = (&u.extra_attendee, answer.substitute.is_none()) {
+            if let (Some(extra), true) = (&u.extra_attendee, d.announce_extra) {
                 let (change, requests) = self.announce_extra(m, inv, extra, id).await?;
                 changes.push(change);
                 mails.extend(requests);

@@ -27,6 +27,9 @@ pub struct InboundContext<'a> {
     /// How the sender (From:) is known: only an authenticated sender's message acts.
     pub trust: &'a Trust,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Whether the meeting's summons has gone out (a substitute named before it gets
+    /// theirs with everyone else's).
+    pub summons_sent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,14 @@ pub struct Decision {
     pub readings: Vec<Response>,
     /// Why it is held, stored with the outcome for the digest of held mail.
     pub held: Option<Held>,
+    /// How the recorded answer came: `calendar`, `forward` or `reply`.
+    pub source: &'static str,
+    /// The substitute named with an address gets the summons in the member's place now
+    /// (the meeting is ahead and its summons has gone out); the coordinators are told.
+    pub summon_substitute: Option<(String, String)>,
+    /// An extra attendee (bisitter) named beside a member who comes: held until the
+    /// leader approves.
+    pub announce_extra: bool,
 }
 
 impl Decision {
@@ -62,6 +73,9 @@ impl Decision {
             ask: false,
             readings: Vec::new(),
             held: None,
+            source: "reply",
+            summon_substitute: None,
+            announce_extra: false,
         }
     }
 
@@ -73,7 +87,36 @@ impl Decision {
     }
 }
 
+/// What an understood message means, and what a recorded answer leads to.
 pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
+    let mut d = decide_answer(u, ctx);
+    if d.confirm.is_some() {
+        return d;
+    }
+    let (Some(answer), Some(m)) = (&d.answer, ctx.meeting) else {
+        return d;
+    };
+    d.source = if u.calendar.as_ref().is_some_and(|c| c.response.is_some()) {
+        "calendar"
+    } else if u.on_behalf_of.is_some() {
+        "forward"
+    } else {
+        "reply"
+    };
+    if let Some(crate::domain::Substitute {
+        name,
+        email: Some(email),
+    }) = &answer.substitute
+    {
+        if m.starts_at > ctx.now && ctx.summons_sent {
+            d.summon_substitute = Some((name.clone(), email.clone()));
+        }
+    }
+    d.announce_extra = u.extra_attendee.is_some() && answer.substitute.is_none();
+    d
+}
+
+fn decide_answer(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
     let from = u.from.as_deref().unwrap_or("");
     // Never act on our own mail (a loop through a forwarding rule, a copy to ourselves).
     if u.sent_by_referent || (!from.is_empty() && base_address(from) == ctx.secretariat_address) {
@@ -358,7 +401,47 @@ mod tests {
             receipts_per_hour: 3,
             trust: &KEY,
             now: "2027-01-01T09:00:00Z".parse().unwrap(),
+            summons_sent: true,
         }
+    }
+
+    #[test]
+    fn a_named_substitute_is_summoned_once_the_summons_is_out_and_a_bisitter_announced() {
+        let inv = invitation();
+        let m = meeting(Place {
+            room: Some("Ullevål".into()),
+            digital_link: None,
+        });
+        let text = "Jeg kan ikke komme. Kari Vara (kari.vara@example.no) møter for meg.";
+        let d = decide(
+            &msg("ola@example.no", "", text),
+            &ctx(Some(&inv), Some(&m), 0),
+        );
+        assert_eq!(d.source, "reply");
+        assert_eq!(
+            d.summon_substitute,
+            Some(("Kari Vara".into(), "kari.vara@example.no".into())),
+            "{d:?}"
+        );
+        assert!(!d.announce_extra, "a substitute is not a bisitter");
+        // Before the summons: the substitute gets theirs with everyone else's.
+        let before = InboundContext {
+            summons_sent: false,
+            ..ctx(Some(&inv), Some(&m), 0)
+        };
+        assert_eq!(
+            decide(&msg("ola@example.no", "", text), &before).summon_substitute,
+            None
+        );
+        // After the meeting: nothing to summon to.
+        let after = InboundContext {
+            now: "2027-01-13T09:00:00Z".parse().unwrap(),
+            ..ctx(Some(&inv), Some(&m), 0)
+        };
+        assert_eq!(
+            decide(&msg("ola@example.no", "", text), &after).summon_substitute,
+            None
+        );
     }
 
     #[test]
