@@ -24,7 +24,7 @@ pub async fn add_meeting(
     ends_at: DateTime<Utc>,
     place: Place,
     now: DateTime<Utc>,
-) -> Result<(i64, Vec<(String, DateTime<Utc>)>)> {
+) -> Result<(i64, Vec<(crate::domain::JobKind, DateTime<Utc>)>)> {
     let jobs = schedule::jobs_for(starts_at, cfg.offsets(council_slug));
     let uid = format!(
         "{}@{}",

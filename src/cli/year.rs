@@ -13,7 +13,7 @@ use crate::council::add_meeting;
 use crate::daemon::Daemon;
 use crate::domain::roster::{self, Seat};
 use crate::domain::Place;
-use crate::schedule::{self, calendar};
+use crate::schedule::calendar;
 use crate::store::{Meeting, Store};
 use crate::understand::Decision;
 
@@ -324,7 +324,11 @@ pub async fn minutes_cmd(cmd: &MinutesCommand, daemon: &Daemon) -> Result<()> {
 }
 
 /// Who a pending job will write to, as it stands now.
-async fn job_recipients(store: &Store, m: &Meeting, kind: &str) -> Result<Vec<String>> {
+async fn job_recipients(
+    store: &Store,
+    m: &Meeting,
+    kind: crate::domain::JobKind,
+) -> Result<Vec<String>> {
     let members = store.members(m.council_id).await?;
     let invitations = store.invitations(m.id).await?;
     let ok = |e: &str| {
@@ -333,22 +337,22 @@ async fn job_recipients(store: &Store, m: &Meeting, kind: &str) -> Result<Vec<St
             .any(|mb| mb.email == e && mb.failing_since.is_none())
     };
     Ok(match kind {
-        schedule::CALL => members
+        crate::domain::JobKind::Call => members
             .iter()
             .filter(|mb| mb.failing_since.is_none())
             .map(|mb| mb.email.clone())
             .collect(),
-        schedule::SUMMONS => members
+        crate::domain::JobKind::Summons => members
             .iter()
             .filter(|mb| !invitations.iter().any(|i| i.member_id == mb.id))
             .map(|mb| mb.email.clone())
             .collect(),
-        schedule::REMINDER if invitations.is_empty() => members
+        crate::domain::JobKind::Reminder if invitations.is_empty() => members
             .iter()
             .filter(|mb| mb.role.is_asked_to_answer() && mb.failing_since.is_none())
             .map(|mb| mb.email.clone())
             .collect(),
-        schedule::REMINDER => invitations
+        crate::domain::JobKind::Reminder => invitations
             .iter()
             .filter(|i| i.response.is_none() && i.role.is_asked_to_answer() && ok(&i.member_email))
             .map(|i| i.member_email.clone())
@@ -372,7 +376,7 @@ pub async fn schedule_cmd(
     let mut rows = Vec::new();
     for job in store.pending_jobs().await? {
         let m = store.meeting(job.meeting_id).await?;
-        let recipients = job_recipients(store, &m, &job.kind).await?;
+        let recipients = job_recipients(store, &m, job.kind).await?;
         rows.push(json!({
             "meeting": m.id,
             "council": m.council_slug,

@@ -176,7 +176,7 @@ impl Daemon {
             council_name: m.council_name.clone(),
             starts_at: m.starts_at,
             tz: self.tz(m)?,
-            scheduled: m.status == "scheduled",
+            scheduled: m.status == crate::domain::MeetingStatus::Scheduled,
         })
     }
 
@@ -260,7 +260,9 @@ impl Daemon {
             .await?
             .into_iter()
             .filter(|m| {
-                m.council_id == council_id && m.status == "scheduled" && m.starts_at > after
+                m.council_id == council_id
+                    && m.status == crate::domain::MeetingStatus::Scheduled
+                    && m.starts_at > after
             })
             .min_by_key(|m| m.starts_at))
     }
@@ -278,7 +280,9 @@ impl Daemon {
             .await?
             .into_iter()
             .filter(|m| {
-                m.council_id == council_id && m.status == "scheduled" && m.starts_at > after
+                m.council_id == council_id
+                    && m.status == crate::domain::MeetingStatus::Scheduled
+                    && m.starts_at > after
             })
             .collect();
         candidates.sort_by_key(|m| m.starts_at);
@@ -485,7 +489,12 @@ impl Daemon {
         // one whose summons has not gone out.
         let call_reply = call.is_some();
         let mut target = match call {
-            Some(m) if m.status == "scheduled" && !self.summons_sent(m.id).await? => Some(m),
+            Some(m)
+                if m.status == crate::domain::MeetingStatus::Scheduled
+                    && !self.summons_sent(m.id).await? =>
+            {
+                Some(m)
+            }
             _ => None,
         };
         if target.is_none() {

@@ -58,15 +58,13 @@ impl Daemon {
 
     pub(crate) async fn run_job(&self, job: &crate::store::Job) -> Result<bool> {
         let meeting = self.store.meeting(job.meeting_id).await?;
-        Ok(match job.kind.as_str() {
-            schedule::SUMMONS => self.summons(&meeting, Some(job.id)).await?,
-            schedule::REMINDER => self.reminder(&meeting, job.id).await?,
-            schedule::CALL => self.call_for_items(&meeting, job.id).await?,
-            schedule::ATTENDANCE => self.attendance_list(&meeting, job.id).await?,
-            schedule::MINUTES_DEADLINE => self.corrections_digest(&meeting, job.id).await?,
-            other => {
-                tracing::warn!(job = job.id, kind = other, "unknown job kind; left pending");
-                false
+        Ok(match job.kind {
+            crate::domain::JobKind::Summons => self.summons(&meeting, Some(job.id)).await?,
+            crate::domain::JobKind::Reminder => self.reminder(&meeting, job.id).await?,
+            crate::domain::JobKind::Call => self.call_for_items(&meeting, job.id).await?,
+            crate::domain::JobKind::Attendance => self.attendance_list(&meeting, job.id).await?,
+            crate::domain::JobKind::MinutesDeadline => {
+                self.corrections_digest(&meeting, job.id).await?
             }
         })
     }

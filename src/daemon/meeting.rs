@@ -28,7 +28,7 @@ impl Daemon {
             starts_at: m.starts_at,
             ends_at: m.ends_at,
             time_zone: self.tz(m)?,
-            status: m.status.clone(),
+            status: m.status,
             sequence: m.sequence,
         })
     }
@@ -258,7 +258,7 @@ impl Daemon {
                 .jobs(m.id)
                 .await?
                 .into_iter()
-                .filter(|j| j.state == "done")
+                .filter(|j| j.state == crate::domain::JobState::Done)
                 .map(|j| j.kind)
                 .collect(),
             offsets: self.cfg.offsets(&m.council_slug),

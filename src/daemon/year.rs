@@ -297,12 +297,9 @@ impl Daemon {
 
     /// Whether a meeting's summons has gone out (its agenda is closed then).
     pub(crate) async fn summons_sent(&self, meeting_id: i64) -> Result<bool> {
-        Ok(self
-            .store
-            .jobs(meeting_id)
-            .await?
-            .iter()
-            .any(|j| j.kind == schedule::SUMMONS && j.state == "done"))
+        Ok(self.store.jobs(meeting_id).await?.iter().any(|j| {
+            j.kind == crate::domain::JobKind::Summons && j.state == crate::domain::JobState::Done
+        }))
     }
 
     // ----- call for agenda items ---------------------------------------------------------
@@ -314,7 +311,10 @@ impl Daemon {
         let deadline = schedule::agenda_deadline(m.starts_at, offsets);
         // A meeting added after its deadline (an ad-hoc meeting) gets no call: its
         // agenda is whatever is proposed before the summons.
-        if m.status == "scheduled" && m.starts_at > now && now < deadline {
+        if m.status == crate::domain::MeetingStatus::Scheduled
+            && m.starts_at > now
+            && now < deadline
+        {
             let tz = self.tz(m)?;
             let data = serde_json::json!({
                 "council": m.council_name,

@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 mod held;
 pub mod roster;
+mod state;
 mod token;
 
 pub use held::{Held, HeldReason};
+pub use state::{JobKind, JobState, MeetingStatus};
 pub use token::Token;
 
 /// A member's role in a council.

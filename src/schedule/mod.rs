@@ -10,30 +10,25 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Offsets;
 
-pub const CALL: &str = "call";
-pub const SUMMONS: &str = "summons";
-pub const REMINDER: &str = "reminder";
-pub const ATTENDANCE: &str = "attendance";
-/// The end of the correction period of the newest draft minutes.
-pub const MINUTES_DEADLINE: &str = "minutes_deadline";
+use crate::domain::JobKind;
 
 /// The jobs a meeting starting at `starts_at` gets, with their due times.
-pub fn jobs_for(starts_at: DateTime<Utc>, offsets: Offsets) -> Vec<(String, DateTime<Utc>)> {
+pub fn jobs_for(starts_at: DateTime<Utc>, offsets: Offsets) -> Vec<(JobKind, DateTime<Utc>)> {
     vec![
         (
-            CALL.to_string(),
+            JobKind::Call,
             starts_at - Duration::days(i64::from(offsets.call_days_before)),
         ),
         (
-            SUMMONS.to_string(),
+            JobKind::Summons,
             starts_at - Duration::days(i64::from(offsets.summons_days_before)),
         ),
         (
-            REMINDER.to_string(),
+            JobKind::Reminder,
             starts_at - Duration::days(i64::from(offsets.reminder_days_before)),
         ),
         (
-            ATTENDANCE.to_string(),
+            JobKind::Attendance,
             starts_at - Duration::days(i64::from(offsets.attendance_days_before)),
         ),
     ]
@@ -58,10 +53,10 @@ pub fn item_label(number: i64, year: i32) -> String {
 }
 
 /// The due time of one kind of job for a meeting.
-pub fn due_for(kind: &str, starts_at: DateTime<Utc>, offsets: Offsets) -> Option<DateTime<Utc>> {
+pub fn due_for(kind: JobKind, starts_at: DateTime<Utc>, offsets: Offsets) -> Option<DateTime<Utc>> {
     jobs_for(starts_at, offsets)
         .into_iter()
-        .find(|(k, _)| k == kind)
+        .find(|(k, _)| *k == kind)
         .map(|(_, d)| d)
 }
 
@@ -91,7 +86,7 @@ mod tests {
     fn due_times() {
         let start: DateTime<Utc> = "2027-01-12T09:00:00Z".parse().unwrap();
         let jobs = jobs_for(start, Offsets::default());
-        assert_eq!(jobs[0].0, CALL);
+        assert_eq!(jobs[0].0, JobKind::Call);
         assert_eq!(jobs[0].1.to_rfc3339(), "2026-12-15T09:00:00+00:00");
         assert_eq!(jobs[1].1.to_rfc3339(), "2026-12-29T09:00:00+00:00");
         assert_eq!(jobs[2].1.to_rfc3339(), "2027-01-07T09:00:00+00:00");

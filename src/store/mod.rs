@@ -394,7 +394,7 @@ impl Store {
     pub async fn add_meeting(
         &self,
         m: &NewMeeting,
-        jobs: &[(String, DateTime<Utc>)],
+        jobs: &[(crate::domain::JobKind, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
@@ -419,7 +419,7 @@ impl Store {
                 "INSERT INTO jobs (meeting_id, kind, due_at, state) VALUES ($1, $2, $3, 'pending')",
             )
             .bind(id)
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(ts(*due))
             .execute(&mut *tx)
             .await?;

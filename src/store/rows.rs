@@ -6,7 +6,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{get_role, opt_ts, parse_ts, Result};
-use crate::domain::{Attendance, Language, Place, Response, Role, Substitute};
+use crate::domain::{
+    Attendance, JobKind, JobState, Language, MeetingStatus, Place, Response, Role, Substitute,
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Council {
@@ -93,7 +95,7 @@ pub struct Meeting {
     pub ends_at: DateTime<Utc>,
     pub time_zone: String,
     pub place: Place,
-    pub status: String,
+    pub status: MeetingStatus,
     pub uid: String,
     pub sequence: i64,
 }
@@ -118,7 +120,7 @@ impl Meeting {
                 room: r.try_get(8)?,
                 digital_link: r.try_get(9)?,
             },
-            status: r.try_get(10)?,
+            status: r.try_get::<String, _>(10)?.parse()?,
             uid: r.try_get(11)?,
             sequence: r.try_get(12)?,
         })
@@ -129,9 +131,9 @@ impl Meeting {
 pub struct Job {
     pub id: i64,
     pub meeting_id: i64,
-    pub kind: String,
+    pub kind: JobKind,
     pub due_at: DateTime<Utc>,
-    pub state: String,
+    pub state: JobState,
 }
 
 impl Job {
@@ -139,9 +141,9 @@ impl Job {
         Ok(Job {
             id: r.try_get(0)?,
             meeting_id: r.try_get(1)?,
-            kind: r.try_get(2)?,
+            kind: r.try_get::<String, _>(2)?.parse()?,
             due_at: parse_ts(&r.try_get::<String, _>(3)?)?,
-            state: r.try_get(4)?,
+            state: r.try_get::<String, _>(4)?.parse()?,
         })
     }
 }

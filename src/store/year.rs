@@ -275,7 +275,7 @@ pub enum Change {
     /// Creates the job, or makes it pending again at a new time.
     ScheduleJob {
         meeting_id: i64,
-        kind: String,
+        kind: crate::domain::JobKind,
         due_at: DateTime<Utc>,
     },
     /// Every pending job of a meeting is cancelled (the meeting is).
@@ -312,7 +312,7 @@ pub enum Change {
         id: i64,
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
-        status: String,
+        status: crate::domain::MeetingStatus,
         sequence: i64,
     },
 }
@@ -492,7 +492,7 @@ pub(super) async fn apply(
                      ON CONFLICT (meeting_id, kind) DO UPDATE SET due_at = excluded.due_at, state = 'pending', done_at = NULL",
                 )
                 .bind(meeting_id)
-                .bind(kind)
+                .bind(kind.as_str())
                 .bind(ts(*due_at))
                 .execute(&mut **tx)
                 .await?;
@@ -567,7 +567,7 @@ pub(super) async fn apply(
                 )
                 .bind(ts(*starts_at))
                 .bind(ts(*ends_at))
-                .bind(status)
+                .bind(status.as_str())
                 .bind(sequence)
                 .bind(id)
                 .execute(&mut **tx)

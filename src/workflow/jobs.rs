@@ -47,7 +47,7 @@ pub fn summons(
     scheduled: bool,
     now: DateTime<Utc>,
 ) -> Result<Vec<Summon>, Skip> {
-    if meeting.starts_at <= now || meeting.status != "scheduled" {
+    if meeting.starts_at <= now || meeting.status != crate::domain::MeetingStatus::Scheduled {
         return Err(Skip::NotUpcoming);
     }
     let to: Vec<Summon> = members
@@ -80,7 +80,7 @@ pub fn reminders(
     members: &[Member],
     now: DateTime<Utc>,
 ) -> Result<Vec<Remind>, Skip> {
-    if meeting.starts_at <= now || meeting.status != "scheduled" {
+    if meeting.starts_at <= now || meeting.status != crate::domain::MeetingStatus::Scheduled {
         return Err(Skip::NotUpcoming);
     }
     let failing: HashSet<i64> = members
@@ -122,7 +122,7 @@ mod tests {
                 room: None,
                 digital_link: None,
             },
-            status: status.into(),
+            status: status.parse().unwrap(),
             uid: "u".into(),
             sequence: 0,
         }

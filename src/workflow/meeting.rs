@@ -37,7 +37,7 @@ pub struct ChangeSnapshot {
     pub invited: Vec<Invited>,
     pub guests: Vec<Guest>,
     /// The kinds of the meeting's jobs that are done: they are not done again.
-    pub done_jobs: Vec<String>,
+    pub done_jobs: Vec<crate::domain::JobKind>,
     pub offsets: Offsets,
     /// The proposals on the meeting's agenda that are not numbered yet.
     pub open_items: Vec<OpenItem>,
@@ -71,7 +71,7 @@ pub fn change_meeting(
     now: DateTime<Utc>,
 ) -> Plan {
     let m = &s.meeting;
-    if m.status != "scheduled" {
+    if m.status != crate::domain::MeetingStatus::Scheduled {
         return Plan::held(format!("meeting {} is {}, not scheduled", m.id, m.status));
     }
     let sequence = m.sequence + 1;
@@ -87,7 +87,7 @@ pub fn change_meeting(
             plan.changes.push(Change::UpdateMeeting {
                 starts_at,
                 ends_at,
-                status: "scheduled".into(),
+                status: crate::domain::MeetingStatus::Scheduled,
                 sequence,
             });
             for (kind, due_at) in crate::schedule::jobs_for(starts_at, s.offsets) {
@@ -101,7 +101,7 @@ pub fn change_meeting(
             plan.changes.push(Change::UpdateMeeting {
                 starts_at: m.starts_at,
                 ends_at: m.ends_at,
-                status: "cancelled".into(),
+                status: crate::domain::MeetingStatus::Cancelled,
                 sequence,
             });
             plan.changes.push(Change::CancelJobs);
@@ -316,7 +316,7 @@ mod tests {
             starts_at: t("2027-03-23T09:00:00Z"),
             ends_at: t("2027-03-23T11:00:00Z"),
             time_zone: chrono_tz::Europe::Oslo,
-            status: "scheduled".into(),
+            status: crate::domain::MeetingStatus::Scheduled,
             sequence: 1,
         }
     }
@@ -350,7 +350,10 @@ mod tests {
                 key: "sub:1".into(),
                 person: person("Per Vara", "per@hf.example", Language::Nb),
             }],
-            done_jobs: vec!["call".into(), "summons".into()],
+            done_jobs: vec![
+                crate::domain::JobKind::Call,
+                crate::domain::JobKind::Summons,
+            ],
             offsets: Offsets::default(),
             open_items: Vec::new(),
         }
@@ -390,7 +393,7 @@ mod tests {
             Some(&Change::UpdateMeeting {
                 starts_at,
                 ends_at,
-                status: "scheduled".into(),
+                status: crate::domain::MeetingStatus::Scheduled,
                 sequence: 2,
             })
         );
@@ -498,7 +501,7 @@ mod tests {
         let s = ChangeSnapshot {
             invited: Vec::new(),
             guests: Vec::new(),
-            done_jobs: vec!["call".into()],
+            done_jobs: vec![crate::domain::JobKind::Call],
             open_items: vec![
                 item(21, "Veileder for LIS1", "approved"),
                 item(22, "Ny turnusordning", "proposed"),
@@ -520,7 +523,7 @@ mod tests {
                 Change::UpdateMeeting {
                     starts_at: s.meeting.starts_at,
                     ends_at: s.meeting.ends_at,
-                    status: "cancelled".into(),
+                    status: crate::domain::MeetingStatus::Cancelled,
                     sequence: 2,
                 },
                 Change::CancelJobs,
@@ -576,7 +579,7 @@ mod tests {
     #[test]
     fn a_cancelled_meeting_or_a_move_into_the_past_is_refused() {
         let mut s = snapshot();
-        s.meeting.status = "cancelled".into();
+        s.meeting.status = crate::domain::MeetingStatus::Cancelled;
         let p = change_meeting(&s, MeetingChange::Cancel, "x", t("2027-03-01T08:00:00Z"));
         assert!(p.held && p.changes.is_empty() && p.mails.is_empty());
         assert_eq!(p.outcome, "meeting 7 is cancelled, not scheduled");

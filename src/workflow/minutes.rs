@@ -118,7 +118,7 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
         deadline_at: deadline,
     });
     plan.changes.push(Change::ScheduleJob {
-        kind: crate::schedule::MINUTES_DEADLINE.into(),
+        kind: crate::domain::JobKind::MinutesDeadline,
         due_at: deadline,
     });
     plan.events.push(Event {
@@ -483,7 +483,7 @@ pub fn read_minutes_mail(
         .iter()
         .filter(|c| {
             c.council_id == *council_id
-                && c.meeting.status == "scheduled"
+                && c.meeting.status == crate::domain::MeetingStatus::Scheduled
                 && c.meeting.starts_at <= now
         })
         .max_by_key(|c| c.meeting.starts_at);
@@ -553,7 +553,7 @@ mod tests {
             starts_at: t("2027-03-09T09:00:00Z"),
             ends_at: t("2027-03-09T11:00:00Z"),
             time_zone: chrono_tz::Europe::Oslo,
-            status: "scheduled".into(),
+            status: crate::domain::MeetingStatus::Scheduled,
             sequence: 0,
         }
     }
@@ -707,7 +707,7 @@ mod tests {
                     deadline_at: deadline,
                 },
                 Change::ScheduleJob {
-                    kind: "minutes_deadline".into(),
+                    kind: crate::domain::JobKind::MinutesDeadline,
                     due_at: deadline,
                 },
             ]

@@ -41,7 +41,7 @@ pub struct Meeting {
     pub ends_at: DateTime<Utc>,
     pub time_zone: Tz,
     /// `scheduled`, `cancelled`.
-    pub status: String,
+    pub status: crate::domain::MeetingStatus,
     /// The calendar SEQUENCE of the entries sent so far.
     pub sequence: i64,
 }
@@ -150,12 +150,12 @@ pub enum Change {
     UpdateMeeting {
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
-        status: String,
+        status: crate::domain::MeetingStatus,
         sequence: i64,
     },
     /// A job of the meeting created, or made pending again at a new time.
     ScheduleJob {
-        kind: String,
+        kind: crate::domain::JobKind,
         due_at: DateTime<Utc>,
     },
     /// Every pending job of the meeting is cancelled.

@@ -203,7 +203,7 @@ fn decide_answer(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         );
     }
     if let Some(m) = ctx.meeting {
-        if m.ends_at <= ctx.now || m.status != "scheduled" {
+        if m.ends_at <= ctx.now || m.status != crate::domain::MeetingStatus::Scheduled {
             // Too late to matter, or nothing to attend: kept, not applied, nobody asked.
             return Decision::held(
                 HeldReason::AfterMeeting,
@@ -374,7 +374,7 @@ mod tests {
             ends_at: "2027-01-12T11:00:00Z".parse().unwrap(),
             time_zone: "Europe/Oslo".into(),
             place,
-            status: "scheduled".into(),
+            status: crate::domain::MeetingStatus::Scheduled,
             uid: "u".into(),
             sequence: 0,
         }

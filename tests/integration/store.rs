@@ -1,6 +1,7 @@
 //! The storage suite, run against SQLite and against PostgreSQL.
 
 use chrono::{DateTime, Duration, Utc};
+use referent::domain::JobKind;
 use referent::domain::{Answer, Attendance, Place, Response, Role};
 use referent::store::*;
 
@@ -83,8 +84,8 @@ async fn suite(store: Store) {
                 uid: format!("{}@council.no", rand::random::<u64>()),
             },
             &[
-                ("summons".into(), starts - Duration::days(14)),
-                ("reminder".into(), starts - Duration::days(5)),
+                (JobKind::Summons, starts - Duration::days(14)),
+                (JobKind::Reminder, starts - Duration::days(5)),
             ],
             now,
         )
@@ -535,7 +536,7 @@ async fn year(store: &Store, c: i64, m: i64, now: DateTime<Utc>) {
         .commit(
             &[Change::ScheduleJob {
                 meeting_id: m,
-                kind: "minutes_deadline".into(),
+                kind: JobKind::MinutesDeadline,
                 due_at: now + Duration::days(7),
             }],
             &[],
@@ -548,7 +549,7 @@ async fn year(store: &Store, c: i64, m: i64, now: DateTime<Utc>) {
         .commit(
             &[Change::ScheduleJob {
                 meeting_id: m,
-                kind: "minutes_deadline".into(),
+                kind: JobKind::MinutesDeadline,
                 due_at: now + Duration::days(8),
             }],
             &[],
@@ -560,7 +561,7 @@ async fn year(store: &Store, c: i64, m: i64, now: DateTime<Utc>) {
     let pending = store.pending_jobs().await.expect("pending");
     let deadline = pending
         .iter()
-        .find(|j| j.kind == "minutes_deadline")
+        .find(|j| j.kind == JobKind::MinutesDeadline)
         .expect("job");
     assert_eq!(deadline.due_at, now + Duration::days(8));
     store

@@ -1,0 +1,104 @@
+//! The states and kinds rows are in, as enums: the store reads and writes their words
+//! (`scheduled`, `done`, `summons`…), the rest of the code matches on variants.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+
+macro_rules! words {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $word)] $variant),+
+        }
+
+        impl $name {
+            /// The word stored in the database and shown in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, DomainError> {
+                match s {
+                    $($word => Ok($name::$variant),)+
+                    other => Err(DomainError::Corrupt(format!(
+                        concat!(stringify!($name), " {:?}"),
+                        other
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+words! {
+    /// Where a meeting stands.
+    MeetingStatus {
+        Scheduled = "scheduled",
+        Cancelled = "cancelled",
+    }
+}
+
+words! {
+    /// What a scheduled job does.
+    JobKind {
+        /// The call for agenda items.
+        Call = "call",
+        Summons = "summons",
+        Reminder = "reminder",
+        /// The attendance list to the coordinators.
+        Attendance = "attendance",
+        /// The end of the correction period of draft minutes: the digest.
+        MinutesDeadline = "minutes_deadline",
+    }
+}
+
+words! {
+    /// Where a scheduled job stands.
+    JobState {
+        Pending = "pending",
+        Done = "done",
+        /// Its meeting was cancelled.
+        Cancelled = "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip_and_unknown_ones_are_refused() {
+        for k in [
+            JobKind::Call,
+            JobKind::Summons,
+            JobKind::Reminder,
+            JobKind::Attendance,
+            JobKind::MinutesDeadline,
+        ] {
+            assert_eq!(k.as_str().parse::<JobKind>().unwrap(), k);
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(
+            "cancelled".parse::<MeetingStatus>().unwrap(),
+            MeetingStatus::Cancelled
+        );
+        assert!("held".parse::<MeetingStatus>().is_err());
+        assert!("".parse::<JobState>().is_err());
+    }
+}
