@@ -25,7 +25,11 @@ pub async fn add_meeting(
     place: Place,
     now: DateTime<Utc>,
 ) -> Result<(i64, Vec<(crate::domain::JobKind, DateTime<Utc>)>)> {
-    let jobs = schedule::jobs_for(starts_at, cfg.offsets(council_slug));
+    let jobs = schedule::jobs_for(
+        starts_at,
+        cfg.offsets(council_slug),
+        cfg.secretariat.time_zone,
+    );
     let uid = format!(
         "{}@{}",
         Token::generate().as_str(),

@@ -501,9 +501,16 @@ impl Daemon {
             target = self.next_open_meeting(who.council_id, now).await?;
         }
         let meeting = target.as_ref().map(|m| self.meeting_view(m)).transpose()?;
-        let deadline = target.as_ref().map(|m| {
-            crate::schedule::agenda_deadline(m.starts_at, self.cfg.offsets(&m.council_slug))
-        });
+        let deadline = target
+            .as_ref()
+            .map(|m| {
+                Ok::<_, super::DaemonError>(crate::schedule::agenda_deadline(
+                    m.starts_at,
+                    self.cfg.offsets(&m.council_slug),
+                    self.tz(m)?,
+                ))
+            })
+            .transpose()?;
         let council = self.store.council(who.council_id).await?;
         let coordinators = self.store.coordinators(who.council_id).await?;
         let receipts_recent = self

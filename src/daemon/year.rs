@@ -308,7 +308,7 @@ impl Daemon {
         let now = self.clock.now();
         let mut mails = Vec::new();
         let offsets = self.cfg.offsets(&m.council_slug);
-        let deadline = schedule::agenda_deadline(m.starts_at, offsets);
+        let deadline = schedule::agenda_deadline(m.starts_at, offsets, self.tz(m)?);
         // A meeting added after its deadline (an ad-hoc meeting) gets no call: its
         // agenda is whatever is proposed before the summons.
         if m.status == crate::domain::MeetingStatus::Scheduled

@@ -6,37 +6,54 @@
 pub mod calendar;
 pub mod holidays;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::Tz;
 
 use crate::config::Offsets;
 
 use crate::domain::JobKind;
 
+/// `days` days before `t` at the same local wall-clock time (a summons for a 10:00
+/// summer meeting sent 14 days before, in winter, goes at 10:00 winter time, not
+/// 09:00). Where that local time does not exist (the clocks skip it), the same span
+/// in UTC.
+pub fn days_before(t: DateTime<Utc>, days: u32, tz: Tz) -> DateTime<Utc> {
+    let local = t.with_timezone(&tz).naive_local() - Duration::days(i64::from(days));
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|l| l.with_timezone(&Utc))
+        .unwrap_or_else(|| t - Duration::days(i64::from(days)))
+}
+
 /// The jobs a meeting starting at `starts_at` gets, with their due times.
-pub fn jobs_for(starts_at: DateTime<Utc>, offsets: Offsets) -> Vec<(JobKind, DateTime<Utc>)> {
+pub fn jobs_for(
+    starts_at: DateTime<Utc>,
+    offsets: Offsets,
+    tz: Tz,
+) -> Vec<(JobKind, DateTime<Utc>)> {
     vec![
         (
             JobKind::Call,
-            starts_at - Duration::days(i64::from(offsets.call_days_before)),
+            days_before(starts_at, offsets.call_days_before, tz),
         ),
         (
             JobKind::Summons,
-            starts_at - Duration::days(i64::from(offsets.summons_days_before)),
+            days_before(starts_at, offsets.summons_days_before, tz),
         ),
         (
             JobKind::Reminder,
-            starts_at - Duration::days(i64::from(offsets.reminder_days_before)),
+            days_before(starts_at, offsets.reminder_days_before, tz),
         ),
         (
             JobKind::Attendance,
-            starts_at - Duration::days(i64::from(offsets.attendance_days_before)),
+            days_before(starts_at, offsets.attendance_days_before, tz),
         ),
     ]
 }
 
 /// The deadline for agenda proposals for a meeting.
-pub fn agenda_deadline(starts_at: DateTime<Utc>, offsets: Offsets) -> DateTime<Utc> {
-    starts_at - Duration::days(i64::from(offsets.agenda_deadline_days_before))
+pub fn agenda_deadline(starts_at: DateTime<Utc>, offsets: Offsets, tz: Tz) -> DateTime<Utc> {
+    days_before(starts_at, offsets.agenda_deadline_days_before, tz)
 }
 
 /// Numbers for a meeting's agenda: items are numbered per council and year ("Sak
@@ -53,8 +70,13 @@ pub fn item_label(number: i64, year: i32) -> String {
 }
 
 /// The due time of one kind of job for a meeting.
-pub fn due_for(kind: JobKind, starts_at: DateTime<Utc>, offsets: Offsets) -> Option<DateTime<Utc>> {
-    jobs_for(starts_at, offsets)
+pub fn due_for(
+    kind: JobKind,
+    starts_at: DateTime<Utc>,
+    offsets: Offsets,
+    tz: Tz,
+) -> Option<DateTime<Utc>> {
+    jobs_for(starts_at, offsets, tz)
         .into_iter()
         .find(|(k, _)| *k == kind)
         .map(|(_, d)| d)
@@ -68,6 +90,29 @@ pub fn next_tick(rule: &cron::Schedule, after: DateTime<Utc>) -> Option<DateTime
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_before_keep_the_local_time_across_a_clock_change() {
+        let oslo = chrono_tz::Europe::Oslo;
+        // 10:00 summer time (08:00 UTC) on 13 April; 14 days before is winter time.
+        let start: DateTime<Utc> = "2027-04-13T08:00:00Z".parse().unwrap();
+        let before = days_before(start, 14, oslo);
+        assert_eq!(
+            before
+                .with_timezone(&oslo)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            "2027-03-30 10:00"
+        );
+        let winter: DateTime<Utc> = "2027-03-23T09:00:00Z".parse().unwrap();
+        assert_eq!(days_before(start, 21, oslo), winter);
+        // 02:30 on the night the clocks skip it: the same span in UTC.
+        let after_skip: DateTime<Utc> = "2027-03-29T00:30:00Z".parse().unwrap();
+        assert_eq!(
+            days_before(after_skip, 1, oslo),
+            after_skip - Duration::days(1)
+        );
+    }
     use std::str::FromStr;
 
     #[test]
@@ -85,14 +130,14 @@ mod tests {
     #[test]
     fn due_times() {
         let start: DateTime<Utc> = "2027-01-12T09:00:00Z".parse().unwrap();
-        let jobs = jobs_for(start, Offsets::default());
+        let jobs = jobs_for(start, Offsets::default(), chrono_tz::Europe::Oslo);
         assert_eq!(jobs[0].0, JobKind::Call);
         assert_eq!(jobs[0].1.to_rfc3339(), "2026-12-15T09:00:00+00:00");
         assert_eq!(jobs[1].1.to_rfc3339(), "2026-12-29T09:00:00+00:00");
         assert_eq!(jobs[2].1.to_rfc3339(), "2027-01-07T09:00:00+00:00");
         assert_eq!(jobs[3].1.to_rfc3339(), "2027-01-10T09:00:00+00:00");
         assert_eq!(
-            agenda_deadline(start, Offsets::default()).to_rfc3339(),
+            agenda_deadline(start, Offsets::default(), chrono_tz::Europe::Oslo).to_rfc3339(),
             "2026-12-22T09:00:00+00:00"
         );
         let rule = cron::Schedule::from_str("0 */5 * * * *").unwrap();

@@ -90,7 +90,9 @@ pub fn change_meeting(
                 status: crate::domain::MeetingStatus::Scheduled,
                 sequence,
             });
-            for (kind, due_at) in crate::schedule::jobs_for(starts_at, s.offsets) {
+            for (kind, due_at) in
+                crate::schedule::jobs_for(starts_at, s.offsets, s.meeting.time_zone)
+            {
                 if !s.done_jobs.contains(&kind) {
                     plan.changes.push(Change::ScheduleJob { kind, due_at });
                 }

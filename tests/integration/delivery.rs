@@ -59,7 +59,7 @@ fn interrupted_sends_and_a_changed_uidvalidity_lose_nothing_and_repeat_nothing()
                     place: Place { room: Some("Ullevål".into()), digital_link: None },
                     uid: format!("{}@{d}", rand::random::<u64>()),
                 },
-                &referent::schedule::jobs_for(starts, cfg.offsets("ur")),
+                &referent::schedule::jobs_for(starts, cfg.offsets("ur"), cfg.secretariat.time_zone),
                 now,
             )
             .await
