@@ -379,6 +379,8 @@ mod tests {
         // Tuesday 30 March 10:00 is 08:00 UTC: summer time (CEST, +02:00) began on
         // the 28th.
         let (starts_at, ends_at) = (t("2027-03-30T08:00:00Z"), t("2027-03-30T10:00:00Z"));
+        let o = Offsets::default();
+        let o_reminder = || o.reminder_days_before;
         let p = change_meeting(
             &snapshot(),
             MeetingChange::Move { starts_at, ends_at },
@@ -399,7 +401,13 @@ mod tests {
                 sequence: 2,
             })
         );
-        // The jobs not done yet follow the meeting; the call and the summons are done.
+        // The jobs not done yet follow the meeting at its local hour; the call and the
+        // summons are done.
+        let oslo = || chrono_tz::Europe::Oslo;
+        assert_eq!(
+            crate::schedule::days_before(starts_at, o_reminder(), oslo()),
+            t("2027-03-25T09:00:00Z")
+        );
         let jobs: Vec<(&str, DateTime<Utc>)> = p
             .changes
             .iter()
@@ -408,17 +416,17 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let o = Offsets::default();
         assert_eq!(
             jobs,
             vec![
                 (
                     "reminder",
-                    starts_at - chrono::Duration::days(i64::from(o.reminder_days_before))
+                    // 10:00 local five days before, in winter time: 09:00 UTC.
+                    crate::schedule::days_before(starts_at, o.reminder_days_before, oslo())
                 ),
                 (
                     "attendance",
-                    starts_at - chrono::Duration::days(i64::from(o.attendance_days_before))
+                    crate::schedule::days_before(starts_at, o.attendance_days_before, oslo())
                 ),
             ]
         );
