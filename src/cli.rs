@@ -431,11 +431,6 @@ async fn dispatch(
                 println!("{}", serde_json::to_string(&report)?);
                 return Ok(());
             }
-            if let Err(e) = daemon.transport.check().await {
-                tracing::warn!(
-                    "the outgoing mail server does not answer yet ({e}); mail waits in the outbox"
-                );
-            }
             let cancel = CancellationToken::new();
             let c = cancel.clone();
             tokio::spawn(async move {
