@@ -212,6 +212,11 @@ impl Daemon {
                 tracing::debug!(?pause, "sending is paused");
                 return Ok(());
             }
+            if !paced {
+                return self
+                    .dispatch_batches(transport.as_ref(), witness.as_deref(), grace, batch, report)
+                    .await;
+            }
             if let Some(at) = self.outbox.slot_after(now) {
                 if self.store.due_outbox(now, 1).await?.is_empty() {
                     return Ok(());
@@ -222,19 +227,64 @@ impl Daemon {
                     _ = tokio::time::sleep(wait) => continue,
                 }
             }
-            let claimed = self
-                .store
-                .claim_outbox(now, now + grace, if paced { 1 } else { batch })
-                .await?;
+            let claimed = self.store.claim_outbox(now, now + grace, 1).await?;
             if claimed.is_empty() {
                 return Ok(());
             }
             self.outbox.take_slot(now);
-            let results = self
+            let (results, _) = self
                 .send_claimed(transport.as_ref(), claimed, witness.as_deref())
                 .await?;
             self.record(results, grace, report).await?;
         }
+    }
+
+    /// At the server's speed: while one batch is sent, the batch before is recorded
+    /// and the next one claimed, so the database's work overlaps the network's.
+    async fn dispatch_batches(
+        &self,
+        transport: &dyn Transport,
+        witness: Option<&str>,
+        grace: chrono::Duration,
+        batch: i64,
+        report: &mut Report,
+    ) -> Result<()> {
+        let claim = |now: DateTime<Utc>| self.store.claim_outbox(now, now + grace, batch);
+        let mut claimed = claim(self.clock.now()).await?;
+        let mut previous: Option<Vec<Sent>> = None;
+        while !claimed.is_empty() {
+            let mut recorded = Report::default();
+            let ((results, halted), next) =
+                tokio::try_join!(self.send_claimed(transport, claimed, witness), async {
+                    if let Some(p) = previous.take() {
+                        self.record(p, grace, &mut recorded).await?;
+                    }
+                    let now = self.clock.now();
+                    if self.stopping.is_cancelled() || self.outbox.paused(now).is_some() {
+                        return Ok(Vec::new());
+                    }
+                    claim(now).await.map_err(super::DaemonError::from)
+                })?;
+            add(report, recorded);
+            if halted || self.stopping.is_cancelled() {
+                let ids: Vec<i64> = next.iter().map(|c| c.row.id).collect();
+                self.store.release(&ids, None, self.clock.now()).await?;
+                return self.record(results, grace, report).await;
+            }
+            claimed = next;
+            if claimed.is_empty() {
+                // The last batch; recording it may queue more (a coordinator's notice).
+                self.record(results, grace, report).await?;
+                let now = self.clock.now();
+                if self.stopping.is_cancelled() || self.outbox.paused(now).is_some() {
+                    return Ok(());
+                }
+                claimed = claim(now).await?;
+            } else {
+                previous = Some(results);
+            }
+        }
+        Ok(())
     }
 
     /// A restarted dispatcher keeps the pace: the next slot follows the last send.
@@ -258,14 +308,14 @@ impl Daemon {
     }
 
     /// Sends claimed rows over up to `connections()` sends at once, in their order.
-    /// A throttling or quota reply stops the batch; what was not tried goes back to
-    /// the queue as it was.
+    /// A throttling or quota reply stops the batch (the flag says so); what was not
+    /// tried goes back to the queue as it was.
     async fn send_claimed(
         &self,
         transport: &dyn Transport,
         claimed: Vec<Claimed>,
         witness: Option<&str>,
-    ) -> Result<Vec<Sent>> {
+    ) -> Result<(Vec<Sent>, bool)> {
         let workers = transport.connections().clamp(1, claimed.len().max(1));
         let queue = Mutex::new(VecDeque::from(claimed));
         let halt = AtomicBool::new(false);
@@ -303,7 +353,7 @@ impl Daemon {
             .map(|q| q.into_iter().map(|c| c.row.id).collect())
             .unwrap_or_default();
         self.store.release(&untried, None, self.clock.now()).await?;
-        Ok(results)
+        Ok((results, halt.load(Ordering::Relaxed)))
     }
 
     /// Writes what became of each row: sent ones in one transaction first (what
@@ -409,6 +459,12 @@ impl Daemon {
         self.outbox.transport.close().await;
         Ok(())
     }
+}
+
+fn add(report: &mut Report, more: Report) {
+    report.sent += more.sent;
+    report.retried += more.retried;
+    report.failed += more.failed;
 }
 
 /// 30 s, 1 min, 2 min … capped at an hour, with jitter so many failures do not retry
