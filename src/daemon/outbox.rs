@@ -224,9 +224,14 @@ impl Daemon {
                 let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
                 tokio::select! {
                     _ = self.stopping.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(wait) => continue,
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
+            // The slot has come: the send goes now, even on a clock that did not move.
+            let now = self
+                .clock
+                .now()
+                .max(self.outbox.slot_after(now).unwrap_or(now));
             let claimed = self.store.claim_outbox(now, now + grace, 1).await?;
             if claimed.is_empty() {
                 return Ok(());
@@ -459,6 +464,114 @@ impl Daemon {
         self.outbox.transport.close().await;
         Ok(())
     }
+}
+
+/// How far the outbox has come, for `referent outbox`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Progress {
+    /// Per kind, in sending order.
+    pub kinds: Vec<KindProgress>,
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    /// Messages a minute the estimate assumes: the configured pace, else what was
+    /// reached in the last ten minutes; `None` when neither is known.
+    pub per_minute: Option<f64>,
+    /// Sending paused for a quota, until then, and the server's reply.
+    pub paused_until: Option<(DateTime<Utc>, String)>,
+    /// When the last queued message should be gone.
+    pub done_by: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KindProgress {
+    pub kind: String,
+    /// Waiting or being sent.
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    /// When its last queued message should be gone (it waits for those before it).
+    pub done_by: Option<DateTime<Utc>>,
+}
+
+/// Counts per kind and the expected finish from the pace: each kind waits for the
+/// kinds sent before it (one-person mail first, then oldest first).
+pub async fn progress(
+    store: &crate::store::Store,
+    pacing: Pacing,
+    now: DateTime<Utc>,
+) -> Result<Progress> {
+    let mut kinds: Vec<KindProgress> = Vec::new();
+    for c in store.outbox_counts().await? {
+        let i = match kinds.iter().position(|k| k.kind == c.kind) {
+            Some(i) => i,
+            None => {
+                kinds.push(KindProgress {
+                    kind: c.kind.clone(),
+                    queued: 0,
+                    sent: 0,
+                    failed: 0,
+                    done_by: None,
+                });
+                kinds.len() - 1
+            }
+        };
+        if let Some(k) = kinds.get_mut(i) {
+            match c.state.as_str() {
+                "sent" => k.sent += c.count,
+                "failed" => k.failed += c.count,
+                _ => k.queued += c.count,
+            }
+        }
+    }
+    let per_minute = match pacing.max_per_minute {
+        Some(n) => Some(f64::from(n)),
+        None => {
+            let recent = store
+                .count_sent_since(now - chrono::Duration::minutes(10))
+                .await?;
+            (recent > 0).then(|| recent as f64 / 10.0)
+        }
+    };
+    // A quota pause shows in the audit log; it is over once something was sent after it.
+    let last_sent = store.last_sent_at().await?;
+    let paused_until = store
+        .events(None)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "sending_paused")
+        .filter(|e| last_sent.is_none_or(|s| s <= e.at))
+        .and_then(|e| {
+            let rest = e.detail.strip_prefix("sending paused until ")?;
+            let (until, why) = rest.split_once(": ")?;
+            let until = crate::store::parse_ts(until).ok()?;
+            (until > now).then(|| (until, why.to_string()))
+        });
+    let start = paused_until.as_ref().map_or(now, |(u, _)| *u);
+    let mut before = 0i64;
+    for k in kinds.iter_mut() {
+        before += k.queued;
+        if k.queued > 0 {
+            k.done_by = per_minute.map(|r| start + minutes(before as f64 / r));
+        }
+    }
+    let queued: i64 = kinds.iter().map(|k| k.queued).sum();
+    Ok(Progress {
+        queued,
+        sent: kinds.iter().map(|k| k.sent).sum(),
+        failed: kinds.iter().map(|k| k.failed).sum(),
+        done_by: (queued > 0)
+            .then(|| per_minute.map(|r| start + minutes(queued as f64 / r)))
+            .flatten(),
+        per_minute,
+        paused_until,
+        kinds,
+    })
+}
+
+fn minutes(m: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((m * 60_000.0).clamp(0.0, 1e15) as i64)
 }
 
 fn add(report: &mut Report, more: Report) {

@@ -494,3 +494,56 @@ async fn the_pace_spaces_sends_evenly_and_one_person_mail_overtakes() {
         ["s0@x.no", "s1@x.no", "s2@x.no", "r0@x.no", "s3@x.no", "s4@x.no"]
     );
 }
+
+#[tokio::test]
+async fn progress_counts_per_kind_and_finishes_at_the_pace() {
+    // A summons to 400 members at Microsoft 365's 30 a minute: about 14 minutes.
+    let s = setup(StubTransport::new().with_witness()).await;
+    let mut mails: Vec<_> = (0..400)
+        .map(|i| mail(&format!("s{i}"), "summons", &format!("m{i}@x.no")))
+        .collect();
+    mails.push(mail("r0", "receipt", "r0@x.no"));
+    mails.push(mail("r1", "receipt", "r1@x.no"));
+    s.queue(&mails).await;
+    let now = t0();
+    let pacing = Pacing {
+        max_per_minute: Some(30),
+        quota_pause: Duration::from_secs(3600),
+    };
+    let p = progress(&s.daemon.store, pacing, now).await.unwrap();
+    assert_eq!((p.queued, p.sent, p.failed), (402, 0, 0));
+    let kinds: Vec<(&str, i64)> = p
+        .kinds
+        .iter()
+        .map(|k| (k.kind.as_str(), k.queued))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("receipt", 2), ("summons", 400)],
+        "in sending order"
+    );
+    assert_eq!(p.kinds[0].done_by, Some(now + chrono::Duration::seconds(4)));
+    assert_eq!(p.done_by, Some(now + chrono::Duration::seconds(804)));
+    assert!(p.done_by.unwrap() - now < chrono::Duration::minutes(14));
+
+    // One goes (the first receipt), then the quota runs out; a look 3 s later sends
+    // nothing, and the estimate starts when the pause ends.
+    s.stub.script([
+        Ok(()),
+        Err(SendError::reply(
+            Stage::Content,
+            554,
+            "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
+        )),
+    ]);
+    s.dispatch().await;
+    s.clock.advance(chrono::Duration::seconds(3));
+    s.dispatch().await;
+    let later = t0() + chrono::Duration::seconds(3);
+    let p = progress(&s.daemon.store, pacing, later).await.unwrap();
+    assert_eq!((p.queued, p.sent), (401, 1));
+    let (until, why) = p.paused_until.clone().unwrap();
+    assert_eq!(until, t0() + chrono::Duration::hours(1));
+    assert!(why.starts_with("554 5.2.0"), "{why}");
+    assert_eq!(p.done_by, Some(until + chrono::Duration::seconds(802)));
+}
