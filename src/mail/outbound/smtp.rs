@@ -20,6 +20,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -57,6 +58,9 @@ pub struct SmtpTransport {
     idle: Mutex<Vec<Connection>>,
     /// One permit per connection that may be open.
     slots: Semaphore,
+    /// Connections open now, and opened in all.
+    live: AtomicUsize,
+    opened: AtomicU64,
 }
 
 impl SmtpTransport {
@@ -80,11 +84,23 @@ impl SmtpTransport {
             tls_config: Arc::new(tls_config),
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(connections),
+            live: AtomicUsize::new(0),
+            opened: AtomicU64::new(0),
         })
     }
 
     fn server(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    /// Connections opened since the start (for tests and the log).
+    pub fn connections_opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    fn drop_connection(&self, conn: Connection) {
+        drop(conn);
+        self.live.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn take_idle(&self) -> Option<Connection> {
@@ -98,8 +114,23 @@ impl SmtpTransport {
     }
 
     /// Opens, greets, secures and logs in. The flag says whether the failure needs a
-    /// person (see [`CheckError::fatal`]).
+    /// person (see [`CheckError::fatal`]). Counted in `live` from the first moment, so
+    /// a refusal of another connection meanwhile is known to be one too many.
     async fn connect(&self) -> Result<Connection, (SendError, bool)> {
+        self.live.fetch_add(1, Ordering::Relaxed);
+        let r = self.open_connection().await;
+        match &r {
+            Ok(_) => {
+                self.opened.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.live.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        r
+    }
+
+    async fn open_connection(&self) -> Result<Connection, (SendError, bool)> {
         let server = self.server();
         let refused = |e: String| {
             (
@@ -224,10 +255,13 @@ impl SmtpTransport {
                     // The server closed the connection while it was idle (its timeout,
                     // a restart): nothing of this message was taken. Once more, new.
                     tracing::debug!(error = %f.error, "a kept SMTP connection was closed; reconnecting");
+                    self.drop_connection(conn);
                 }
                 Err(f) => {
                     if f.keep {
                         self.put_back(conn);
+                    } else {
+                        self.drop_connection(conn);
                     }
                     return Err(f.error);
                 }
@@ -242,6 +276,8 @@ impl SmtpTransport {
             Err(f) => {
                 if f.keep {
                     self.put_back(conn);
+                } else {
+                    self.drop_connection(conn);
                 }
                 Err(f.error)
             }
@@ -252,14 +288,31 @@ impl SmtpTransport {
 impl Transport for SmtpTransport {
     fn send<'a>(&'a self, mail: Outgoing<'a>) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            let _slot = self.slots.acquire().await.map_err(|_| {
-                SendError::local(
-                    Stage::Connect,
-                    Verdict::Throttled,
-                    "the SMTP transport is closed",
-                )
-            })?;
-            self.send_on(&mail).await
+            loop {
+                let slot = self.slots.acquire().await.map_err(|_| {
+                    SendError::local(
+                        Stage::Connect,
+                        Verdict::Throttled,
+                        "the SMTP transport is closed",
+                    )
+                })?;
+                match self.send_on(&mail).await {
+                    // The server refused one connection more than it allows (Microsoft
+                    // 365: `432 4.3.2` for a 4th) while others are open: from now on one
+                    // fewer, and this message waits for one of those.
+                    Err(e)
+                        if over_connection_limit(&e) && self.live.load(Ordering::Relaxed) > 0 =>
+                    {
+                        slot.forget();
+                        tracing::warn!(
+                            server = %self.server(),
+                            error = %e,
+                            "the server refused one more connection; using one fewer (lower [smtp] max_connections to match)"
+                        );
+                    }
+                    r => return r,
+                }
+            }
         })
     }
 
@@ -303,9 +356,27 @@ impl Transport for SmtpTransport {
         Box::pin(async move {
             while let Some(mut conn) = self.take_idle() {
                 conn.quit().await;
+                self.live.fetch_sub(1, Ordering::Relaxed);
             }
         })
     }
+}
+
+/// A refusal of one connection more than the server allows, rather than of all.
+fn over_connection_limit(e: &SendError) -> bool {
+    let t = e.text.to_ascii_lowercase();
+    e.stage == Stage::Connect
+        && e.code.is_some_and(|c| (400..500).contains(&c))
+        && (e.code == Some(432)
+            || e.enhanced.as_deref() == Some("4.3.2")
+            || [
+                "too many connections",
+                "concurrent connections",
+                "connection limit",
+                "thread limit",
+            ]
+            .iter()
+            .any(|w| t.contains(w)))
 }
 
 /// The name we give in EHLO: the host's name when it is a domain, else our address
@@ -740,7 +811,12 @@ impl Connection {
                     .read_reply(COMMAND_TIMEOUT)
                     .await
                     .map_err(|e| Failure::io(Stage::Mail, e, replies.is_empty()))?;
+                // 421: the server closes the connection; no more replies come.
+                let closing = r.code == 421;
                 replies.push((*cmd, r));
+                if closing {
+                    break;
+                }
             }
         } else {
             // One command, one reply; a refusal (other than of a copy) ends it.
@@ -754,7 +830,7 @@ impl Connection {
                     .read_reply(COMMAND_TIMEOUT)
                     .await
                     .map_err(|e| Failure::io(Stage::Mail, e, first))?;
-                let stop = !r.positive() && *cmd != Cmd::Copy;
+                let stop = !r.positive() && (*cmd != Cmd::Copy || r.code == 421);
                 replies.push((*cmd, r));
                 if stop {
                     break;
