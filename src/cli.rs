@@ -162,10 +162,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Mail sent and waiting to be sent.
+    /// Mail sent and waiting to be sent: per kind what is queued, sent and failed, and
+    /// when the queue should be done at the pace; then what waits or failed, and why.
     Outbox {
+        /// Every row, as JSON.
         #[arg(long)]
         json: bool,
+        /// List sent rows too.
+        #[arg(long)]
+        all: bool,
     },
     /// The wording of every mail: check a folder of your own templates, or show one
     /// kind rendered with example data.
@@ -561,11 +566,6 @@ async fn dispatch(
                 outln!("{}", serde_json::to_string(&report)?);
                 return Ok(());
             }
-            if let Err(e) = daemon.transport.check().await {
-                tracing::warn!(
-                    "the outgoing mail server does not answer yet ({e}); mail waits in the outbox"
-                );
-            }
             let cancel = CancellationToken::new();
             let c = cancel.clone();
             tokio::spawn(async move {
@@ -616,22 +616,66 @@ async fn dispatch(
             }
             Ok(())
         }
-        Command::Outbox { json } => {
+        Command::Outbox { json, all } => {
             let rows = store.outbox().await?;
             if *json {
                 outln!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                for r in rows {
-                    outln!(
-                        "{:>5} {:<8} {:<9} {:<32} attempts={} {}",
-                        r.id,
-                        r.state,
-                        r.kind,
-                        r.recipient,
-                        r.attempts,
-                        r.last_error.unwrap_or_default()
-                    );
+                return Ok(());
+            }
+            let pacing = crate::daemon::outbox::Pacing::from_config(&cfg);
+            let p = crate::daemon::outbox::progress(&store, pacing, now).await?;
+            let tz = cfg.secretariat.time_zone;
+            let when = |t: Option<DateTime<Utc>>| match t {
+                Some(t) => format!(
+                    "{} (in {} min)",
+                    t.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                    (t - now).num_minutes().max(0)
+                ),
+                None => String::new(),
+            };
+            let line = |kind: &str, q: i64, s: i64, f: i64, done: Option<DateTime<Utc>>| {
+                let l = format!("{kind:<16} {q:>7} {s:>7} {f:>7}  {}", when(done));
+                outln!("{}", l.trim_end());
+            };
+            outln!(
+                "{:<16} {:>7} {:>7} {:>7}  done by",
+                "kind",
+                "queued",
+                "sent",
+                "failed"
+            );
+            for k in &p.kinds {
+                line(&k.kind, k.queued, k.sent, k.failed, k.done_by);
+            }
+            line("total", p.queued, p.sent, p.failed, p.done_by);
+            match (p.queued, p.per_minute, pacing.max_per_minute) {
+                (0, ..) => {}
+                (_, Some(_), Some(n)) => outln!("pace: {n} a minute ([smtp] max_per_minute)"),
+                (_, Some(r), None) => outln!("pace: {r:.1} a minute (the last ten minutes)"),
+                (_, None, _) => {
+                    outln!("pace: not known yet (nothing sent in the last ten minutes)")
                 }
+            }
+            if let Some((until, why)) = &p.paused_until {
+                println!(
+                    "sending paused until {}: {why}",
+                    until.with_timezone(&tz).format("%Y-%m-%d %H:%M")
+                );
+            }
+            let listed: Vec<_> = rows.iter().filter(|r| *all || r.state != "sent").collect();
+            if !listed.is_empty() {
+                println!();
+            }
+            for r in listed {
+                println!(
+                    "{:>5} {:<8} {:<9} {:<32} attempts={} {}",
+                    r.id,
+                    r.state,
+                    r.kind,
+                    r.recipient,
+                    r.attempts,
+                    r.last_error.as_deref().unwrap_or_default()
+                );
             }
             Ok(())
         }

@@ -85,6 +85,14 @@ pub struct SmtpFile {
     /// Send every message also to the mailbox's own `+sent` address, which confirms
     /// delivery to the server after a crash (default: true).
     pub copy_to_mailbox: Option<bool>,
+    /// Connections open at once (default 2; Microsoft 365 allows 3).
+    pub max_connections: Option<usize>,
+    /// Messages a minute at most, evenly spaced (default: no limit; the server's
+    /// throttling replies pace it). Microsoft 365: 30.
+    pub max_per_minute: Option<u32>,
+    /// How long all sending pauses when the server says a sending quota is used up
+    /// (default 3600 seconds).
+    pub quota_pause_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +261,9 @@ pub struct SmtpConfig {
     pub tls: Tls,
     pub credentials: Option<(String, String)>,
     pub copy_to_mailbox: bool,
+    pub max_connections: usize,
+    pub max_per_minute: Option<u32>,
+    pub quota_pause: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -353,6 +364,8 @@ pub struct Config {
 }
 
 pub const DEFAULT_DATA_DIR: &str = "referent-data";
+/// SMTP connections open at once unless `[smtp] max_connections` says otherwise.
+pub const DEFAULT_SMTP_CONNECTIONS: usize = 2;
 
 impl Config {
     /// Loads and validates a file, with secrets from the environment taking precedence.
@@ -518,6 +531,18 @@ impl Config {
                         return Err(invalid("[smtp] password is set but no user".into()))
                     }
                 };
+                if s.max_connections == Some(0) {
+                    return Err(invalid("[smtp] max_connections must be at least 1".into()));
+                }
+                if s.max_per_minute == Some(0) {
+                    return Err(invalid(
+                        "[smtp] max_per_minute must be at least 1 (leave it out for no limit)"
+                            .into(),
+                    ));
+                }
+                if s.quota_pause_secs == Some(0) {
+                    return Err(invalid("[smtp] quota_pause_secs must be at least 1".into()));
+                }
                 OutboundConfig::Smtp(SmtpConfig {
                     port: s.port.unwrap_or(match s.tls {
                         Tls::Tls => 465,
@@ -528,6 +553,9 @@ impl Config {
                     tls: s.tls,
                     credentials,
                     copy_to_mailbox: s.copy_to_mailbox.unwrap_or(true),
+                    max_connections: s.max_connections.unwrap_or(DEFAULT_SMTP_CONNECTIONS),
+                    max_per_minute: s.max_per_minute,
+                    quota_pause: Duration::from_secs(s.quota_pause_secs.unwrap_or(3600)),
                 })
             }
         };
@@ -684,7 +712,11 @@ mod tests {
         .unwrap();
         assert_eq!(c.secretariat.address, "referent@example.no");
         assert!(matches!(c.mailbox, MailboxConfig::Imap(ref i) if i.port == 993 && i.idle));
-        assert!(matches!(c.outbound, OutboundConfig::Smtp(ref s) if s.port == 587));
+        assert!(
+            matches!(c.outbound, OutboundConfig::Smtp(ref s) if s.port == 587
+            && s.max_connections == 2 && s.max_per_minute.is_none()
+            && s.quota_pause == Duration::from_secs(3600))
+        );
         assert_eq!(c.offsets("utdanningsradet").summons_days_before, 21);
         assert_eq!(c.offsets("utdanningsradet").reminder_days_before, 5);
         assert_eq!(c.offsets("other").summons_days_before, 14);
@@ -730,6 +762,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("password"), "{e}");
+        let smtp = "[smtp]\nhost = \"h\"\ntls = \"none\"\n";
+        let c = parse(&format!(
+            "{base}{smtp}max_connections = 3\nmax_per_minute = 30\n"
+        ))
+        .unwrap();
+        assert!(matches!(c.outbound, OutboundConfig::Smtp(ref s)
+            if s.max_connections == 3 && s.max_per_minute == Some(30)));
+        let e = parse(&format!("{base}{smtp}max_per_minute = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_per_minute"), "{e}");
+        let e = parse(&format!("{base}{smtp}max_conections = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_conections"), "{e}");
         let e = parse(&format!("{base}[defaults]\nreminder_days_before = 20\n"))
             .unwrap_err()
             .to_string();

@@ -22,7 +22,7 @@ use crate::mail::compose::{self, token_in_message_id, Draft};
 use crate::mail::inbound::{
     self, imap::ImapSource, maildir::MaildirSource, MailSource, RawMessage,
 };
-use crate::mail::outbound::Transport;
+use crate::mail::outbound::{self, Transport};
 use crate::render::{self, MeetingText, Renderer};
 use crate::schedule;
 use crate::store::{
@@ -41,6 +41,7 @@ mod jobs;
 mod lease;
 mod meeting;
 mod minutes;
+pub mod outbox;
 mod receiving;
 mod replies;
 mod trusted;
@@ -68,8 +69,6 @@ pub enum DaemonError {
 
 pub type Result<T> = std::result::Result<T, DaemonError>;
 
-/// Retries of a message that a server keeps refusing with 4xx, before it is marked failed.
-const MAX_ATTEMPTS: i64 = 12;
 /// Tries at acting on one inbound message before it is quarantined.
 const MAX_TRIES: i64 = 3;
 /// Inbound messages taken per pass.
@@ -110,7 +109,8 @@ pub struct Daemon {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub renderer: Renderer,
-    pub transport: Transport,
+    /// How mail leaves, and at what pace (`daemon/outbox.rs`).
+    pub outbox: outbox::Outbox,
     pub limits: Limits,
     /// Cancelled when the daemon stops: batch loops look at it between messages, so a
     /// stop finishes the message in flight and leaves the rest for the next start.
@@ -139,8 +139,19 @@ pub fn dedup_key(raw: &[u8], message_id: Option<&str>) -> (String, String) {
 impl Daemon {
     /// Opens the adapters and checks what can be checked before the loop starts.
     pub async fn new(cfg: Config, store: Store, clock: Arc<dyn Clock>) -> Result<Daemon> {
+        let transport = outbound::open(&cfg.outbound)?;
+        Self::with_transport(cfg, store, clock, transport)
+    }
+
+    /// Like [`Daemon::new`], with a transport of the caller's (a stub in tests).
+    pub fn with_transport(
+        cfg: Config,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Daemon> {
         let renderer = Renderer::with_overrides(cfg.templates_dir.as_deref())?;
-        let transport = Transport::open(&cfg.outbound)?;
+        let outbox = outbox::Outbox::new(transport, outbox::Pacing::from_config(&cfg));
         let limits = Limits {
             max_bytes: cfg.max_message_bytes,
             ..Limits::default()
@@ -150,7 +161,7 @@ impl Daemon {
             store,
             clock,
             renderer,
-            transport,
+            outbox,
             limits,
             stopping: CancellationToken::new(),
         })
@@ -209,90 +220,6 @@ impl Daemon {
         Ok(())
     }
 
-    // ----- outbox ---------------------------------------------------------------------------
-
-    /// Sends everything that is due; 4xx and connection errors are retried later with
-    /// backoff, 5xx marks the row failed with the server's reason.
-    ///
-    /// A row is `sending` while it is tried. A crash then leaves it `sending`; with SMTP
-    /// every message also goes to the mailbox's `+sent` address in the same transaction,
-    /// and that copy coming back confirms the row (see `act`). Only a row whose copy has
-    /// not come back within `send_confirm` is sent again.
-    pub async fn dispatch(&self, report: &mut Report) -> Result<()> {
-        let requeued = self.store.requeue_unconfirmed(self.clock.now()).await?;
-        if requeued > 0 {
-            tracing::warn!(
-                count = requeued,
-                "sends interrupted earlier were not confirmed; sending them again"
-            );
-        }
-        let witness = match &self.cfg.outbound {
-            crate::config::OutboundConfig::Smtp(s) if s.copy_to_mailbox => {
-                Some(self.cfg.secretariat.copy_address())
-            }
-            _ => None,
-        };
-        let grace = match witness {
-            Some(_) => chrono::Duration::from_std(self.cfg.send_confirm)
-                .unwrap_or(chrono::Duration::minutes(10)),
-            // A Maildir write is idempotent (same file name): retry at once.
-            None => chrono::Duration::zero(),
-        };
-        loop {
-            let now = self.clock.now();
-            let rows = self.store.due_outbox(now, 50).await?;
-            if rows.is_empty() {
-                return Ok(());
-            }
-            for row in rows {
-                if self.stopping.is_cancelled() {
-                    return Ok(());
-                }
-                if !self.store.begin_send(row.id, now + grace).await? {
-                    continue;
-                }
-                let raw = self.store.outbox_raw(row.id).await?;
-                let unique = format!("{}.R{}.referent", row.created_at.timestamp(), row.id);
-                match self
-                    .transport
-                    .send(
-                        &row.envelope_from,
-                        &row.recipient,
-                        &raw,
-                        &unique,
-                        witness.as_deref(),
-                    )
-                    .await
-                {
-                    Ok(()) => {
-                        self.store.mark_sent(row.id, self.clock.now()).await?;
-                        report.sent += 1;
-                        tracing::info!(outbox = row.id, kind = %row.kind, to = %row.recipient, "sent");
-                    }
-                    Err(e) if e.transient && row.attempts + 1 < MAX_ATTEMPTS => {
-                        let delay = retry_delay(row.attempts);
-                        self.store
-                            .mark_retry(row.id, &e.message, self.clock.now() + delay)
-                            .await?;
-                        report.retried += 1;
-                        tracing::warn!(outbox = row.id, to = %row.recipient, error = %e, "send failed; will retry");
-                    }
-                    Err(e) => {
-                        let now = self.clock.now();
-                        self.store.mark_failed(row.id, &e.message, now).await?;
-                        report.failed += 1;
-                        tracing::error!(outbox = row.id, to = %row.recipient, error = %e, "send failed for good");
-                        // Refused at submission: the coordinators hear of it as of a
-                        // bounce, and the address is marked failing.
-                        if let Err(err) = self.submission_refused(&row, &e.message).await {
-                            tracing::error!(outbox = row.id, error = %err, "cannot tell the coordinators about the refused mail");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// One full pass: inbound, scheduled jobs, outbox. What `run --once` does.
     pub async fn run_once(&self) -> Result<Report> {
         let mut report = Report::default();
@@ -320,6 +247,18 @@ impl Daemon {
     /// Runs until `cancel` fires: three named tasks (inbound, scheduler, dispatcher),
     /// each joined on shutdown.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) -> Result<()> {
+        // The way out is checked first: a refused login or a certificate that does
+        // not verify needs a person; a server that is down only delays the mail.
+        let transport = &self.outbox.transport;
+        match transport.check().await {
+            Ok(()) => tracing::info!(transport = %transport.describe(), "outgoing mail ready"),
+            Err(e) if e.fatal => {
+                return Err(DaemonError::Refused(format!("cannot send mail: {e}")));
+            }
+            Err(e) => tracing::warn!(
+                "the outgoing mail server does not answer yet ({e}); mail waits in the outbox"
+            ),
+        }
         let wake = Arc::new(Notify::new());
         {
             let (c, s) = (cancel.clone(), self.stopping.clone());
@@ -445,30 +384,6 @@ impl Daemon {
             }
         }
     }
-
-    async fn dispatcher_task(&self, cancel: CancellationToken, wake: Arc<Notify>) -> Result<()> {
-        loop {
-            let mut report = Report::default();
-            if let Err(e) = self.dispatch(&mut report).await {
-                tracing::error!(error = %e, "dispatch failed; trying again shortly");
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return Ok(()),
-                _ = wake.notified() => {}
-                // Retries become due without anyone waking us.
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            }
-        }
-    }
-}
-
-/// 30 s, 1 min, 2 min … capped at an hour, with jitter so many failures do not retry
-/// in lockstep.
-fn retry_delay(attempts: i64) -> chrono::Duration {
-    let base = 30i64 << attempts.clamp(0, 7);
-    let capped = base.min(3600);
-    let jitter = (rand::random::<u64>() % (capped as u64 / 4 + 1)) as i64;
-    chrono::Duration::seconds(capped + jitter)
 }
 
 #[cfg(test)]

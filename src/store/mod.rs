@@ -3,6 +3,7 @@
 //! the same code and the same tests.
 
 mod lease;
+mod outbox;
 mod rows;
 mod year;
 
@@ -13,6 +14,8 @@ use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+use outbox::enqueue;
+pub use outbox::*;
 pub use rows::*;
 pub use year::*;
 
@@ -819,120 +822,6 @@ impl Store {
         Ok(())
     }
 
-    // ----- outbox -------------------------------------------------------------------------
-
-    /// Rows ready to send at `now`, oldest first.
-    pub async fn due_outbox(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>> {
-        let rows = sqlx::query(&format!(
-            "{OUTBOX_SELECT} WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
-        ))
-        .bind(ts(now))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(OutboxRow::from_row).collect()
-    }
-
-    pub async fn outbox(&self) -> Result<Vec<OutboxRow>> {
-        let rows = sqlx::query(&format!("{OUTBOX_SELECT} ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(OutboxRow::from_row).collect()
-    }
-
-    pub async fn outbox_raw(&self, id: i64) -> Result<Vec<u8>> {
-        let row = sqlx::query("SELECT raw FROM outbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("no outbox row {id}")))?;
-        Ok(row.try_get(0)?)
-    }
-
-    pub async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-            .bind(ts(now))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Claims a row for sending: `sending` until `until`. Returns false when another
-    /// sender has it.
-    pub async fn begin_send(&self, id: i64, until: DateTime<Utc>) -> Result<bool> {
-        let r = sqlx::query("UPDATE outbox SET state = 'sending', next_attempt_at = $1 WHERE id = $2 AND state = 'pending'")
-            .bind(ts(until))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Our copy of a sent message came back: the server took it. Confirms a row left
-    /// `sending` by a crash, so it is not sent twice.
-    pub async fn confirm_sent(&self, message_id: &str, now: DateTime<Utc>) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE outbox SET state = 'sent', sent_at = COALESCE(sent_at, $1), last_error = NULL
-             WHERE message_id = $2 AND state IN ('sending', 'pending')",
-        )
-        .bind(ts(now))
-        .bind(message_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    /// Rows whose send was interrupted and whose copy did not come back in time: they
-    /// go back to the queue.
-    pub async fn requeue_unconfirmed(&self, now: DateTime<Utc>) -> Result<u64> {
-        let r = sqlx::query(
-            "UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND next_attempt_at <= $1",
-        )
-        .bind(ts(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected())
-    }
-
-    pub async fn mark_retry(&self, id: i64, error: &str, next: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE outbox SET state = 'pending', attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3")
-            .bind(error)
-            .bind(ts(next))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3")
-            .bind(error)
-            .bind(ts(now))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// How many mails of a kind went (or will go) to an address since a time.
-    pub async fn count_recent(
-        &self,
-        recipient: &str,
-        kind: &str,
-        since: DateTime<Utc>,
-    ) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND kind = $2 AND created_at >= $3",
-        )
-        .bind(recipient)
-        .bind(kind)
-        .bind(ts(since))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get(0)?)
-    }
-
     // ----- keys and attempts ----------------------------------------------------------------
 
     /// A personal key, by its text.
@@ -1110,48 +999,6 @@ impl Store {
         };
         rows.iter().map(Event::from_row).collect()
     }
-}
-
-async fn enqueue(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    mail: &OutgoingMail,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let inserted = sqlx::query(
-        "INSERT INTO outbox (effect_key, message_id, kind, recipient, envelope_from, raw, meeting_id, invitation_id, inbound_id,
-                             state, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10)
-         ON CONFLICT (effect_key) DO NOTHING",
-    )
-    .bind(&mail.effect_key)
-    .bind(&mail.message_id)
-    .bind(&mail.kind)
-    .bind(&mail.recipient)
-    .bind(&mail.envelope_from)
-    .bind(mail.raw.clone())
-    .bind(mail.meeting_id)
-    .bind(mail.invitation_id)
-    .bind(mail.inbound_id)
-    .bind(ts(now))
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    // The key goes with its mail: a mail written once gives its key once.
-    if let (1, Some(g)) = (inserted, &mail.grant) {
-        sqlx::query(
-            "INSERT INTO keys (key, address, purpose, ref, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&g.key)
-        .bind(&g.address)
-        .bind(&g.purpose)
-        .bind(&g.reference)
-        .bind(ts(now))
-        .bind(g.expires_at.map(ts))
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
 
 async fn insert_event(

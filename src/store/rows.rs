@@ -281,49 +281,6 @@ impl InboundSummary {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct OutboxRow {
-    pub id: i64,
-    pub effect_key: String,
-    pub message_id: String,
-    pub kind: String,
-    pub recipient: String,
-    pub envelope_from: String,
-    pub meeting_id: Option<i64>,
-    pub invitation_id: Option<i64>,
-    pub state: String,
-    pub attempts: i64,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-pub(super) const OUTBOX_SELECT: &str =
-    "SELECT id, effect_key, message_id, kind, recipient, envelope_from, meeting_id, invitation_id, state, attempts,
-            next_attempt_at, last_error, sent_at, created_at FROM outbox";
-
-impl OutboxRow {
-    pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
-        Ok(OutboxRow {
-            id: r.try_get(0)?,
-            effect_key: r.try_get(1)?,
-            message_id: r.try_get(2)?,
-            kind: r.try_get(3)?,
-            recipient: r.try_get(4)?,
-            envelope_from: r.try_get(5)?,
-            meeting_id: r.try_get(6)?,
-            invitation_id: r.try_get(7)?,
-            state: r.try_get(8)?,
-            attempts: r.try_get(9)?,
-            next_attempt_at: parse_ts(&r.try_get::<String, _>(10)?)?,
-            last_error: r.try_get(11)?,
-            sent_at: opt_ts(r.try_get(12)?)?,
-            created_at: parse_ts(&r.try_get::<String, _>(13)?)?,
-        })
-    }
-}
-
 /// An audit record: who caused what, and from which message.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

@@ -15,6 +15,7 @@ mod delivery;
 mod e2e;
 mod e2e_more;
 mod golden;
+mod outbound;
 mod outgoing;
 mod robustness;
 mod store;

@@ -264,6 +264,7 @@ async fn suite(store: Store) {
         1
     );
     keys(&store, now).await;
+    queue(&store, now).await;
     year(&store, c, m, now).await;
     lease(&store, now).await;
 }
@@ -302,6 +303,115 @@ async fn lease(store: &Store, now: DateTime<Utc>) {
         .await
         .expect("release");
     assert!(take("a", now + s(18)).await, "released: taken at once");
+}
+
+/// The sending order: one-person mail before bulk, oldest first within each; a claim
+/// takes rows in that order, a release puts them back in their place, and a batch is
+/// marked sent at once.
+async fn queue(store: &Store, now: DateTime<Utc>) {
+    // What the suite queued before stays out of the way, and is put back at the end.
+    let until = now + Duration::minutes(10);
+    let before: Vec<i64> = store
+        .claim_outbox(now, until, 1000)
+        .await
+        .expect("claim")
+        .iter()
+        .map(|c| c.row.id)
+        .collect();
+    let kinds = ["summons", "summons", "receipt", "reminder", "question"];
+    let mails: Vec<OutgoingMail> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| OutgoingMail {
+            kind: (*kind).into(),
+            ..mail(&format!("queue:{i}"), &format!("q{i}@council.no"))
+        })
+        .collect();
+    store.commit(&[], &mails, &[], now).await.expect("queue");
+    let order = |rows: &[OutboxRow]| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.effect_key.starts_with("queue:"))
+            .map(|r| r.effect_key.clone())
+            .collect()
+    };
+    let due = store.due_outbox(now, 100).await.expect("due");
+    assert_eq!(
+        order(&due),
+        ["queue:2", "queue:4", "queue:0", "queue:1", "queue:3"],
+        "receipts and questions first, then the summons and the reminder, each oldest first"
+    );
+    assert_eq!(
+        due.iter().find(|r| r.kind == "summons").map(|r| r.priority),
+        Some(1)
+    );
+
+    let first = store.claim_outbox(now, until, 3).await.expect("claim");
+    let first_keys: Vec<String> = first.iter().map(|c| c.row.effect_key.clone()).collect();
+    assert_eq!(first_keys, ["queue:2", "queue:4", "queue:0"]);
+    assert!(first
+        .iter()
+        .all(|c| c.row.state == "sending" && c.raw == b"Subject: x\r\n\r\nbody"));
+    // Claimed rows are nobody else's.
+    let rest = store
+        .claim_outbox(now, until, 10)
+        .await
+        .expect("claim rest");
+    assert_eq!(
+        rest.iter()
+            .map(|c| c.row.effect_key.as_str())
+            .collect::<Vec<_>>(),
+        ["queue:1", "queue:3"]
+    );
+    // The receipt goes; the question and the first summons are put back (a pause),
+    // and with the rest they come out again in the same order.
+    let ids = |c: &[Claimed]| c.iter().map(|c| c.row.id).collect::<Vec<_>>();
+    store
+        .mark_sent_many(&ids(&first[..1]), now)
+        .await
+        .expect("sent");
+    store
+        .release(&ids(&first[1..]), Some("421 4.7.0 slow down"), now)
+        .await
+        .expect("release");
+    store
+        .release(&ids(&rest), None, now)
+        .await
+        .expect("release");
+    let again = store.due_outbox(now, 100).await.expect("due");
+    assert_eq!(order(&again), ["queue:4", "queue:0", "queue:1", "queue:3"]);
+    let q4 = again
+        .iter()
+        .find(|r| r.effect_key == "queue:4")
+        .expect("q4");
+    assert_eq!(
+        (q4.attempts, q4.last_error.as_deref()),
+        (0, Some("421 4.7.0 slow down"))
+    );
+    let sent = store
+        .sent_message("q2@council.no")
+        .await
+        .expect("sent")
+        .expect("row");
+    assert_eq!(
+        (sent.state.as_str(), sent.attempts, sent.sent_at),
+        ("sent", 1, Some(now))
+    );
+    assert_eq!(store.last_sent_at().await.expect("last"), Some(now));
+    assert!(store.count_sent_since(now).await.expect("count") >= 1);
+    let counts = store.outbox_counts().await.expect("counts");
+    let count = |kind: &str, state: &str| {
+        counts
+            .iter()
+            .find(|c| c.kind == kind && c.state == state)
+            .map(|c| c.count)
+    };
+    assert_eq!(count("summons", "pending"), Some(2));
+    assert_eq!(count("question", "pending"), Some(1));
+    // Leave the queue as the rest of the suite expects it: empty of these.
+    let all = store.claim_outbox(now, until, 100).await.expect("claim");
+    assert_eq!(all.len(), 4);
+    store.mark_sent_many(&ids(&all), now).await.expect("sent");
+    store.release(&before, None, now).await.expect("put back");
 }
 
 /// A key is written with its mail, once, and found by its text.

@@ -1,0 +1,470 @@
+//! Outbound through real servers: several connections to the real Postfix deliver every
+//! message once with its witness copy; and a small scripted SMTP server on loopback,
+//! for the replies a real provider gives when it is busy or its quota is used up.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use referent::clock::{Clock, SystemClock};
+use referent::config::{Config, OutboundConfig, SmtpConfig, Tls};
+use referent::daemon::{Daemon, Report};
+use referent::domain::{Place, Role};
+use referent::mail::outbound::smtp::SmtpTransport;
+use referent::store::{NewMeeting, NewMember, OutgoingMail, Store};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::*;
+
+#[test]
+#[ignore = "needs the servers scripts/test starts (it runs the ignored tests)"]
+fn several_connections_deliver_every_message_once_with_its_witness() {
+    let Some(s) = servers() else { return };
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = domain();
+    let secretariat = format!("referent@{d}");
+    let path = write_config(dir.path(), &s, &secretariat, "");
+    // Three connections at once.
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(
+        &path,
+        text.replacen("\n[secretariat]", "max_connections = 3\n\n[secretariat]", 1),
+    )
+    .expect("write");
+    let n = 40;
+    rt.block_on(async {
+        let cfg = Config::load(&path).expect("config");
+        let OutboundConfig::Smtp(smtp) = &cfg.outbound else {
+            panic!("smtp")
+        };
+        assert_eq!(smtp.max_connections, 3);
+        let transport = Arc::new(SmtpTransport::new(smtp).expect("transport"));
+        let store = Store::open(&cfg.database_url).await.expect("store");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let now = clock.now();
+        let c = store
+            .add_council("ur", "Utdanningsrådet", now)
+            .await
+            .expect("council");
+        let members: Vec<NewMember> = (0..n)
+            .map(|i| NewMember {
+                name: format!("Medlem {i}"),
+                email: format!("m{i}@{d}"),
+                organisation: None,
+                role: Role::Member,
+                doctor: false,
+                language: None,
+            })
+            .collect();
+        store.add_members(c, &members, now).await.expect("members");
+        let starts = now + chrono::Duration::days(10);
+        store
+            .add_meeting(
+                &NewMeeting {
+                    council_id: c,
+                    title: "Møte".into(),
+                    starts_at: starts,
+                    ends_at: starts + chrono::Duration::hours(2),
+                    time_zone: "Europe/Oslo".into(),
+                    place: Place {
+                        room: Some("Ullevål".into()),
+                        digital_link: None,
+                    },
+                    uid: format!("{}@{d}", rand::random::<u64>()),
+                },
+                &referent::schedule::jobs_for(starts, cfg.offsets("ur"), cfg.secretariat.time_zone),
+                now,
+            )
+            .await
+            .expect("meeting");
+        let daemon =
+            Daemon::with_transport(cfg, store.clone(), clock, transport.clone()).expect("daemon");
+        let r = daemon.run_once().await.expect("pass");
+        assert_eq!((r.sent, r.failed, r.retried), (n, 0, 0), "{r:?}");
+        assert!(
+            transport.connections_opened() >= 2,
+            "several connections: {}",
+            transport.connections_opened()
+        );
+        let rows = store.outbox().await.expect("outbox");
+        assert!(rows.iter().all(|r| r.state == "sent" && r.attempts == 1));
+        let sent: BTreeSet<String> = rows.iter().map(|r| r.message_id.clone()).collect();
+        assert_eq!(sent.len(), n);
+
+        // Every member gets one summons; the mailbox gets one copy of each.
+        wait_for("the copies", Duration::from_secs(60), || async {
+            count_all(s.imap_port, &secretariat).await >= n
+        })
+        .await;
+        for i in 0..n {
+            let member = format!("m{i}@{d}");
+            wait_for("a member's summons", Duration::from_secs(30), || async {
+                count_all(s.imap_port, &member).await >= 1
+            })
+            .await;
+        }
+        // Anything twice would have arrived by now.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mid = |m: &[u8]| {
+            header(m, "Message-ID")
+                .map(|v| v.trim().trim_matches(['<', '>']).to_string())
+                .unwrap_or_default()
+        };
+        let copies: Vec<String> = inbox(s.imap_port, &secretariat)
+            .await
+            .iter()
+            .map(|m| mid(m))
+            .collect();
+        assert_eq!(copies.len(), n, "one copy each");
+        assert_eq!(
+            copies.iter().cloned().collect::<BTreeSet<_>>(),
+            sent,
+            "the copies are of what was sent"
+        );
+        for i in 0..n {
+            let member = format!("m{i}@{d}");
+            let got = inbox(s.imap_port, &member).await;
+            assert_eq!(got.len(), 1, "{member} got one summons");
+            let row = rows
+                .iter()
+                .find(|r| r.recipient == member)
+                .expect("its row");
+            assert_eq!(mid(&got[0]), row.message_id);
+        }
+        store.close().await;
+    });
+}
+
+/// What the scripted server says and what it got.
+#[derive(Default)]
+struct Script {
+    /// Replies to the next `MAIL FROM`s (then 250).
+    mail: VecDeque<String>,
+    /// Replies to the next messages' final dot (then 250).
+    data_end: VecDeque<String>,
+    /// Connections taken at once; one more gets Microsoft 365's 432 4.3.2.
+    max_connections: Option<usize>,
+    open: usize,
+    connections: usize,
+    refused_connections: usize,
+    /// Messages taken: (envelope recipients, content).
+    taken: Vec<(Vec<String>, Vec<u8>)>,
+}
+
+/// A small SMTP server on loopback that answers from a script, with PIPELINING.
+async fn scripted_server() -> (u16, Arc<Mutex<Script>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let script = Arc::new(Mutex::new(Script::default()));
+    let sc = script.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let sc = sc.clone();
+            tokio::spawn(async move {
+                let _ = session(tcp, sc.clone()).await;
+                sc.lock().unwrap().open -= 1;
+            });
+        }
+    });
+    (port, script)
+}
+
+async fn session(tcp: TcpStream, sc: Arc<Mutex<Script>>) -> std::io::Result<()> {
+    let (r, mut w) = tcp.into_split();
+    let mut r = BufReader::new(r);
+    let refuse = {
+        let mut s = sc.lock().unwrap();
+        s.open += 1;
+        s.connections += 1;
+        let over = s.max_connections.is_some_and(|m| s.open > m);
+        if over {
+            s.refused_connections += 1;
+        }
+        over
+    };
+    if refuse {
+        w.write_all(b"432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded\r\n")
+            .await?;
+        return Ok(());
+    }
+    w.write_all(b"220 scripted ESMTP\r\n").await?;
+    let mut rcpts = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end().to_string();
+        let upper = cmd.to_ascii_uppercase();
+        let reply = if upper.starts_with("EHLO") {
+            "250-scripted\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10000000".to_string()
+        } else if upper.starts_with("MAIL FROM:") {
+            rcpts.clear();
+            sc.lock()
+                .unwrap()
+                .mail
+                .pop_front()
+                .unwrap_or_else(|| "250 2.1.0 Ok".into())
+        } else if upper.starts_with("RCPT TO:") {
+            rcpts.push(cmd[8..].trim().trim_matches(['<', '>']).to_string());
+            "250 2.1.5 Ok".into()
+        } else if upper == "DATA" {
+            w.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                .await?;
+            let mut data = Vec::new();
+            loop {
+                let mut l = Vec::new();
+                if r.read_until(b'\n', &mut l).await? == 0 {
+                    return Ok(());
+                }
+                if l == b".\r\n" {
+                    break;
+                }
+                data.extend_from_slice(&l);
+            }
+            let mut s = sc.lock().unwrap();
+            match s.data_end.pop_front() {
+                Some(reply) => reply,
+                None => {
+                    s.taken.push((rcpts.clone(), data));
+                    "250 2.0.0 Ok: queued".into()
+                }
+            }
+        } else if upper == "RSET" || upper == "NOOP" {
+            "250 2.0.0 Ok".into()
+        } else if upper == "QUIT" {
+            w.write_all(b"221 2.0.0 Bye\r\n").await?;
+            return Ok(());
+        } else {
+            "502 5.5.2 Command not recognized".into()
+        };
+        w.write_all(format!("{reply}\r\n").as_bytes()).await?;
+        if reply.starts_with("421") {
+            return Ok(());
+        }
+    }
+}
+
+/// A clock the test moves.
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl TestClock {
+    fn advance(&self, d: chrono::Duration) {
+        *self.0.lock().unwrap() += d;
+    }
+}
+
+struct Scripted {
+    daemon: Daemon,
+    clock: Arc<TestClock>,
+    script: Arc<Mutex<Script>>,
+    council: i64,
+    _dir: tempfile::TempDir,
+}
+
+async fn scripted(connections: usize) -> Scripted {
+    let (port, script) = scripted_server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = Config::embedded(dir.path());
+    cfg.outbound = OutboundConfig::Smtp(SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: Tls::None,
+        credentials: None,
+        copy_to_mailbox: true,
+        max_connections: connections,
+        max_per_minute: None,
+        quota_pause: Duration::from_secs(3600),
+    });
+    let store = Store::open(&cfg.database_url).await.expect("store");
+    let clock = Arc::new(TestClock(Mutex::new(
+        "2027-03-01T09:00:00Z".parse().expect("time"),
+    )));
+    let now = clock.now();
+    let council = store
+        .add_council("ur", "Utdanningsrådet", now)
+        .await
+        .expect("council");
+    let member = |name: &str, email: &str, role| NewMember {
+        name: name.into(),
+        email: email.into(),
+        organisation: None,
+        role,
+        doctor: false,
+        language: None,
+    };
+    store
+        .add_members(
+            council,
+            &[
+                member("Kari", "kari@x.test", Role::Member),
+                member("Koord", "koord@x.test", Role::Coordinator),
+            ],
+            now,
+        )
+        .await
+        .expect("members");
+    let daemon = Daemon::new(cfg, store, clock.clone())
+        .await
+        .expect("daemon");
+    Scripted {
+        daemon,
+        clock,
+        script,
+        council,
+        _dir: dir,
+    }
+}
+
+impl Scripted {
+    async fn queue(&self, to: &[&str]) {
+        let mails: Vec<OutgoingMail> = to
+            .iter()
+            .map(|addr| {
+                let key = format!("{addr}:{}", rand::random::<u64>());
+                OutgoingMail {
+                    effect_key: key.clone(),
+                    message_id: format!("{key}@localhost.localdomain"),
+                    kind: "summons".into(),
+                    recipient: addr.to_string(),
+                    envelope_from: "referent@localhost.localdomain".into(),
+                    raw: format!("Subject: til {addr}\r\n\r\n.Hei\r\n").into_bytes(),
+                    meeting_id: None,
+                    invitation_id: None,
+                    inbound_id: None,
+                    grant: None,
+                }
+            })
+            .collect();
+        let now = self.clock.now();
+        self.daemon
+            .store
+            .commit(&[], &mails, &[], now)
+            .await
+            .expect("queue");
+    }
+
+    async fn dispatch(&self) -> Report {
+        let mut r = Report::default();
+        self.daemon.dispatch(&mut r).await.expect("dispatch");
+        r
+    }
+
+    /// The envelope recipients of what the server took, in order.
+    fn taken(&self) -> Vec<Vec<String>> {
+        self.script
+            .lock()
+            .unwrap()
+            .taken
+            .iter()
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
+    async fn row(&self, to: &str) -> referent::store::OutboxRow {
+        self.daemon
+            .store
+            .outbox()
+            .await
+            .expect("outbox")
+            .into_iter()
+            .rfind(|r| r.recipient == to)
+            .expect("row")
+    }
+}
+
+const WITNESS: &str = "referent+sent@localhost.localdomain";
+
+#[test]
+fn a_throttling_reply_is_retried_and_a_quota_reply_pauses_without_failing_the_address() {
+    runtime().block_on(async {
+        let s = scripted(1).await;
+        s.queue(&["a@x.test", "kari@x.test", "c@x.test"]).await;
+
+        // Google's "421 4.7.0 Try again later": the first message is put back, nothing
+        // else is tried, and it is not a try of the message.
+        s.script
+            .lock()
+            .unwrap()
+            .mail
+            .push_back("421 4.7.0 Try again later, closing connection.".into());
+        let r = s.dispatch().await;
+        assert_eq!((r.sent, r.retried, r.failed), (0, 1, 0), "{r:?}");
+        let a = s.row("a@x.test").await;
+        assert_eq!((a.state.as_str(), a.attempts), ("pending", 0));
+        assert!(
+            a.last_error.as_deref().unwrap_or("").starts_with("421 4.7.0 Try again later"),
+            "{a:?}"
+        );
+        let connections = s.script.lock().unwrap().connections;
+        s.clock.advance(chrono::Duration::seconds(10));
+        assert_eq!(s.dispatch().await.sent, 0, "paused");
+        assert_eq!(s.script.lock().unwrap().connections, connections, "not even a connection");
+        s.clock.advance(chrono::Duration::seconds(6));
+        assert_eq!(s.dispatch().await.sent, 3);
+        let w = WITNESS.to_string();
+        assert_eq!(
+            s.taken(),
+            [
+                vec!["a@x.test".to_string(), w.clone()],
+                vec!["kari@x.test".to_string(), w.clone()],
+                vec!["c@x.test".to_string(), w.clone()],
+            ],
+            "in their order, each with its witness"
+        );
+        let (_, content) = s.script.lock().unwrap().taken[0].clone();
+        assert!(content.ends_with(b"\r\n..Hei\r\n"), "dot-stuffed");
+
+        // Microsoft 365's quota reply after the message: all sending pauses for the
+        // hour; Kari's address is not marked failing and nobody is told of a failure.
+        s.queue(&["kari@x.test", "e@x.test"]).await;
+        let outbox_before = s.daemon.store.outbox().await.expect("outbox").len();
+        s.script.lock().unwrap().data_end.push_back(
+            "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message [BeginDiagnosticData]".into(),
+        );
+        let r = s.dispatch().await;
+        assert_eq!((r.sent, r.retried, r.failed), (0, 1, 0), "{r:?}");
+        let k = s.row("kari@x.test").await;
+        assert_eq!((k.state.as_str(), k.attempts), ("pending", 0));
+        assert!(k.last_error.as_deref().unwrap_or("").starts_with("554 5.2.0 STOREDRV"));
+        let members = s.daemon.store.members(s.council).await.expect("members");
+        assert!(members.iter().all(|m| m.failing_since.is_none()));
+        assert_eq!(s.daemon.store.outbox().await.expect("outbox").len(), outbox_before);
+        s.clock.advance(chrono::Duration::minutes(59));
+        assert_eq!(s.dispatch().await.sent, 0, "paused for the hour");
+        assert_eq!(s.taken().len(), 3);
+        s.clock.advance(chrono::Duration::minutes(2));
+        assert_eq!(s.dispatch().await.sent, 2);
+        let taken = s.taken();
+        assert_eq!(taken[3][0], "kari@x.test");
+        assert_eq!(taken[4][0], "e@x.test");
+        assert_eq!(s.row("kari@x.test").await.state, "sent");
+    });
+}
+
+#[test]
+fn a_connection_over_the_servers_limit_means_one_connection_fewer_not_a_pause() {
+    runtime().block_on(async {
+        // The server takes one connection at a time; referent is set to three.
+        let s = scripted(3).await;
+        s.script.lock().unwrap().max_connections = Some(1);
+        let to: Vec<String> = (0..20).map(|i| format!("m{i}@x.test")).collect();
+        let to: Vec<&str> = to.iter().map(String::as_str).collect();
+        s.queue(&to).await;
+        let r = s.dispatch().await;
+        assert_eq!((r.sent, r.retried, r.failed), (20, 0, 0), "{r:?}");
+        let script = s.script.lock().unwrap();
+        assert!(script.refused_connections >= 1, "the server said 432 4.3.2");
+        assert_eq!(script.taken.len(), 20);
+    });
+}
