@@ -2,6 +2,11 @@
 //! decision needs from the store (a snapshot), lets `workflow::agenda` decide with the
 //! time and fresh keys, renders the mail the plan names, and hands the result back to
 //! be committed in one transaction with its cause.
+//!
+//! Longer than the ~600 lines a daemon file aims at: five flows (proposals, closing
+//! the agenda, approval replies and digests, bisitters, the attendance list) share
+//! their loading and rendering here; each is a few dozen lines of loading around its
+//! `workflow::agenda` call. The bisitter flow is the one to move out first.
 
 use chrono::{DateTime, Utc};
 

@@ -2,6 +2,10 @@
 //! message is stored before anything is acknowledged, acted on at most three times
 //! (then quarantined for a coordinator), and committed in one transaction with all it
 //! causes.
+//!
+//! Longer than the ~600 lines a daemon file aims at because `act` still turns an
+//! answer's decision into mail here (receipt, question, substitute's summons, bounce
+//! notices); those belong in a plan from `workflow::decide`, which will shorten it.
 
 use super::*;
 
