@@ -195,19 +195,40 @@ impl Store {
         until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Claimed>> {
-        let rows = sqlx::query(
-            "UPDATE outbox SET state = 'sending', next_attempt_at = $1
-             WHERE state = 'pending' AND id IN (
-                 SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2
-                 ORDER BY priority, id LIMIT $3)
-             RETURNING id, effect_key, message_id, kind, recipient, envelope_from, meeting_id, invitation_id,
-                       state, attempts, next_attempt_at, last_error, sent_at, created_at, priority, raw",
-        )
-        .bind(ts(until))
-        .bind(ts(now))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        // Several daemons on one PostgreSQL each claim rows no other is claiming
+        // (SKIP LOCKED, in a CTE so the LIMIT is taken once) instead of queueing behind
+        // one another's claims; the `state = 'pending'` guard alone already keeps a row
+        // from being claimed twice, which is all SQLite (one writer) needs.
+        const COLUMNS: &str = "id, effect_key, message_id, kind, recipient, envelope_from, meeting_id, invitation_id,
+                       state, attempts, next_attempt_at, last_error, sent_at, created_at, priority, raw";
+        let sql = match self.backend() {
+            super::Backend::Postgres => format!(
+                "WITH picked AS (
+                     SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2
+                     ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 UPDATE outbox SET state = 'sending', next_attempt_at = $1
+                 FROM picked WHERE outbox.id = picked.id AND outbox.state = 'pending'
+                 RETURNING {}",
+                COLUMNS
+                    .split(',')
+                    .map(|c| format!("outbox.{}", c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            super::Backend::Sqlite => format!(
+                "UPDATE outbox SET state = 'sending', next_attempt_at = $1
+                 WHERE state = 'pending' AND id IN (
+                     SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2
+                     ORDER BY priority, id LIMIT $3)
+                 RETURNING {COLUMNS}"
+            ),
+        };
+        let rows = sqlx::query(&sql)
+            .bind(ts(until))
+            .bind(ts(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         let mut claimed = rows
             .iter()
             .map(|r| {
