@@ -591,8 +591,12 @@ impl Connection {
     }
 
     async fn write_out(&mut self) -> io::Result<()> {
+        self.write_out_within(COMMAND_TIMEOUT).await
+    }
+
+    async fn write_out_within(&mut self, timeout: Duration) -> io::Result<()> {
         let out = std::mem::take(&mut self.out);
-        let r = tokio::time::timeout(COMMAND_TIMEOUT, async {
+        let r = tokio::time::timeout(timeout, async {
             self.io.write_all(&out).await?;
             self.io.flush().await
         })
@@ -912,7 +916,9 @@ impl Connection {
         // The content, dot-stuffed, and the final dot: one write.
         self.out.reserve(mail.raw.len() + mail.raw.len() / 32 + 8);
         dot_stuff(mail.raw, &mut self.out);
-        if let Err(e) = self.write_out().await {
+        // A large message on a slow line: a minute, and a second per 16 KiB.
+        let within = COMMAND_TIMEOUT + Duration::from_secs((self.out.len() / 16_384) as u64);
+        if let Err(e) = self.write_out_within(within).await {
             return Err(Failure {
                 error: SendError::local(
                     Stage::Content,
