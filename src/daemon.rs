@@ -249,14 +249,19 @@ impl Daemon {
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) -> Result<()> {
         // The way out is checked first: a refused login or a certificate that does
         // not verify needs a person; a server that is down only delays the mail.
+        // A server that does not answer at all does not hold up the mailbox for long.
         let transport = &self.outbox.transport;
-        match transport.check().await {
-            Ok(()) => tracing::info!(transport = %transport.describe(), "outgoing mail ready"),
-            Err(e) if e.fatal => {
+        match tokio::time::timeout(Duration::from_secs(20), transport.check()).await {
+            Ok(Ok(())) => tracing::info!(transport = %transport.describe(), "outgoing mail ready"),
+            Ok(Err(e)) if e.fatal => {
                 return Err(DaemonError::Refused(format!("cannot send mail: {e}")));
             }
-            Err(e) => tracing::warn!(
+            Ok(Err(e)) => tracing::warn!(
                 "the outgoing mail server does not answer yet ({e}); mail waits in the outbox"
+            ),
+            Err(_) => tracing::warn!(
+                transport = %transport.describe(),
+                "the outgoing mail server does not answer yet; mail waits in the outbox"
             ),
         }
         let wake = Arc::new(Notify::new());

@@ -380,6 +380,8 @@ impl Daemon {
         if !sent.is_empty() {
             self.outbox.went();
         }
+        let mut throttled_until: Option<DateTime<Utc>> = None;
+        let mut quota_paused = false;
         for (row, r) in results {
             let e = match r {
                 Ok(()) => {
@@ -391,15 +393,29 @@ impl Daemon {
             let reason = e.to_string();
             match e.verdict {
                 Verdict::Throttled => {
-                    let until = self.outbox.throttled(now);
+                    // One pause per batch, however many of its sends heard the reply.
+                    let until = match throttled_until {
+                        Some(u) => u,
+                        None => *throttled_until.insert(self.outbox.throttled(now)),
+                    };
                     self.store.release(&[row.id], Some(&reason), now).await?;
                     report.retried += 1;
-                    tracing::warn!(outbox = row.id, error = %reason, until = %until, "the server asks us to wait: sending paused, the message keeps its place");
+                    if e.code.is_some_and(|c| c >= 500) {
+                        // Our login or sender refused: a setting to fix, not a rate.
+                        tracing::error!(outbox = row.id, error = %reason, until = %until, "the server refuses our login or sender: sending waits, the message keeps its place");
+                    } else {
+                        tracing::warn!(outbox = row.id, error = %reason, until = %until, "the server asks us to wait: sending paused, the message keeps its place");
+                    }
                 }
                 Verdict::Quota => {
+                    let first = !quota_paused;
+                    quota_paused = true;
                     let until = self.outbox.quota(now);
                     self.store.release(&[row.id], Some(&reason), now).await?;
                     report.retried += 1;
+                    if !first {
+                        continue;
+                    }
                     tracing::error!(outbox = row.id, error = %reason, until = %until, "sending quota reached: all sending paused, nothing is lost");
                     let ev = NewEvent::new(
                         "mail system",

@@ -13,7 +13,7 @@ use referent::daemon::{Daemon, Report};
 use referent::domain::{Place, Role};
 use referent::mail::outbound::smtp::SmtpTransport;
 use referent::store::{NewMeeting, NewMember, OutgoingMail, Store};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::*;
@@ -147,24 +147,43 @@ struct Script {
     data_end: VecDeque<String>,
     /// Connections taken at once; one more gets Microsoft 365's 432 4.3.2.
     max_connections: Option<usize>,
+    /// AUTH mechanisms offered, and the one password taken.
+    auth: Vec<&'static str>,
+    password: String,
     open: usize,
     connections: usize,
     refused_connections: usize,
+    /// Logins: user, password, over TLS.
+    logins: Vec<(String, String, bool)>,
     /// Messages taken: (envelope recipients, content).
     taken: Vec<(Vec<String>, Vec<u8>)>,
+    /// Whether each was taken over TLS.
+    taken_tls: Vec<bool>,
+}
+
+/// How the scripted server speaks TLS.
+#[derive(Clone)]
+enum Mode {
+    Plain,
+    Starttls(Arc<rustls::ServerConfig>),
+    Implicit(Arc<rustls::ServerConfig>),
 }
 
 /// A small SMTP server on loopback that answers from a script, with PIPELINING.
 async fn scripted_server() -> (u16, Arc<Mutex<Script>>) {
+    scripted_server_with(Mode::Plain).await
+}
+
+async fn scripted_server_with(mode: Mode) -> (u16, Arc<Mutex<Script>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let script = Arc::new(Mutex::new(Script::default()));
     let sc = script.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let sc = sc.clone();
+            let (sc, mode) = (sc.clone(), mode.clone());
             tokio::spawn(async move {
-                let _ = session(tcp, sc.clone()).await;
+                let _ = session(tcp, sc.clone(), mode).await;
                 sc.lock().unwrap().open -= 1;
             });
         }
@@ -172,9 +191,7 @@ async fn scripted_server() -> (u16, Arc<Mutex<Script>>) {
     (port, script)
 }
 
-async fn session(tcp: TcpStream, sc: Arc<Mutex<Script>>) -> std::io::Result<()> {
-    let (r, mut w) = tcp.into_split();
-    let mut r = BufReader::new(r);
+async fn session(mut tcp: TcpStream, sc: Arc<Mutex<Script>>, mode: Mode) -> std::io::Result<()> {
     let refuse = {
         let mut s = sc.lock().unwrap();
         s.open += 1;
@@ -186,22 +203,96 @@ async fn session(tcp: TcpStream, sc: Arc<Mutex<Script>>) -> std::io::Result<()> 
         over
     };
     if refuse {
-        w.write_all(b"432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded\r\n")
+        tcp.write_all(b"432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded\r\n")
             .await?;
         return Ok(());
     }
-    w.write_all(b"220 scripted ESMTP\r\n").await?;
+    match mode {
+        Mode::Plain => {
+            speak(tcp, &sc, true, false, false).await?;
+        }
+        Mode::Implicit(cfg) => {
+            let tls = tokio_rustls::TlsAcceptor::from(cfg).accept(tcp).await?;
+            speak(tls, &sc, true, true, false).await?;
+        }
+        Mode::Starttls(cfg) => {
+            if let Some(tcp) = speak(tcp, &sc, true, false, true).await? {
+                let tls = tokio_rustls::TlsAcceptor::from(cfg).accept(tcp).await?;
+                speak(tls, &sc, false, true, false).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One SMTP conversation; returns the stream when the client asked for STARTTLS.
+async fn speak<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    sc: &Arc<Mutex<Script>>,
+    greet: bool,
+    tls: bool,
+    offer_starttls: bool,
+) -> std::io::Result<Option<S>> {
+    use base64::Engine as _;
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .map(|v| String::from_utf8_lossy(&v).to_string())
+            .unwrap_or_default()
+    };
+    let mut r = BufReader::new(io);
+    if greet {
+        r.write_all(b"220 scripted ESMTP\r\n").await?;
+    }
     let mut rcpts = Vec::new();
     let mut line = String::new();
     loop {
         line.clear();
         if r.read_line(&mut line).await? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_ascii_uppercase();
         let reply = if upper.starts_with("EHLO") {
-            "250-scripted\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10000000".to_string()
+            let auth = sc.lock().unwrap().auth.join(" ");
+            let mut ehlo = "250-scripted\r\n250-PIPELINING\r\n250-8BITMIME\r\n".to_string();
+            if offer_starttls {
+                ehlo.push_str("250-STARTTLS\r\n");
+            }
+            if !auth.is_empty() {
+                ehlo.push_str(&format!("250-AUTH {auth}\r\n"));
+            }
+            ehlo.push_str("250 SIZE 10000000");
+            ehlo
+        } else if upper == "STARTTLS" && offer_starttls {
+            r.write_all(b"220 2.0.0 Ready to start TLS\r\n").await?;
+            r.flush().await?;
+            return Ok(Some(r.into_inner()));
+        } else if upper.starts_with("AUTH ") {
+            let (user, password) = if upper.starts_with("AUTH PLAIN ") {
+                let plain = b64(&cmd[11..]);
+                let mut parts = plain.split('\0').skip(1);
+                (
+                    parts.next().unwrap_or("").to_string(),
+                    parts.next().unwrap_or("").to_string(),
+                )
+            } else {
+                r.write_all(b"334 VXNlcm5hbWU6\r\n").await?;
+                let mut u = String::new();
+                r.read_line(&mut u).await?;
+                r.write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
+                let mut p = String::new();
+                r.read_line(&mut p).await?;
+                (b64(&u), b64(&p))
+            };
+            let mut s = sc.lock().unwrap();
+            let ok = password == s.password;
+            s.logins.push((user, password, tls));
+            if ok {
+                "235 2.7.0 Authentication successful".into()
+            } else {
+                "535 5.7.8 Error: authentication failed".into()
+            }
         } else if upper.starts_with("MAIL FROM:") {
             rcpts.clear();
             sc.lock()
@@ -213,13 +304,13 @@ async fn session(tcp: TcpStream, sc: Arc<Mutex<Script>>) -> std::io::Result<()> 
             rcpts.push(cmd[8..].trim().trim_matches(['<', '>']).to_string());
             "250 2.1.5 Ok".into()
         } else if upper == "DATA" {
-            w.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+            r.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                 .await?;
             let mut data = Vec::new();
             loop {
                 let mut l = Vec::new();
                 if r.read_until(b'\n', &mut l).await? == 0 {
-                    return Ok(());
+                    return Ok(None);
                 }
                 if l == b".\r\n" {
                     break;
@@ -231,20 +322,22 @@ async fn session(tcp: TcpStream, sc: Arc<Mutex<Script>>) -> std::io::Result<()> 
                 Some(reply) => reply,
                 None => {
                     s.taken.push((rcpts.clone(), data));
+                    s.taken_tls.push(tls);
                     "250 2.0.0 Ok: queued".into()
                 }
             }
         } else if upper == "RSET" || upper == "NOOP" {
             "250 2.0.0 Ok".into()
         } else if upper == "QUIT" {
-            w.write_all(b"221 2.0.0 Bye\r\n").await?;
-            return Ok(());
+            r.write_all(b"221 2.0.0 Bye\r\n").await?;
+            return Ok(None);
         } else {
             "502 5.5.2 Command not recognized".into()
         };
-        w.write_all(format!("{reply}\r\n").as_bytes()).await?;
+        r.write_all(format!("{reply}\r\n").as_bytes()).await?;
+        r.flush().await?;
         if reply.starts_with("421") {
-            return Ok(());
+            return Ok(None);
         }
     }
 }
@@ -466,5 +559,235 @@ fn a_connection_over_the_servers_limit_means_one_connection_fewer_not_a_pause() 
         let script = s.script.lock().unwrap();
         assert!(script.refused_connections >= 1, "the server said 432 4.3.2");
         assert_eq!(script.taken.len(), 20);
+    });
+}
+
+/// A CA and a certificate for 127.0.0.1 made by openssl for this run: the CA to trust
+/// and the server's configuration; `None` (the test says it is skipped) without openssl.
+fn test_tls(
+    dir: &std::path::Path,
+) -> Option<(
+    rustls::pki_types::CertificateDer<'static>,
+    Arc<rustls::ServerConfig>,
+)> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    // A CA, and a certificate for 127.0.0.1 it signs (a self-signed CA certificate
+    // is not taken as a server's).
+    let p = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    let steps: [Vec<String>; 3] = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=referent test CA",
+            "-keyout",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([p("ca.key"), "-out".into(), p("ca.pem")])
+        .collect(),
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([p("key.pem"), "-out".into(), p("leaf.csr")])
+        .collect(),
+        ["x509", "-req", "-days", "1", "-set_serial", "7", "-in"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([
+                p("leaf.csr"),
+                "-CA".into(),
+                p("ca.pem"),
+                "-CAkey".into(),
+                p("ca.key"),
+                "-extfile".into(),
+                p("ext.cnf"),
+                "-out".into(),
+                p("cert.pem"),
+            ])
+            .collect(),
+    ];
+    for args in steps {
+        let made = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success());
+        if made.is_none() {
+            eprintln!("SKIPPED: no openssl to make a test certificate");
+            return None;
+        }
+    }
+    let (key, cert, ca) = (
+        dir.join("key.pem"),
+        dir.join("cert.pem"),
+        dir.join("ca.pem"),
+    );
+    let ca = CertificateDer::from_pem_file(&ca).expect("ca");
+    let cert = CertificateDer::from_pem_file(&cert).expect("cert");
+    let key = PrivateKeyDer::from_pem_file(&key).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .expect("server config");
+    Some((ca, Arc::new(config)))
+}
+
+fn smtp_config(port: u16, tls: Tls, password: &str) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls,
+        credentials: Some(("referent".into(), password.into())),
+        copy_to_mailbox: true,
+        max_connections: 1,
+        max_per_minute: None,
+        quota_pause: Duration::from_secs(3600),
+    }
+}
+
+async fn send_two(t: &SmtpTransport) {
+    use referent::mail::outbound::{Outgoing, Transport};
+    for i in 0..2 {
+        let raw = format!("Subject: {i}\r\n\r\nHei på deg\r\n");
+        t.send(Outgoing {
+            from: "referent@localhost.localdomain",
+            to: &[&format!("m{i}@x.test"), WITNESS],
+            raw: raw.as_bytes(),
+            name: "x",
+        })
+        .await
+        .expect("sent");
+    }
+}
+
+#[test]
+fn starttls_and_tls_with_a_login_send_over_one_kept_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some((cert, server_tls)) = test_tls(dir.path()) else {
+        return;
+    };
+    runtime().block_on(async {
+        use referent::mail::outbound::Transport;
+        // STARTTLS on 587 with AUTH PLAIN, as Microsoft 365 and Google take it.
+        let (port, script) = scripted_server_with(Mode::Starttls(server_tls.clone())).await;
+        {
+            let mut s = script.lock().unwrap();
+            s.auth = vec!["PLAIN", "LOGIN"];
+            s.password = "secret".into();
+        }
+        let t = SmtpTransport::new(&smtp_config(port, Tls::Starttls, "secret"))
+            .expect("transport")
+            .trusting(cert.clone())
+            .expect("trust");
+        t.check().await.expect("check");
+        send_two(&t).await;
+        {
+            let s = script.lock().unwrap();
+            assert_eq!(s.logins, [("referent".into(), "secret".into(), true)]);
+            assert_eq!(s.taken_tls, [true, true]);
+            assert_eq!(s.taken[1].0, ["m1@x.test", WITNESS]);
+            assert_eq!(s.connections, 1, "the check's connection is used, and kept");
+        }
+        assert_eq!(t.connections_opened(), 1);
+        t.close().await;
+
+        // TLS from the start on 465, with a server that offers only AUTH LOGIN.
+        let (port, script) = scripted_server_with(Mode::Implicit(server_tls)).await;
+        {
+            let mut s = script.lock().unwrap();
+            s.auth = vec!["LOGIN"];
+            s.password = "secret".into();
+        }
+        let t = SmtpTransport::new(&smtp_config(port, Tls::Tls, "secret"))
+            .expect("transport")
+            .trusting(cert)
+            .expect("trust");
+        send_two(&t).await;
+        let s = script.lock().unwrap();
+        assert_eq!(s.logins, [("referent".into(), "secret".into(), true)]);
+        assert_eq!(s.taken_tls, [true, true]);
+        assert_eq!(s.connections, 1);
+    });
+}
+
+#[test]
+fn the_start_up_check_stops_for_a_refused_login_or_an_untrusted_certificate_not_for_a_server_that_is_down(
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some((cert, server_tls)) = test_tls(dir.path()) else {
+        return;
+    };
+    runtime().block_on(async {
+        use referent::mail::outbound::Transport;
+        let (port, script) = scripted_server_with(Mode::Starttls(server_tls)).await;
+        {
+            let mut s = script.lock().unwrap();
+            s.auth = vec!["PLAIN"];
+            s.password = "secret".into();
+        }
+        // A wrong password: the daemon does not start, and says why.
+        let wrong = SmtpTransport::new(&smtp_config(port, Tls::Starttls, "wrong"))
+            .expect("transport")
+            .trusting(cert)
+            .expect("trust");
+        let e = wrong.check().await.expect_err("refused");
+        assert!(e.fatal, "{e}");
+        assert!(
+            e.message.contains("refused the login for referent") && e.message.contains("535 5.7.8"),
+            "{e}"
+        );
+        let cfg_dir = tempfile::tempdir().expect("tempdir");
+        let cfg = Config::embedded(cfg_dir.path());
+        let store = Store::open(&cfg.database_url).await.expect("store");
+        let daemon = Daemon::with_transport(cfg, store, Arc::new(SystemClock), Arc::new(wrong))
+            .expect("daemon");
+        let stopped = tokio::time::timeout(
+            Duration::from_secs(30),
+            Arc::new(daemon).run(tokio_util::sync::CancellationToken::new()),
+        )
+        .await
+        .expect("it stops by itself");
+        let e = stopped.expect_err("does not run").to_string();
+        assert!(e.contains("cannot send mail") && e.contains("535"), "{e}");
+
+        // A certificate nobody vouches for.
+        let untrusted =
+            SmtpTransport::new(&smtp_config(port, Tls::Starttls, "secret")).expect("transport");
+        let e = untrusted.check().await.expect_err("untrusted");
+        assert!(e.fatal && e.message.contains("certificate"), "{e}");
+
+        // Nothing listening: mail waits, the daemon runs.
+        let free = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = free.local_addr().expect("addr").port();
+        drop(free);
+        let down =
+            SmtpTransport::new(&smtp_config(port, Tls::Starttls, "secret")).expect("transport");
+        let e = down.check().await.expect_err("down");
+        assert!(!e.fatal, "{e}");
+        assert!(e.message.contains("cannot connect"), "{e}");
     });
 }

@@ -549,3 +549,18 @@ async fn progress_counts_per_kind_and_finishes_at_the_pace() {
     assert!(why.starts_with("554 5.2.0"), "{why}");
     assert_eq!(p.done_by, Some(until + chrono::Duration::seconds(802)));
 }
+
+#[tokio::test]
+async fn throttled_sends_of_one_batch_make_one_pause() {
+    let s = setup(StubTransport::new().with_witness().with_connections(3)).await;
+    let mails: Vec<_> = (0..6)
+        .map(|i| mail(&format!("m{i}"), "summons", &format!("m{i}@x.no")))
+        .collect();
+    s.queue(&mails).await;
+    s.stub
+        .script([Err(throttle()), Err(throttle()), Err(throttle())]);
+    let report = s.dispatch().await;
+    assert_eq!((report.sent, report.retried), (0, 3));
+    s.clock.advance(chrono::Duration::seconds(16));
+    assert_eq!(s.dispatch().await.sent, 6, "15 s, not 15 + 30 + 60");
+}

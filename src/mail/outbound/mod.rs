@@ -192,14 +192,23 @@ impl SendError {
     }
 }
 
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SendError {
+    /// The reply as the server gave it (code, enhanced code, text), or our reason.
+    pub fn reply_text(&self) -> String {
+        let mut s = String::new();
         if let Some(code) = self.code {
-            write!(f, "{code} ")?;
+            s.push_str(&format!("{code} "));
         }
         if let Some(e) = &self.enhanced {
-            write!(f, "{e} ")?;
+            s.push_str(&format!("{e} "));
         }
+        s.push_str(&self.text);
+        s
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.verdict {
             Verdict::Throttled => "transient: the server asks to wait",
             Verdict::Quota => "transient: sending quota reached",
@@ -207,7 +216,7 @@ impl fmt::Display for SendError {
             Verdict::Permanent => "permanent",
             Verdict::Unknown => "transient: unknown whether the server took it",
         };
-        write!(f, "{} ({what})", self.text)
+        write!(f, "{} ({what})", self.reply_text())
     }
 }
 

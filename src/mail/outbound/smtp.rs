@@ -65,14 +65,8 @@ pub struct SmtpTransport {
 
 impl SmtpTransport {
     pub fn new(cfg: &SmtpConfig) -> Result<Self, TransportError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls_config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TransportError::Smtp(format!("{}:{}", cfg.host, cfg.port), e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls_config = client_tls(&[])
+            .map_err(|e| TransportError::Smtp(format!("{}:{}", cfg.host, cfg.port), e))?;
         let connections = cfg.max_connections.max(1);
         Ok(SmtpTransport {
             host: cfg.host.clone(),
@@ -81,12 +75,23 @@ impl SmtpTransport {
             credentials: cfg.credentials.clone(),
             witnessed: cfg.copy_to_mailbox,
             connections,
-            tls_config: Arc::new(tls_config),
+            tls_config,
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(connections),
             live: AtomicUsize::new(0),
             opened: AtomicU64::new(0),
         })
+    }
+
+    /// Also trusts this certificate (tests with a certificate of their own).
+    #[doc(hidden)]
+    pub fn trusting(
+        mut self,
+        cert: rustls::pki_types::CertificateDer<'static>,
+    ) -> Result<Self, TransportError> {
+        self.tls_config =
+            client_tls(&[cert]).map_err(|e| TransportError::Smtp(self.server(), e))?;
+        Ok(self)
     }
 
     fn server(&self) -> String {
@@ -329,7 +334,11 @@ impl Transport for SmtpTransport {
                     Ok(())
                 }
                 Err((e, fatal)) => Err(CheckError {
-                    message: format!("the SMTP server {}: {e}", self.server()),
+                    message: if fatal {
+                        format!("the SMTP server {}: {}", self.server(), e.reply_text())
+                    } else {
+                        format!("the SMTP server {}: {e}", self.server())
+                    },
                     fatal,
                 }),
             }
@@ -360,6 +369,24 @@ impl Transport for SmtpTransport {
             }
         })
     }
+}
+
+/// TLS as a mail client: the Mozilla roots (webpki-roots), safe protocol versions.
+fn client_tls(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for c in extra {
+        roots.add(c.clone()).map_err(|e| e.to_string())?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// A refusal of one connection more than the server allows, rather than of all.
@@ -564,8 +591,12 @@ impl Connection {
     }
 
     async fn write_out(&mut self) -> io::Result<()> {
+        self.write_out_within(COMMAND_TIMEOUT).await
+    }
+
+    async fn write_out_within(&mut self, timeout: Duration) -> io::Result<()> {
         let out = std::mem::take(&mut self.out);
-        let r = tokio::time::timeout(COMMAND_TIMEOUT, async {
+        let r = tokio::time::timeout(timeout, async {
             self.io.write_all(&out).await?;
             self.io.flush().await
         })
@@ -885,7 +916,9 @@ impl Connection {
         // The content, dot-stuffed, and the final dot: one write.
         self.out.reserve(mail.raw.len() + mail.raw.len() / 32 + 8);
         dot_stuff(mail.raw, &mut self.out);
-        if let Err(e) = self.write_out().await {
+        // A large message on a slow line: a minute, and a second per 16 KiB.
+        let within = COMMAND_TIMEOUT + Duration::from_secs((self.out.len() / 16_384) as u64);
+        if let Err(e) = self.write_out_within(within).await {
             return Err(Failure {
                 error: SendError::local(
                     Stage::Content,
