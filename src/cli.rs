@@ -372,7 +372,7 @@ fn templates(cmd: &TemplatesCommand, cfg: &Config) -> Result<()> {
                     .iter()
                     .map(|l| format!("{}: {}", l.as_str(), r.origin(*l, kind).unwrap_or("-")))
                     .collect();
-                outln!("{kind:<16} {}", origins.join("  "));
+                outln!("{kind:<20} {}", origins.join("  "));
             }
             Ok(())
         }
@@ -443,6 +443,16 @@ pub async fn execute(cli: Cli) -> Result<()> {
     let cfg = load_config(&cli)?;
     if let Command::Templates { command } = &cli.command {
         return templates(command, &cfg);
+    }
+    if cli.config.is_none() && !Path::new(DEFAULT_DATA_DIR).exists() {
+        eprintln!(
+            "referent: no --config (nor REFERENT_CONFIG): using the embedded default in ./{DEFAULT_DATA_DIR}/, created now{}",
+            if Path::new("referent-demo/referent.toml").exists() {
+                "; the demo's is --config referent-demo/referent.toml"
+            } else {
+                ""
+            }
+        );
     }
     let clock = make_clock(&cli, &cfg)?;
     let now = clock.now();
@@ -1053,7 +1063,7 @@ async fn meeting(
             Ok(())
         }
         MeetingCommand::Show { id, json } => {
-            let value = meeting_show(store, *id).await?;
+            let value = meeting_show(store, cfg, *id).await?;
             if *json {
                 outln!("{}", serde_json::to_string_pretty(&value)?);
             } else {

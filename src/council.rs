@@ -166,7 +166,7 @@ pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<
 }
 
 /// The meeting with every invitation: the current answer, and the history behind it.
-pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
+pub async fn meeting_show(store: &Store, cfg: &Config, id: i64) -> Result<serde_json::Value> {
     let m = store.meeting(id).await?;
     let invitations = store.invitations(id).await?;
     let answers = store.answers(id).await?;
@@ -211,6 +211,43 @@ pub async fn meeting_show(store: &Store, id: i64) -> Result<serde_json::Value> {
                 "failing": failing(&inv.member_email),
                 "history": history,
             })
+        })
+        .collect();
+    // The fixed items are stored by code; people read their words (the templates'),
+    // in the secretariat's language. The code stays beside them.
+    let renderer = crate::render::Renderer::with_overrides(cfg.templates_dir.as_deref())?;
+    let agenda: Vec<serde_json::Value> = agenda
+        .iter()
+        .map(|i| {
+            let mut v = serde_json::to_value(i).unwrap_or_default();
+            let code = (i.kind == "fixed")
+                .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
+                .flatten()
+                .map(|f| f.code());
+            if let (Some(code), Some(obj)) = (code, v.as_object_mut()) {
+                let label = i.label().unwrap_or_default();
+                let line = renderer.render_kind(
+                    cfg.secretariat.language,
+                    "agenda",
+                    &crate::render::Common {
+                        name: String::new(),
+                        full_name: String::new(),
+                        secretariat: cfg.secretariat.name.clone(),
+                    },
+                    &json!({"items": [{"label": label, "code": code, "title": i.title,
+                        "proposer": null, "attachments": []}]}),
+                );
+                if let Ok(r) = line {
+                    let text = r.body.trim();
+                    let words = text
+                        .split_once(label.as_str())
+                        .map(|(_, rest)| rest.trim())
+                        .unwrap_or(text);
+                    obj.insert("title".into(), json!(words));
+                }
+                obj.insert("code".into(), json!(code));
+            }
+            v
         })
         .collect();
     Ok(json!({

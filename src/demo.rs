@@ -203,7 +203,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         second.received, second.answers, second.held, second.ignored, second.sent
     );
 
-    let v = crate::council::meeting_show(&store, meeting_id).await?;
+    let v = crate::council::meeting_show(&store, &cfg, meeting_id).await?;
     crate::council::print_attendance(&v, &mut std::io::stdout())?;
 
     outln!("\nHeld for a coordinator:");

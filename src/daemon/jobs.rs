@@ -129,6 +129,7 @@ impl Daemon {
                 .get(lang.as_str())
                 .cloned()
                 .unwrap_or_else(|| agenda_lines.clone());
+            // The calendar entry's description is the agenda in the reader's language.
             let ics = self.calendar_entry(
                 m,
                 "REQUEST",
@@ -136,7 +137,7 @@ impl Daemon {
                 &mb.name,
                 &mb.email,
                 asked,
-                &agenda_lines.join("\n"),
+                &ctx.agenda.join("\n"),
                 Some(token.as_str()),
             )?;
             let (message_id, raw) = self.compose(

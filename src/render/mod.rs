@@ -19,7 +19,7 @@ pub enum RenderError {
     NoSubject(String),
     #[error("cannot read the template folder {0}: {1}")]
     Folder(String, std::io::Error),
-    #[error("{0}: no such template (known: {1})")]
+    #[error("{0}: no such template ({1})")]
     Unknown(String, String),
     #[error("the example data {0} is not a JSON object: {1}")]
     Example(String, String),
@@ -107,7 +107,7 @@ impl Renderer {
         if let Some(dir) = dir {
             for (key, text, origin) in read_overrides(dir)? {
                 if !texts.contains_key(&key) {
-                    return Err(RenderError::Unknown(origin, known_names()));
+                    return Err(RenderError::Unknown(origin, suggestion(&key.1)));
                 }
                 texts.insert(key, (text, origin));
             }
@@ -138,10 +138,11 @@ impl Renderer {
             origins,
         };
         for lang in LANGUAGES {
+            // The walk first: its message names the variable and what the kind has.
+            r.check_variables(lang)?;
             for kind in kinds() {
                 r.show(lang, kind)?;
             }
-            r.check_variables(lang)?;
         }
         Ok(r)
     }
@@ -154,6 +155,12 @@ impl Renderer {
         let Some((_, hb)) = self.registries.iter().find(|(l, _)| *l == lang) else {
             return Ok(());
         };
+        let partials: std::collections::BTreeSet<String> = hb
+            .get_templates()
+            .keys()
+            .filter(|n| !kinds().contains(&n.as_str()))
+            .cloned()
+            .collect();
         for (name, tpl) in hb.get_templates() {
             let own = format!("_{name}");
             let example = if kinds().contains(&name.as_str()) {
@@ -164,7 +171,7 @@ impl Renderer {
                 self.examples.get("_common").cloned().unwrap_or_default()
             };
             let mut unknown = Vec::new();
-            variables::unknown(tpl, &example, &mut unknown);
+            variables::unknown(tpl, &example, &partials, &mut unknown);
             if !unknown.is_empty() {
                 unknown.sort();
                 unknown.dedup();
@@ -361,6 +368,42 @@ fn known_names() -> String {
     k.join(", ")
 }
 
+/// Files an editor or the system leaves beside ours: `x.hbs~`, `.x.hbs.swp`, `#x#`.
+fn is_backup(name: &str) -> bool {
+    name.starts_with('.') || name.ends_with('~') || name.starts_with('#') || name.ends_with(".bak")
+}
+
+/// "did you mean summons.hbs?" for a name close to a known one, else the list.
+fn suggestion(stem: &str) -> String {
+    let lower = stem.to_lowercase();
+    let close = embedded::EMBEDDED
+        .iter()
+        .filter(|(folder, _, _)| *folder == "nb")
+        .map(|(_, known, _)| *known)
+        .find(|known| *known == lower || distance(known, &lower) <= 2);
+    match close {
+        Some(k) => format!("did you mean {k}.hbs? (names are lower case)"),
+        None => format!("known: {}", known_names()),
+    }
+}
+
+/// Levenshtein distance, for suggestions.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let ins = cur.get(j).copied().unwrap_or(0) + 1;
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
 /// The `.hbs` files of an override folder: `DIR/{nb,nn,en}/KIND.hbs`.
 #[allow(clippy::type_complexity)]
 fn read_overrides(
@@ -372,6 +415,9 @@ fn read_overrides(
         let entry = entry.map_err(err)?;
         let path = entry.path();
         let folder = entry.file_name().to_string_lossy().to_string();
+        if is_backup(&folder) {
+            continue;
+        }
         if !path.is_dir() {
             return Err(RenderError::Unknown(
                 path.display().to_string(),
@@ -388,12 +434,22 @@ fn read_overrides(
             let file = file.map_err(err)?;
             let p = file.path();
             let origin = p.display().to_string();
+            // An editor's backup or swap file beside the template is not a template.
+            if is_backup(&file.file_name().to_string_lossy()) {
+                continue;
+            }
             let stem = match (
                 p.extension().and_then(|e| e.to_str()),
                 p.file_stem().and_then(|s| s.to_str()),
             ) {
                 (Some("hbs"), Some(stem)) => stem.to_string(),
-                _ => return Err(RenderError::Unknown(origin, known_names())),
+                _ => {
+                    let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                    return Err(RenderError::Unknown(
+                        format!("{origin} (templates end in .hbs)"),
+                        suggestion(stem),
+                    ));
+                }
             };
             let text =
                 std::fs::read_to_string(&p).map_err(|e| RenderError::Folder(origin.clone(), e))?;
@@ -403,11 +459,18 @@ fn read_overrides(
     Ok(out)
 }
 
-/// The variables a template names, found by walking its syntax tree.
+/// The variables, helpers and partials a template names, found by walking its syntax
+/// tree and checked against the example data — every branch, not only the one the
+/// example takes, so a typo in the observers' paragraph is found at start-up.
 mod variables {
-    use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
+    use std::collections::BTreeSet;
 
-    const HELPERS: &[&str] = &[
+    use handlebars::template::{
+        DecoratorTemplate, HelperTemplate, Parameter, Template, TemplateElement,
+    };
+    use serde_json::Value;
+
+    pub(super) const HELPERS: &[&str] = &[
         "if",
         "unless",
         "each",
@@ -427,32 +490,55 @@ mod variables {
         "day_month",
         "numeric_date",
         "clock",
+        "utc_offset",
         "plural",
         "log",
         "else",
     ];
 
-    /// Pushes onto `out` each top-level name `tpl` uses that `example` lacks. Inside
-    /// `each` and `with` the context is an element, not the top level: not checked.
-    pub(super) fn unknown(tpl: &Template, example: &serde_json::Value, out: &mut Vec<String>) {
+    /// Pushes onto `out` what `tpl` names that does not exist: a variable the example
+    /// lacks (a field of a loop's element is checked against the example's first
+    /// element), a helper that is not registered, a partial there is no file for.
+    pub(super) fn unknown(
+        tpl: &Template,
+        example: &Value,
+        partials: &BTreeSet<String>,
+        out: &mut Vec<String>,
+    ) {
         for e in &tpl.elements {
             match e {
                 TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
                     helper(h, example, out)
                 }
                 TemplateElement::PartialExpression(d) | TemplateElement::PartialBlock(d) => {
-                    // `{{> answer answer who=member}}`: what the partial is given.
-                    for p in d.params.iter().chain(d.hash.values()) {
-                        param(p, example, out);
-                    }
+                    partial(d, example, partials, out)
                 }
                 TemplateElement::HelperBlock(h) => {
                     helper(h, example, out);
-                    let nested =
-                        matches!(&h.name, Parameter::Name(n) if n == "each" || n == "with");
-                    if !nested {
-                        for t in h.template.iter().chain(h.inverse.iter()) {
-                            unknown(t, example, out);
+                    let inner = match &h.name {
+                        Parameter::Name(n) if n == "each" => {
+                            Some(element(h.params.first(), example, true))
+                        }
+                        Parameter::Name(n) if n == "with" => {
+                            Some(element(h.params.first(), example, false))
+                        }
+                        _ => None,
+                    };
+                    match inner {
+                        // The body runs with the element as its context; `{{else}}`
+                        // with the outer one.
+                        Some(ctx) => {
+                            for t in h.template.iter() {
+                                unknown(t, &ctx, partials, out);
+                            }
+                            for t in h.inverse.iter() {
+                                unknown(t, example, partials, out);
+                            }
+                        }
+                        None => {
+                            for t in h.template.iter().chain(h.inverse.iter()) {
+                                unknown(t, example, partials, out);
+                            }
                         }
                     }
                 }
@@ -461,11 +547,47 @@ mod variables {
         }
     }
 
-    fn helper(h: &HelperTemplate, example: &serde_json::Value, out: &mut Vec<String>) {
+    /// What a loop's body sees: the first element of the array (`each`) or the value
+    /// itself (`with`); nothing known (Null) when the example has none.
+    fn element(p: Option<&Parameter>, example: &Value, each: bool) -> Value {
+        let Some(Parameter::Path(path)) = p else {
+            return Value::Null;
+        };
+        let v = resolve(&path_text(path), example).unwrap_or(Value::Null);
+        match (each, v) {
+            (true, Value::Array(a)) => a.into_iter().next().unwrap_or(Value::Null),
+            (true, Value::Object(o)) => o.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null),
+            (false, v) => v,
+            _ => Value::Null,
+        }
+    }
+
+    fn partial(
+        d: &DecoratorTemplate,
+        example: &Value,
+        partials: &BTreeSet<String>,
+        out: &mut Vec<String>,
+    ) {
+        if let Parameter::Name(n) = &d.name {
+            if !partials.contains(n) {
+                out.push(format!("{{{{> {n}}}}} (no partial _{n}.hbs)"));
+            }
+        }
+        for p in d.params.iter().chain(d.hash.values()) {
+            param(p, example, out);
+        }
+    }
+
+    fn helper(h: &HelperTemplate, example: &Value, out: &mut Vec<String>) {
         match &h.name {
-            Parameter::Name(n) if h.params.is_empty() && !HELPERS.contains(&n.as_str()) => {
+            Parameter::Name(n) if HELPERS.contains(&n.as_str()) => {}
+            Parameter::Name(n) if h.params.is_empty() && h.hash.is_empty() && !h.block => {
                 name(n, example, out)
             }
+            Parameter::Name(n) => out.push(format!(
+                "{n} (not a helper; the helpers are {})",
+                HELPERS.join(", ")
+            )),
             Parameter::Path(p) => name(&path_text(p), example, out),
             _ => {}
         }
@@ -474,10 +596,17 @@ mod variables {
         }
     }
 
-    fn param(p: &Parameter, example: &serde_json::Value, out: &mut Vec<String>) {
+    fn param(p: &Parameter, example: &Value, out: &mut Vec<String>) {
         match p {
             Parameter::Path(p) => name(&path_text(p), example, out),
             Parameter::Subexpression(s) => {
+                let n = s.name();
+                if !HELPERS.contains(&n) {
+                    out.push(format!(
+                        "{n} (not a helper; the helpers are {})",
+                        HELPERS.join(", ")
+                    ));
+                }
                 for p in s.params().into_iter().flatten() {
                     param(p, example, out);
                 }
@@ -493,13 +622,34 @@ mod variables {
         }
     }
 
-    fn name(raw: &str, example: &serde_json::Value, out: &mut Vec<String>) {
-        if raw.starts_with('@') || raw.starts_with("this") || raw.starts_with("..") {
+    /// The example's value at a path (`answer.response`, `this.label`).
+    fn resolve(raw: &str, example: &Value) -> Option<Value> {
+        let raw = raw
+            .strip_prefix("this.")
+            .or_else(|| raw.strip_prefix("this/"))
+            .unwrap_or(raw);
+        if raw == "this" {
+            return Some(example.clone());
+        }
+        let mut v = example;
+        for seg in raw.split(['.', '/']) {
+            v = v.as_object()?.get(seg)?;
+        }
+        Some(v.clone())
+    }
+
+    fn name(raw: &str, example: &Value, out: &mut Vec<String>) {
+        // Loop variables and the parent context are not checked.
+        if raw.starts_with('@') || raw.starts_with("..") {
             return;
         }
-        let first = raw.split(['.', '/']).next().unwrap_or(raw);
-        if example.get(first).is_none() {
-            out.push(first.to_string());
+        // Where nothing is known of the context (a loop over a list the example leaves
+        // empty), nothing can be said.
+        if example.is_null() {
+            return;
+        }
+        if resolve(raw, example).is_none() {
+            out.push(raw.to_string());
         }
     }
 }
@@ -596,6 +746,27 @@ mod helpers {
             ),
         );
         hb.register_helper(
+            "utc_offset",
+            Box::new(
+                |h: &Helper<'_>,
+                 _: &Handlebars<'_>,
+                 _: &Context,
+                 _: &mut RenderContext<'_, '_>,
+                 out: &mut dyn Output|
+                 -> HelperResult {
+                    let t = time_param(h, "utc_offset")?;
+                    let secs = t.offset().local_minus_utc();
+                    let (sign, secs) = if secs < 0 { ('-', -secs) } else { ('+', secs) };
+                    let text = match secs % 3600 {
+                        0 => format!("UTC{sign}{}", secs / 3600),
+                        m => format!("UTC{sign}{}:{:02}", secs / 3600, m / 60),
+                    };
+                    out.write(&text)?;
+                    Ok(())
+                },
+            ),
+        );
+        hb.register_helper(
             "plural",
             Box::new(
                 |h: &Helper<'_>,
@@ -649,24 +820,55 @@ pub struct MeetingText {
     /// Whether the recipient is asked to answer (observers are not).
     pub asked: bool,
     pub agenda: Vec<String>,
-    /// The answer a receipt records (`_answer.hbs` says it).
+    /// The answer a receipt records (`_answer.hbs` says it). Only a receipt has it:
+    /// left out of the data otherwise, so a summons template that names it is refused
+    /// by `templates check` instead of failing when the summons is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<Answer>,
     /// The ways an unsure reply reads, for the question ("accepted", "declined" …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub readings: Vec<Response>,
     /// The recipient said "maybe" before (reminders say so).
     pub tentative: bool,
     /// Who sent us the recipient's answer, when it came forwarded (receipts say so).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub forwarded_by: Option<String>,
 }
 
 /// The name to greet someone by: "Kari" for "Kari Nordmann", "Per" for Outlook's
 /// "Hansen, Per". Norwegian mail greets by first name.
+///
+/// A title is passed over ("Dr. Anne-Lise Bø" → "Anne-Lise"), and a name with a word
+/// in lower case after its first ("Statsforvalteren i Oslo og Viken", "Den norske
+/// legeforening") is an organisation's, greeted whole.
 pub fn first_name(name: &str) -> String {
     let n = match name.split_once(',') {
         Some((_, given)) if !given.trim().is_empty() => given.trim(),
         _ => name.trim(),
     };
-    n.split_whitespace().next().unwrap_or(n).to_string()
+    let words: Vec<&str> = n.split_whitespace().collect();
+    if words
+        .iter()
+        .skip(1)
+        .any(|w| w.chars().next().is_some_and(char::is_lowercase))
+    {
+        return words.join(" ");
+    }
+    const TITLES: &[&str] = &[
+        "dr",
+        "dr.",
+        "prof",
+        "prof.",
+        "professor",
+        "lege",
+        "overlege",
+    ];
+    words
+        .iter()
+        .find(|w| !TITLES.contains(&w.to_lowercase().as_str()))
+        .or(words.first())
+        .map(|w| w.to_string())
+        .unwrap_or_else(|| n.to_string())
 }
 
 const NB_DAYS: [&str; 7] = [
@@ -882,8 +1084,8 @@ mod tests {
             (Language::Nn, a(Response::Accepted, None, None), "Du kjem.", "Ola Nordmann kjem."),
             (Language::Nn, a(Response::Tentative, None, None), "Du veit enno ikkje om du kan kome.", "Ola Nordmann veit enno ikkje om hen kan kome."),
             (Language::En, a(Response::Accepted, Some(Attendance::Digital), None), "You will attend online.", "Ola Nordmann attends online."),
-            (Language::En, a(Response::Declined, None, per), "You cannot attend, and Per Vara <per@hf.example> attends in your place.", "Ola Nordmann cannot attend, and Per Vara <per@hf.example> attends instead."),
-            (Language::En, a(Response::Declined, None, nameless), "You cannot attend, and Per Vara attends in your place. We do not have Per Vara's email address: reply with it, and we send them the summons.", "Ola Nordmann cannot attend, and Per Vara attends instead."),
+            (Language::En, a(Response::Declined, None, per), "You cannot attend, and Per Vara <per@hf.example> will attend in your place.", "Ola Nordmann cannot attend, and Per Vara <per@hf.example> attends instead."),
+            (Language::En, a(Response::Declined, None, nameless), "You cannot attend, and Per Vara will attend in your place. We do not have Per Vara's email address: reply with it, and we send them the summons.", "Ola Nordmann cannot attend, and Per Vara attends instead."),
         ] {
             assert_eq!(say(lang, answer), (own.to_string(), told.to_string()));
         }
@@ -945,6 +1147,39 @@ mod tests {
                 "does not compile",
             ),
             (vec![("nb/summons.hbs", "Hei {{name}}")], "Subject"),
+            // Errors in a branch the example data does not take are found too.
+            (
+                vec![(
+                    "nb/summons.hbs",
+                    "Subject: x\n\n{{#if asked}}ja{{else}}{{long_dat starts}}{{/if}}",
+                )],
+                "long_dat (not a helper",
+            ),
+            (
+                vec![(
+                    "nb/summons.hbs",
+                    "Subject: x\n\n{{#unless asked}}{{> greetng}}{{/unless}}",
+                )],
+                "no partial _greetng.hbs",
+            ),
+            (
+                vec![(
+                    "nb/summons.hbs",
+                    "Subject: x\n\n{{#each agenda}}{{this.titel}}{{/each}}",
+                )],
+                "this.titel",
+            ),
+            (
+                vec![(
+                    "nb/summons.hbs",
+                    "Subject: x\n\n{{#if answer}}{{answer.response}}{{/if}}",
+                )],
+                "answer",
+            ),
+            (
+                vec![("nb/sumons.hbs", "Subject: x\n\ny")],
+                "did you mean summons.hbs",
+            ),
         ] {
             let d = folder(&files);
             let e = Renderer::with_overrides(Some(d.path()))
@@ -987,6 +1222,24 @@ mod tests {
             ),
             "tysdag 12. januar 2027"
         );
+    }
+
+    #[test]
+    fn greeting_names() {
+        for (name, greet) in [
+            ("Kari Nordmann", "Kari"),
+            ("Hansen, Per", "Per"),
+            ("Dr. Anne-Lise Bø", "Anne-Lise"),
+            (
+                "Statsforvalteren i Oslo og Viken",
+                "Statsforvalteren i Oslo og Viken",
+            ),
+            ("Den norske legeforening", "Den norske legeforening"),
+            ("Helsedirektoratet", "Helsedirektoratet"),
+            ("", ""),
+        ] {
+            assert_eq!(first_name(name), greet, "{name}");
+        }
     }
 
     #[test]
