@@ -26,12 +26,23 @@ impl Daemon {
             let batch = src.fetch(BATCH).await?;
             let n = batch.len();
             let mut handled = Vec::with_capacity(n);
-            for msg in batch {
+            // The whole batch is stored first, in one transaction: nothing is
+            // acknowledged that is not stored, and a crash from here on leaves the rest
+            // to the next start (`unprocessed_inbound`).
+            let stored = self.store_batch(&batch, report).await?;
+            for (msg, (id, state, received_at)) in batch.iter().zip(stored) {
                 // A stop leaves the rest unacknowledged: they are fetched again.
                 if self.stopping.is_cancelled() {
                     break;
                 }
-                if self.receive(&msg, report).await? {
+                let done = if state == InboundState::New {
+                    self.act_on_stored(id, &msg.bytes, received_at, report)
+                        .await
+                } else {
+                    tracing::debug!(inbound = id, "seen before; marking handled");
+                    true
+                };
+                if done {
                     handled.push(msg.source_ref.clone());
                 }
             }
@@ -52,32 +63,40 @@ impl Daemon {
         }
     }
 
-    /// Stores one fetched message and acts on it. Returns whether it may be marked
-    /// handled (its effects are committed). A database failure while storing stops the
-    /// pass: nothing may be acknowledged that is not stored.
-    pub(crate) async fn receive(&self, msg: &RawMessage, report: &mut Report) -> Result<bool> {
-        let message_id = quick_message_id(&msg.bytes);
-        let (key, hash) = dedup_key(&msg.bytes, message_id.as_deref());
-        let received_at = msg.received_at.unwrap_or_else(|| self.clock.now());
-        let (id, state) = self
-            .store
-            .store_inbound(&NewInbound {
-                dedup_key: key,
-                message_id,
-                content_hash: hash,
-                raw: &msg.bytes,
-                source: self.source_name(),
-                received_at,
+    /// Stores a fetched batch; each message's id, state and arrival time.
+    async fn store_batch(
+        &self,
+        batch: &[RawMessage],
+        report: &mut Report,
+    ) -> Result<Vec<(i64, InboundState, DateTime<Utc>)>> {
+        let source = self.source_name();
+        let rows: Vec<(NewInbound<'_>, DateTime<Utc>)> = batch
+            .iter()
+            .map(|msg| {
+                let message_id = quick_message_id(&msg.bytes);
+                let (key, hash) = dedup_key(&msg.bytes, message_id.as_deref());
+                let received_at = msg.received_at.unwrap_or_else(|| self.clock.now());
+                (
+                    NewInbound {
+                        dedup_key: key,
+                        message_id,
+                        content_hash: hash,
+                        raw: &msg.bytes,
+                        source: source.clone(),
+                        received_at,
+                    },
+                    received_at,
+                )
             })
-            .await?;
-        report.received += 1;
-        if state != InboundState::New {
-            tracing::debug!(inbound = id, "seen before; marking handled");
-            return Ok(true);
-        }
-        Ok(self
-            .act_on_stored(id, &msg.bytes, received_at, report)
-            .await)
+            .collect();
+        let news: Vec<NewInbound<'_>> = rows.iter().map(|(n, _)| n.clone()).collect();
+        let stored = self.store.store_inbound_many(&news).await?;
+        report.received += stored.len();
+        Ok(stored
+            .into_iter()
+            .zip(rows.iter().map(|(_, at)| *at))
+            .map(|((id, state), at)| (id, state, at))
+            .collect())
     }
 
     pub(crate) fn source_name(&self) -> String {

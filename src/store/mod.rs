@@ -693,6 +693,45 @@ impl Store {
         }
     }
 
+    /// Stores a fetched batch in one transaction (one wait for the disk instead of one
+    /// per message); each message's id and state, in order, as `store_inbound` gives.
+    pub async fn store_inbound_many(
+        &self,
+        batch: &[NewInbound<'_>],
+    ) -> Result<Vec<(i64, InboundState)>> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(batch.len());
+        for m in batch {
+            let inserted = sqlx::query(
+                "INSERT INTO inbound (dedup_key, message_id, content_hash, raw, size, source, received_at, state)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'new')
+                 ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            )
+            .bind(&m.dedup_key)
+            .bind(m.message_id.as_deref())
+            .bind(&m.content_hash)
+            .bind(m.raw.to_vec())
+            .bind(m.raw.len() as i64)
+            .bind(&m.source)
+            .bind(ts(m.received_at))
+            .fetch_optional(&mut *tx)
+            .await?;
+            match inserted {
+                Some(row) => out.push((row.try_get(0)?, InboundState::New)),
+                None => {
+                    let row = sqlx::query("SELECT id, state FROM inbound WHERE dedup_key = $1")
+                        .bind(&m.dedup_key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let state: String = row.try_get(1)?;
+                    out.push((row.try_get(0)?, parse_inbound_state(&state)?));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     async fn inbound_by_key(&self, key: &str) -> Result<Option<(i64, InboundState)>> {
         let row = sqlx::query("SELECT id, state FROM inbound WHERE dedup_key = $1")
             .bind(key)
