@@ -680,92 +680,51 @@ mod helpers {
         })
     }
 
+    /// A helper that writes one time, formatted by `f` in the registry's language.
+    fn time_helper(
+        hb: &mut Handlebars<'static>,
+        name: &'static str,
+        lang: Language,
+        f: fn(Language, &DateTime<FixedOffset>) -> String,
+    ) {
+        hb.register_helper(
+            name,
+            Box::new(
+                move |h: &Helper<'_>,
+                      _: &Handlebars<'_>,
+                      _: &Context,
+                      _: &mut RenderContext<'_, '_>,
+                      out: &mut dyn Output|
+                      -> HelperResult {
+                    let t = time_param(h, name)?;
+                    out.write(&f(lang, &t))?;
+                    Ok(())
+                },
+            ),
+        );
+    }
+
+    fn utc_offset(t: &DateTime<FixedOffset>) -> String {
+        let secs = t.offset().local_minus_utc();
+        let (sign, secs) = if secs < 0 { ('-', -secs) } else { ('+', secs) };
+        match secs % 3600 {
+            0 => format!("UTC{sign}{}", secs / 3600),
+            m => format!("UTC{sign}{}:{:02}", secs / 3600, m / 60),
+        }
+    }
+
     pub(super) fn register(hb: &mut Handlebars<'static>, lang: Language) {
-        hb.register_helper(
-            "long_date",
-            Box::new(
-                move |h: &Helper<'_>,
-                      _: &Handlebars<'_>,
-                      _: &Context,
-                      _: &mut RenderContext<'_, '_>,
-                      out: &mut dyn Output|
-                      -> HelperResult {
-                    let t = time_param(h, "long_date")?;
-                    out.write(&super::format_local_date(lang, &t))?;
-                    Ok(())
-                },
-            ),
-        );
-        hb.register_helper(
-            "day_month",
-            Box::new(
-                move |h: &Helper<'_>,
-                      _: &Handlebars<'_>,
-                      _: &Context,
-                      _: &mut RenderContext<'_, '_>,
-                      out: &mut dyn Output|
-                      -> HelperResult {
-                    let t = time_param(h, "day_month")?;
-                    out.write(&super::format_local_day(lang, &t))?;
-                    Ok(())
-                },
-            ),
-        );
-        hb.register_helper(
-            "numeric_date",
-            Box::new(
-                move |h: &Helper<'_>,
-                      _: &Handlebars<'_>,
-                      _: &Context,
-                      _: &mut RenderContext<'_, '_>,
-                      out: &mut dyn Output|
-                      -> HelperResult {
-                    let t = time_param(h, "numeric_date")?;
-                    let f = match lang {
-                        Language::Nb | Language::Nn => "%d.%m.%Y",
-                        Language::En => "%d/%m/%Y",
-                    };
-                    out.write(&t.format(f).to_string())?;
-                    Ok(())
-                },
-            ),
-        );
-        hb.register_helper(
-            "clock",
-            Box::new(
-                |h: &Helper<'_>,
-                 _: &Handlebars<'_>,
-                 _: &Context,
-                 _: &mut RenderContext<'_, '_>,
-                 out: &mut dyn Output|
-                 -> HelperResult {
-                    let t = time_param(h, "clock")?;
-                    out.write(&t.format("%H:%M").to_string())?;
-                    Ok(())
-                },
-            ),
-        );
-        hb.register_helper(
-            "utc_offset",
-            Box::new(
-                |h: &Helper<'_>,
-                 _: &Handlebars<'_>,
-                 _: &Context,
-                 _: &mut RenderContext<'_, '_>,
-                 out: &mut dyn Output|
-                 -> HelperResult {
-                    let t = time_param(h, "utc_offset")?;
-                    let secs = t.offset().local_minus_utc();
-                    let (sign, secs) = if secs < 0 { ('-', -secs) } else { ('+', secs) };
-                    let text = match secs % 3600 {
-                        0 => format!("UTC{sign}{}", secs / 3600),
-                        m => format!("UTC{sign}{}:{:02}", secs / 3600, m / 60),
-                    };
-                    out.write(&text)?;
-                    Ok(())
-                },
-            ),
-        );
+        time_helper(hb, "long_date", lang, |l, t| super::format_local_date(l, t));
+        time_helper(hb, "day_month", lang, |l, t| super::format_local_day(l, t));
+        time_helper(hb, "numeric_date", lang, |l, t| {
+            let f = match l {
+                Language::Nb | Language::Nn => "%d.%m.%Y",
+                Language::En => "%d/%m/%Y",
+            };
+            t.format(f).to_string()
+        });
+        time_helper(hb, "clock", lang, |_, t| t.format("%H:%M").to_string());
+        time_helper(hb, "utc_offset", lang, |_, t| utc_offset(t));
         hb.register_helper(
             "plural",
             Box::new(

@@ -666,31 +666,10 @@ impl Store {
     /// Stores a message raw before anything acts on it. Returns its id and state; a
     /// message seen before (same Message-ID and content) is not stored twice.
     pub async fn store_inbound(&self, m: &NewInbound<'_>) -> Result<(i64, InboundState)> {
-        if let Some(found) = self.inbound_by_key(&m.dedup_key).await? {
-            return Ok(found);
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO inbound (dedup_key, message_id, content_hash, raw, size, source, received_at, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'new')
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-        )
-        .bind(&m.dedup_key)
-        .bind(m.message_id.as_deref())
-        .bind(&m.content_hash)
-        .bind(m.raw.to_vec())
-        .bind(m.raw.len() as i64)
-        .bind(&m.source)
-        .bind(ts(m.received_at))
-        .fetch_optional(&self.pool)
-        .await?;
-        match inserted {
-            Some(row) => Ok((row.try_get(0)?, InboundState::New)),
-            // Another process stored it between our look and our insert.
-            None => self
-                .inbound_by_key(&m.dedup_key)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("inbound row vanished".into())),
-        }
+        self.store_inbound_many(std::slice::from_ref(m))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("inbound row vanished".into()))
     }
 
     /// Stores a fetched batch in one transaction (one wait for the disk instead of one
@@ -730,20 +709,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(out)
-    }
-
-    async fn inbound_by_key(&self, key: &str) -> Result<Option<(i64, InboundState)>> {
-        let row = sqlx::query("SELECT id, state FROM inbound WHERE dedup_key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(r) => {
-                let state: String = r.try_get(1)?;
-                Ok(Some((r.try_get(0)?, parse_inbound_state(&state)?)))
-            }
-            None => Ok(None),
-        }
     }
 
     pub async fn inbound_raw(&self, id: i64) -> Result<Vec<u8>> {
