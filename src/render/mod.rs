@@ -714,8 +714,8 @@ mod helpers {
     }
 
     pub(super) fn register(hb: &mut Handlebars<'static>, lang: Language) {
-        time_helper(hb, "long_date", lang, |l, t| super::format_local_date(l, t));
-        time_helper(hb, "day_month", lang, |l, t| super::format_local_day(l, t));
+        time_helper(hb, "long_date", lang, super::format_local_date);
+        time_helper(hb, "day_month", lang, super::format_local_day);
         time_helper(hb, "numeric_date", lang, |l, t| {
             let f = match l {
                 Language::Nb | Language::Nn => "%d.%m.%Y",
