@@ -77,7 +77,7 @@ impl Daemon {
                     unverified,
                 });
             }
-            let people: Vec<Person> = coordinators.iter().map(super::agenda::person).collect();
+            let people: Vec<Person> = coordinators.iter().map(|c| self.person(c)).collect();
             let Some(plan) = flow::approval_digest(&council.name, &pending, &people, asked, now)
             else {
                 continue;

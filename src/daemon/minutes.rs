@@ -13,7 +13,7 @@ use crate::workflow::minutes::{
     self as decide, ApproveSnapshot, Approver, Candidate, DigestSnapshot, Draft, MinutesMail,
     MinutesReply, Replier, Submission, SubmitSnapshot,
 };
-use crate::workflow::minutes_plan::File;
+use crate::workflow::plan::File;
 
 /// A stored version of the minutes as the workflow sees it.
 fn draft_of(mi: &Minutes) -> Draft {

@@ -461,8 +461,9 @@ pub struct Deciding<'a> {
     /// The first meeting whose agenda is still open: where a proposal approved too
     /// late for its own goes.
     pub next_open: Option<i64>,
-    /// The proposer's language, when they are a member.
-    pub proposer_lang: Option<crate::domain::Language>,
+    /// The proposer's language (the secretariat's when they have none, or are not a
+    /// member).
+    pub proposer_lang: crate::domain::Language,
     pub coordinators: &'a [Person],
 }
 
@@ -962,7 +963,8 @@ pub struct Membership {
     pub council_id: i64,
     pub role: Role,
     pub name: String,
-    pub lang: Option<crate::domain::Language>,
+    /// Their language (the secretariat's when they have none).
+    pub lang: crate::domain::Language,
 }
 
 /// What deciding who files a proposal needs.
@@ -981,6 +983,8 @@ pub struct Filing<'a> {
     /// Proposals filed from the proposer's address in the last day, and the limit.
     pub proposals_today: i64,
     pub proposals_per_day: u32,
+    /// The secretariat's language: a proposer who is not a member is written to in it.
+    pub lang: crate::domain::Language,
 }
 
 /// Who files a proposal, for which council.
@@ -988,7 +992,7 @@ pub struct Filing<'a> {
 pub struct Proposer {
     pub email: String,
     pub name: String,
-    pub lang: Option<crate::domain::Language>,
+    pub lang: crate::domain::Language,
     /// The coordinator who forwarded it.
     pub forwarded_by: Option<String>,
     pub council_id: i64,
@@ -1084,7 +1088,7 @@ pub fn file_proposal(f: &Filing<'_>) -> Filed {
     Filed::Proposer(Proposer {
         email: proposer,
         name,
-        lang: membership.and_then(|m| m.lang),
+        lang: membership.map_or(f.lang, |m| m.lang),
         forwarded_by,
         council_id,
     })

@@ -3,12 +3,123 @@
 //! cancelled, with the next SEQUENCE, and the meeting's jobs follow it.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
-use super::minutes_plan::{
-    Calendar, Change, Event, File, Invited, Mail, Meeting, Member, Person, Plan,
-};
+use super::plan::{Calendar, Event, File, Mail, Person};
 use crate::config::Offsets;
 use crate::domain::Language;
+
+/// What the minutes and meeting flows decide.
+pub type Plan = super::plan::Plan<Change>;
+
+/// A member of the council, as these decisions need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: i64,
+    pub person: Person,
+    pub coordinator: bool,
+    /// Mail to them bounced permanently: nothing more is sent until it is fixed.
+    pub failing: bool,
+}
+
+/// A meeting, as these decisions need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meeting {
+    pub id: i64,
+    pub council_name: String,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub time_zone: Tz,
+    /// `scheduled`, `cancelled`.
+    pub status: crate::domain::MeetingStatus,
+    /// The calendar SEQUENCE of the entries sent so far.
+    pub sequence: i64,
+}
+
+impl Meeting {
+    /// A time as templates get it (RFC 3339 with the meeting's offset).
+    pub fn local(&self, t: DateTime<Utc>) -> String {
+        crate::render::local_time(t, self.time_zone)
+    }
+
+    /// A time for the log and the command line, which are English and not letters:
+    /// `2027-03-09 10:00`.
+    pub fn log_time(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.time_zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// `2027-03-09 10:00–12:00`, for the log.
+    pub fn log_span(&self, starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> String {
+        format!(
+            "{}–{}",
+            self.log_time(starts_at),
+            ends_at.with_timezone(&self.time_zone).format("%H:%M")
+        )
+    }
+}
+
+/// One invitation to a meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invited {
+    pub invitation_id: i64,
+    /// The invitation's key: replies to what we send carry it, and the calendar
+    /// entry's UID is personal with it.
+    pub token: String,
+    pub member: Person,
+    /// Observers are not asked to answer.
+    pub asked: bool,
+    pub accepted: bool,
+    /// The substitute the member named: name and address (if given).
+    pub substitute: Option<(String, Option<String>)>,
+}
+
+/// A change to the council's state that the minutes and meeting flows make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    NewMinutes {
+        ref_key: String,
+        version: i64,
+        body: String,
+        attachment_name: Option<String>,
+        submitted_by: String,
+        deadline_at: DateTime<Utc>,
+    },
+    ApproveMinutes {
+        id: i64,
+        by: String,
+    },
+    NewCorrection {
+        minutes_id: i64,
+        author: String,
+        item: Option<String>,
+        before: Option<String>,
+        after: Option<String>,
+        text: String,
+        no_remarks: bool,
+    },
+    /// The meeting at a new time, or cancelled; its calendar SEQUENCE goes up.
+    UpdateMeeting {
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        status: crate::domain::MeetingStatus,
+        sequence: i64,
+    },
+    /// A job of the meeting created, or made pending again at a new time.
+    ScheduleJob {
+        kind: crate::domain::JobKind,
+        due_at: DateTime<Utc>,
+    },
+    /// Every pending job of the meeting is cancelled.
+    CancelJobs,
+    /// An agenda item leaves the meeting and waits for the next one whose agenda
+    /// closes.
+    DetachAgendaItem {
+        id: i64,
+    },
+}
 
 /// What happens to a meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +233,8 @@ pub fn change_meeting(
                         "\"{}\" waits for the next meeting: meeting {} is cancelled",
                         i.title, m.id
                     ),
+                    meeting_id: None,
+                    inbound_id: None,
                 });
             }
             (m.starts_at, m.ends_at)
@@ -171,6 +284,12 @@ pub fn change_meeting(
             invitation_id: Some(inv.invitation_id),
             calendar: Some(calendar(inv.asked, Some(&inv.token))),
             attachments: Vec::new(),
+            reference: None,
+            expires_at: None,
+            in_reply_to: None,
+            meeting_id: None,
+            inbound_id: None,
+            auto_submitted: "auto-generated",
         });
     }
     // A substitute or an extra attendee has the entry too (with the shared UID), and is
@@ -186,6 +305,12 @@ pub fn change_meeting(
             invitation_id: None,
             calendar: Some(calendar(false, None)),
             attachments: Vec::new(),
+            reference: None,
+            expires_at: None,
+            in_reply_to: None,
+            meeting_id: None,
+            inbound_id: None,
+            auto_submitted: "auto-generated",
         });
     }
     let old = m.log_span(m.starts_at, m.ends_at);
@@ -209,6 +334,8 @@ pub fn change_meeting(
             MeetingChange::Cancel => "meeting_cancelled",
         },
         detail: plan.outcome.clone(),
+        meeting_id: None,
+        inbound_id: None,
     });
     plan
 }
@@ -288,6 +415,12 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
             ends_at: m.ends_at,
         }),
         attachments: s.documents.clone(),
+        reference: None,
+        expires_at: None,
+        in_reply_to: None,
+        meeting_id: None,
+        inbound_id: None,
+        auto_submitted: "auto-generated",
     }
 }
 
@@ -303,6 +436,7 @@ mod tests {
 
     fn person(name: &str, email: &str, lang: Language) -> Person {
         Person {
+            id: 0,
             name: name.into(),
             email: email.into(),
             lang,
@@ -497,6 +631,8 @@ mod tests {
                 actor: "koord@hf.example".into(),
                 kind: "meeting_moved",
                 detail: p.outcome.clone(),
+                meeting_id: None,
+                inbound_id: None,
             }]
         );
     }

@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::meeting::guest_language;
-use super::minutes_plan::{Change, Event, File, Invited, Mail, Meeting, Member, Person, Plan};
+use super::meeting::{guest_language, Change, Invited, Meeting, Member, Plan};
+use super::plan::{Event, File, Mail, Person};
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Kind, Understanding};
 
@@ -55,6 +55,7 @@ pub fn recipients(invited: &[Invited], members: &[Member]) -> Vec<Person> {
         }
         if let Some((name, Some(email))) = &inv.substitute {
             out.push(Person {
+                id: 0,
                 name: name.clone(),
                 email: email.clone(),
                 lang: guest_language(members, email, inv.member.lang),
@@ -125,6 +126,8 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
         actor: sub.by.to_string(),
         kind: "minutes",
         detail: plan.outcome.clone(),
+        meeting_id: None,
+        inbound_id: None,
     });
     let data = serde_json::json!({
         "council": m.council_name,
@@ -145,6 +148,12 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
             invitation_id: None,
             calendar: None,
             attachments: sub.attachment.iter().cloned().collect(),
+            reference: None,
+            expires_at: None,
+            in_reply_to: None,
+            meeting_id: None,
+            inbound_id: None,
+            auto_submitted: "auto-generated",
         });
     }
     plan
@@ -214,6 +223,8 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
         actor: by.to_string(),
         kind: "minutes_approved",
         detail: plan.outcome.clone(),
+        meeting_id: None,
+        inbound_id: None,
     });
     let data = serde_json::json!({
         "council": m.council_name,
@@ -232,6 +243,12 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
             invitation_id: None,
             calendar: None,
             attachments: s.document.iter().cloned().collect(),
+            reference: None,
+            expires_at: None,
+            in_reply_to: None,
+            meeting_id: None,
+            inbound_id: None,
+            auto_submitted: "auto-generated",
         });
     }
     plan
@@ -309,6 +326,12 @@ pub fn corrections_digest(s: &DigestSnapshot) -> Plan {
             invitation_id: None,
             calendar: None,
             attachments: Vec::new(),
+            reference: None,
+            expires_at: None,
+            in_reply_to: None,
+            meeting_id: None,
+            inbound_id: None,
+            auto_submitted: "auto-generated",
         });
     }
     plan.outcome = format!("corrections digest to {} coordinator(s)", plan.mails.len());
@@ -434,6 +457,8 @@ pub fn reply_to_minutes(
         actor: from.to_string(),
         kind: "correction",
         detail: plan.outcome.clone(),
+        meeting_id: None,
+        inbound_id: None,
     });
     MinutesReply::Plan(plan)
 }
@@ -539,6 +564,7 @@ mod tests {
 
     fn person(name: &str, email: &str, lang: Language) -> Person {
         Person {
+            id: 0,
             name: name.into(),
             email: email.into(),
             lang,

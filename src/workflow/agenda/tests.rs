@@ -37,7 +37,7 @@ fn item(id: i64, meeting_id: Option<i64>, title: &str, state: State) -> Item {
     }
 }
 
-fn person(id: i64, name: &str, email: &str, lang: Option<Language>) -> Person {
+fn person(id: i64, name: &str, email: &str, lang: Language) -> Person {
     Person {
         id,
         name: name.into(),
@@ -48,8 +48,8 @@ fn person(id: i64, name: &str, email: &str, lang: Option<Language>) -> Person {
 
 fn two_coordinators() -> Vec<Person> {
     vec![
-        person(10, "Eldbjørg Koordinator", "koord@hf.example", None),
-        person(11, "Kim Koordinator", "kim@hf.example", Some(Language::En)),
+        person(10, "Eldbjørg Koordinator", "koord@hf.example", Language::Nb),
+        person(11, "Kim Koordinator", "kim@hf.example", Language::En),
     ]
 }
 
@@ -257,7 +257,7 @@ fn the_attendance_list_counts_and_goes_to_each_coordinator_in_their_language() {
     );
     assert_eq!(plan.outcome, "attendance list to 2 coordinator(s)");
     assert_eq!(plan.mails.len(), 2);
-    assert_eq!(plan.mails[1].lang, Some(Language::En));
+    assert_eq!(plan.mails[1].to.lang, Language::En);
     assert_eq!(plan.mails[1].effect_key, "attendance:1:11");
     let data = &plan.mails[0].data;
     assert_eq!(
@@ -334,7 +334,7 @@ fn deciding<'a>(
         next_meeting: Some(2),
         agenda_closed: false,
         next_open: Some(3),
-        proposer_lang: Some(Language::Nn),
+        proposer_lang: Language::Nn,
         coordinators,
     }
 }
@@ -386,22 +386,18 @@ fn a_decision_tells_the_proposer_and_the_other_coordinator() {
         plan.outcome,
         "agenda item \"Veileder for LIS1\" rejected by KOORD@hf.example"
     );
-    let to: Vec<(&str, Option<Language>, &str)> = plan
+    let to: Vec<(&str, Language, &str)> = plan
         .mails
         .iter()
-        .map(|m| (m.to_address.as_str(), m.lang, m.effect_key.as_str()))
+        .map(|m| (m.to.email.as_str(), m.to.lang, m.effect_key.as_str()))
         .collect();
     assert_eq!(
         to,
         vec![
-            (
-                "ola@hf.example",
-                Some(Language::Nn),
-                "decision:5:rejected:42"
-            ),
+            ("ola@hf.example", Language::Nn, "decision:5:rejected:42"),
             (
                 "kim@hf.example",
-                Some(Language::En),
+                Language::En,
                 "decision-told:5=rejected:42:11"
             ),
         ]
@@ -539,9 +535,9 @@ fn the_approval_digest_numbers_the_proposals_and_waits_an_hour() {
 
 #[test]
 fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
-    let coordinator = person(10, "Eldbjørg", "koord@hf.example", None);
-    let leader = person(12, "Lene Leder", "lene@hf.example", None);
-    let member = person(13, "Ola", "ola@hf.example", None);
+    let coordinator = person(10, "Eldbjørg", "koord@hf.example", Language::Nb);
+    let leader = person(12, "Lene Leder", "lene@hf.example", Language::Nb);
+    let member = person(13, "Ola", "ola@hf.example", Language::Nb);
     let mut members = vec![
         (Role::Coordinator, coordinator.clone()),
         (Role::Member, member.clone()),
@@ -646,7 +642,7 @@ fn membership(council_id: i64, role: Role, name: &str) -> Membership {
         council_id,
         role,
         name: name.into(),
-        lang: None,
+        lang: Language::Nb,
     }
 }
 
@@ -673,6 +669,7 @@ fn who_files_a_proposal() {
             authenticated,
             proposals_today: today,
             proposals_per_day: 5,
+            lang: Language::Nb,
         })
     };
     let Filed::Proposer(p) = filing(&u, &ola, &ola, false, 0) else {
@@ -722,7 +719,7 @@ fn a_proposal_is_filed_receipted_and_sent_for_approval() {
     let who = Proposer {
         email: "ola@hf.example".into(),
         name: "Ola Nordmann".into(),
-        lang: Some(Language::En),
+        lang: Language::En,
         forwarded_by: None,
         council_id: 1,
     };
@@ -776,7 +773,7 @@ fn a_proposal_is_filed_receipted_and_sent_for_approval() {
     let kinds: Vec<(&str, &str)> = plan
         .mails
         .iter()
-        .map(|m| (m.kind, m.to_address.as_str()))
+        .map(|m| (m.kind, m.to.email.as_str()))
         .collect();
     assert_eq!(
         kinds,
@@ -820,7 +817,7 @@ fn a_proposal_without_a_title_is_named_by_its_document_or_held() {
     let who = Proposer {
         email: "ola@hf.example".into(),
         name: "Ola".into(),
-        lang: None,
+        lang: Language::Nb,
         forwarded_by: None,
         council_id: 1,
     };
