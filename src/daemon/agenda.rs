@@ -192,10 +192,9 @@ impl Daemon {
 
     /// A plan, its mail rendered, as the commit takes it.
     pub(super) fn handled(&self, p: Plan<flow::Change>) -> Result<Handled> {
-        let mut h = if p.held {
-            Handled::held(p.outcome)
-        } else {
-            Handled::done(p.outcome)
+        let mut h = match p.held {
+            Some(_) => Handled::held(p.stored_outcome()),
+            None => Handled::done(p.outcome),
         };
         h.mails = self.mails(p.mails)?;
         h.events = p.events.into_iter().map(event).collect();
@@ -451,7 +450,7 @@ impl Daemon {
             lang: self.lang(),
         }) {
             flow::Filed::Proposer(who) => who,
-            flow::Filed::Held(why) => return Ok(Handled::held(why)),
+            flow::Filed::Held(reason, why) => return Ok(Handled::held_for(reason, &why)),
             flow::Filed::Confirm {
                 coordinator,
                 proposer,
@@ -652,7 +651,7 @@ impl Daemon {
             trust.is_authenticated(),
             decision,
         ) {
-            flow::ApprovalReply::Held(why) => Ok(Handled::held(why)),
+            flow::ApprovalReply::Held(reason, why) => Ok(Handled::held_for(reason, &why)),
             flow::ApprovalReply::Decide(d) => {
                 self.decide_item(&item, d, from, Some(inbound_id)).await
             }

@@ -132,10 +132,9 @@ impl Daemon {
         p: Plan,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
-        let mut h = if p.held {
-            Handled::held(p.outcome)
-        } else {
-            Handled::done(p.outcome)
+        let mut h = match p.held {
+            Some(_) => Handled::held(p.stored_outcome()),
+            None => Handled::done(p.outcome),
         };
         h.changes = p
             .changes
@@ -309,7 +308,7 @@ impl Daemon {
             None => MeetingChange::Cancel,
         };
         let p = decide::change_meeting(&snapshot, change, by, self.clock.now());
-        if p.held {
+        if p.is_held() {
             return Err(DaemonError::Refused(p.outcome));
         }
         let h = self.realise(m, p, None)?;

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 
 use super::plan::{Calendar, Event, File, Mail, Person};
 use crate::config::Offsets;
-use crate::domain::Language;
+use crate::domain::{HeldReason, Language};
 
 /// What the minutes and meeting flows decide.
 pub type Plan = super::plan::Plan<Change>;
@@ -183,17 +183,26 @@ pub fn change_meeting(
 ) -> Plan {
     let m = &s.meeting;
     if m.status != crate::domain::MeetingStatus::Scheduled {
-        return Plan::held(format!("meeting {} is {}, not scheduled", m.id, m.status));
+        return Plan::held(
+            HeldReason::NotScheduled,
+            format!("meeting {} is {}, not scheduled", m.id, m.status),
+        );
     }
     let sequence = m.sequence + 1;
     let mut plan = Plan::done("");
     let (starts_at, ends_at) = match change {
         MeetingChange::Move { starts_at, ends_at } => {
             if ends_at <= starts_at {
-                return Plan::held("the meeting must end after it starts");
+                return Plan::held(
+                    HeldReason::ImpossibleTime,
+                    "the meeting must end after it starts",
+                );
             }
             if starts_at <= now {
-                return Plan::held("a meeting cannot move into the past");
+                return Plan::held(
+                    HeldReason::ImpossibleTime,
+                    "a meeting cannot move into the past",
+                );
             }
             plan.changes.push(Change::UpdateMeeting {
                 starts_at,
@@ -521,7 +530,7 @@ mod tests {
             "koord@hf.example",
             now,
         );
-        assert!(!p.held, "{}", p.outcome);
+        assert!(!p.is_held(), "{}", p.outcome);
         assert_eq!(
             p.outcome,
             "meeting 7 moved from 2027-03-23 10:00–12:00 to 2027-03-30 10:00–12:00; 4 update(s) queued"
@@ -661,7 +670,7 @@ mod tests {
             "command line (kari)",
             t("2027-03-01T08:00:00Z"),
         );
-        assert!(!p.held);
+        assert!(!p.is_held());
         assert!(p.mails.is_empty());
         assert_eq!(
             p.changes,
@@ -727,14 +736,14 @@ mod tests {
         let mut s = snapshot();
         s.meeting.status = crate::domain::MeetingStatus::Cancelled;
         let p = change_meeting(&s, MeetingChange::Cancel, "x", t("2027-03-01T08:00:00Z"));
-        assert!(p.held && p.changes.is_empty() && p.mails.is_empty());
+        assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
         assert_eq!(p.outcome, "meeting 7 is cancelled, not scheduled");
         let past = MeetingChange::Move {
             starts_at: t("2027-02-01T09:00:00Z"),
             ends_at: t("2027-02-01T11:00:00Z"),
         };
         let p = change_meeting(&snapshot(), past, "x", t("2027-03-01T08:00:00Z"));
-        assert!(p.held && p.mails.is_empty(), "{}", p.outcome);
+        assert!(p.is_held() && p.mails.is_empty(), "{}", p.outcome);
     }
 
     #[test]

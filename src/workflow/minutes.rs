@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::meeting::{guest_language, Change, Invited, Meeting, Member, Plan};
 use super::plan::{Event, File, Mail, Person};
+use crate::domain::HeldReason;
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Kind, Understanding};
 
@@ -99,6 +100,7 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
     let m = &s.meeting;
     if s.versions.iter().any(|x| x.state == "approved") {
         return Plan::held(
+            HeldReason::MinutesApproved,
             "minutes for a meeting whose minutes are already approved; kept for a coordinator",
         );
     }
@@ -190,25 +192,34 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
                 .iter()
                 .any(|x| x.coordinator && same_address(&x.person.email, from));
             if !coordinator {
-                return Plan::held(format!(
-                    "approval of the minutes from {from}, who is not a coordinator; nothing approved"
-                ));
+                return Plan::held(
+                    HeldReason::NotCoordinator,
+                    format!(
+                        "approval of the minutes from {from}, who is not a coordinator; nothing approved"
+                    ),
+                );
             }
             from
         }
         Approver::Operator(who) => who,
     };
     if mi.state != "draft" {
-        return Plan::held(format!(
-            "version {} of the minutes is {}, not a draft; nothing approved",
-            mi.version, mi.state
-        ));
+        return Plan::held(
+            HeldReason::MinutesNotDraft,
+            format!(
+                "version {} of the minutes is {}, not a draft; nothing approved",
+                mi.version, mi.state
+            ),
+        );
     }
     if now < mi.deadline_at {
-        return Plan::held(format!(
-            "approval of the minutes before the correction deadline ({}); nothing sent",
-            m.log_time(mi.deadline_at)
-        ));
+        return Plan::held(
+            HeldReason::BeforeDeadline,
+            format!(
+                "approval of the minutes before the correction deadline ({}); nothing sent",
+                m.log_time(mi.deadline_at)
+            ),
+        );
     }
     let mut plan = Plan::done(format!(
         "minutes of {}, version {}, approved by {by}; sent to the council",
@@ -385,18 +396,24 @@ pub fn reply_to_minutes(
         return MinutesReply::Approve;
     }
     if draft.state != "draft" {
-        return MinutesReply::Plan(Plan::held(format!(
-            "a reply to version {} of the minutes, which is {}; kept for a coordinator",
-            draft.version, draft.state
-        )));
+        return MinutesReply::Plan(Plan::held(
+            HeldReason::MinutesNotDraft,
+            format!(
+                "a reply to version {} of the minutes, which is {}; kept for a coordinator",
+                draft.version, draft.state
+            ),
+        ));
     }
     // A key sent to this address with the draft (a substitute who attended gets it
     // too) makes them someone who may answer it.
     let known = who.coordinator || *trust == Trust::Key || who.invited || who.member;
     if !known {
-        return MinutesReply::Plan(Plan::held(format!(
-            "a reply to the minutes from {from}, who is not in the council; kept for a coordinator"
-        )));
+        return MinutesReply::Plan(Plan::held(
+            HeldReason::NotMember,
+            format!(
+                "a reply to the minutes from {from}, who is not in the council; kept for a coordinator"
+            ),
+        ));
     }
     let mut corrections = if u.kind() == Kind::MinutesCorrection {
         u.corrections.clone()
@@ -473,8 +490,8 @@ pub struct Candidate {
 /// What draft minutes sent to the mailbox lead to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MinutesMail {
-    /// Kept for a coordinator, with the reason.
-    Held(String),
+    /// Kept for a coordinator, for the reason, with a sentence for the log.
+    Held(HeldReason, String),
     /// For this meeting, with this text and document: handed in when the sender is
     /// authenticated, else the coordinator confirms first.
     Minutes {
@@ -498,11 +515,14 @@ pub fn read_minutes_mail(
     now: DateTime<Utc>,
 ) -> MinutesMail {
     let [council_id] = coordinates else {
-        return MinutesMail::Held(if coordinates.is_empty() {
-            format!("minutes from {from}, who is not a coordinator; kept for a coordinator")
+        return if coordinates.is_empty() {
+            MinutesMail::Held(
+                HeldReason::NotCoordinator,
+                format!("minutes from {from}, who is not a coordinator; kept for a coordinator"),
+            )
         } else {
-            format!("minutes from {from}, who coordinates several councils; submit them with `referent minutes submit`")
-        });
+            MinutesMail::Held(HeldReason::MinutesSeveralCouncils, format!("minutes from {from}, who coordinates several councils; submit them with `referent minutes submit`"))
+        };
     };
     let meeting = meetings
         .iter()
@@ -514,6 +534,7 @@ pub fn read_minutes_mail(
         .max_by_key(|c| c.meeting.starts_at);
     let Some(meeting) = meeting else {
         return MinutesMail::Held(
+            HeldReason::NoMeetingYet,
             "minutes, but the council has had no meeting yet; kept for a coordinator".into(),
         );
     };
@@ -530,16 +551,18 @@ pub fn read_minutes_mail(
         Some(d) => match crate::understand::attachment_bytes(raw, &d.name) {
             Some((ct, bytes)) => Some((d.name.clone(), ct, bytes)),
             None => {
-                return MinutesMail::Held(format!(
+                let why = format!(
                     "minutes with the attachment {}, which cannot be read; kept for a coordinator",
                     d.name
-                ))
+                );
+                return MinutesMail::Held(HeldReason::Unreadable, why);
             }
         },
         None => None,
     };
     if body.trim().is_empty() && attachment.is_none() {
         return MinutesMail::Held(
+            HeldReason::EmptyMinutes,
             "minutes without any text or document; kept for a coordinator".into(),
         );
     }
@@ -718,7 +741,7 @@ mod tests {
             },
             now,
         );
-        assert!(!p.held);
+        assert!(!p.is_held());
         let deadline = t("2027-03-17T08:00:00Z");
         assert_eq!(
             p.changes,
@@ -767,7 +790,7 @@ mod tests {
             },
             now,
         );
-        assert!(p.held && p.changes.is_empty() && p.mails.is_empty());
+        assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
     }
 
     #[test]
@@ -834,7 +857,7 @@ mod tests {
         );
         // No open draft: nothing to send, the job is done all the same.
         let p = corrections_digest(&DigestSnapshot { draft: None, ..s });
-        assert!(p.mails.is_empty() && !p.held);
+        assert!(p.mails.is_empty() && !p.is_held());
     }
 
     #[test]
@@ -872,7 +895,7 @@ mod tests {
     fn only_a_coordinator_approves_and_only_after_the_deadline() {
         let after = "2027-03-17T09:00:00Z";
         let p = approve(Approver::Mail("kari@hf.example"), after, "draft");
-        assert!(p.held && p.changes.is_empty() && p.mails.is_empty());
+        assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
         assert!(
             p.outcome.contains("who is not a coordinator"),
             "{}",
@@ -883,7 +906,7 @@ mod tests {
             "2027-03-16T09:00:00Z",
             "draft",
         );
-        assert!(p.held && p.mails.is_empty());
+        assert!(p.is_held() && p.mails.is_empty());
         assert!(
             p.outcome
                 .contains("before the correction deadline (2027-03-17 09:00)"),
@@ -891,9 +914,9 @@ mod tests {
             p.outcome
         );
         let p = approve(Approver::Mail("koord@hf.example"), after, "superseded");
-        assert!(p.held && p.mails.is_empty());
+        assert!(p.is_held() && p.mails.is_empty());
         let p = approve(Approver::Mail("KOORD@hf.example"), after, "draft");
-        assert!(!p.held, "{}", p.outcome);
+        assert!(!p.is_held(), "{}", p.outcome);
         assert_eq!(
             p.changes,
             vec![Change::ApproveMinutes {
@@ -918,7 +941,7 @@ mod tests {
         let r = render("minutes_final", &p.mails[4]);
         assert_eq!(r.subject, "Minutes: Utdanningsrådet Tuesday 9 March 2027");
         let p = approve(Approver::Operator("command line (kari)"), after, "draft");
-        assert!(!p.held);
+        assert!(!p.is_held());
     }
 
     fn reply(from: &str, body: &str) -> Understanding {
@@ -954,7 +977,7 @@ mod tests {
         else {
             panic!("a plan");
         };
-        assert!(!p.held);
+        assert!(!p.is_held());
         assert!(
             matches!(
                 p.changes.as_slice(),
@@ -998,7 +1021,7 @@ mod tests {
         ) else {
             panic!("a plan");
         };
-        assert!(p.held && p.changes.is_empty());
+        assert!(p.is_held() && p.changes.is_empty());
         // A version that is no longer a draft takes no corrections.
         let MinutesReply::Plan(p) = reply_to_minutes(
             &draft("superseded"),
@@ -1009,7 +1032,7 @@ mod tests {
         ) else {
             panic!("a plan");
         };
-        assert!(p.held);
+        assert!(p.is_held());
     }
 
     #[test]
@@ -1046,7 +1069,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let held = read_minutes_mail(&u, raw, "koord@hf.example", &[1, 2], &meetings, &trust, now);
-        assert!(matches!(held, MinutesMail::Held(r) if r.contains("several councils")));
+        assert!(
+            matches!(held, MinutesMail::Held(HeldReason::MinutesSeveralCouncils, r) if r.contains("several councils"))
+        );
         let held = read_minutes_mail(
             &u,
             raw,
@@ -1056,6 +1081,8 @@ mod tests {
             &trust,
             t("2027-03-01T08:00:00Z"),
         );
-        assert!(matches!(held, MinutesMail::Held(r) if r.contains("no meeting yet")));
+        assert!(
+            matches!(held, MinutesMail::Held(HeldReason::NoMeetingYet, r) if r.contains("no meeting yet"))
+        );
     }
 }

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Language;
+use crate::domain::{Held, HeldReason, Language};
 
 /// Someone mail goes to, and the language it is written in: their own, or the
 /// secretariat's when they have none (the daemon decides which when it loads the
@@ -135,10 +135,11 @@ impl Event {
 /// workflow makes (`agenda::Change`, `meeting::Change`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan<C> {
-    /// Kept for a person (or, for a command, refused): nothing is changed, and the
-    /// outcome says why.
-    pub held: bool,
-    /// A sentence for the log (English).
+    /// Kept for a person (or, for a command, refused) for this reason: nothing is
+    /// changed, and the outcome says why. The daemon stores the reason's code before
+    /// the outcome (`Held::outcome`), so the held-mail digest can say it.
+    pub held: Option<Held>,
+    /// A sentence for the log (English), without the code.
     pub outcome: String,
     pub changes: Vec<C>,
     pub mails: Vec<Mail>,
@@ -148,7 +149,7 @@ pub struct Plan<C> {
 impl<C> Plan<C> {
     pub fn done(outcome: impl Into<String>) -> Plan<C> {
         Plan {
-            held: false,
+            held: None,
             outcome: outcome.into(),
             changes: Vec::new(),
             mails: Vec::new(),
@@ -156,10 +157,23 @@ impl<C> Plan<C> {
         }
     }
 
-    pub fn held(outcome: impl Into<String>) -> Plan<C> {
+    /// Nothing is done, because of `reason`; `outcome` says so for the log.
+    pub fn held(reason: HeldReason, outcome: impl Into<String>) -> Plan<C> {
         Plan {
-            held: true,
+            held: Some(Held::because(reason)),
             ..Plan::done(outcome)
+        }
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// The outcome as it is stored: with the reason's code first when held.
+    pub fn stored_outcome(&self) -> String {
+        match &self.held {
+            Some(h) => h.outcome(&self.outcome),
+            None => self.outcome.clone(),
         }
     }
 
@@ -168,5 +182,29 @@ impl<C> Plan<C> {
         self.changes.extend(other.changes);
         self.mails.extend(other.mails);
         self.events.extend(other.events);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_plan_stores_its_reason_before_the_sentence() {
+        let p: Plan<()> = Plan::held(HeldReason::NoTitle, "a proposal without a title");
+        assert!(p.is_held());
+        assert_eq!(p.outcome, "a proposal without a title");
+        assert_eq!(
+            Held::read(&p.stored_outcome()),
+            (
+                Some(Held::because(HeldReason::NoTitle)),
+                "a proposal without a title"
+            )
+        );
+        let done: Plan<()> = Plan::done("filed");
+        assert_eq!(
+            (done.is_held(), done.stored_outcome().as_str()),
+            (false, "filed")
+        );
     }
 }

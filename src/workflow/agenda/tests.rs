@@ -1,7 +1,7 @@
 //! The agenda workflow on a fixed clock, without a database.
 
 use super::*;
-use crate::domain::Language;
+use crate::domain::{Held, Language};
 use crate::render::{Common, Renderer, LANGUAGES};
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -368,7 +368,7 @@ fn decisions_move_the_item_where_they_should() {
     let mut numbered = it.clone();
     numbered.number = Some(3);
     let (held, told) = decide(&deciding(&numbered, &coordinators, Decision::Reject, by));
-    assert!(held.held && held.changes.is_empty() && held.mails.is_empty());
+    assert!(held.is_held() && held.changes.is_empty() && held.mails.is_empty());
     assert!(told.is_none());
 }
 
@@ -471,7 +471,7 @@ fn a_reply_to_an_approval_request() {
     let d = Some(Decision::Approve);
     assert!(matches!(
         reply_to_approval("T", "x@y", false, true, d),
-        Held(_)
+        Held(HeldReason::NotCoordinator, _)
     ));
     assert_eq!(
         reply_to_approval("T", "x@y", true, false, d),
@@ -483,7 +483,7 @@ fn a_reply_to_an_approval_request() {
     );
     assert!(matches!(
         reply_to_approval("T", "x@y", true, true, None),
-        Held(_)
+        Held(HeldReason::NoDecision, _)
     ));
 }
 
@@ -597,7 +597,7 @@ fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
     let approve = Some(Decision::Approve);
     assert!(matches!(
         reply("ola@hf.example", true, approve, &x),
-        ExtraReply::Plan { plan, .. } if plan.held
+        ExtraReply::Plan { plan, .. } if plan.is_held()
     ));
     assert_eq!(
         reply("lene@hf.example", false, approve, &x),
@@ -605,12 +605,12 @@ fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
     );
     assert!(matches!(
         reply("lene@hf.example", true, Some(Decision::Defer), &x),
-        ExtraReply::Plan { plan, .. } if plan.held
+        ExtraReply::Plan { plan, .. } if plan.is_held()
     ));
     let ExtraReply::Plan { plan, summons } = reply("lene@hf.example", true, approve, &x) else {
         panic!("a plan");
     };
-    assert!(summons && !plan.held);
+    assert!(summons && !plan.is_held());
     assert_eq!(
         plan.changes,
         vec![Change::DecideExtra {
@@ -680,17 +680,17 @@ fn who_files_a_proposal() {
         ("ola@hf.example", "Ola Nordmann", 1)
     );
     assert!(
-        matches!(filing(&u, &ola, &ola, true, 5), Filed::Held(w) if w.contains("at most 5 a day"))
+        matches!(filing(&u, &ola, &ola, true, 5), Filed::Held(HeldReason::TooManyProposals, w) if w.contains("at most 5 a day"))
     );
     assert!(
-        matches!(filing(&u, &[], &[], true, 0), Filed::Held(w) if w.contains("not a member of any council"))
+        matches!(filing(&u, &[], &[], true, 0), Filed::Held(HeldReason::NotMember, w) if w.contains("not a member of any council"))
     );
     let two = [
         membership(1, Role::Member, "Ola"),
         membership(2, Role::Member, "Ola"),
     ];
     assert!(
-        matches!(filing(&u, &two, &two, true, 0), Filed::Held(w) if w.contains("several councils"))
+        matches!(filing(&u, &two, &two, true, 0), Filed::Held(HeldReason::SeveralCouncils, w) if w.contains("several councils"))
     );
     // Forwarded by a coordinator: credited to the original sender, once authenticated.
     u.on_behalf_of = Some("ola@hf.example".into());
@@ -708,7 +708,7 @@ fn who_files_a_proposal() {
     assert_eq!(p.forwarded_by.as_deref(), Some("koord@hf.example"));
     // … and held when the forwarder is no coordinator.
     assert!(
-        matches!(filing(&u, &ola, &ola, true, 0), Filed::Held(w) if w.contains("not a coordinator"))
+        matches!(filing(&u, &ola, &ola, true, 0), Filed::Held(HeldReason::NotCoordinator, w) if w.contains("not a coordinator"))
     );
 }
 
@@ -845,7 +845,10 @@ fn a_proposal_without_a_title_is_named_by_its_document_or_held() {
         key: "pkey",
         now: at("2027-02-10T09:00:00Z"),
     };
-    assert!(propose(&proposing(&empty)).held);
+    assert_eq!(
+        propose(&proposing(&empty)).held,
+        Some(Held::because(HeldReason::NoTitle))
+    );
     let plan = propose(&proposing(&u));
     assert!(
         plan.outcome.starts_with("agenda proposal \"notat.pdf\""),
