@@ -41,7 +41,6 @@ impl Daemon {
             .await?
             .into_iter()
             .map(|mb| decide::Member {
-                id: mb.id,
                 coordinator: mb.role == Role::Coordinator,
                 failing: mb.failing_since.is_some(),
                 person: plan::Person {

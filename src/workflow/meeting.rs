@@ -15,7 +15,7 @@ pub type Plan = super::plan::Plan<Change>;
 /// A member of the council, as these decisions need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
-    pub id: i64,
+    /// Their row is `person.id`.
     pub person: Person,
     pub coordinator: bool,
     /// Mail to them bounced permanently: nothing more is sent until it is fixed.
@@ -737,6 +737,7 @@ mod tests {
         s.meeting.status = crate::domain::MeetingStatus::Cancelled;
         let p = change_meeting(&s, MeetingChange::Cancel, "x", t("2027-03-01T08:00:00Z"));
         assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::NotScheduled));
         assert_eq!(p.outcome, "meeting 7 is cancelled, not scheduled");
         let past = MeetingChange::Move {
             starts_at: t("2027-02-01T09:00:00Z"),
@@ -744,6 +745,7 @@ mod tests {
         };
         let p = change_meeting(&snapshot(), past, "x", t("2027-03-01T08:00:00Z"));
         assert!(p.is_held() && p.mails.is_empty(), "{}", p.outcome);
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::ImpossibleTime));
     }
 
     #[test]
@@ -827,7 +829,6 @@ mod tests {
     #[test]
     fn someone_named_in_an_answer_reads_their_own_language_when_on_the_council() {
         let members = vec![Member {
-            id: 1,
             person: person("Per Vara", "Per@HF.example", Language::En),
             coordinator: false,
             failing: false,

@@ -64,7 +64,7 @@ pub fn recipients(invited: &[Invited], members: &[Member]) -> Vec<Person> {
         }
     }
     let mut coordinators: Vec<&Member> = members.iter().filter(|m| m.coordinator).collect();
-    coordinators.sort_by_key(|m| m.id);
+    coordinators.sort_by_key(|m| m.person.id);
     out.extend(coordinators.into_iter().map(|c| c.person.clone()));
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(p.email.to_ascii_lowercase()));
@@ -249,7 +249,7 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
             template: "minutes_final",
             data: data.clone(),
             to: mb.person.clone(),
-            effect_key: format!("minutes-final:{}:{}", mi.id, mb.id),
+            effect_key: format!("minutes-final:{}:{}", mi.id, mb.person.id),
             key: None,
             invitation_id: None,
             calendar: None,
@@ -293,7 +293,7 @@ pub fn corrections_digest(s: &DigestSnapshot) -> Plan {
             .unwrap_or_else(|| email.to_string())
     };
     let mut coordinators: Vec<&Member> = s.members.iter().filter(|x| x.coordinator).collect();
-    coordinators.sort_by_key(|x| x.id);
+    coordinators.sort_by_key(|x| x.person.id);
     let silent: Vec<String> = recipients
         .iter()
         .filter(|p| {
@@ -331,7 +331,7 @@ pub fn corrections_digest(s: &DigestSnapshot) -> Plan {
             template: "digest",
             data: data.clone(),
             to: c.person.clone(),
-            effect_key: format!("digest:{}:{}", mi.id, c.id),
+            effect_key: format!("digest:{}:{}", mi.id, c.person.id),
             // "godkjent" in reply approves this version.
             key: Some(mi.ref_key.clone()),
             invitation_id: None,
@@ -609,8 +609,10 @@ mod tests {
 
     fn member(id: i64, name: &str, email: &str, lang: Language, coordinator: bool) -> Member {
         Member {
-            id,
-            person: person(name, email, lang),
+            person: Person {
+                id,
+                ..person(name, email, lang)
+            },
             coordinator,
             failing: false,
         }
@@ -791,6 +793,7 @@ mod tests {
             now,
         );
         assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::MinutesApproved));
     }
 
     #[test]
@@ -896,6 +899,7 @@ mod tests {
         let after = "2027-03-17T09:00:00Z";
         let p = approve(Approver::Mail("kari@hf.example"), after, "draft");
         assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::NotCoordinator));
         assert!(
             p.outcome.contains("who is not a coordinator"),
             "{}",
@@ -907,6 +911,7 @@ mod tests {
             "draft",
         );
         assert!(p.is_held() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::BeforeDeadline));
         assert!(
             p.outcome
                 .contains("before the correction deadline (2027-03-17 09:00)"),
@@ -915,6 +920,7 @@ mod tests {
         );
         let p = approve(Approver::Mail("koord@hf.example"), after, "superseded");
         assert!(p.is_held() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::MinutesNotDraft));
         let p = approve(Approver::Mail("KOORD@hf.example"), after, "draft");
         assert!(!p.is_held(), "{}", p.outcome);
         assert_eq!(
@@ -1022,6 +1028,7 @@ mod tests {
             panic!("a plan");
         };
         assert!(p.is_held() && p.changes.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::NotMember));
         // A version that is no longer a draft takes no corrections.
         let MinutesReply::Plan(p) = reply_to_minutes(
             &draft("superseded"),
@@ -1032,7 +1039,7 @@ mod tests {
         ) else {
             panic!("a plan");
         };
-        assert!(p.is_held());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::MinutesNotDraft));
     }
 
     #[test]
