@@ -284,42 +284,30 @@ pub fn change_meeting(
     };
     for inv in &s.invited {
         plan.mails.push(Mail {
-            kind,
-            template: kind,
-            data: data(inv.asked),
-            to: inv.member.clone(),
-            effect_key: format!("{kind}:{}:{}:{sequence}", m.id, inv.invitation_id),
             key: Some(inv.token.clone()),
             invitation_id: Some(inv.invitation_id),
             calendar: Some(calendar(inv.asked, Some(&inv.token))),
-            attachments: Vec::new(),
-            reference: None,
-            expires_at: None,
-            in_reply_to: None,
-            meeting_id: None,
-            inbound_id: None,
-            auto_submitted: "auto-generated",
+            ..Mail::new(
+                kind,
+                kind,
+                format!("{kind}:{}:{}:{sequence}", m.id, inv.invitation_id),
+                &inv.member,
+                data(inv.asked),
+            )
         });
     }
     // A substitute or an extra attendee has the entry too (with the shared UID), and is
     // not asked to answer it.
     for g in &s.guests {
         plan.mails.push(Mail {
-            kind,
-            template: kind,
-            data: data(false),
-            to: g.person.clone(),
-            effect_key: format!("{kind}:{}:{}:{sequence}", m.id, g.key),
-            key: None,
-            invitation_id: None,
             calendar: Some(calendar(false, None)),
-            attachments: Vec::new(),
-            reference: None,
-            expires_at: None,
-            in_reply_to: None,
-            meeting_id: None,
-            inbound_id: None,
-            auto_submitted: "auto-generated",
+            ..Mail::new(
+                kind,
+                kind,
+                format!("{kind}:{}:{}:{sequence}", m.id, g.key),
+                &g.person,
+                data(false),
+            )
         });
     }
     let old = m.log_span(m.starts_at, m.ends_at);
@@ -397,22 +385,6 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
         })
         .collect();
     Mail {
-        kind: "summons",
-        template: "substitute_summons",
-        data: serde_json::json!({
-            "council": m.council_name,
-            "title": m.title,
-            "starts": m.local(m.starts_at),
-            "ends": m.local(m.ends_at),
-            "room": s.place.room,
-            "link": s.place.digital_link,
-            "member": s.member_name,
-            "extra": s.extra,
-            "agenda": agenda,
-        }),
-        to: s.guest.clone(),
-        effect_key: format!("substitute:{}:{}", s.invitation_id, s.guest.email),
-        key: None,
         invitation_id: Some(s.invitation_id),
         calendar: Some(Calendar {
             method: "REQUEST",
@@ -424,12 +396,23 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
             ends_at: m.ends_at,
         }),
         attachments: s.documents.clone(),
-        reference: None,
-        expires_at: None,
-        in_reply_to: None,
-        meeting_id: None,
-        inbound_id: None,
-        auto_submitted: "auto-generated",
+        ..Mail::new(
+            "summons",
+            "substitute_summons",
+            format!("substitute:{}:{}", s.invitation_id, s.guest.email),
+            &s.guest,
+            serde_json::json!({
+                "council": m.council_name,
+                "title": m.title,
+                "starts": m.local(m.starts_at),
+                "ends": m.local(m.ends_at),
+                "room": s.place.room,
+                "link": s.place.digital_link,
+                "member": s.member_name,
+                "extra": s.extra,
+                "agenda": agenda,
+            }),
+        )
     }
 }
 
@@ -636,13 +619,11 @@ mod tests {
         assert_eq!(per.effect_key, "update:7:sub:1:2");
         assert_eq!(
             p.events,
-            vec![Event {
-                actor: "koord@hf.example".into(),
-                kind: "meeting_moved",
-                detail: p.outcome.clone(),
-                meeting_id: None,
-                inbound_id: None,
-            }]
+            vec![Event::new(
+                "koord@hf.example",
+                "meeting_moved",
+                p.outcome.clone()
+            )]
         );
     }
 

@@ -124,13 +124,11 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
         kind: crate::domain::JobKind::MinutesDeadline,
         due_at: deadline,
     });
-    plan.events.push(Event {
-        actor: sub.by.to_string(),
-        kind: "minutes",
-        detail: plan.outcome.clone(),
-        meeting_id: None,
-        inbound_id: None,
-    });
+    plan.events.push(Event::new(
+        sub.by.to_string(),
+        "minutes",
+        plan.outcome.clone(),
+    ));
     let data = serde_json::json!({
         "council": m.council_name,
         "starts": m.local(m.starts_at),
@@ -141,21 +139,15 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
     });
     for p in recipients(&s.invited, &s.members) {
         plan.mails.push(Mail {
-            kind: "minutes",
-            template: "minutes",
-            data: data.clone(),
-            effect_key: format!("minutes:{}:{version}:{}", m.id, p.email),
-            to: p,
             key: Some(sub.key.clone()),
-            invitation_id: None,
-            calendar: None,
             attachments: sub.attachment.iter().cloned().collect(),
-            reference: None,
-            expires_at: None,
-            in_reply_to: None,
-            meeting_id: None,
-            inbound_id: None,
-            auto_submitted: "auto-generated",
+            ..Mail::new(
+                "minutes",
+                "minutes",
+                format!("minutes:{}:{version}:{}", m.id, p.email),
+                &p,
+                data.clone(),
+            )
         });
     }
     plan
@@ -230,13 +222,11 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
         id: mi.id,
         by: by.to_string(),
     });
-    plan.events.push(Event {
-        actor: by.to_string(),
-        kind: "minutes_approved",
-        detail: plan.outcome.clone(),
-        meeting_id: None,
-        inbound_id: None,
-    });
+    plan.events.push(Event::new(
+        by.to_string(),
+        "minutes_approved",
+        plan.outcome.clone(),
+    ));
     let data = serde_json::json!({
         "council": m.council_name,
         "starts": m.local(m.starts_at),
@@ -245,21 +235,14 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
     });
     for mb in s.members.iter().filter(|x| !x.failing) {
         plan.mails.push(Mail {
-            kind: "minutes_final",
-            template: "minutes_final",
-            data: data.clone(),
-            to: mb.person.clone(),
-            effect_key: format!("minutes-final:{}:{}", mi.id, mb.person.id),
-            key: None,
-            invitation_id: None,
-            calendar: None,
             attachments: s.document.iter().cloned().collect(),
-            reference: None,
-            expires_at: None,
-            in_reply_to: None,
-            meeting_id: None,
-            inbound_id: None,
-            auto_submitted: "auto-generated",
+            ..Mail::new(
+                "minutes_final",
+                "minutes_final",
+                format!("minutes-final:{}:{}", mi.id, mb.person.id),
+                &mb.person,
+                data.clone(),
+            )
         });
     }
     plan
@@ -327,22 +310,15 @@ pub fn corrections_digest(s: &DigestSnapshot) -> Plan {
     let mut plan = Plan::done("");
     for c in &coordinators {
         plan.mails.push(Mail {
-            kind: "digest",
-            template: "digest",
-            data: data.clone(),
-            to: c.person.clone(),
-            effect_key: format!("digest:{}:{}", mi.id, c.person.id),
             // "godkjent" in reply approves this version.
             key: Some(mi.ref_key.clone()),
-            invitation_id: None,
-            calendar: None,
-            attachments: Vec::new(),
-            reference: None,
-            expires_at: None,
-            in_reply_to: None,
-            meeting_id: None,
-            inbound_id: None,
-            auto_submitted: "auto-generated",
+            ..Mail::new(
+                "digest",
+                "digest",
+                format!("digest:{}:{}", mi.id, c.person.id),
+                &c.person,
+                data.clone(),
+            )
         });
     }
     plan.outcome = format!("corrections digest to {} coordinator(s)", plan.mails.len());
@@ -470,13 +446,11 @@ pub fn reply_to_minutes(
             no_remarks: false,
         });
     }
-    plan.events.push(Event {
-        actor: from.to_string(),
-        kind: "correction",
-        detail: plan.outcome.clone(),
-        meeting_id: None,
-        inbound_id: None,
-    });
+    plan.events.push(Event::new(
+        from.to_string(),
+        "correction",
+        plan.outcome.clone(),
+    ));
     MinutesReply::Plan(plan)
 }
 
