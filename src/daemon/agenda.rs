@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::year::{Handled, Notice};
+use super::year::Handled;
 use super::{DaemonError, Result};
 use crate::daemon::Daemon;
 use crate::domain::{Language, Token};
@@ -43,24 +43,6 @@ pub(super) fn item_view(i: &AgendaItem) -> Result<flow::Item> {
         number: i.number,
         decided_at: i.decided_at,
     })
-}
-
-pub(super) fn person(m: &Member) -> Person {
-    Person {
-        id: m.id,
-        name: m.name.clone(),
-        email: m.email.clone(),
-        lang: m.language,
-    }
-}
-
-fn membership(m: &Member) -> flow::Membership {
-    flow::Membership {
-        council_id: m.council_id,
-        role: m.role,
-        name: m.name.clone(),
-        lang: m.language,
-    }
 }
 
 fn event(e: plan::Event) -> NewEvent {
@@ -173,6 +155,25 @@ fn change(c: flow::Change) -> Change {
 }
 
 impl Daemon {
+    /// A member as mail goes to them, in their language.
+    pub(super) fn person(&self, m: &Member) -> Person {
+        Person {
+            id: m.id,
+            name: m.name.clone(),
+            email: m.email.clone(),
+            lang: self.lang_of(m),
+        }
+    }
+
+    fn membership(&self, m: &Member) -> flow::Membership {
+        flow::Membership {
+            council_id: m.council_id,
+            role: m.role,
+            name: m.name.clone(),
+            lang: self.lang_of(m),
+        }
+    }
+
     /// A meeting as the workflow sees it.
     fn meeting_view(&self, m: &Meeting) -> Result<flow::Meeting> {
         Ok(flow::Meeting {
@@ -185,36 +186,15 @@ impl Daemon {
         })
     }
 
-    /// Renders a mail a plan names.
-    fn mail(&self, m: plan::Mail) -> Result<OutgoingMail> {
-        self.notice(Notice {
-            kind: m.kind,
-            effect_key: m.effect_key,
-            to_name: &m.to_name,
-            to_address: &m.to_address,
-            template: Some(m.template),
-            data: m.data,
-            lang: m.lang,
-            reference: m.reference,
-            expires_at: m.expires_at,
-            in_reply_to: m.in_reply_to.as_deref(),
-            meeting_id: m.meeting_id,
-            inbound_id: m.inbound_id,
-            auto_submitted: m.auto_submitted,
-            ..Notice::BLANK
-        })
-    }
-
     fn mails(&self, mails: Vec<plan::Mail>) -> Result<Vec<OutgoingMail>> {
-        mails.into_iter().map(|m| self.mail(m)).collect()
+        mails.into_iter().map(|m| self.plan_mail(m, None)).collect()
     }
 
     /// A plan, its mail rendered, as the commit takes it.
     pub(super) fn handled(&self, p: Plan<flow::Change>) -> Result<Handled> {
-        let mut h = if p.held {
-            Handled::held(p.outcome)
-        } else {
-            Handled::done(p.outcome)
+        let mut h = match p.held {
+            Some(_) => Handled::held(p.stored_outcome()),
+            None => Handled::done(p.outcome),
         };
         h.mails = self.mails(p.mails)?;
         h.events = p.events.into_iter().map(event).collect();
@@ -409,7 +389,7 @@ impl Daemon {
             .coordinators(m.council_id)
             .await?
             .iter()
-            .map(person)
+            .map(|m| self.person(m))
             .collect();
         let p = flow::attendance_list(
             &self.meeting_view(m)?,
@@ -441,14 +421,14 @@ impl Daemon {
             .members_by_email(from)
             .await?
             .iter()
-            .map(membership)
+            .map(|m| self.membership(m))
             .collect();
         let proposer: Vec<flow::Membership> = self
             .store
             .members_by_email(proposer_address)
             .await?
             .iter()
-            .map(membership)
+            .map(|m| self.membership(m))
             .collect();
         let proposals_today = self
             .store
@@ -467,9 +447,10 @@ impl Daemon {
             authenticated: trust.is_authenticated(),
             proposals_today,
             proposals_per_day: self.cfg.proposals_per_day,
+            lang: self.lang(),
         }) {
             flow::Filed::Proposer(who) => who,
-            flow::Filed::Held(why) => return Ok(Handled::held(why)),
+            flow::Filed::Held(reason, why) => return Ok(Handled::held_for(reason, &why)),
             flow::Filed::Confirm {
                 coordinator,
                 proposer,
@@ -535,7 +516,10 @@ impl Daemon {
             authenticated: trust.is_authenticated(),
             receipts_recent,
             receipts_per_hour: self.cfg.receipts_per_hour,
-            coordinators: &coordinators.iter().map(person).collect::<Vec<_>>(),
+            coordinators: &coordinators
+                .iter()
+                .map(|m| self.person(m))
+                .collect::<Vec<_>>(),
             approval_mails_last_hour,
             key: key.as_str(),
             now,
@@ -579,8 +563,8 @@ impl Daemon {
                 .await?
                 .iter()
                 .find(|m| m.council_id == item.council_id)
-                .and_then(|m| m.language),
-            None => None,
+                .map_or(self.lang(), |m| self.lang_of(m)),
+            None => self.lang(),
         };
         Ok(Deciding {
             item: item_view(item)?,
@@ -594,7 +578,7 @@ impl Daemon {
                 .coordinators(item.council_id)
                 .await?
                 .iter()
-                .map(person)
+                .map(|m| self.person(m))
                 .collect(),
         })
     }
@@ -667,7 +651,7 @@ impl Daemon {
             trust.is_authenticated(),
             decision,
         ) {
-            flow::ApprovalReply::Held(why) => Ok(Handled::held(why)),
+            flow::ApprovalReply::Held(reason, why) => Ok(Handled::held_for(reason, &why)),
             flow::ApprovalReply::Decide(d) => {
                 self.decide_item(&item, d, from, Some(inbound_id)).await
             }
@@ -705,7 +689,7 @@ impl Daemon {
             .members(council_id)
             .await?
             .iter()
-            .map(|m| (m.role, person(m)))
+            .map(|m| (m.role, self.person(m)))
             .collect();
         Ok(flow::extra_deciders(&members))
     }
@@ -757,7 +741,7 @@ impl Daemon {
             id: inv.member_id,
             name: inv.member_name.clone(),
             email: inv.member_email.clone(),
-            lang: inv.member_language,
+            lang: inv.member_language.unwrap_or(self.lang()),
         };
         let reply = flow::reply_about_extra(&flow::ExtraReplying {
             extra: &extra,
@@ -809,7 +793,7 @@ struct Deciding {
     next_meeting: Option<i64>,
     agenda_closed: bool,
     next_open: Option<i64>,
-    proposer_lang: Option<Language>,
+    proposer_lang: Language,
     coordinators: Vec<Person>,
 }
 

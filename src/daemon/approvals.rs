@@ -10,6 +10,7 @@ use chrono::Duration;
 
 use super::year::Handled;
 use super::{Daemon, Result};
+use crate::domain::HeldReason;
 use crate::store::{AgendaItem, KeyRow};
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Understanding};
@@ -77,7 +78,7 @@ impl Daemon {
                     unverified,
                 });
             }
-            let people: Vec<Person> = coordinators.iter().map(super::agenda::person).collect();
+            let people: Vec<Person> = coordinators.iter().map(|c| self.person(c)).collect();
             let Some(plan) = flow::approval_digest(&council.name, &pending, &people, asked, now)
             else {
                 continue;
@@ -101,11 +102,14 @@ impl Daemon {
         trust: &Trust,
     ) -> Result<Handled> {
         if !same_address(from, &key.grant.address) || !trust.is_authenticated() {
-            return Ok(Handled::held(format!(
-                "a reply to an approval digest sent to {}, from {from} ({}); nothing decided",
-                key.grant.address,
-                trust.describe()
-            )));
+            return Ok(Handled::held_for(
+                HeldReason::DigestWrongSender,
+                &format!(
+                    "a reply to an approval digest sent to {}, from {from} ({}); nothing decided",
+                    key.grant.address,
+                    trust.describe()
+                ),
+            ));
         }
         let ids: Vec<i64> = key
             .grant
@@ -115,9 +119,12 @@ impl Daemon {
             .collect();
         let wanted = read_decisions(&u.reply_text);
         if wanted.is_empty() {
-            return Ok(Handled::held(format!(
-                "a reply to an approval digest from {from} without a \"1 godkjent\" line; kept for a coordinator"
-            )));
+            return Ok(Handled::held_for(
+                HeldReason::NoDecision,
+                &format!(
+                    "a reply to an approval digest from {from} without a \"1 godkjent\" line; kept for a coordinator"
+                ),
+            ));
         }
         let mut said = Vec::new();
         let mut deciding = Vec::new();

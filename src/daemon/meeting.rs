@@ -12,16 +12,16 @@ use crate::mail::ics;
 use crate::store::{self, OutgoingMail};
 use crate::workflow::meeting::{
     self as decide, guest_language, AgendaLine, ChangeSnapshot, Guest, GuestSummons, MeetingChange,
-    OpenItem,
+    OpenItem, Plan,
 };
-use crate::workflow::minutes_plan::{self as plan, Plan};
+use crate::workflow::plan;
 
 impl Daemon {
     // ----- snapshots ----------------------------------------------------------------------
 
     /// A meeting as the workflow sees it.
-    pub(super) fn meeting_facts(&self, m: &store::Meeting) -> Result<plan::Meeting> {
-        Ok(plan::Meeting {
+    pub(super) fn meeting_facts(&self, m: &store::Meeting) -> Result<decide::Meeting> {
+        Ok(decide::Meeting {
             id: m.id,
             council_name: m.council_name.clone(),
             title: m.title.clone(),
@@ -34,17 +34,17 @@ impl Daemon {
     }
 
     /// The council's members (by name), each with the language they read.
-    pub(super) async fn council_members(&self, council_id: i64) -> Result<Vec<plan::Member>> {
+    pub(super) async fn council_members(&self, council_id: i64) -> Result<Vec<decide::Member>> {
         Ok(self
             .store
             .members(council_id)
             .await?
             .into_iter()
-            .map(|mb| plan::Member {
-                id: mb.id,
+            .map(|mb| decide::Member {
                 coordinator: mb.role == Role::Coordinator,
                 failing: mb.failing_since.is_some(),
                 person: plan::Person {
+                    id: mb.id,
                     lang: self.lang_of(&mb),
                     name: mb.name,
                     email: mb.email,
@@ -54,18 +54,19 @@ impl Daemon {
     }
 
     /// The meeting's invitations (by name).
-    pub(super) async fn invited(&self, meeting_id: i64) -> Result<Vec<plan::Invited>> {
+    pub(super) async fn invited(&self, meeting_id: i64) -> Result<Vec<decide::Invited>> {
         Ok(self
             .store
             .invitations(meeting_id)
             .await?
             .into_iter()
-            .map(|inv| plan::Invited {
+            .map(|inv| decide::Invited {
                 invitation_id: inv.id,
                 asked: inv.role.is_asked_to_answer(),
                 accepted: inv.response == Some(Response::Accepted),
                 substitute: inv.substitute.map(|s| (s.name, s.email)),
                 member: plan::Person {
+                    id: inv.member_id,
                     lang: inv.member_language.unwrap_or(self.lang()),
                     name: inv.member_name,
                     email: inv.member_email,
@@ -80,8 +81,8 @@ impl Daemon {
     async fn guests(
         &self,
         meeting_id: i64,
-        invited: &[plan::Invited],
-        members: &[plan::Member],
+        invited: &[decide::Invited],
+        members: &[decide::Member],
     ) -> Result<Vec<Guest>> {
         let mut guests = Vec::new();
         for inv in invited {
@@ -89,6 +90,7 @@ impl Daemon {
                 guests.push(Guest {
                     key: format!("sub:{}", inv.invitation_id),
                     person: plan::Person {
+                        id: 0,
                         name: name.clone(),
                         email: email.clone(),
                         lang: guest_language(members, email, inv.member.lang),
@@ -108,6 +110,7 @@ impl Daemon {
             guests.push(Guest {
                 key: format!("extra:{}", x.id),
                 person: plan::Person {
+                    id: 0,
                     lang: guest_language(members, &email, named_by),
                     name: x.name,
                     email,
@@ -128,10 +131,9 @@ impl Daemon {
         p: Plan,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
-        let mut h = if p.held {
-            Handled::held(p.outcome)
-        } else {
-            Handled::done(p.outcome)
+        let mut h = match p.held {
+            Some(_) => Handled::held(p.stored_outcome()),
+            None => Handled::done(p.outcome),
         };
         h.changes = p
             .changes
@@ -144,16 +146,25 @@ impl Daemon {
         h.events = p
             .events
             .into_iter()
-            .map(|e| store::NewEvent::new(&e.actor, e.kind, Some(m.id), inbound_id, e.detail))
+            .map(|e| {
+                store::NewEvent::new(
+                    &e.actor,
+                    e.kind,
+                    e.meeting_id.or(Some(m.id)),
+                    e.inbound_id.or(inbound_id),
+                    e.detail,
+                )
+            })
             .collect();
         Ok(h)
     }
 
-    /// One planned mail, rendered and built.
+    /// One planned mail about meeting `m`, rendered and built: its calendar entry with
+    /// it, and the meeting and the cause it does not name are `m` and `inbound_id`.
     fn mail_out(
         &self,
         m: &store::Meeting,
-        mail: plan::Mail,
+        mut mail: plan::Mail,
         inbound_id: Option<i64>,
     ) -> Result<OutgoingMail> {
         let calendar = match &mail.calendar {
@@ -174,6 +185,18 @@ impl Daemon {
             }
             None => None,
         };
+        mail.meeting_id = mail.meeting_id.or(Some(m.id));
+        mail.inbound_id = mail.inbound_id.or(inbound_id);
+        self.plan_mail(mail, calendar)
+    }
+
+    /// A mail a plan names, rendered in its recipient's language, with the calendar
+    /// entry already built for it, if any.
+    pub(super) fn plan_mail(
+        &self,
+        mail: plan::Mail,
+        calendar: Option<(&'static str, String)>,
+    ) -> Result<OutgoingMail> {
         let key = mail.key.as_deref().and_then(Token::parse);
         let mut out = self.notice(Notice {
             kind: mail.kind,
@@ -184,8 +207,12 @@ impl Daemon {
             data: mail.data,
             lang: Some(mail.to.lang),
             key: key.as_ref(),
-            meeting_id: Some(m.id),
-            inbound_id,
+            reference: mail.reference,
+            expires_at: mail.expires_at,
+            in_reply_to: mail.in_reply_to.as_deref(),
+            meeting_id: mail.meeting_id,
+            inbound_id: mail.inbound_id,
+            auto_submitted: mail.auto_submitted,
             calendar,
             attachments: mail.attachments,
             ..Notice::BLANK
@@ -280,7 +307,7 @@ impl Daemon {
             None => MeetingChange::Cancel,
         };
         let p = decide::change_meeting(&snapshot, change, by, self.clock.now());
-        if p.held {
+        if p.is_held() {
             return Err(DaemonError::Refused(p.outcome));
         }
         let h = self.realise(m, p, None)?;
@@ -331,6 +358,7 @@ impl Daemon {
             invitation_id: inv.id,
             member_name: inv.member_name.clone(),
             guest: plan::Person {
+                id: 0,
                 name: name.to_string(),
                 email: email.to_string(),
                 lang: guest_language(&members, email, named_by),
@@ -342,9 +370,9 @@ impl Daemon {
 }
 
 /// A planned change as the store writes it.
-fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: plan::Change) -> store::Change {
+fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: decide::Change) -> store::Change {
     match c {
-        plan::Change::NewMinutes {
+        decide::Change::NewMinutes {
             ref_key,
             version,
             body,
@@ -361,8 +389,8 @@ fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: plan::Change) -> st
             inbound_id,
             deadline_at,
         }),
-        plan::Change::ApproveMinutes { id, by } => store::Change::ApproveMinutes { id, by },
-        plan::Change::NewCorrection {
+        decide::Change::ApproveMinutes { id, by } => store::Change::ApproveMinutes { id, by },
+        decide::Change::NewCorrection {
             minutes_id,
             author,
             item,
@@ -380,7 +408,7 @@ fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: plan::Change) -> st
             no_remarks,
             inbound_id,
         }),
-        plan::Change::UpdateMeeting {
+        decide::Change::UpdateMeeting {
             starts_at,
             ends_at,
             status,
@@ -392,13 +420,13 @@ fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: plan::Change) -> st
             status,
             sequence,
         },
-        plan::Change::ScheduleJob { kind, due_at } => store::Change::ScheduleJob {
+        decide::Change::ScheduleJob { kind, due_at } => store::Change::ScheduleJob {
             meeting_id,
             kind,
             due_at,
         },
-        plan::Change::CancelJobs => store::Change::CancelJobs { meeting_id },
-        plan::Change::DetachAgendaItem { id } => store::Change::MoveAgendaItem {
+        decide::Change::CancelJobs => store::Change::CancelJobs { meeting_id },
+        decide::Change::DetachAgendaItem { id } => store::Change::MoveAgendaItem {
             id,
             meeting_id: None,
         },

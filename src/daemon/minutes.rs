@@ -5,7 +5,7 @@
 use super::trusted::Asked;
 use super::year::Handled;
 use super::{Daemon, DaemonError, Result};
-use crate::domain::{Role, Token};
+use crate::domain::{Held, HeldReason, Role, Token};
 use crate::store::{Meeting, Minutes};
 use crate::trust::Trust;
 use crate::understand::Understanding;
@@ -13,7 +13,7 @@ use crate::workflow::minutes::{
     self as decide, ApproveSnapshot, Approver, Candidate, DigestSnapshot, Draft, MinutesMail,
     MinutesReply, Replier, Submission, SubmitSnapshot,
 };
-use crate::workflow::minutes_plan::File;
+use crate::workflow::plan::File;
 
 /// A stored version of the minutes as the workflow sees it.
 fn draft_of(mi: &Minutes) -> Draft {
@@ -60,7 +60,7 @@ impl Daemon {
         let now = self.clock.now();
         let (meeting_id, body, attachment, authenticated) =
             match decide::read_minutes_mail(u, raw, from, &coordinates, &meetings, trust, now) {
-                MinutesMail::Held(reason) => return Ok(Handled::held(reason)),
+                MinutesMail::Held(reason, why) => return Ok(Handled::held_for(reason, &why)),
                 MinutesMail::Minutes {
                     meeting_id,
                     body,
@@ -69,7 +69,10 @@ impl Daemon {
                 } => (meeting_id, body, attachment, authenticated),
             };
         let Some(meeting) = stored.into_iter().find(|m| m.id == meeting_id) else {
-            return Ok(Handled::held("minutes for a meeting that is gone"));
+            return Ok(Handled::held_for(
+                HeldReason::MeetingGone,
+                "minutes for a meeting that is gone",
+            ));
         };
         if !authenticated {
             // Draft minutes reach everyone who attended: never on an unauthenticated
@@ -242,7 +245,10 @@ impl Daemon {
     /// move or cancel a meeting), or refuses with the reason when it would be held.
     pub(super) async fn commit_command(&self, h: Handled) -> Result<String> {
         if h.state == crate::store::InboundState::Held {
-            return Err(DaemonError::Refused(h.outcome));
+            // The reason's code is for the held-mail digest; the operator reads the
+            // sentence.
+            let (_, sentence) = Held::read(&h.outcome);
+            return Err(DaemonError::Refused(sentence.to_string()));
         }
         let now = self.clock.now();
         self.store

@@ -92,6 +92,10 @@ impl Handled {
             changes: Vec::new(),
         }
     }
+    /// Held for `reason`: the outcome is its code, then `sentence` for the log.
+    pub(crate) fn held_for(reason: crate::domain::HeldReason, sentence: &str) -> Handled {
+        Handled::held(crate::domain::Held::because(reason).outcome(sentence))
+    }
     pub(crate) fn done(outcome: impl Into<String>) -> Handled {
         Handled {
             state: crate::store::InboundState::Processed,

@@ -61,10 +61,28 @@ pub enum HeldReason {
     BounceUnreadable,
     /// The message (or its attachment) cannot be read.
     Unreadable,
+    /// A decision on an agenda item that is already on a sent agenda.
+    AlreadyOnAgenda,
+    /// An agenda proposal with neither a title nor a document.
+    NoTitle,
+    /// Draft minutes for a meeting whose minutes are already approved.
+    MinutesApproved,
+    /// A reply about a version of the minutes that is no longer a draft.
+    MinutesNotDraft,
+    /// Draft minutes with neither text nor a readable document.
+    EmptyMinutes,
+    /// About a meeting that no longer exists.
+    MeetingGone,
+    /// A change to a meeting that is not scheduled (it is cancelled).
+    NotScheduled,
+    /// A meeting moved to a time it cannot have: ending before it starts, or in the past.
+    ImpossibleTime,
+    /// Minutes approved before their correction deadline.
+    BeforeDeadline,
 }
 
 impl HeldReason {
-    pub const ALL: [HeldReason; 27] = [
+    pub const ALL: [HeldReason; 36] = [
         HeldReason::Quarantined,
         HeldReason::NoSummons,
         HeldReason::NotUnderstood,
@@ -92,6 +110,15 @@ impl HeldReason {
         HeldReason::NoSender,
         HeldReason::BounceUnreadable,
         HeldReason::Unreadable,
+        HeldReason::AlreadyOnAgenda,
+        HeldReason::NoTitle,
+        HeldReason::MinutesApproved,
+        HeldReason::MinutesNotDraft,
+        HeldReason::EmptyMinutes,
+        HeldReason::MeetingGone,
+        HeldReason::NotScheduled,
+        HeldReason::ImpossibleTime,
+        HeldReason::BeforeDeadline,
     ];
 
     /// The code stored in the outcome and given to the templates.
@@ -124,6 +151,15 @@ impl HeldReason {
             HeldReason::NoSender => "no_sender",
             HeldReason::BounceUnreadable => "bounce_unreadable",
             HeldReason::Unreadable => "unreadable",
+            HeldReason::AlreadyOnAgenda => "already_on_agenda",
+            HeldReason::NoTitle => "no_title",
+            HeldReason::MinutesApproved => "minutes_approved",
+            HeldReason::MinutesNotDraft => "minutes_not_draft",
+            HeldReason::EmptyMinutes => "empty_minutes",
+            HeldReason::MeetingGone => "meeting_gone",
+            HeldReason::NotScheduled => "not_scheduled",
+            HeldReason::ImpossibleTime => "impossible_time",
+            HeldReason::BeforeDeadline => "before_deadline",
         }
     }
 

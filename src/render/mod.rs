@@ -1214,4 +1214,26 @@ mod tests {
             "10:00–12:00"
         );
     }
+
+    #[test]
+    fn every_held_reason_has_its_own_words_in_every_language() {
+        let r = Renderer::new().unwrap();
+        for lang in LANGUAGES {
+            let mut seen = std::collections::HashMap::new();
+            for code in crate::domain::HeldReason::ALL {
+                let data = serde_json::json!({"reason": code.as_str(), "logged": "LOGGED"});
+                let words = r
+                    .render_snippet(lang, "{{> held_reason this}}", &data)
+                    .unwrap();
+                let words = words.trim();
+                assert!(
+                    !words.is_empty() && !words.contains("LOGGED"),
+                    "{lang:?} has no words for {code:?}"
+                );
+                if let Some(other) = seen.insert(words.to_string(), code) {
+                    panic!("{lang:?} says {code:?} and {other:?} the same way");
+                }
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::plan::{Event, Mail, Person, Plan};
-use crate::domain::{Attendance, Response, Role, Substitute};
+use crate::domain::{Attendance, HeldReason, Response, Role, Substitute};
 use crate::understand::{Decision, Understanding};
 
 /// The items every agenda has besides the proposals: two opening items and
@@ -461,8 +461,9 @@ pub struct Deciding<'a> {
     /// The first meeting whose agenda is still open: where a proposal approved too
     /// late for its own goes.
     pub next_open: Option<i64>,
-    /// The proposer's language, when they are a member.
-    pub proposer_lang: Option<crate::domain::Language>,
+    /// The proposer's language (the secretariat's when they have none, or are not a
+    /// member).
+    pub proposer_lang: crate::domain::Language,
     pub coordinators: &'a [Person],
 }
 
@@ -499,10 +500,13 @@ pub fn decide(d: &Deciding<'_>) -> (Plan<Change>, Option<Told>) {
     let item = d.item;
     if item.number.is_some() || item.fixed {
         return (
-            Plan::held(format!(
-                "a decision on \"{}\", which is already on a sent agenda; nothing changed",
-                item.title
-            )),
+            Plan::held(
+                HeldReason::AlreadyOnAgenda,
+                format!(
+                    "a decision on \"{}\", which is already on a sent agenda; nothing changed",
+                    item.title
+                ),
+            ),
             None,
         );
     }
@@ -668,8 +672,8 @@ pub fn decide_item(d: &Deciding<'_>) -> Plan<Change> {
 /// What a coordinator's reply to an approval request leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApprovalReply {
-    /// Kept for a coordinator, with the reason.
-    Held(String),
+    /// Kept for a coordinator, for the reason, with a sentence for the log.
+    Held(HeldReason, String),
     /// The decision, once the coordinator confirms the reply is theirs.
     Confirm(Decision),
     Decide(Decision),
@@ -685,12 +689,12 @@ pub fn reply_to_approval(
     decision: Option<Decision>,
 ) -> ApprovalReply {
     match decision {
-        _ if !is_coordinator => ApprovalReply::Held(format!(
+        _ if !is_coordinator => ApprovalReply::Held(HeldReason::NotCoordinator, format!(
             "a reply about agenda item \"{title}\" from {from}, who is not a coordinator; kept for a coordinator"
         )),
         Some(d) if !authenticated => ApprovalReply::Confirm(d),
         Some(d) => ApprovalReply::Decide(d),
-        None => ApprovalReply::Held(format!(
+        None => ApprovalReply::Held(HeldReason::NoDecision, format!(
             "a reply about agenda item \"{title}\" that says neither approved, rejected nor deferred; kept for a coordinator"
         )),
     }
@@ -870,8 +874,8 @@ pub enum ExtraReply {
 /// The leader's (or a coordinator's) "godkjent" or "avvist" on an extra attendee.
 pub fn reply_about_extra(r: &ExtraReplying<'_>) -> ExtraReply {
     let x = r.extra;
-    let held = |why: String| ExtraReply::Plan {
-        plan: Plan::held(why),
+    let held = |reason: HeldReason, why: String| ExtraReply::Plan {
+        plan: Plan::held(reason, why),
         summons: false,
     };
     if !r
@@ -879,7 +883,7 @@ pub fn reply_about_extra(r: &ExtraReplying<'_>) -> ExtraReply {
         .iter()
         .any(|d| crate::trust::same_address(&d.email, r.from))
     {
-        return held(format!("a reply about the extra attendee {} from {}, who does not decide on it; kept for a coordinator", x.name, r.from));
+        return held(HeldReason::NotCoordinator, format!("a reply about the extra attendee {} from {}, who does not decide on it; kept for a coordinator", x.name, r.from));
     }
     if !r.authenticated {
         return ExtraReply::Confirm;
@@ -887,7 +891,7 @@ pub fn reply_about_extra(r: &ExtraReplying<'_>) -> ExtraReply {
     let approved = match r.decision {
         Some(Decision::Approve) => true,
         Some(Decision::Reject) => false,
-        _ => return held(format!("a reply about the extra attendee {} that neither approves nor rejects; kept for a coordinator", x.name)),
+        _ => return held(HeldReason::NoDecision, format!("a reply about the extra attendee {} that neither approves nor rejects; kept for a coordinator", x.name)),
     };
     let state = if approved { "approved" } else { "rejected" };
     if x.approved == Some(approved) {
@@ -962,7 +966,8 @@ pub struct Membership {
     pub council_id: i64,
     pub role: Role,
     pub name: String,
-    pub lang: Option<crate::domain::Language>,
+    /// Their language (the secretariat's when they have none).
+    pub lang: crate::domain::Language,
 }
 
 /// What deciding who files a proposal needs.
@@ -981,6 +986,8 @@ pub struct Filing<'a> {
     /// Proposals filed from the proposer's address in the last day, and the limit.
     pub proposals_today: i64,
     pub proposals_per_day: u32,
+    /// The secretariat's language: a proposer who is not a member is written to in it.
+    pub lang: crate::domain::Language,
 }
 
 /// Who files a proposal, for which council.
@@ -988,7 +995,7 @@ pub struct Filing<'a> {
 pub struct Proposer {
     pub email: String,
     pub name: String,
-    pub lang: Option<crate::domain::Language>,
+    pub lang: crate::domain::Language,
     /// The coordinator who forwarded it.
     pub forwarded_by: Option<String>,
     pub council_id: i64,
@@ -998,8 +1005,8 @@ pub struct Proposer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filed {
     Proposer(Proposer),
-    /// Kept for a coordinator, with the reason.
-    Held(String),
+    /// Kept for a coordinator, for the reason, with a sentence for the log.
+    Held(HeldReason, String),
     /// A forward on someone's behalf that does not prove it comes from the coordinator:
     /// they are asked to confirm it first.
     Confirm {
@@ -1028,7 +1035,7 @@ pub fn file_proposal(f: &Filing<'_>) -> Filed {
     let (proposer, forwarded_by) = match &f.u.on_behalf_of {
         Some(orig) if coordinator_somewhere => (orig.clone(), Some(from.to_string())),
         Some(orig) => {
-            return Filed::Held(format!(
+            return Filed::Held(HeldReason::NotCoordinator, format!(
                 "an agenda proposal from {orig} forwarded by {from}, who is not a coordinator; kept for a coordinator"
             ))
         }
@@ -1040,15 +1047,18 @@ pub fn file_proposal(f: &Filing<'_>) -> Filed {
         // A coordinator may forward a proposal from someone outside the council.
         (None, []) => match (&forwarded_by, f.sender) {
             (Some(_), [c]) => c.council_id,
-            _ => return Filed::Held(format!("an agenda proposal from {proposer}, who is not a member of any council; kept for a coordinator")),
+            _ => return Filed::Held(HeldReason::NotMember, format!("an agenda proposal from {proposer}, who is not a member of any council; kept for a coordinator")),
         },
-        (None, _) => return Filed::Held(format!("an agenda proposal from {proposer}, who is in several councils; kept for a coordinator to place")),
+        (None, _) => return Filed::Held(HeldReason::SeveralCouncils, format!("an agenda proposal from {proposer}, who is in several councils; kept for a coordinator to place")),
     };
     let membership = f.proposer.iter().find(|m| m.council_id == council_id);
     if f.call_council.is_none() && forwarded_by.is_none() && membership.is_none() {
-        return Filed::Held(format!(
-            "an agenda proposal from {proposer}, who is not a member; kept for a coordinator"
-        ));
+        return Filed::Held(
+            HeldReason::NotMember,
+            format!(
+                "an agenda proposal from {proposer}, who is not a member; kept for a coordinator"
+            ),
+        );
     }
     if let Some(c) = &forwarded_by {
         let coordinator_here = f
@@ -1056,7 +1066,7 @@ pub fn file_proposal(f: &Filing<'_>) -> Filed {
             .iter()
             .any(|m| m.council_id == council_id && m.role == Role::Coordinator);
         if !coordinator_here {
-            return Filed::Held(format!("an agenda proposal forwarded by {c}, who is not a coordinator of this council; kept for a coordinator"));
+            return Filed::Held(HeldReason::NotCoordinator, format!("an agenda proposal forwarded by {c}, who is not a coordinator of this council; kept for a coordinator"));
         }
         if !f.authenticated {
             return Filed::Confirm {
@@ -1066,7 +1076,7 @@ pub fn file_proposal(f: &Filing<'_>) -> Filed {
             };
         }
     } else if f.proposals_today >= i64::from(f.proposals_per_day) {
-        return Filed::Held(format!(
+        return Filed::Held(HeldReason::TooManyProposals, format!(
             "an agenda proposal from {proposer}, who has sent {} today (at most {} a day); kept for a coordinator",
             f.proposals_today, f.proposals_per_day
         ));
@@ -1084,7 +1094,7 @@ pub fn file_proposal(f: &Filing<'_>) -> Filed {
     Filed::Proposer(Proposer {
         email: proposer,
         name,
-        lang: membership.and_then(|m| m.lang),
+        lang: membership.map_or(f.lang, |m| m.lang),
         forwarded_by,
         council_id,
     })
@@ -1141,10 +1151,11 @@ pub fn propose(p: &Proposing<'_>) -> Plan<Change> {
     let title = match (item.title.trim(), attachments.first()) {
         ("", Some(name)) => name.clone(),
         ("", None) => {
-            return Plan::held(format!(
+            let why = format!(
                 "an agenda proposal from {} with neither a title nor a document; kept for a coordinator",
                 who.email
-            ))
+            );
+            return Plan::held(HeldReason::NoTitle, why);
         }
         (t, _) => t.to_string(),
     };

@@ -3,12 +3,123 @@
 //! cancelled, with the next SEQUENCE, and the meeting's jobs follow it.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
-use super::minutes_plan::{
-    Calendar, Change, Event, File, Invited, Mail, Meeting, Member, Person, Plan,
-};
+use super::plan::{Calendar, Event, File, Mail, Person};
 use crate::config::Offsets;
-use crate::domain::Language;
+use crate::domain::{HeldReason, Language};
+
+/// What the minutes and meeting flows decide.
+pub type Plan = super::plan::Plan<Change>;
+
+/// A member of the council, as these decisions need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Their row is `person.id`.
+    pub person: Person,
+    pub coordinator: bool,
+    /// Mail to them bounced permanently: nothing more is sent until it is fixed.
+    pub failing: bool,
+}
+
+/// A meeting, as these decisions need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meeting {
+    pub id: i64,
+    pub council_name: String,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub time_zone: Tz,
+    /// `scheduled`, `cancelled`.
+    pub status: crate::domain::MeetingStatus,
+    /// The calendar SEQUENCE of the entries sent so far.
+    pub sequence: i64,
+}
+
+impl Meeting {
+    /// A time as templates get it (RFC 3339 with the meeting's offset).
+    pub fn local(&self, t: DateTime<Utc>) -> String {
+        crate::render::local_time(t, self.time_zone)
+    }
+
+    /// A time for the log and the command line, which are English and not letters:
+    /// `2027-03-09 10:00`.
+    pub fn log_time(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.time_zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// `2027-03-09 10:00–12:00`, for the log.
+    pub fn log_span(&self, starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> String {
+        format!(
+            "{}–{}",
+            self.log_time(starts_at),
+            ends_at.with_timezone(&self.time_zone).format("%H:%M")
+        )
+    }
+}
+
+/// One invitation to a meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invited {
+    pub invitation_id: i64,
+    /// The invitation's key: replies to what we send carry it, and the calendar
+    /// entry's UID is personal with it.
+    pub token: String,
+    pub member: Person,
+    /// Observers are not asked to answer.
+    pub asked: bool,
+    pub accepted: bool,
+    /// The substitute the member named: name and address (if given).
+    pub substitute: Option<(String, Option<String>)>,
+}
+
+/// A change to the council's state that the minutes and meeting flows make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    NewMinutes {
+        ref_key: String,
+        version: i64,
+        body: String,
+        attachment_name: Option<String>,
+        submitted_by: String,
+        deadline_at: DateTime<Utc>,
+    },
+    ApproveMinutes {
+        id: i64,
+        by: String,
+    },
+    NewCorrection {
+        minutes_id: i64,
+        author: String,
+        item: Option<String>,
+        before: Option<String>,
+        after: Option<String>,
+        text: String,
+        no_remarks: bool,
+    },
+    /// The meeting at a new time, or cancelled; its calendar SEQUENCE goes up.
+    UpdateMeeting {
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        status: crate::domain::MeetingStatus,
+        sequence: i64,
+    },
+    /// A job of the meeting created, or made pending again at a new time.
+    ScheduleJob {
+        kind: crate::domain::JobKind,
+        due_at: DateTime<Utc>,
+    },
+    /// Every pending job of the meeting is cancelled.
+    CancelJobs,
+    /// An agenda item leaves the meeting and waits for the next one whose agenda
+    /// closes.
+    DetachAgendaItem {
+        id: i64,
+    },
+}
 
 /// What happens to a meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,17 +183,26 @@ pub fn change_meeting(
 ) -> Plan {
     let m = &s.meeting;
     if m.status != crate::domain::MeetingStatus::Scheduled {
-        return Plan::held(format!("meeting {} is {}, not scheduled", m.id, m.status));
+        return Plan::held(
+            HeldReason::NotScheduled,
+            format!("meeting {} is {}, not scheduled", m.id, m.status),
+        );
     }
     let sequence = m.sequence + 1;
     let mut plan = Plan::done("");
     let (starts_at, ends_at) = match change {
         MeetingChange::Move { starts_at, ends_at } => {
             if ends_at <= starts_at {
-                return Plan::held("the meeting must end after it starts");
+                return Plan::held(
+                    HeldReason::ImpossibleTime,
+                    "the meeting must end after it starts",
+                );
             }
             if starts_at <= now {
-                return Plan::held("a meeting cannot move into the past");
+                return Plan::held(
+                    HeldReason::ImpossibleTime,
+                    "a meeting cannot move into the past",
+                );
             }
             plan.changes.push(Change::UpdateMeeting {
                 starts_at,
@@ -122,6 +242,8 @@ pub fn change_meeting(
                         "\"{}\" waits for the next meeting: meeting {} is cancelled",
                         i.title, m.id
                     ),
+                    meeting_id: None,
+                    inbound_id: None,
                 });
             }
             (m.starts_at, m.ends_at)
@@ -162,30 +284,30 @@ pub fn change_meeting(
     };
     for inv in &s.invited {
         plan.mails.push(Mail {
-            kind,
-            template: kind,
-            data: data(inv.asked),
-            to: inv.member.clone(),
-            effect_key: format!("{kind}:{}:{}:{sequence}", m.id, inv.invitation_id),
             key: Some(inv.token.clone()),
             invitation_id: Some(inv.invitation_id),
             calendar: Some(calendar(inv.asked, Some(&inv.token))),
-            attachments: Vec::new(),
+            ..Mail::new(
+                kind,
+                kind,
+                format!("{kind}:{}:{}:{sequence}", m.id, inv.invitation_id),
+                &inv.member,
+                data(inv.asked),
+            )
         });
     }
     // A substitute or an extra attendee has the entry too (with the shared UID), and is
     // not asked to answer it.
     for g in &s.guests {
         plan.mails.push(Mail {
-            kind,
-            template: kind,
-            data: data(false),
-            to: g.person.clone(),
-            effect_key: format!("{kind}:{}:{}:{sequence}", m.id, g.key),
-            key: None,
-            invitation_id: None,
             calendar: Some(calendar(false, None)),
-            attachments: Vec::new(),
+            ..Mail::new(
+                kind,
+                kind,
+                format!("{kind}:{}:{}:{sequence}", m.id, g.key),
+                &g.person,
+                data(false),
+            )
         });
     }
     let old = m.log_span(m.starts_at, m.ends_at);
@@ -209,6 +331,8 @@ pub fn change_meeting(
             MeetingChange::Cancel => "meeting_cancelled",
         },
         detail: plan.outcome.clone(),
+        meeting_id: None,
+        inbound_id: None,
     });
     plan
 }
@@ -261,22 +385,6 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
         })
         .collect();
     Mail {
-        kind: "summons",
-        template: "substitute_summons",
-        data: serde_json::json!({
-            "council": m.council_name,
-            "title": m.title,
-            "starts": m.local(m.starts_at),
-            "ends": m.local(m.ends_at),
-            "room": s.place.room,
-            "link": s.place.digital_link,
-            "member": s.member_name,
-            "extra": s.extra,
-            "agenda": agenda,
-        }),
-        to: s.guest.clone(),
-        effect_key: format!("substitute:{}:{}", s.invitation_id, s.guest.email),
-        key: None,
         invitation_id: Some(s.invitation_id),
         calendar: Some(Calendar {
             method: "REQUEST",
@@ -288,6 +396,23 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
             ends_at: m.ends_at,
         }),
         attachments: s.documents.clone(),
+        ..Mail::new(
+            "summons",
+            "substitute_summons",
+            format!("substitute:{}:{}", s.invitation_id, s.guest.email),
+            &s.guest,
+            serde_json::json!({
+                "council": m.council_name,
+                "title": m.title,
+                "starts": m.local(m.starts_at),
+                "ends": m.local(m.ends_at),
+                "room": s.place.room,
+                "link": s.place.digital_link,
+                "member": s.member_name,
+                "extra": s.extra,
+                "agenda": agenda,
+            }),
+        )
     }
 }
 
@@ -303,6 +428,7 @@ mod tests {
 
     fn person(name: &str, email: &str, lang: Language) -> Person {
         Person {
+            id: 0,
             name: name.into(),
             email: email.into(),
             lang,
@@ -387,7 +513,7 @@ mod tests {
             "koord@hf.example",
             now,
         );
-        assert!(!p.held, "{}", p.outcome);
+        assert!(!p.is_held(), "{}", p.outcome);
         assert_eq!(
             p.outcome,
             "meeting 7 moved from 2027-03-23 10:00–12:00 to 2027-03-30 10:00–12:00; 4 update(s) queued"
@@ -493,11 +619,11 @@ mod tests {
         assert_eq!(per.effect_key, "update:7:sub:1:2");
         assert_eq!(
             p.events,
-            vec![Event {
-                actor: "koord@hf.example".into(),
-                kind: "meeting_moved",
-                detail: p.outcome.clone(),
-            }]
+            vec![Event::new(
+                "koord@hf.example",
+                "meeting_moved",
+                p.outcome.clone()
+            )]
         );
     }
 
@@ -525,7 +651,7 @@ mod tests {
             "command line (kari)",
             t("2027-03-01T08:00:00Z"),
         );
-        assert!(!p.held);
+        assert!(!p.is_held());
         assert!(p.mails.is_empty());
         assert_eq!(
             p.changes,
@@ -591,14 +717,16 @@ mod tests {
         let mut s = snapshot();
         s.meeting.status = crate::domain::MeetingStatus::Cancelled;
         let p = change_meeting(&s, MeetingChange::Cancel, "x", t("2027-03-01T08:00:00Z"));
-        assert!(p.held && p.changes.is_empty() && p.mails.is_empty());
+        assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::NotScheduled));
         assert_eq!(p.outcome, "meeting 7 is cancelled, not scheduled");
         let past = MeetingChange::Move {
             starts_at: t("2027-02-01T09:00:00Z"),
             ends_at: t("2027-02-01T11:00:00Z"),
         };
         let p = change_meeting(&snapshot(), past, "x", t("2027-03-01T08:00:00Z"));
-        assert!(p.held && p.mails.is_empty(), "{}", p.outcome);
+        assert!(p.is_held() && p.mails.is_empty(), "{}", p.outcome);
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::ImpossibleTime));
     }
 
     #[test]
@@ -682,7 +810,6 @@ mod tests {
     #[test]
     fn someone_named_in_an_answer_reads_their_own_language_when_on_the_council() {
         let members = vec![Member {
-            id: 1,
             person: person("Per Vara", "Per@HF.example", Language::En),
             coordinator: false,
             failing: false,

@@ -6,8 +6,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::meeting::guest_language;
-use super::minutes_plan::{Change, Event, File, Invited, Mail, Meeting, Member, Person, Plan};
+use super::meeting::{guest_language, Change, Invited, Meeting, Member, Plan};
+use super::plan::{Event, File, Mail, Person};
+use crate::domain::HeldReason;
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Kind, Understanding};
 
@@ -55,6 +56,7 @@ pub fn recipients(invited: &[Invited], members: &[Member]) -> Vec<Person> {
         }
         if let Some((name, Some(email))) = &inv.substitute {
             out.push(Person {
+                id: 0,
                 name: name.clone(),
                 email: email.clone(),
                 lang: guest_language(members, email, inv.member.lang),
@@ -62,7 +64,7 @@ pub fn recipients(invited: &[Invited], members: &[Member]) -> Vec<Person> {
         }
     }
     let mut coordinators: Vec<&Member> = members.iter().filter(|m| m.coordinator).collect();
-    coordinators.sort_by_key(|m| m.id);
+    coordinators.sort_by_key(|m| m.person.id);
     out.extend(coordinators.into_iter().map(|c| c.person.clone()));
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(p.email.to_ascii_lowercase()));
@@ -98,6 +100,7 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
     let m = &s.meeting;
     if s.versions.iter().any(|x| x.state == "approved") {
         return Plan::held(
+            HeldReason::MinutesApproved,
             "minutes for a meeting whose minutes are already approved; kept for a coordinator",
         );
     }
@@ -121,11 +124,11 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
         kind: crate::domain::JobKind::MinutesDeadline,
         due_at: deadline,
     });
-    plan.events.push(Event {
-        actor: sub.by.to_string(),
-        kind: "minutes",
-        detail: plan.outcome.clone(),
-    });
+    plan.events.push(Event::new(
+        sub.by.to_string(),
+        "minutes",
+        plan.outcome.clone(),
+    ));
     let data = serde_json::json!({
         "council": m.council_name,
         "starts": m.local(m.starts_at),
@@ -136,15 +139,15 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
     });
     for p in recipients(&s.invited, &s.members) {
         plan.mails.push(Mail {
-            kind: "minutes",
-            template: "minutes",
-            data: data.clone(),
-            effect_key: format!("minutes:{}:{version}:{}", m.id, p.email),
-            to: p,
             key: Some(sub.key.clone()),
-            invitation_id: None,
-            calendar: None,
             attachments: sub.attachment.iter().cloned().collect(),
+            ..Mail::new(
+                "minutes",
+                "minutes",
+                format!("minutes:{}:{version}:{}", m.id, p.email),
+                &p,
+                data.clone(),
+            )
         });
     }
     plan
@@ -181,25 +184,34 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
                 .iter()
                 .any(|x| x.coordinator && same_address(&x.person.email, from));
             if !coordinator {
-                return Plan::held(format!(
-                    "approval of the minutes from {from}, who is not a coordinator; nothing approved"
-                ));
+                return Plan::held(
+                    HeldReason::NotCoordinator,
+                    format!(
+                        "approval of the minutes from {from}, who is not a coordinator; nothing approved"
+                    ),
+                );
             }
             from
         }
         Approver::Operator(who) => who,
     };
     if mi.state != "draft" {
-        return Plan::held(format!(
-            "version {} of the minutes is {}, not a draft; nothing approved",
-            mi.version, mi.state
-        ));
+        return Plan::held(
+            HeldReason::MinutesNotDraft,
+            format!(
+                "version {} of the minutes is {}, not a draft; nothing approved",
+                mi.version, mi.state
+            ),
+        );
     }
     if now < mi.deadline_at {
-        return Plan::held(format!(
-            "approval of the minutes before the correction deadline ({}); nothing sent",
-            m.log_time(mi.deadline_at)
-        ));
+        return Plan::held(
+            HeldReason::BeforeDeadline,
+            format!(
+                "approval of the minutes before the correction deadline ({}); nothing sent",
+                m.log_time(mi.deadline_at)
+            ),
+        );
     }
     let mut plan = Plan::done(format!(
         "minutes of {}, version {}, approved by {by}; sent to the council",
@@ -210,11 +222,11 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
         id: mi.id,
         by: by.to_string(),
     });
-    plan.events.push(Event {
-        actor: by.to_string(),
-        kind: "minutes_approved",
-        detail: plan.outcome.clone(),
-    });
+    plan.events.push(Event::new(
+        by.to_string(),
+        "minutes_approved",
+        plan.outcome.clone(),
+    ));
     let data = serde_json::json!({
         "council": m.council_name,
         "starts": m.local(m.starts_at),
@@ -223,15 +235,14 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
     });
     for mb in s.members.iter().filter(|x| !x.failing) {
         plan.mails.push(Mail {
-            kind: "minutes_final",
-            template: "minutes_final",
-            data: data.clone(),
-            to: mb.person.clone(),
-            effect_key: format!("minutes-final:{}:{}", mi.id, mb.id),
-            key: None,
-            invitation_id: None,
-            calendar: None,
             attachments: s.document.iter().cloned().collect(),
+            ..Mail::new(
+                "minutes_final",
+                "minutes_final",
+                format!("minutes-final:{}:{}", mi.id, mb.person.id),
+                &mb.person,
+                data.clone(),
+            )
         });
     }
     plan
@@ -265,7 +276,7 @@ pub fn corrections_digest(s: &DigestSnapshot) -> Plan {
             .unwrap_or_else(|| email.to_string())
     };
     let mut coordinators: Vec<&Member> = s.members.iter().filter(|x| x.coordinator).collect();
-    coordinators.sort_by_key(|x| x.id);
+    coordinators.sort_by_key(|x| x.person.id);
     let silent: Vec<String> = recipients
         .iter()
         .filter(|p| {
@@ -299,16 +310,15 @@ pub fn corrections_digest(s: &DigestSnapshot) -> Plan {
     let mut plan = Plan::done("");
     for c in &coordinators {
         plan.mails.push(Mail {
-            kind: "digest",
-            template: "digest",
-            data: data.clone(),
-            to: c.person.clone(),
-            effect_key: format!("digest:{}:{}", mi.id, c.id),
             // "godkjent" in reply approves this version.
             key: Some(mi.ref_key.clone()),
-            invitation_id: None,
-            calendar: None,
-            attachments: Vec::new(),
+            ..Mail::new(
+                "digest",
+                "digest",
+                format!("digest:{}:{}", mi.id, c.person.id),
+                &c.person,
+                data.clone(),
+            )
         });
     }
     plan.outcome = format!("corrections digest to {} coordinator(s)", plan.mails.len());
@@ -362,18 +372,24 @@ pub fn reply_to_minutes(
         return MinutesReply::Approve;
     }
     if draft.state != "draft" {
-        return MinutesReply::Plan(Plan::held(format!(
-            "a reply to version {} of the minutes, which is {}; kept for a coordinator",
-            draft.version, draft.state
-        )));
+        return MinutesReply::Plan(Plan::held(
+            HeldReason::MinutesNotDraft,
+            format!(
+                "a reply to version {} of the minutes, which is {}; kept for a coordinator",
+                draft.version, draft.state
+            ),
+        ));
     }
     // A key sent to this address with the draft (a substitute who attended gets it
     // too) makes them someone who may answer it.
     let known = who.coordinator || *trust == Trust::Key || who.invited || who.member;
     if !known {
-        return MinutesReply::Plan(Plan::held(format!(
-            "a reply to the minutes from {from}, who is not in the council; kept for a coordinator"
-        )));
+        return MinutesReply::Plan(Plan::held(
+            HeldReason::NotMember,
+            format!(
+                "a reply to the minutes from {from}, who is not in the council; kept for a coordinator"
+            ),
+        ));
     }
     let mut corrections = if u.kind() == Kind::MinutesCorrection {
         u.corrections.clone()
@@ -430,11 +446,11 @@ pub fn reply_to_minutes(
             no_remarks: false,
         });
     }
-    plan.events.push(Event {
-        actor: from.to_string(),
-        kind: "correction",
-        detail: plan.outcome.clone(),
-    });
+    plan.events.push(Event::new(
+        from.to_string(),
+        "correction",
+        plan.outcome.clone(),
+    ));
     MinutesReply::Plan(plan)
 }
 
@@ -448,8 +464,8 @@ pub struct Candidate {
 /// What draft minutes sent to the mailbox lead to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MinutesMail {
-    /// Kept for a coordinator, with the reason.
-    Held(String),
+    /// Kept for a coordinator, for the reason, with a sentence for the log.
+    Held(HeldReason, String),
     /// For this meeting, with this text and document: handed in when the sender is
     /// authenticated, else the coordinator confirms first.
     Minutes {
@@ -473,11 +489,14 @@ pub fn read_minutes_mail(
     now: DateTime<Utc>,
 ) -> MinutesMail {
     let [council_id] = coordinates else {
-        return MinutesMail::Held(if coordinates.is_empty() {
-            format!("minutes from {from}, who is not a coordinator; kept for a coordinator")
+        return if coordinates.is_empty() {
+            MinutesMail::Held(
+                HeldReason::NotCoordinator,
+                format!("minutes from {from}, who is not a coordinator; kept for a coordinator"),
+            )
         } else {
-            format!("minutes from {from}, who coordinates several councils; submit them with `referent minutes submit`")
-        });
+            MinutesMail::Held(HeldReason::MinutesSeveralCouncils, format!("minutes from {from}, who coordinates several councils; submit them with `referent minutes submit`"))
+        };
     };
     let meeting = meetings
         .iter()
@@ -489,6 +508,7 @@ pub fn read_minutes_mail(
         .max_by_key(|c| c.meeting.starts_at);
     let Some(meeting) = meeting else {
         return MinutesMail::Held(
+            HeldReason::NoMeetingYet,
             "minutes, but the council has had no meeting yet; kept for a coordinator".into(),
         );
     };
@@ -505,16 +525,18 @@ pub fn read_minutes_mail(
         Some(d) => match crate::understand::attachment_bytes(raw, &d.name) {
             Some((ct, bytes)) => Some((d.name.clone(), ct, bytes)),
             None => {
-                return MinutesMail::Held(format!(
+                let why = format!(
                     "minutes with the attachment {}, which cannot be read; kept for a coordinator",
                     d.name
-                ))
+                );
+                return MinutesMail::Held(HeldReason::Unreadable, why);
             }
         },
         None => None,
     };
     if body.trim().is_empty() && attachment.is_none() {
         return MinutesMail::Held(
+            HeldReason::EmptyMinutes,
             "minutes without any text or document; kept for a coordinator".into(),
         );
     }
@@ -539,6 +561,7 @@ mod tests {
 
     fn person(name: &str, email: &str, lang: Language) -> Person {
         Person {
+            id: 0,
             name: name.into(),
             email: email.into(),
             lang,
@@ -560,8 +583,10 @@ mod tests {
 
     fn member(id: i64, name: &str, email: &str, lang: Language, coordinator: bool) -> Member {
         Member {
-            id,
-            person: person(name, email, lang),
+            person: Person {
+                id,
+                ..person(name, email, lang)
+            },
             coordinator,
             failing: false,
         }
@@ -692,7 +717,7 @@ mod tests {
             },
             now,
         );
-        assert!(!p.held);
+        assert!(!p.is_held());
         let deadline = t("2027-03-17T08:00:00Z");
         assert_eq!(
             p.changes,
@@ -741,7 +766,8 @@ mod tests {
             },
             now,
         );
-        assert!(p.held && p.changes.is_empty() && p.mails.is_empty());
+        assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::MinutesApproved));
     }
 
     #[test]
@@ -808,7 +834,7 @@ mod tests {
         );
         // No open draft: nothing to send, the job is done all the same.
         let p = corrections_digest(&DigestSnapshot { draft: None, ..s });
-        assert!(p.mails.is_empty() && !p.held);
+        assert!(p.mails.is_empty() && !p.is_held());
     }
 
     #[test]
@@ -846,7 +872,8 @@ mod tests {
     fn only_a_coordinator_approves_and_only_after_the_deadline() {
         let after = "2027-03-17T09:00:00Z";
         let p = approve(Approver::Mail("kari@hf.example"), after, "draft");
-        assert!(p.held && p.changes.is_empty() && p.mails.is_empty());
+        assert!(p.is_held() && p.changes.is_empty() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::NotCoordinator));
         assert!(
             p.outcome.contains("who is not a coordinator"),
             "{}",
@@ -857,7 +884,8 @@ mod tests {
             "2027-03-16T09:00:00Z",
             "draft",
         );
-        assert!(p.held && p.mails.is_empty());
+        assert!(p.is_held() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::BeforeDeadline));
         assert!(
             p.outcome
                 .contains("before the correction deadline (2027-03-17 09:00)"),
@@ -865,9 +893,10 @@ mod tests {
             p.outcome
         );
         let p = approve(Approver::Mail("koord@hf.example"), after, "superseded");
-        assert!(p.held && p.mails.is_empty());
+        assert!(p.is_held() && p.mails.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::MinutesNotDraft));
         let p = approve(Approver::Mail("KOORD@hf.example"), after, "draft");
-        assert!(!p.held, "{}", p.outcome);
+        assert!(!p.is_held(), "{}", p.outcome);
         assert_eq!(
             p.changes,
             vec![Change::ApproveMinutes {
@@ -892,7 +921,7 @@ mod tests {
         let r = render("minutes_final", &p.mails[4]);
         assert_eq!(r.subject, "Minutes: Utdanningsrådet Tuesday 9 March 2027");
         let p = approve(Approver::Operator("command line (kari)"), after, "draft");
-        assert!(!p.held);
+        assert!(!p.is_held());
     }
 
     fn reply(from: &str, body: &str) -> Understanding {
@@ -928,7 +957,7 @@ mod tests {
         else {
             panic!("a plan");
         };
-        assert!(!p.held);
+        assert!(!p.is_held());
         assert!(
             matches!(
                 p.changes.as_slice(),
@@ -972,7 +1001,8 @@ mod tests {
         ) else {
             panic!("a plan");
         };
-        assert!(p.held && p.changes.is_empty());
+        assert!(p.is_held() && p.changes.is_empty());
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::NotMember));
         // A version that is no longer a draft takes no corrections.
         let MinutesReply::Plan(p) = reply_to_minutes(
             &draft("superseded"),
@@ -983,7 +1013,7 @@ mod tests {
         ) else {
             panic!("a plan");
         };
-        assert!(p.held);
+        assert_eq!(p.held.map(|h| h.reason), Some(HeldReason::MinutesNotDraft));
     }
 
     #[test]
@@ -1020,7 +1050,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let held = read_minutes_mail(&u, raw, "koord@hf.example", &[1, 2], &meetings, &trust, now);
-        assert!(matches!(held, MinutesMail::Held(r) if r.contains("several councils")));
+        assert!(
+            matches!(held, MinutesMail::Held(HeldReason::MinutesSeveralCouncils, r) if r.contains("several councils"))
+        );
         let held = read_minutes_mail(
             &u,
             raw,
@@ -1030,6 +1062,8 @@ mod tests {
             &trust,
             t("2027-03-01T08:00:00Z"),
         );
-        assert!(matches!(held, MinutesMail::Held(r) if r.contains("no meeting yet")));
+        assert!(
+            matches!(held, MinutesMail::Held(HeldReason::NoMeetingYet, r) if r.contains("no meeting yet"))
+        );
     }
 }

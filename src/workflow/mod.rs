@@ -541,4 +541,3 @@ mod tests {
 // Minutes and meeting changes: decide (pure, over a snapshot), then the daemon commits.
 pub mod meeting;
 pub mod minutes;
-pub mod minutes_plan;

@@ -337,7 +337,8 @@ fn unverified_proposals_are_flagged_and_limited() {
             .filter(|m| m["state"] == "held"
                 && m["outcome"]
                     .as_str()
-                    .is_some_and(|o| o.contains("at most 5 a day")))
+                    .is_some_and(|o| o.starts_with("[held:too_many_proposals] ")
+                        && o.contains("at most 5 a day")))
             .count(),
         1
     );

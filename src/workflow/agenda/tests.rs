@@ -1,7 +1,7 @@
 //! The agenda workflow on a fixed clock, without a database.
 
 use super::*;
-use crate::domain::Language;
+use crate::domain::{Held, Language};
 use crate::render::{Common, Renderer, LANGUAGES};
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -37,7 +37,7 @@ fn item(id: i64, meeting_id: Option<i64>, title: &str, state: State) -> Item {
     }
 }
 
-fn person(id: i64, name: &str, email: &str, lang: Option<Language>) -> Person {
+fn person(id: i64, name: &str, email: &str, lang: Language) -> Person {
     Person {
         id,
         name: name.into(),
@@ -48,8 +48,8 @@ fn person(id: i64, name: &str, email: &str, lang: Option<Language>) -> Person {
 
 fn two_coordinators() -> Vec<Person> {
     vec![
-        person(10, "Eldbjørg Koordinator", "koord@hf.example", None),
-        person(11, "Kim Koordinator", "kim@hf.example", Some(Language::En)),
+        person(10, "Eldbjørg Koordinator", "koord@hf.example", Language::Nb),
+        person(11, "Kim Koordinator", "kim@hf.example", Language::En),
     ]
 }
 
@@ -257,7 +257,7 @@ fn the_attendance_list_counts_and_goes_to_each_coordinator_in_their_language() {
     );
     assert_eq!(plan.outcome, "attendance list to 2 coordinator(s)");
     assert_eq!(plan.mails.len(), 2);
-    assert_eq!(plan.mails[1].lang, Some(Language::En));
+    assert_eq!(plan.mails[1].to.lang, Language::En);
     assert_eq!(plan.mails[1].effect_key, "attendance:1:11");
     let data = &plan.mails[0].data;
     assert_eq!(
@@ -334,7 +334,7 @@ fn deciding<'a>(
         next_meeting: Some(2),
         agenda_closed: false,
         next_open: Some(3),
-        proposer_lang: Some(Language::Nn),
+        proposer_lang: Language::Nn,
         coordinators,
     }
 }
@@ -368,7 +368,7 @@ fn decisions_move_the_item_where_they_should() {
     let mut numbered = it.clone();
     numbered.number = Some(3);
     let (held, told) = decide(&deciding(&numbered, &coordinators, Decision::Reject, by));
-    assert!(held.held && held.changes.is_empty() && held.mails.is_empty());
+    assert!(held.is_held() && held.changes.is_empty() && held.mails.is_empty());
     assert!(told.is_none());
 }
 
@@ -386,22 +386,18 @@ fn a_decision_tells_the_proposer_and_the_other_coordinator() {
         plan.outcome,
         "agenda item \"Veileder for LIS1\" rejected by KOORD@hf.example"
     );
-    let to: Vec<(&str, Option<Language>, &str)> = plan
+    let to: Vec<(&str, Language, &str)> = plan
         .mails
         .iter()
-        .map(|m| (m.to_address.as_str(), m.lang, m.effect_key.as_str()))
+        .map(|m| (m.to.email.as_str(), m.to.lang, m.effect_key.as_str()))
         .collect();
     assert_eq!(
         to,
         vec![
-            (
-                "ola@hf.example",
-                Some(Language::Nn),
-                "decision:5:rejected:42"
-            ),
+            ("ola@hf.example", Language::Nn, "decision:5:rejected:42"),
             (
                 "kim@hf.example",
-                Some(Language::En),
+                Language::En,
                 "decision-told:5=rejected:42:11"
             ),
         ]
@@ -475,7 +471,7 @@ fn a_reply_to_an_approval_request() {
     let d = Some(Decision::Approve);
     assert!(matches!(
         reply_to_approval("T", "x@y", false, true, d),
-        Held(_)
+        Held(HeldReason::NotCoordinator, _)
     ));
     assert_eq!(
         reply_to_approval("T", "x@y", true, false, d),
@@ -487,7 +483,7 @@ fn a_reply_to_an_approval_request() {
     );
     assert!(matches!(
         reply_to_approval("T", "x@y", true, true, None),
-        Held(_)
+        Held(HeldReason::NoDecision, _)
     ));
 }
 
@@ -539,9 +535,9 @@ fn the_approval_digest_numbers_the_proposals_and_waits_an_hour() {
 
 #[test]
 fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
-    let coordinator = person(10, "Eldbjørg", "koord@hf.example", None);
-    let leader = person(12, "Lene Leder", "lene@hf.example", None);
-    let member = person(13, "Ola", "ola@hf.example", None);
+    let coordinator = person(10, "Eldbjørg", "koord@hf.example", Language::Nb);
+    let leader = person(12, "Lene Leder", "lene@hf.example", Language::Nb);
+    let member = person(13, "Ola", "ola@hf.example", Language::Nb);
     let mut members = vec![
         (Role::Coordinator, coordinator.clone()),
         (Role::Member, member.clone()),
@@ -601,7 +597,7 @@ fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
     let approve = Some(Decision::Approve);
     assert!(matches!(
         reply("ola@hf.example", true, approve, &x),
-        ExtraReply::Plan { plan, .. } if plan.held
+        ExtraReply::Plan { plan, .. } if plan.is_held()
     ));
     assert_eq!(
         reply("lene@hf.example", false, approve, &x),
@@ -609,12 +605,12 @@ fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
     );
     assert!(matches!(
         reply("lene@hf.example", true, Some(Decision::Defer), &x),
-        ExtraReply::Plan { plan, .. } if plan.held
+        ExtraReply::Plan { plan, .. } if plan.is_held()
     ));
     let ExtraReply::Plan { plan, summons } = reply("lene@hf.example", true, approve, &x) else {
         panic!("a plan");
     };
-    assert!(summons && !plan.held);
+    assert!(summons && !plan.is_held());
     assert_eq!(
         plan.changes,
         vec![Change::DecideExtra {
@@ -646,7 +642,7 @@ fn membership(council_id: i64, role: Role, name: &str) -> Membership {
         council_id,
         role,
         name: name.into(),
-        lang: None,
+        lang: Language::Nb,
     }
 }
 
@@ -673,6 +669,7 @@ fn who_files_a_proposal() {
             authenticated,
             proposals_today: today,
             proposals_per_day: 5,
+            lang: Language::Nb,
         })
     };
     let Filed::Proposer(p) = filing(&u, &ola, &ola, false, 0) else {
@@ -683,17 +680,17 @@ fn who_files_a_proposal() {
         ("ola@hf.example", "Ola Nordmann", 1)
     );
     assert!(
-        matches!(filing(&u, &ola, &ola, true, 5), Filed::Held(w) if w.contains("at most 5 a day"))
+        matches!(filing(&u, &ola, &ola, true, 5), Filed::Held(HeldReason::TooManyProposals, w) if w.contains("at most 5 a day"))
     );
     assert!(
-        matches!(filing(&u, &[], &[], true, 0), Filed::Held(w) if w.contains("not a member of any council"))
+        matches!(filing(&u, &[], &[], true, 0), Filed::Held(HeldReason::NotMember, w) if w.contains("not a member of any council"))
     );
     let two = [
         membership(1, Role::Member, "Ola"),
         membership(2, Role::Member, "Ola"),
     ];
     assert!(
-        matches!(filing(&u, &two, &two, true, 0), Filed::Held(w) if w.contains("several councils"))
+        matches!(filing(&u, &two, &two, true, 0), Filed::Held(HeldReason::SeveralCouncils, w) if w.contains("several councils"))
     );
     // Forwarded by a coordinator: credited to the original sender, once authenticated.
     u.on_behalf_of = Some("ola@hf.example".into());
@@ -711,7 +708,7 @@ fn who_files_a_proposal() {
     assert_eq!(p.forwarded_by.as_deref(), Some("koord@hf.example"));
     // … and held when the forwarder is no coordinator.
     assert!(
-        matches!(filing(&u, &ola, &ola, true, 0), Filed::Held(w) if w.contains("not a coordinator"))
+        matches!(filing(&u, &ola, &ola, true, 0), Filed::Held(HeldReason::NotCoordinator, w) if w.contains("not a coordinator"))
     );
 }
 
@@ -722,7 +719,7 @@ fn a_proposal_is_filed_receipted_and_sent_for_approval() {
     let who = Proposer {
         email: "ola@hf.example".into(),
         name: "Ola Nordmann".into(),
-        lang: Some(Language::En),
+        lang: Language::En,
         forwarded_by: None,
         council_id: 1,
     };
@@ -776,7 +773,7 @@ fn a_proposal_is_filed_receipted_and_sent_for_approval() {
     let kinds: Vec<(&str, &str)> = plan
         .mails
         .iter()
-        .map(|m| (m.kind, m.to_address.as_str()))
+        .map(|m| (m.kind, m.to.email.as_str()))
         .collect();
     assert_eq!(
         kinds,
@@ -820,7 +817,7 @@ fn a_proposal_without_a_title_is_named_by_its_document_or_held() {
     let who = Proposer {
         email: "ola@hf.example".into(),
         name: "Ola".into(),
-        lang: None,
+        lang: Language::Nb,
         forwarded_by: None,
         council_id: 1,
     };
@@ -848,7 +845,10 @@ fn a_proposal_without_a_title_is_named_by_its_document_or_held() {
         key: "pkey",
         now: at("2027-02-10T09:00:00Z"),
     };
-    assert!(propose(&proposing(&empty)).held);
+    assert_eq!(
+        propose(&proposing(&empty)).held,
+        Some(Held::because(HeldReason::NoTitle))
+    );
     let plan = propose(&proposing(&u));
     assert!(
         plan.outcome.starts_with("agenda proposal \"notat.pdf\""),
