@@ -18,7 +18,7 @@ use crate::workflow::plan::Person;
 
 /// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision.
 pub(crate) fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
-    super::held::numbered_lines(text)
+    crate::workflow::held::numbered_lines(text)
         .into_iter()
         .filter_map(|(n, rest)| crate::understand::secretariat::read_decision(rest).map(|d| (n, d)))
         .collect()

@@ -1,0 +1,681 @@
+//! The held-mail digest and the one-line replies to it, decided: which held message goes
+//! to which coordinator and what each entry says; what each "N …" line of a reply asks
+//! done, and the answer that tells what became of it. Pure: the daemon loads the
+//! messages and the members, runs the steps a reply asks for (each through the inbox
+//! commands) and commits the plan.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::plan::{Event, Mail, Person, Plan};
+use crate::domain::{normalize_address, Answer, Held, HeldReason};
+use crate::trust::same_address;
+
+/// Entries in one digest; more wait for the next.
+pub const MAX_ENTRIES: usize = 30;
+/// How long a digest's key is accepted.
+pub const DIGEST_DAYS: i64 = 14;
+
+/// What a coordinator asks done with one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Dismiss,
+    Retry,
+    /// Act on it as this person's mail: an address, a full name or a first name.
+    As(String),
+}
+
+/// The "N …" lines of a reply to a numbered digest: the number and what follows it.
+/// Lines that do not start with a number are not instructions (greetings, quotes,
+/// signatures).
+pub fn numbered_lines(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches(['«', '"']);
+        if line.starts_with('>') {
+            continue;
+        }
+        let digits = line.chars().take_while(char::is_ascii_digit).count();
+        let Ok(n) = line.get(..digits).unwrap_or("").parse::<usize>() else {
+            continue;
+        };
+        let rest = line
+            .get(digits..)
+            .unwrap_or("")
+            .trim_start_matches(['.', ':', ')', '-'])
+            .trim()
+            .trim_end_matches(['»', '"', '.'])
+            .trim();
+        if !rest.is_empty() {
+            out.push((n, rest));
+        }
+    }
+    out
+}
+
+/// Reads "1 Kari", "2 ignorer", "3 prøv igjen", "4 kari@ous-hf.no" lines.
+pub fn read_resolutions(text: &str) -> Vec<(usize, Resolution)> {
+    let mut out = Vec::new();
+    for (n, rest) in numbered_lines(text) {
+        let lower = rest.to_lowercase();
+        let r = match lower.as_str() {
+            "ignorer" | "ignorere" | "ignore" | "avvis" | "dismiss" | "slett" | "se bort" => {
+                Resolution::Dismiss
+            }
+            "prøv igjen" | "prøv" | "prøv på nytt" | "retry" | "try again" | "les på nytt" => {
+                Resolution::Retry
+            }
+            _ => Resolution::As(rest.to_string()),
+        };
+        out.push((n, r));
+    }
+    out
+}
+
+/// The member a coordinator means by "Kari", "Kari Nordmann" or an address, among the
+/// members of their councils; `None` when nobody or several match.
+pub fn resolve_person<'a>(who: &str, members: &'a [Person]) -> Option<&'a Person> {
+    if let Ok(addr) = normalize_address(who) {
+        return members.iter().find(|m| same_address(&m.email, &addr));
+    }
+    let w = who.trim().to_lowercase();
+    let full: Vec<&Person> = members
+        .iter()
+        .filter(|m| m.name.to_lowercase() == w)
+        .collect();
+    if let [one] = full.as_slice() {
+        return Some(one);
+    }
+    let mut first: Vec<&Person> = members
+        .iter()
+        .filter(|m| {
+            m.name
+                .split_whitespace()
+                .next()
+                .is_some_and(|f| f.to_lowercase() == w)
+        })
+        .collect();
+    first.dedup_by(|a, b| a.email == b.email);
+    match first.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// Why a message is held, for the `held_reason` partial: the code stored with its
+/// outcome, and the sentence written for the log (said as it is when there is no code).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Reason {
+    pub reason: Option<&'static str>,
+    pub logged: String,
+}
+
+impl Reason {
+    pub fn of(outcome: &str) -> Reason {
+        let (held, sentence) = Held::read(outcome);
+        let reason = held.map(|h| h.reason).or_else(|| guess(sentence));
+        Reason {
+            reason: reason.map(HeldReason::as_str),
+            logged: sentence.to_string(),
+        }
+    }
+}
+
+/// One held message in a digest (`held_digest` template).
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub number: usize,
+    pub sender: Option<String>,
+    /// When it came, as `local_time` writes it.
+    pub received: String,
+    pub subject: String,
+    /// What it was read as (`rsvp`, `agenda_request` …), when anything.
+    pub kind: Option<String>,
+    /// The answer read from it, when sure.
+    pub answer: Option<Answer>,
+    /// The first lines of the sender's own text.
+    pub quoted: Vec<String>,
+    pub reason: Reason,
+}
+
+/// The reason of an outcome stored without a code: by a version before codes, or by a
+/// flow that does not give one yet. Read from the sentence written for the log.
+fn guess(o: &str) -> Option<HeldReason> {
+    let has = |s: &str| o.contains(s);
+    Some(if o.starts_with("quarantined") {
+        HeldReason::Quarantined
+    } else if has("does not refer to any summons") {
+        HeldReason::NoSummons
+    } else if has("not from the invitee") {
+        HeldReason::NotInvitee
+    } else if has("a reply to a confirmation request sent to") {
+        HeldReason::ConfirmWrongSender
+    } else if has("digest sent to") {
+        HeldReason::DigestWrongSender
+    } else if has("no confirmation request") {
+        HeldReason::Unverified
+    } else if has("not authenticated") || has("asked to confirm") || has("confirmation asked") {
+        HeldReason::UnverifiedAsked
+    } else if has("after the meeting is over") {
+        HeldReason::AfterMeeting
+    } else if has("secretariat's own address as substitute") {
+        HeldReason::SecretariatSubstitute
+    } else if has("has had no meeting yet") {
+        HeldReason::NoMeetingYet
+    } else if has("a day); kept") {
+        HeldReason::TooManyProposals
+    } else if has("who coordinates several councils") {
+        HeldReason::MinutesSeveralCouncils
+    } else if has("who is not a coordinator") || has("does not decide on it") {
+        HeldReason::NotCoordinator
+    } else if has("says neither") || has("neither approves") || has("without a") {
+        HeldReason::NoDecision
+    } else if has("a reply that reads as") {
+        match has(" is asked") {
+            true => HeldReason::AmbiguousAsked,
+            false => HeldReason::Ambiguous,
+        }
+    } else if has("no answer could be read") || has("no text of its own") {
+        match has(" is asked") {
+            true => HeldReason::NoAnswerAsked,
+            false => HeldReason::NoAnswer,
+        }
+    } else if o.starts_with("mailing-list") {
+        HeldReason::MailingList
+    } else if has("who is not a member") || has("not in the council") {
+        HeldReason::NotMember
+    } else if has("several councils") {
+        HeldReason::SeveralCouncils
+    } else if o.starts_with("not understood") {
+        HeldReason::NotUnderstood
+    } else if has("cannot be read") || has("cannot read") {
+        HeldReason::Unreadable
+    } else {
+        return None;
+    })
+}
+
+/// A coordinator's reply to a held-mail digest, as the daemon found it.
+#[derive(Debug, Clone)]
+pub struct DigestReply<'a> {
+    pub inbound_id: i64,
+    /// The reply's one From.
+    pub from: &'a str,
+    pub message_id: Option<&'a str>,
+    /// The reply's own text (quotes and signature left out).
+    pub text: &'a str,
+    /// The address the digest's key went to, when it stops being accepted, and what it
+    /// refers to: the held messages' ids, in the digest's order.
+    pub key_address: &'a str,
+    pub key_expires: Option<DateTime<Utc>>,
+    pub reference: &'a str,
+    /// Whether the sender is authenticated, and how the log says it.
+    pub authenticated: bool,
+    pub trust: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// What one line of a reply asks done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// No message has that number in the digest.
+    Missing,
+    /// Nobody on the coordinator's councils goes by `who`.
+    UnknownPerson {
+        id: i64,
+        who: String,
+    },
+    Dismiss {
+        id: i64,
+    },
+    Retry {
+        id: i64,
+    },
+    /// Act on the message as `person`'s own.
+    Apply {
+        id: i64,
+        person: Person,
+    },
+}
+
+impl Step {
+    /// The held message the line is about.
+    pub fn id(&self) -> Option<i64> {
+        match self {
+            Step::Missing => None,
+            Step::UnknownPerson { id, .. }
+            | Step::Dismiss { id }
+            | Step::Retry { id }
+            | Step::Apply { id, .. } => Some(*id),
+        }
+    }
+}
+
+/// One numbered line of a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub number: usize,
+    pub step: Step,
+}
+
+/// What the lines of a digest reply ask done, in order; `Err`: the reply is held, and
+/// the outcome (with its code) says why. `members`: the members of the councils the
+/// sender coordinates.
+pub fn read_digest_reply(r: &DigestReply<'_>, members: &[Person]) -> Result<Vec<Line>, String> {
+    if !same_address(r.from, r.key_address) || !r.authenticated {
+        return Err(
+            Held::because(HeldReason::DigestWrongSender).outcome(&format!(
+                "a reply to a held-mail digest sent to {}, from {} ({}); nothing done",
+                r.key_address, r.from, r.trust
+            )),
+        );
+    }
+    if r.key_expires.is_some_and(|e| e < r.now) {
+        return Err(Held::because(HeldReason::Expired)
+            .outcome("a reply to a held-mail digest that has expired; nothing done"));
+    }
+    let ids: Vec<i64> = r
+        .reference
+        .split(',')
+        .filter_map(|i| i.trim().parse().ok())
+        .collect();
+    let wanted = read_resolutions(r.text);
+    if wanted.is_empty() {
+        return Err(Held::because(HeldReason::NoDecision).outcome(&format!(
+            "a reply to a held-mail digest from {} without a \"1 …\" line; kept for a coordinator",
+            r.from
+        )));
+    }
+    Ok(wanted
+        .into_iter()
+        .map(|(number, res)| {
+            let step = match n_th(&ids, number) {
+                None => Step::Missing,
+                Some(id) => match res {
+                    Resolution::Dismiss => Step::Dismiss { id },
+                    Resolution::Retry => Step::Retry { id },
+                    Resolution::As(who) => match resolve_person(&who, members) {
+                        Some(p) => Step::Apply {
+                            id,
+                            person: p.clone(),
+                        },
+                        None => Step::UnknownPerson { id, who },
+                    },
+                },
+            };
+            Line { number, step }
+        })
+        .collect())
+}
+
+/// The `n`th (from 1) of `ids`.
+fn n_th(ids: &[i64], n: usize) -> Option<i64> {
+    n.checked_sub(1).and_then(|i| ids.get(i)).copied()
+}
+
+/// A held message after a line's step ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub subject: String,
+    /// `processed`, `ignored`, `held` …
+    pub state: String,
+    pub outcome: String,
+}
+
+/// A line and what came of it: `None` for a line about no message; else whether the
+/// step failed (and why), and the message as it is now.
+pub type Ran = (Line, Option<(Result<(), String>, After)>);
+
+/// What became of one line of a coordinator's reply to the digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoneState {
+    /// No message has that number in the digest.
+    Missing,
+    /// Nobody on their councils goes by the name they gave.
+    UnknownPerson,
+    /// Doing it failed (the error says why).
+    Failed,
+    Processed,
+    Ignored,
+    /// Tried, and held again.
+    Held,
+}
+
+/// What a coordinator's line did, for the `held_done` template.
+#[derive(Debug, Clone, Serialize)]
+pub struct Done {
+    pub number: usize,
+    pub subject: Option<String>,
+    /// The member it was acted on as.
+    pub as_name: Option<String>,
+    pub state: DoneState,
+    /// Whom the coordinator named, when nobody matches.
+    pub who: Option<String>,
+    pub error: Option<String>,
+    /// Why it is still held.
+    pub reason: Reason,
+}
+
+impl Done {
+    fn of((line, ran): Ran) -> Done {
+        let mut d = Done {
+            number: line.number,
+            subject: None,
+            as_name: None,
+            state: DoneState::Missing,
+            who: None,
+            error: None,
+            reason: Reason::default(),
+        };
+        let Some((said, after)) = ran else {
+            return d;
+        };
+        d.subject = Some(after.subject);
+        match line.step {
+            Step::Apply { person, .. } => d.as_name = Some(person.name),
+            Step::UnknownPerson { who, .. } => d.who = Some(who),
+            _ => {}
+        }
+        d.state = match (said, after.state.as_str()) {
+            (Err(e), _) => {
+                d.error = Some(e);
+                DoneState::Failed
+            }
+            (Ok(()), _) if d.who.is_some() => DoneState::UnknownPerson,
+            (Ok(()), "processed") => DoneState::Processed,
+            (Ok(()), "ignored") => DoneState::Ignored,
+            (Ok(()), _) => {
+                d.reason = Reason::of(&after.outcome);
+                DoneState::Held
+            }
+        };
+        d
+    }
+
+    /// The same in a few words for the log.
+    pub fn logged(&self) -> String {
+        let state = match self.state {
+            DoneState::Missing => return format!("{}: not in the digest", self.number),
+            DoneState::UnknownPerson => format!(
+                "cannot tell who \"{}\" is",
+                self.who.clone().unwrap_or_default()
+            ),
+            DoneState::Failed => format!("not done: {}", self.error.clone().unwrap_or_default()),
+            DoneState::Processed => "processed".into(),
+            DoneState::Ignored => "set aside".into(),
+            DoneState::Held => format!("still held ({})", self.reason.logged),
+        };
+        let what = match &self.as_name {
+            Some(name) => format!(" as the message from {name}"),
+            None => String::new(),
+        };
+        format!(
+            "{}. \"{}\"{what}: {state}",
+            self.number,
+            self.subject.clone().unwrap_or_default()
+        )
+    }
+}
+
+/// The answer to a digest reply whose lines have run: the log line, the audit line and
+/// a short mail to the coordinator saying what became of each line.
+pub fn digest_reply_done(r: &DigestReply<'_>, members: &[Person], ran: Vec<Ran>) -> Plan<()> {
+    let done: Vec<Done> = ran.into_iter().map(Done::of).collect();
+    let logged: Vec<String> = done.iter().map(Done::logged).collect();
+    let mut p = Plan::done(format!(
+        "held-mail digest answered by {}: {}",
+        r.from,
+        logged.join("; ")
+    ));
+    let me = members
+        .iter()
+        .find(|m| same_address(&m.email, r.from))
+        .cloned()
+        .unwrap_or_else(|| Person {
+            id: 0,
+            name: r.from.to_string(),
+            email: r.from.to_string(),
+            lang: None,
+        });
+    let mut mail = Mail::new(
+        "notice",
+        "held_done",
+        format!("held-done:{}", r.inbound_id),
+        &me,
+        json!({ "results": done }),
+    );
+    mail.to_address = r.from.to_string();
+    mail.in_reply_to = r.message_id.map(str::to_string);
+    mail.inbound_id = Some(r.inbound_id);
+    mail.auto_submitted = "auto-replied";
+    p.mails.push(mail);
+    p.events.push(Event {
+        actor: r.from.to_string(),
+        kind: "held_resolved",
+        meeting_id: None,
+        inbound_id: Some(r.inbound_id),
+        detail: p.outcome.clone(),
+    });
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+    }
+
+    fn reply<'a>(from: &'a str, text: &'a str) -> DigestReply<'a> {
+        DigestReply {
+            inbound_id: 77,
+            from,
+            message_id: Some("<r@ous-hf.no>"),
+            text,
+            key_address: "eldbjorg@ous-hf.no",
+            key_expires: Some(now() + chrono::Duration::days(14)),
+            reference: "11,12,13",
+            authenticated: true,
+            trust: "DKIM-authenticated",
+            now: now(),
+        }
+    }
+
+    fn after(state: &str, outcome: &str) -> After {
+        After {
+            subject: "Svar".into(),
+            state: state.into(),
+            outcome: outcome.into(),
+        }
+    }
+
+    #[test]
+    fn a_digest_reply_from_another_address_than_the_keys_is_held() {
+        let r = reply("eve@evil.example", "1 ignorer");
+        let held = read_digest_reply(&r, &[]).unwrap_err();
+        assert_eq!(
+            Held::read(&held).0.map(|h| h.reason),
+            Some(HeldReason::DigestWrongSender)
+        );
+        let unauthenticated = DigestReply {
+            authenticated: false,
+            ..reply("eldbjorg@ous-hf.no", "1 ignorer")
+        };
+        assert!(read_digest_reply(&unauthenticated, &[]).is_err());
+    }
+
+    #[test]
+    fn an_expired_digest_or_one_without_lines_does_nothing() {
+        let late = DigestReply {
+            now: now() + chrono::Duration::days(15),
+            ..reply("Eldbjorg@ous-hf.no", "1 ignorer")
+        };
+        let held = read_digest_reply(&late, &[]).unwrap_err();
+        assert_eq!(
+            Held::read(&held).0.map(|h| h.reason),
+            Some(HeldReason::Expired)
+        );
+        let chat = reply("eldbjorg@ous-hf.no", "Takk!\nHilsen Eldbjørg");
+        let held = read_digest_reply(&chat, &[]).unwrap_err();
+        assert_eq!(
+            Held::read(&held).0.map(|h| h.reason),
+            Some(HeldReason::NoDecision)
+        );
+    }
+
+    #[test]
+    fn a_digest_reply_with_one_line_about_a_message_already_settled() {
+        let ms = vec![
+            member("Eldbjørg Koordinator", "eldbjorg@ous-hf.no"),
+            member("Ola Nordmann", "ola@ous-hf.no"),
+        ];
+        let r = reply("eldbjorg@ous-hf.no", "1 bekreft\n2 avvis\n3 Ola\n4 ignorer");
+        let lines = read_digest_reply(&r, &ms).unwrap();
+        assert_eq!(
+            lines.iter().map(|l| l.step.clone()).collect::<Vec<_>>(),
+            vec![
+                Step::UnknownPerson {
+                    id: 11,
+                    who: "bekreft".into()
+                },
+                Step::Dismiss { id: 12 },
+                Step::Apply {
+                    id: 13,
+                    person: ms[1].clone()
+                },
+                Step::Missing,
+            ]
+        );
+        // Message 12 was settled before the reply came: its dismissal is refused.
+        let outcomes = [
+            Some((Ok(()), after("held", "x"))),
+            Some((
+                Err("message 12 is processed, not held: nothing to dismiss".into()),
+                after("processed", "done"),
+            )),
+            Some((Ok(()), after("processed", "answer recorded"))),
+            None,
+        ];
+        let ran: Vec<Ran> = lines.into_iter().zip(outcomes).collect();
+        let p = digest_reply_done(&r, &ms, ran);
+        assert!(!p.held);
+        assert_eq!(
+            p.outcome,
+            "held-mail digest answered by eldbjorg@ous-hf.no: 1. \"Svar\": cannot tell who \"bekreft\" is; \
+             2. \"Svar\": not done: message 12 is processed, not held: nothing to dismiss; \
+             3. \"Svar\" as the message from Ola Nordmann: processed; 4: not in the digest"
+        );
+        let [mail] = p.mails.as_slice() else {
+            panic!("one answer: {:?}", p.mails)
+        };
+        assert_eq!(
+            (mail.template, mail.to_address.as_str()),
+            ("held_done", "eldbjorg@ous-hf.no")
+        );
+        assert_eq!(mail.to_name, "Eldbjørg Koordinator");
+        assert_eq!(mail.effect_key, "held-done:77");
+        assert_eq!(mail.in_reply_to.as_deref(), Some("<r@ous-hf.no>"));
+        assert_eq!(mail.data["results"][1]["state"], "failed");
+        assert_eq!(mail.data["results"][2]["as_name"], "Ola Nordmann");
+        assert_eq!(p.events.len(), 1);
+        assert_eq!(p.events[0].kind, "held_resolved");
+    }
+
+    #[test]
+    fn a_line_that_leaves_the_message_held_says_why() {
+        let r = reply("eldbjorg@ous-hf.no", "1 prøv igjen");
+        let lines = read_digest_reply(&r, &[]).unwrap();
+        assert_eq!(lines[0].step, Step::Retry { id: 11 });
+        let outcome = Held::because(HeldReason::NotMember).outcome("from a stranger");
+        let ran = vec![(lines[0].clone(), Some((Ok(()), after("held", &outcome))))];
+        let p = digest_reply_done(&r, &[], ran);
+        assert_eq!(p.mails[0].to_name, "eldbjorg@ous-hf.no");
+        assert_eq!(
+            p.mails[0].data["results"][0]["reason"]["reason"],
+            "not_member"
+        );
+        assert!(
+            p.outcome.ends_with("still held (from a stranger)"),
+            "{}",
+            p.outcome
+        );
+    }
+
+    fn member(name: &str, email: &str) -> Person {
+        Person {
+            id: 1,
+            name: name.into(),
+            email: email.into(),
+            lang: None,
+        }
+    }
+
+    #[test]
+    fn lines() {
+        let r = read_resolutions(
+            "1 Kari\n2. ignorer\n3: prøv igjen\nHilsen Eldbjørg\n> 4 Ola\n5 kari@ous-hf.no",
+        );
+        assert_eq!(
+            r,
+            vec![
+                (1, Resolution::As("Kari".into())),
+                (2, Resolution::Dismiss),
+                (3, Resolution::Retry),
+                (5, Resolution::As("kari@ous-hf.no".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn reasons_come_from_the_code_and_else_from_the_sentence() {
+        let tagged = Held::because(HeldReason::NotMember).outcome("anything at all");
+        let r = Reason::of(&tagged);
+        assert_eq!(r.reason, Some("not_member"));
+        assert_eq!(r.logged, "anything at all");
+        let old = Reason::of("an agenda proposal from x@y.no, who is in several councils; kept for a coordinator to place");
+        assert_eq!(old.reason, Some("several_councils"));
+        let unknown = Reason::of("something new");
+        assert_eq!(
+            (unknown.reason, unknown.logged.as_str()),
+            (None, "something new")
+        );
+        // Every code the digest can be given has words in every language.
+        let r = crate::render::Renderer::new().unwrap();
+        for code in HeldReason::ALL {
+            for lang in crate::render::LANGUAGES {
+                let data = json!({"reason": {"reason": code.as_str(), "logged": "LOGGED"}});
+                let words = r
+                    .render_snippet(lang, "{{> held_reason reason}}", &data)
+                    .unwrap();
+                assert!(!words.is_empty() && words != "LOGGED", "{lang:?} {code:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn people() {
+        let ms = vec![
+            member("Kari Nordmann", "kari@ous-hf.no"),
+            member("Kari Hansen", "kh@ahus.no"),
+            member("Ola Nordmann", "ola@ous-hf.no"),
+        ];
+        assert_eq!(
+            resolve_person("Ola", &ms).map(|m| m.email.as_str()),
+            Some("ola@ous-hf.no")
+        );
+        assert!(resolve_person("Kari", &ms).is_none(), "two Karis");
+        assert_eq!(
+            resolve_person("kari nordmann", &ms).map(|m| m.email.as_str()),
+            Some("kari@ous-hf.no")
+        );
+        assert_eq!(
+            resolve_person("KH@ahus.no", &ms).map(|m| m.email.as_str()),
+            Some("kh@ahus.no")
+        );
+        assert!(resolve_person("eve@evil.example", &ms).is_none());
+    }
+}
