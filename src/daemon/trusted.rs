@@ -15,9 +15,8 @@ use crate::domain::{Answer, Held, HeldReason};
 use crate::store::{Change, InboundOutcome, InboundState, KeyRow, Meeting, NewEvent, OutgoingMail};
 use crate::trust::{same_address, Trust};
 use crate::understand::{Decision, Understanding};
+use crate::workflow::confirm::{self as flow, CONFIRM_DAYS};
 
-/// How long a confirmation request is good for.
-const CONFIRM_DAYS: i64 = 7;
 /// Lines of the held message quoted in a confirmation request.
 const QUOTED_LINES: usize = 40;
 
@@ -101,46 +100,6 @@ impl Asked<'_> {
     }
 }
 
-/// The reply to a confirmation request, read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reply {
-    Confirm,
-    Refuse,
-}
-
-/// "bekreft" / "avvis" and their kin, in nb, nn and en, from the first words of a reply.
-pub(crate) fn read_confirmation(text: &str) -> Option<Reply> {
-    const YES: &[&str] = &[
-        "bekreft",
-        "bekrefter",
-        "bekreftet",
-        "bekrefta",
-        "stadfest",
-        "stadfestar",
-        "stadfesta",
-        "ja",
-        "ok",
-        "okay",
-        "confirm",
-        "confirmed",
-        "yes",
-    ];
-    const NO: &[&str] = &[
-        "avvis", "avvist", "avviser", "nei", "no", "reject", "rejected", "refuse",
-    ];
-    let first = text
-        .split(|c: char| !c.is_alphanumeric())
-        .find(|w| !w.is_empty())?
-        .to_lowercase();
-    if YES.contains(&first.as_str()) {
-        Some(Reply::Confirm)
-    } else if NO.contains(&first.as_str()) {
-        Some(Reply::Refuse)
-    } else {
-        None
-    }
-}
-
 impl Daemon {
     /// The mail that asks `ask` to confirm a held message, and a note for the outcome.
     /// Requests count against the per-address hourly cap, like receipts.
@@ -212,42 +171,6 @@ impl Daemon {
         Ok((Some(mail), format!("; confirmation asked of {ask}")))
     }
 
-    /// Tells the coordinators of `person`'s councils that mail was sent in their name
-    /// and refused by them.
-    async fn forgery_notices(
-        &self,
-        person: &str,
-        summary: &crate::store::InboundSummary,
-        inbound_id: i64,
-    ) -> Result<Vec<OutgoingMail>> {
-        let mut mails = Vec::new();
-        let mut told = std::collections::HashSet::new();
-        for m in self.store.members_by_email(person).await? {
-            for c in self.store.coordinators(m.council_id).await? {
-                if same_address(&c.email, person) || !told.insert(c.email.clone()) {
-                    continue;
-                }
-                mails.push(self.notice(Notice {
-                    kind: "notice",
-                    template: Some("forgery"),
-                    lang: Some(self.lang_of(&c)),
-                    data: json!({
-                        "member": m.name,
-                        "member_first": crate::render::first_name(&m.name),
-                        "address": person,
-                        "subject": summary.subject.clone().unwrap_or_default(),
-                    }),
-                    effect_key: format!("forgery:{inbound_id}:{}", c.id),
-                    to_name: &c.name,
-                    to_address: &c.email,
-                    inbound_id: Some(inbound_id),
-                    ..Notice::BLANK
-                })?);
-            }
-        }
-        Ok(mails)
-    }
-
     /// Holds a message until `ask` confirms it.
     pub(crate) async fn confirm_first(
         &self,
@@ -289,95 +212,81 @@ impl Daemon {
         report: &mut Report,
     ) -> Result<Handled> {
         let now = self.clock.now();
-        let asked = &key.grant.address;
-        if !same_address(from, asked) || !trust.is_authenticated() {
-            return Ok(Handled::held(
-                Held::because(HeldReason::ConfirmWrongSender).outcome(&format!(
-                "a reply to a confirmation request sent to {asked}, from {from} ({}); nothing done",
-                trust.describe()
-            )),
-            ));
-        }
-        if key.used_at.is_some() {
-            return Ok(Handled::done(
-                "a second reply to a confirmation request that was already answered; nothing more to do",
-            ));
-        }
-        if key.grant.expires_at.is_some_and(|e| e < now) {
-            return Ok(Handled::held(Held::because(HeldReason::Expired).outcome(&format!(
-                "a reply to a confirmation request from {from} that had expired; the held message stays held"
-            ))));
-        }
-        let Some(reply) = read_confirmation(&u.reply_text) else {
-            return Ok(Handled::held(Held::because(HeldReason::NoDecision).outcome(&format!(
-                "a reply to a confirmation request from {from} that says neither \"bekreft\" nor \"avvis\"; kept for a coordinator"
-            ))));
-        };
-        let Ok(original) = key.grant.reference.parse::<i64>() else {
-            return Ok(Handled::held(
-                "a reply to a confirmation request about nothing known",
-            ));
-        };
-        let summary = self.store.inbound(original).await?;
-        let mut h = if summary.state != "held" {
-            Handled::done(format!(
-                "a confirmation by {from} of message {original}, which is {} already",
-                summary.state
-            ))
-        } else {
-            match reply {
-                Reply::Confirm => {
-                    let raw = self.store.inbound_raw(original).await?;
-                    let acting = Acting {
-                        trust: Trust::Confirmed(from.to_string()),
-                        as_address: None,
-                    };
-                    Box::pin(self.act(original, &raw, summary.received_at, report, Some(&acting)))
-                        .await?;
-                    Handled::done(format!("{from} confirmed message {original}; acted on it"))
-                }
-                Reply::Refuse => {
-                    let outcome = InboundOutcome {
-                        state: InboundState::Ignored,
-                        kind: summary.kind.clone().unwrap_or_else(|| "unknown".into()),
-                        sender: summary.sender.clone(),
-                        subject: summary.subject.clone().unwrap_or_default(),
-                        outcome: format!(
-                            "{from} said this message did not come from them; set aside"
-                        ),
-                        problems: summary.problems.clone(),
-                        invitation_id: summary.invitation_id,
-                    };
-                    let ev = NewEvent::new(
-                        from,
-                        "refused",
-                        None,
-                        Some(original),
-                        outcome.outcome.clone(),
-                    );
-                    self.store
-                        .finish_inbound(original, &outcome, None, &[], &[ev], &[], now)
-                        .await?;
-                    let mut h = Handled::done(format!(
-                        "{from} refused message {original}; it is set aside"
-                    ));
-                    // Someone wrote in their name: the coordinators should know.
-                    h.mails
-                        .extend(self.forgery_notices(from, &summary, inbound_id).await?);
-                    h
-                }
-            }
-        };
-        h.changes.push(Change::UseKey {
-            key: key.grant.key.clone(),
-        });
-        h.events.push(NewEvent::new(
+        let described = trust.describe();
+        let r = flow::ConfirmationReply {
+            inbound_id,
             from,
-            "confirmation",
-            None,
-            Some(inbound_id),
-            h.outcome.clone(),
-        ));
+            text: &u.reply_text,
+            asked: &key.grant.address,
+            key: &key.grant.key,
+            reference: &key.grant.reference,
+            used: key.used_at.is_some(),
+            expires: key.grant.expires_at,
+            authenticated: trust.is_authenticated(),
+            trust: &described,
+            now,
+        };
+        let (reply, id) = match flow::read_confirmation_reply(&r) {
+            Ok(read) => read,
+            Err(p) => return self.confirmed(p),
+        };
+        let summary = self.store.inbound(id).await?;
+        let original = flow::Original {
+            id,
+            state: summary.state.clone(),
+            subject: summary.subject.clone().unwrap_or_default(),
+        };
+        let mut memberships = Vec::new();
+        if reply == flow::Reply::Refuse {
+            for m in self.store.members_by_email(from).await? {
+                let coordinators = self.store.coordinators(m.council_id).await?;
+                memberships.push(flow::Membership {
+                    name: m.name,
+                    coordinators: coordinators.iter().map(super::held::person).collect(),
+                });
+            }
+        }
+        let (settle, p) = flow::settle_confirmation(&r, reply, &original, &memberships);
+        match settle {
+            flow::Settle::Nothing => {}
+            flow::Settle::Act => {
+                let raw = self.store.inbound_raw(id).await?;
+                let acting = Acting {
+                    trust: Trust::Confirmed(from.to_string()),
+                    as_address: None,
+                };
+                Box::pin(self.act(id, &raw, summary.received_at, report, Some(&acting))).await?;
+            }
+            flow::Settle::SetAside { outcome, event } => {
+                let outcome = InboundOutcome {
+                    state: InboundState::Ignored,
+                    kind: summary.kind.clone().unwrap_or_else(|| "unknown".into()),
+                    sender: summary.sender.clone(),
+                    subject: summary.subject.clone().unwrap_or_default(),
+                    outcome,
+                    problems: summary.problems.clone(),
+                    invitation_id: summary.invitation_id,
+                };
+                let ev = super::held::planned_event(event);
+                self.store
+                    .finish_inbound(id, &outcome, None, &[], &[ev], &[], now)
+                    .await?;
+            }
+        }
+        self.confirmed(p)
+    }
+
+    /// A confirmation reply's plan as the commit takes it.
+    fn confirmed(&self, p: crate::workflow::plan::Plan<flow::Change>) -> Result<Handled> {
+        let changes: Vec<Change> = p
+            .changes
+            .iter()
+            .map(|c| match c {
+                flow::Change::UseKey { key } => Change::UseKey { key: key.clone() },
+            })
+            .collect();
+        let mut h = self.planned(p)?;
+        h.changes = changes;
         Ok(h)
     }
 }
@@ -545,21 +454,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn one_word_replies() {
-        assert_eq!(read_confirmation("Bekreft"), Some(Reply::Confirm));
-        assert_eq!(
-            read_confirmation("  bekreftet.\n\nMvh Kari"),
-            Some(Reply::Confirm)
-        );
-        assert_eq!(read_confirmation("Confirm"), Some(Reply::Confirm));
-        assert_eq!(
-            read_confirmation("Avvis – det var ikke meg"),
-            Some(Reply::Refuse)
-        );
-        assert_eq!(read_confirmation("Hva er dette?"), None);
-        assert_eq!(read_confirmation(""), None);
     }
 }
