@@ -4,20 +4,21 @@
 //! held, and the one-line replies that resolve it ("1 Kari", "1 ignorer"). The reply
 //! is trusted like every other: with the digest's personal key, from the coordinator
 //! it went to.
-
-use std::collections::BTreeMap;
+//!
+//! Who hears of what, what each entry says and what a reply's lines ask done is decided
+//! in `workflow::held`; this file loads, runs the inbox commands a reply asks for, and
+//! commits.
 
 use chrono::Duration;
 
 use super::year::{Handled, Notice};
 use super::{Daemon, Result};
-use serde_json::json;
 
-use crate::domain::{Held, Role};
-use crate::store::{Change, InboundSummary, KeyRow, Member, NewEvent, OutgoingMail};
-use crate::trust::{same_address, Trust};
+use crate::domain::Role;
+use crate::store::{Change, KeyRow, Member, NewEvent, OutgoingMail};
+use crate::trust::Trust;
 use crate::understand::Understanding;
-use crate::workflow::held::{self as flow, Entry, Reason, DIGEST_DAYS, MAX_ENTRIES};
+use crate::workflow::held::{self as flow, MAX_ENTRIES};
 use crate::workflow::plan::{Event, Mail, Person, Plan};
 
 impl Daemon {
@@ -27,25 +28,29 @@ impl Daemon {
         let now = self.clock.now();
         // Every tick asks; the usual answer, nothing held, comes from the index on
         // the state, before the outbox is counted.
-        let held = self.store.unreported_held(MAX_ENTRIES as i64).await?;
-        if held.is_empty()
-            || self
-                .store
-                .count_kind_since("held_digest", now - Duration::hours(1))
-                .await?
-                > 0
-        {
+        let rows = self.store.unreported_held(MAX_ENTRIES as i64).await?;
+        if rows.is_empty() {
             return Ok(0);
         }
-        // Who hears of each: the coordinators of the sender's councils, or, for a
-        // stranger, every coordinator.
-        let mut all_coordinators: Vec<Member> = Vec::new();
-        for c in self.store.councils().await? {
-            all_coordinators.extend(self.store.coordinators(c.id).await?);
+        let sent_last_hour = self
+            .store
+            .count_kind_since("held_digest", now - Duration::hours(1))
+            .await?;
+        if sent_last_hour > 0 {
+            return Ok(0);
         }
-        let mut per: BTreeMap<String, (&Member, Vec<&InboundSummary>)> = BTreeMap::new();
-        for row in &held {
-            let councils: Vec<i64> = match &row.sender {
+        let mut coordinators = Vec::new();
+        for c in self.store.councils().await? {
+            for m in self.store.coordinators(c.id).await? {
+                coordinators.push(flow::Coordinator {
+                    council_id: m.council_id,
+                    person: person(&m),
+                });
+            }
+        }
+        let mut held = Vec::new();
+        for r in rows {
+            let councils = match &r.sender {
                 Some(s) => self
                     .store
                     .members_by_email(s)
@@ -55,97 +60,41 @@ impl Daemon {
                     .collect(),
                 None => Vec::new(),
             };
-            let (code, _) = Held::read(row.outcome.as_deref().unwrap_or(""));
-            let asked = code.and_then(|h| h.asked);
-            for c in all_coordinators
-                .iter()
-                .filter(|c| councils.is_empty() || councils.contains(&c.council_id))
-                // A coordinator who was just asked to confirm this very message does
-                // not need it twice.
-                .filter(|c| !asked.as_deref().is_some_and(|a| same_address(a, &c.email)))
-            {
-                let entry = per
-                    .entry(c.email.clone())
-                    .or_insert_with(|| (c, Vec::new()));
-                if !entry.1.iter().any(|r| r.id == row.id) {
-                    entry.1.push(row);
-                }
-            }
-        }
-        // What each held message says, the same for every coordinator it goes to.
-        let tz = self.cfg.secretariat.time_zone;
-        let mut entries: BTreeMap<i64, Entry> = BTreeMap::new();
-        for r in &held {
-            // What the person wrote, so the coordinator can decide without the
-            // server: what it was read as, and the first lines of their own text.
-            let u = match self.store.inbound_raw(r.id).await {
+            let understood = match self.store.inbound_raw(r.id).await {
                 Ok(raw) => Some(crate::understand::understand(&raw, self.limits)),
                 Err(_) => None,
             };
-            let answer = u
-                .as_ref()
-                .filter(|u| u.confidence == crate::understand::Confidence::Sure)
-                .and_then(|u| u.answer.as_ref());
-            let quoted: Vec<String> = u
-                .as_ref()
-                .map(|u| {
-                    u.reply_text
-                        .lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty())
-                        .take(3)
-                        .map(|l| l.chars().take(160).collect())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let kind = r.kind.clone().filter(|k| k != "unknown");
-            entries.insert(
-                r.id,
-                Entry {
-                    number: 0,
-                    sender: r.sender.clone(),
-                    received: crate::render::local_time(r.received_at, tz),
-                    subject: r.subject.clone().unwrap_or_default(),
-                    answer: kind.as_ref().and(answer).cloned(),
-                    kind,
-                    quoted,
-                    reason: Reason::of(r.outcome.as_deref().unwrap_or("")),
-                },
-            );
+            held.push(flow::Unreported {
+                id: r.id,
+                sender: r.sender,
+                received_at: r.received_at,
+                subject: r.subject,
+                kind: r.kind,
+                outcome: r.outcome,
+                councils,
+                understood,
+            });
         }
-        let mut mails = Vec::new();
-        for (address, (coordinator, rows)) in &per {
-            let list: Vec<Entry> = rows
-                .iter()
-                .filter_map(|r| entries.get(&r.id).cloned())
-                .enumerate()
-                .map(|(i, e)| Entry { number: i + 1, ..e })
-                .collect();
-            let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-            mails.push(self.notice(Notice {
-                kind: "held_digest",
-                template: Some("held_digest"),
-                lang: Some(self.lang_of(coordinator)),
-                data: json!({ "count": rows.len(), "entries": list }),
-                effect_key: format!("held-digest:{}:{address}", ids.join(",")),
-                to_name: &coordinator.name,
-                to_address: address,
-                reference: Some(ids.join(",")),
-                expires_at: Some(now + Duration::days(DIGEST_DAYS)),
-                ..Notice::BLANK
-            })?);
-        }
-        let ids: Vec<i64> = held.iter().map(|r| r.id).collect();
-        let n = mails.len();
-        let ev = NewEvent::new(
-            "scheduler",
-            "held_digest",
-            None,
-            None,
-            format!("{} held message(s) told to {n} coordinator(s)", ids.len()),
-        );
+        let Some(p) = flow::held_digest(&flow::Digesting {
+            now,
+            tz: self.cfg.secretariat.time_zone,
+            held: &held,
+            sent_last_hour,
+            coordinators: &coordinators,
+        }) else {
+            return Ok(0);
+        };
+        let changes: Vec<Change> = p
+            .changes
+            .iter()
+            .map(|c| match c {
+                flow::Change::MarkReported { ids } => Change::MarkReported { ids: ids.clone() },
+            })
+            .collect();
+        let h = self.planned(p)?;
+        let n = h.mails.len();
         self.store
-            .commit(&[Change::MarkReported { ids }], &mails, &[ev], now)
+            .commit(&changes, &h.mails, &h.events, now)
             .await?;
         Ok(n)
     }

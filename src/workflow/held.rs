@@ -4,13 +4,18 @@
 //! messages and the members, runs the steps a reply asks for (each through the inbox
 //! commands) and commits the plan.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::json;
 
 use super::plan::{Event, Mail, Person, Plan};
 use crate::domain::{normalize_address, Answer, Held, HeldReason};
+use crate::render::local_time;
 use crate::trust::same_address;
+use crate::understand::{Confidence, Understanding};
 
 /// Entries in one digest; more wait for the next.
 pub const MAX_ENTRIES: usize = 30;
@@ -124,19 +129,19 @@ impl Reason {
 
 /// One held message in a digest (`held_digest` template).
 #[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    pub number: usize,
-    pub sender: Option<String>,
+struct Entry {
+    number: usize,
+    sender: Option<String>,
     /// When it came, as `local_time` writes it.
-    pub received: String,
-    pub subject: String,
+    received: String,
+    subject: String,
     /// What it was read as (`rsvp`, `agenda_request` …), when anything.
-    pub kind: Option<String>,
+    kind: Option<String>,
     /// The answer read from it, when sure.
-    pub answer: Option<Answer>,
+    answer: Option<Answer>,
     /// The first lines of the sender's own text.
-    pub quoted: Vec<String>,
-    pub reason: Reason,
+    quoted: Vec<String>,
+    reason: Reason,
 }
 
 /// The reason of an outcome stored without a code: by a version before codes, or by a
@@ -461,6 +466,148 @@ pub fn digest_reply_done(r: &DigestReply<'_>, members: &[Person], ran: Vec<Ran>)
     p
 }
 
+/// What a digest changes besides mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// These held messages have been told: the next digest leaves them out.
+    MarkReported { ids: Vec<i64> },
+}
+
+/// A held message the coordinators have not been told of.
+#[derive(Debug, Clone)]
+pub struct Unreported {
+    pub id: i64,
+    pub sender: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub subject: Option<String>,
+    /// What it was read as when it came (`unknown` when nothing).
+    pub kind: Option<String>,
+    /// Its outcome, with the held code when there is one.
+    pub outcome: Option<String>,
+    /// The councils its sender is a member of (none: a stranger).
+    pub councils: Vec<i64>,
+    /// It read again, when its raw message could be read.
+    pub understood: Option<Understanding>,
+}
+
+/// A coordinator of one council.
+#[derive(Debug, Clone)]
+pub struct Coordinator {
+    pub council_id: i64,
+    pub person: Person,
+}
+
+/// What the hourly digest is decided from.
+#[derive(Debug, Clone)]
+pub struct Digesting<'a> {
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    /// The held messages not yet told, at most [`MAX_ENTRIES`].
+    pub held: &'a [Unreported],
+    /// Digests sent in the last hour.
+    pub sent_last_hour: i64,
+    /// The coordinators of every council, council by council.
+    pub coordinators: &'a [Coordinator],
+}
+
+/// The held messages each coordinator should hear of, as a digest of their own, at
+/// most one an hour: the coordinators of the sender's councils, or, for a stranger,
+/// every coordinator; not one who was just asked to confirm that very message. `None`:
+/// no digest now (nothing held, or one went out within the hour).
+pub fn held_digest(d: &Digesting<'_>) -> Option<Plan<Change>> {
+    if d.held.is_empty() || d.sent_last_hour > 0 {
+        return None;
+    }
+    let mut per: BTreeMap<String, (&Person, Vec<&Unreported>)> = BTreeMap::new();
+    for row in d.held {
+        let (code, _) = Held::read(row.outcome.as_deref().unwrap_or(""));
+        let asked = code.and_then(|h| h.asked);
+        for c in d
+            .coordinators
+            .iter()
+            .filter(|c| row.councils.is_empty() || row.councils.contains(&c.council_id))
+            .filter(|c| {
+                !asked
+                    .as_deref()
+                    .is_some_and(|a| same_address(a, &c.person.email))
+            })
+        {
+            let entry = per
+                .entry(c.person.email.clone())
+                .or_insert_with(|| (&c.person, Vec::new()));
+            if !entry.1.iter().any(|r| r.id == row.id) {
+                entry.1.push(row);
+            }
+        }
+    }
+    let ids: Vec<i64> = d.held.iter().map(|r| r.id).collect();
+    let mut p = Plan::done(format!(
+        "{} held message(s) told to {} coordinator(s)",
+        ids.len(),
+        per.len()
+    ));
+    for (address, (coordinator, rows)) in &per {
+        let list: Vec<Entry> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| entry(r, i + 1, d.tz))
+            .collect();
+        let these: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+        let mut mail = Mail::new(
+            "held_digest",
+            "held_digest",
+            format!("held-digest:{}:{address}", these.join(",")),
+            coordinator,
+            json!({ "count": rows.len(), "entries": list }),
+        );
+        mail.to_address = address.clone();
+        mail.reference = Some(these.join(","));
+        mail.expires_at = Some(d.now + Duration::days(DIGEST_DAYS));
+        p.mails.push(mail);
+    }
+    p.events.push(Event {
+        actor: "scheduler".into(),
+        kind: "held_digest",
+        meeting_id: None,
+        inbound_id: None,
+        detail: p.outcome.clone(),
+    });
+    p.changes.push(Change::MarkReported { ids });
+    Some(p)
+}
+
+/// What a held message says in a digest, the same for every coordinator it goes to:
+/// what it was read as, and the first lines of the sender's own text, so the
+/// coordinator can decide without the server.
+fn entry(r: &Unreported, number: usize, tz: Tz) -> Entry {
+    let u = r.understood.as_ref();
+    let answer = u
+        .filter(|u| u.confidence == Confidence::Sure)
+        .and_then(|u| u.answer.as_ref());
+    let quoted: Vec<String> = u
+        .map(|u| {
+            u.reply_text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .take(3)
+                .map(|l| l.chars().take(160).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    let kind = r.kind.clone().filter(|k| k != "unknown");
+    Entry {
+        number,
+        sender: r.sender.clone(),
+        received: local_time(r.received_at, tz),
+        subject: r.subject.clone().unwrap_or_default(),
+        answer: kind.as_ref().and(answer).cloned(),
+        kind,
+        quoted,
+        reason: Reason::of(r.outcome.as_deref().unwrap_or("")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -612,6 +759,133 @@ mod tests {
             email: email.into(),
             lang: None,
         }
+    }
+
+    fn unreported(
+        id: i64,
+        sender: Option<&str>,
+        councils: Vec<i64>,
+        outcome: String,
+    ) -> Unreported {
+        Unreported {
+            id,
+            sender: sender.map(str::to_string),
+            received_at: now() - chrono::Duration::hours(3),
+            subject: Some(format!("Melding {id}")),
+            kind: Some("unknown".into()),
+            outcome: Some(outcome),
+            councils,
+            understood: None,
+        }
+    }
+
+    fn coordinators() -> Vec<Coordinator> {
+        vec![
+            Coordinator {
+                council_id: 1,
+                person: member("Eldbjørg Koordinator", "eldbjorg@ous-hf.no"),
+            },
+            Coordinator {
+                council_id: 2,
+                person: member("Per Koordinator", "per@ahus.no"),
+            },
+        ]
+    }
+
+    #[test]
+    fn a_digest_goes_out_at_most_once_an_hour_and_only_when_something_is_held() {
+        let held = [unreported(
+            1,
+            Some("eve@evil.example"),
+            vec![],
+            "not understood".into(),
+        )];
+        let cs = coordinators();
+        let d = Digesting {
+            now: now(),
+            tz: chrono_tz::Europe::Oslo,
+            held: &held,
+            sent_last_hour: 1,
+            coordinators: &cs,
+        };
+        assert!(held_digest(&d).is_none(), "one went out within the hour");
+        assert!(held_digest(&Digesting {
+            held: &[],
+            sent_last_hour: 0,
+            ..d.clone()
+        })
+        .is_none());
+        let p = held_digest(&Digesting {
+            sent_last_hour: 0,
+            ..d
+        })
+        .unwrap();
+        assert_eq!(p.changes, vec![Change::MarkReported { ids: vec![1] }]);
+        // A stranger's message reaches every coordinator.
+        let to: Vec<&str> = p.mails.iter().map(|m| m.to_address.as_str()).collect();
+        assert_eq!(to, ["eldbjorg@ous-hf.no", "per@ahus.no"]);
+        let m = &p.mails[0];
+        assert_eq!((m.kind, m.template), ("held_digest", "held_digest"));
+        assert_eq!(m.effect_key, "held-digest:1:eldbjorg@ous-hf.no");
+        assert_eq!(m.reference.as_deref(), Some("1"));
+        assert_eq!(
+            m.expires_at,
+            Some(now() + chrono::Duration::days(DIGEST_DAYS))
+        );
+        assert_eq!(m.data["entries"][0]["number"], 1);
+        assert_eq!(m.data["entries"][0]["kind"], serde_json::Value::Null);
+        assert_eq!(
+            m.data["entries"][0]["received"],
+            crate::render::local_time(now() - chrono::Duration::hours(3), chrono_tz::Europe::Oslo)
+        );
+        assert_eq!(p.outcome, "1 held message(s) told to 2 coordinator(s)");
+        assert_eq!(p.events[0].kind, "held_digest");
+    }
+
+    #[test]
+    fn a_members_message_goes_to_their_councils_coordinators_but_not_to_one_just_asked() {
+        let asked = Held::asking(HeldReason::Unverified, "per@ahus.no").outcome("a forward, held");
+        let held = [
+            unreported(
+                7,
+                Some("kari@ous-hf.no"),
+                vec![1],
+                "no answer could be read".into(),
+            ),
+            unreported(8, Some("ola@ahus.no"), vec![2], asked),
+            unreported(
+                9,
+                Some("anna@ahus.no"),
+                vec![2],
+                Held::because(HeldReason::NotInvitee).outcome("x"),
+            ),
+        ];
+        let cs = coordinators();
+        let p = held_digest(&Digesting {
+            now: now(),
+            tz: chrono_tz::Europe::Oslo,
+            held: &held,
+            sent_last_hour: 0,
+            coordinators: &cs,
+        })
+        .unwrap();
+        let to: Vec<(&str, Option<&str>)> = p
+            .mails
+            .iter()
+            .map(|m| (m.to_address.as_str(), m.reference.as_deref()))
+            .collect();
+        assert_eq!(
+            to,
+            [
+                ("eldbjorg@ous-hf.no", Some("7")),
+                ("per@ahus.no", Some("9"))
+            ]
+        );
+        assert_eq!(
+            p.mails[1].data["entries"][0]["number"], 1,
+            "numbered per digest"
+        );
+        assert_eq!(p.changes, vec![Change::MarkReported { ids: vec![7, 8, 9] }]);
     }
 
     #[test]
