@@ -1,4 +1,5 @@
-//! The held-mail digest and the one-line replies to it, decided: which held message goes
+//! The held-mail digest and the one-line replies to it (and to the approval digest),
+//! decided: which held message goes
 //! to which coordinator and what each entry says; what each "N …" line of a reply asks
 //! done, and the answer that tells what became of it. Pure: the daemon loads the
 //! messages and the members, runs the steps a reply asks for (each through the inbox
@@ -15,7 +16,8 @@ use super::plan::{Event, Mail, Person, Plan};
 use crate::domain::{normalize_address, Answer, Held, HeldReason};
 use crate::render::local_time;
 use crate::trust::same_address;
-use crate::understand::{Confidence, Understanding};
+use crate::understand::secretariat::read_decision;
+use crate::understand::{Confidence, Decision, Understanding};
 
 /// Entries in one digest; more wait for the next.
 pub const MAX_ENTRIES: usize = 30;
@@ -608,6 +610,107 @@ fn entry(r: &Unreported, number: usize, tz: Tz) -> Entry {
     }
 }
 
+/// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision, in a
+/// reply to an approval digest.
+pub fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
+    numbered_lines(text)
+        .into_iter()
+        .filter_map(|(n, rest)| read_decision(rest).map(|d| (n, d)))
+        .collect()
+}
+
+/// A coordinator's reply to an approval digest, as the daemon found it.
+#[derive(Debug, Clone)]
+pub struct ApprovalDigestReply<'a> {
+    pub from: &'a str,
+    pub text: &'a str,
+    /// The address the digest's key went to, and the proposals' ids in its order.
+    pub key_address: &'a str,
+    pub reference: &'a str,
+    pub authenticated: bool,
+    pub trust: &'a str,
+}
+
+/// One "N decision" line: the proposal it names (none: no such number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decided {
+    pub number: usize,
+    pub id: Option<i64>,
+    pub decision: Decision,
+}
+
+/// The lines of a reply to an approval digest; `Err`: it is held, and the outcome
+/// says why.
+pub fn read_approval_digest_reply(r: &ApprovalDigestReply<'_>) -> Result<Vec<Decided>, String> {
+    if !same_address(r.from, r.key_address) || !r.authenticated {
+        return Err(format!(
+            "a reply to an approval digest sent to {}, from {} ({}); nothing decided",
+            r.key_address, r.from, r.trust
+        ));
+    }
+    let ids: Vec<i64> = r
+        .reference
+        .split(',')
+        .filter_map(|i| i.trim().parse().ok())
+        .collect();
+    let wanted = read_decisions(r.text);
+    if wanted.is_empty() {
+        return Err(format!(
+            "a reply to an approval digest from {} without a \"1 godkjent\" line; kept for a coordinator",
+            r.from
+        ));
+    }
+    Ok(wanted
+        .into_iter()
+        .map(|(number, decision)| Decided {
+            number,
+            id: n_th(&ids, number),
+            decision,
+        })
+        .collect())
+}
+
+/// A proposal a line names, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    pub title: String,
+    /// `proposed` until decided.
+    pub state: String,
+}
+
+/// Which lines decide a proposal still undecided (their indexes in `lines`, in order),
+/// and what the others say for the log.
+pub fn sort_approval_lines(lines: &[(Decided, Option<Proposal>)]) -> (Vec<usize>, Vec<String>) {
+    let mut deciding = Vec::new();
+    let mut said = Vec::new();
+    for (i, (d, proposal)) in lines.iter().enumerate() {
+        match proposal {
+            None => said.push(format!("{}: not in the digest", d.number)),
+            Some(p) if p.state != "proposed" => said.push(format!(
+                "{}: \"{}\" was {} already",
+                d.number, p.title, p.state
+            )),
+            Some(_) => deciding.push(i),
+        }
+    }
+    (deciding, said)
+}
+
+/// The log line of an approval digest's reply: what the lines that decided nothing said,
+/// then each decision's outcome by its number.
+pub fn approval_digest_outcome(
+    from: &str,
+    mut said: Vec<String>,
+    decided: impl IntoIterator<Item = (usize, String)>,
+) -> String {
+    said.extend(
+        decided
+            .into_iter()
+            .map(|(n, outcome)| format!("{n}: {outcome}")),
+    );
+    format!("approval digest answered by {from}: {}", said.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -886,6 +989,64 @@ mod tests {
             "numbered per digest"
         );
         assert_eq!(p.changes, vec![Change::MarkReported { ids: vec![7, 8, 9] }]);
+    }
+
+    #[test]
+    fn numbered_decisions() {
+        assert_eq!(
+            read_decisions(
+                "1 godkjent\n2: avvist – passer ikke\n3. utsatt\nHilsen Eldbjørg\n> 4 godkjent"
+            ),
+            vec![
+                (1, Decision::Approve),
+                (2, Decision::Reject),
+                (3, Decision::Defer)
+            ]
+        );
+        assert_eq!(
+            read_decisions("1 approved\n2 rejected"),
+            vec![(1, Decision::Approve), (2, Decision::Reject)]
+        );
+    }
+
+    #[test]
+    fn an_approval_digest_reply_decides_only_what_is_still_proposed() {
+        let r = ApprovalDigestReply {
+            from: "eldbjorg@ous-hf.no",
+            text: "1 godkjent\n2 avvist\n5 utsatt",
+            key_address: "Eldbjorg@ous-hf.no",
+            reference: "21,22",
+            authenticated: true,
+            trust: "DKIM-authenticated",
+        };
+        let wanted = read_approval_digest_reply(&r).unwrap();
+        assert_eq!(
+            wanted.iter().map(|d| d.id).collect::<Vec<_>>(),
+            [Some(21), Some(22), None]
+        );
+        let proposal = |state: &str| Proposal {
+            title: "Ny veileder".into(),
+            state: state.into(),
+        };
+        let lines: Vec<(Decided, Option<Proposal>)> = wanted
+            .into_iter()
+            .zip([Some(proposal("proposed")), Some(proposal("approved")), None])
+            .collect();
+        let (deciding, said) = sort_approval_lines(&lines);
+        assert_eq!(deciding, [0]);
+        assert_eq!(
+            approval_digest_outcome(r.from, said, [(1, "approved".to_string())]),
+            "approval digest answered by eldbjorg@ous-hf.no: 2: \"Ny veileder\" was approved already; 5: not in the digest; 1: approved"
+        );
+        let stranger = ApprovalDigestReply {
+            from: "eve@evil.example",
+            ..r.clone()
+        };
+        assert!(read_approval_digest_reply(&stranger)
+            .unwrap_err()
+            .contains("nothing decided"));
+        let chat = ApprovalDigestReply { text: "Takk!", ..r };
+        assert!(read_approval_digest_reply(&chat).is_err());
     }
 
     #[test]
