@@ -6,19 +6,40 @@
 
 use chrono::Duration;
 
-use super::year::{Handled, Notice};
+use super::year::Handled;
 use super::{Acting, Daemon, Report, Result};
 
 use serde_json::json;
 
-use crate::domain::{Answer, Held, HeldReason};
+use crate::domain::Answer;
 use crate::store::{Change, InboundOutcome, InboundState, KeyRow, Meeting, NewEvent, OutgoingMail};
-use crate::trust::{same_address, Trust};
+use crate::trust::Trust;
 use crate::understand::{Decision, Understanding};
-use crate::workflow::confirm::{self as flow, CONFIRM_DAYS};
+use crate::workflow::confirm as flow;
 
-/// Lines of the held message quoted in a confirmation request.
-const QUOTED_LINES: usize = 40;
+/// What a confirmation request is decided from, as loaded.
+struct Loaded {
+    inbound_id: i64,
+    ask: String,
+    member: Option<crate::workflow::plan::Person>,
+    sent_last_hour: i64,
+    per_hour: u32,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Loaded {
+    fn with<'a>(&'a self, u: &'a Understanding) -> flow::Requesting<'a> {
+        flow::Requesting {
+            inbound_id: self.inbound_id,
+            u,
+            ask: &self.ask,
+            member: self.member.as_ref(),
+            sent_last_hour: self.sent_last_hour,
+            per_hour: self.per_hour,
+            now: self.now,
+        }
+    }
+}
 
 /// What a confirmation request asks about: the `confirm` template says it in the
 /// recipient's language, one paragraph per kind (`action` in its data).
@@ -110,65 +131,48 @@ impl Daemon {
         ask: &str,
         asked: Asked<'_>,
     ) -> Result<(Option<OutgoingMail>, String)> {
+        let (r, action) = self.requesting(inbound_id, u, ask, asked).await?;
+        let (mail, note) = flow::confirmation_request(&r.with(u), action);
+        Ok((mail.map(|m| self.planned_mail(m)).transpose()?, note))
+    }
+
+    /// What a confirmation request is decided from, and what the `confirm` template is
+    /// told about what is asked.
+    async fn requesting(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        ask: &str,
+        asked: Asked<'_>,
+    ) -> Result<(Loaded, serde_json::Value)> {
         let now = self.clock.now();
-        let recent = self
+        let sent_last_hour = self
             .store
             .count_recent(ask, "confirm", now - Duration::hours(1))
             .await?;
-        if recent >= i64::from(self.cfg.receipts_per_hour) {
-            return Ok((
-                None,
-                "; no confirmation request (too many to that address this hour)".into(),
-            ));
+        if sent_last_hour >= i64::from(self.cfg.receipts_per_hour) {
+            // No request: nothing more to look up.
+            let loaded = Loaded {
+                inbound_id,
+                ask: ask.to_string(),
+                member: None,
+                sent_last_hour,
+                per_hour: self.cfg.receipts_per_hour,
+                now,
+            };
+            return Ok((loaded, serde_json::Value::Null));
         }
         let member = self.store.members_by_email(ask).await?.into_iter().next();
-        let lang = member.as_ref().map_or(self.lang(), |m| self.lang_of(m));
-        let name = member.map(|m| m.name).unwrap_or_else(|| ask.to_string());
-        let own =
-            u.from.as_deref().is_some_and(|f| same_address(f, ask)) && u.on_behalf_of.is_none();
-        let mut data = asked.data(own, |m| self.tz(m))?;
-        // What is being confirmed, as it came: a request to confirm what one has not
-        // seen would let a forgery through on a coordinator's good faith.
-        let text = if u.reply_text.trim().is_empty() {
-            u.attachments
-                .iter()
-                .find_map(|a| a.text.clone())
-                .unwrap_or_default()
-        } else {
-            u.reply_text.clone()
+        let action = asked.data(flow::is_own(u, ask), |m| self.tz(m))?;
+        let loaded = Loaded {
+            inbound_id,
+            ask: ask.to_string(),
+            member: member.as_ref().map(super::held::person),
+            sent_last_hour,
+            per_hour: self.cfg.receipts_per_hour,
+            now,
         };
-        let all: Vec<&str> = if text.trim().is_empty() {
-            Vec::new()
-        } else {
-            text.lines().collect()
-        };
-        let fields = json!({
-            "subject": crate::understand::strip_subject_prefixes(&u.subject),
-            "sender": u.from.clone().unwrap_or_default(),
-            "attachments": u.attachments.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
-            "lines": all.iter().take(QUOTED_LINES).collect::<Vec<_>>(),
-            "more_lines": all.len().saturating_sub(QUOTED_LINES),
-            "days": CONFIRM_DAYS,
-        });
-        if let (Some(d), Some(f)) = (data.as_object_mut(), fields.as_object()) {
-            d.extend(f.clone());
-        }
-        let expires = now + Duration::days(CONFIRM_DAYS);
-        let mail = self.notice(Notice {
-            kind: "confirm",
-            template: Some("confirm"),
-            lang: Some(lang),
-            data,
-            effect_key: format!("confirm:{inbound_id}:{ask}"),
-            to_name: &name,
-            to_address: ask,
-            reference: Some(inbound_id.to_string()),
-            expires_at: Some(expires),
-            in_reply_to: None,
-            inbound_id: Some(inbound_id),
-            ..Notice::BLANK
-        })?;
-        Ok((Some(mail), format!("; confirmation asked of {ask}")))
+        Ok((loaded, action))
     }
 
     /// Holds a message until `ask` confirms it.
@@ -181,22 +185,13 @@ impl Daemon {
         what: &str,
         trust: &Trust,
     ) -> Result<Handled> {
-        let (mail, note) = self.confirmation_request(inbound_id, u, ask, asked).await?;
-        let held = match &mail {
-            Some(_) => Held::asking(HeldReason::Unverified, ask),
-            None => Held::because(HeldReason::Unverified),
-        };
-        let mut h =
-            Handled::held(held.outcome(&format!("{what}, {}; held{note}", trust.describe())));
-        h.mails.extend(mail);
-        h.events.push(NewEvent::new(
-            u.from.as_deref().unwrap_or(""),
-            "held_unverified",
-            None,
-            Some(inbound_id),
-            h.outcome.clone(),
-        ));
-        Ok(h)
+        let (r, action) = self.requesting(inbound_id, u, ask, asked).await?;
+        self.confirmed(flow::confirm_first(
+            &r.with(u),
+            action,
+            what,
+            &trust.describe(),
+        ))
     }
 
     /// A reply to a confirmation request: "bekreft" acts on the held message as the

@@ -1,16 +1,18 @@
-//! The reply to a confirmation request, decided: only the address the request went to,
-//! authenticated, with the key it carried and within its days, settles the held
-//! message; "bekreft" acts on it as that person's own, "avvis" sets it aside and tells
+//! Confirmation requests and the reply to one, decided: a held message's request goes
+//! to a registered address, a few an hour at most, quoting what is to be confirmed.
+//! The reply: only the address the request went to, authenticated, with the key it
+//! carried and within its days, settles the held message; "bekreft" acts on it as that person's own, "avvis" sets it aside and tells
 //! the coordinators that someone wrote in the person's name. Pure: the daemon loads
 //! the held message and the coordinators, acts on the message when told to, and
 //! commits the plan.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::plan::{Event, Mail, Person, Plan};
 use crate::domain::{Held, HeldReason};
 use crate::trust::same_address;
+use crate::understand::{strip_subject_prefixes, Understanding};
 
 /// How long a confirmation request is good for.
 pub const CONFIRM_DAYS: i64 = 7;
@@ -53,6 +55,116 @@ pub fn read_confirmation(text: &str) -> Option<Reply> {
     } else {
         None
     }
+}
+
+/// Lines of the held message quoted in a confirmation request.
+pub const QUOTED_LINES: usize = 40;
+
+/// A confirmation request to be written: the held message, whom to ask, and how many
+/// requests that address has had this hour.
+#[derive(Debug, Clone)]
+pub struct Requesting<'a> {
+    pub inbound_id: i64,
+    pub u: &'a Understanding,
+    /// The address asked: always a registered one (the member's, or the forwarding
+    /// coordinator's), never the unverified From.
+    pub ask: &'a str,
+    /// The member at that address, when one is.
+    pub member: Option<&'a Person>,
+    pub sent_last_hour: i64,
+    pub per_hour: u32,
+    pub now: DateTime<Utc>,
+}
+
+/// Whether the held message is the asked person's own (not a forward in their name).
+pub fn is_own(u: &Understanding, ask: &str) -> bool {
+    u.from.as_deref().is_some_and(|f| same_address(f, ask)) && u.on_behalf_of.is_none()
+}
+
+/// The mail that asks `ask` to confirm a held message, and a note for the outcome;
+/// no mail when the address has had its share of requests this hour. `action`: what the
+/// `confirm` template is told about what is asked.
+pub fn confirmation_request(
+    r: &Requesting<'_>,
+    mut action: serde_json::Value,
+) -> (Option<Mail>, String) {
+    if r.sent_last_hour >= i64::from(r.per_hour) {
+        return (
+            None,
+            "; no confirmation request (too many to that address this hour)".into(),
+        );
+    }
+    let u = r.u;
+    // What is being confirmed, as it came: a request to confirm what one has not seen
+    // would let a forgery through on a coordinator's good faith.
+    let text = if u.reply_text.trim().is_empty() {
+        u.attachments
+            .iter()
+            .find_map(|a| a.text.clone())
+            .unwrap_or_default()
+    } else {
+        u.reply_text.clone()
+    };
+    let all: Vec<&str> = if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        text.lines().collect()
+    };
+    let fields = json!({
+        "subject": strip_subject_prefixes(&u.subject),
+        "sender": u.from.clone().unwrap_or_default(),
+        "attachments": u.attachments.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        "lines": all.iter().take(QUOTED_LINES).collect::<Vec<_>>(),
+        "more_lines": all.len().saturating_sub(QUOTED_LINES),
+        "days": CONFIRM_DAYS,
+    });
+    if let (Some(d), Some(f)) = (action.as_object_mut(), fields.as_object()) {
+        d.extend(f.clone());
+    }
+    let to = r.member.cloned().unwrap_or_else(|| Person {
+        id: 0,
+        name: r.ask.to_string(),
+        email: r.ask.to_string(),
+        lang: None,
+    });
+    let mut mail = Mail::new(
+        "confirm",
+        "confirm",
+        format!("confirm:{}:{}", r.inbound_id, r.ask),
+        &to,
+        action,
+    );
+    mail.to_address = r.ask.to_string();
+    mail.reference = Some(r.inbound_id.to_string());
+    mail.expires_at = Some(r.now + Duration::days(CONFIRM_DAYS));
+    mail.inbound_id = Some(r.inbound_id);
+    (Some(mail), format!("; confirmation asked of {}", r.ask))
+}
+
+/// Holds a message until `ask` confirms it: the request (when one may go), the held
+/// outcome saying whom it waits for, and the audit line. `what`: the message in a few
+/// words; `trust`: how its sender is known, as the log says it.
+pub fn confirm_first(
+    r: &Requesting<'_>,
+    action: serde_json::Value,
+    what: &str,
+    trust: &str,
+) -> Plan<Change> {
+    let (mail, note) = confirmation_request(r, action);
+    let held = match &mail {
+        Some(_) => Held::asking(HeldReason::Unverified, r.ask),
+        None => Held::because(HeldReason::Unverified),
+    };
+    let mut p = Plan::held(held.outcome(&format!("{what}, {trust}; held{note}")));
+    p.mails.extend(mail);
+    p.events.push(Event {
+        actor: r.u.from.clone().unwrap_or_default(),
+        kind: "held_unverified",
+        meeting_id: None,
+        inbound_id: Some(r.inbound_id),
+        detail: p.outcome.clone(),
+    });
+    p
 }
 
 /// What a confirmation reply changes besides mail.
@@ -269,6 +381,129 @@ mod tests {
 
     fn held(p: &Plan<Change>) -> Option<HeldReason> {
         Held::read(&p.outcome).0.map(|h| h.reason)
+    }
+
+    fn forged() -> Understanding {
+        Understanding {
+            from: Some("eve@evil.example".into()),
+            subject: "SV: Innkalling".into(),
+            reply_text: "Kari kommer ikke.\nHilsen Kari".into(),
+            ..Understanding::default()
+        }
+    }
+
+    fn requesting<'a>(u: &'a Understanding, member: Option<&'a Person>) -> Requesting<'a> {
+        Requesting {
+            inbound_id: 41,
+            u,
+            ask: "kari@ous-hf.no",
+            member,
+            sent_last_hour: 0,
+            per_hour: 3,
+            now: sent(),
+        }
+    }
+
+    #[test]
+    fn the_request_goes_to_the_registered_address_never_to_the_stranger_who_wrote() {
+        let u = forged();
+        let kari = person(3, "Kari Hansen", "kari@ous-hf.no");
+        let r = requesting(&u, Some(&kari));
+        assert!(!is_own(&u, r.ask), "written by someone else");
+        let p = confirm_first(
+            &r,
+            json!({"action": "answer"}),
+            "an answer for kari@ous-hf.no",
+            "not authenticated",
+        );
+        let [mail] = p.mails.as_slice() else {
+            panic!("one request: {:?}", p.mails)
+        };
+        assert_eq!(
+            (mail.template, mail.to_address.as_str()),
+            ("confirm", "kari@ous-hf.no")
+        );
+        assert_eq!(mail.to_name, "Kari Hansen");
+        assert!(p
+            .mails
+            .iter()
+            .all(|m| !same_address(&m.to_address, "eve@evil.example")));
+        assert_eq!(mail.reference.as_deref(), Some("41"));
+        assert_eq!(mail.expires_at, Some(sent() + Duration::days(CONFIRM_DAYS)));
+        assert_eq!(mail.data["action"], "answer");
+        assert_eq!(mail.data["subject"], "Innkalling");
+        assert_eq!(mail.data["sender"], "eve@evil.example");
+        assert_eq!(
+            mail.data["lines"],
+            json!(["Kari kommer ikke.", "Hilsen Kari"])
+        );
+        assert!(p.held);
+        let (code, _) = Held::read(&p.outcome);
+        assert_eq!(
+            code.and_then(|h| h.asked).as_deref(),
+            Some("kari@ous-hf.no")
+        );
+        assert_eq!(
+            Held::read(&p.outcome).1,
+            "an answer for kari@ous-hf.no, not authenticated; held; confirmation asked of kari@ous-hf.no"
+        );
+        assert_eq!(
+            (p.events[0].kind, p.events[0].actor.as_str()),
+            ("held_unverified", "eve@evil.example")
+        );
+    }
+
+    #[test]
+    fn no_more_requests_to_an_address_than_its_hourly_share() {
+        let u = forged();
+        let r = Requesting {
+            sent_last_hour: 3,
+            ..requesting(&u, None)
+        };
+        let p = confirm_first(
+            &r,
+            serde_json::Value::Null,
+            "an answer",
+            "not authenticated",
+        );
+        assert!(p.mails.is_empty() && p.held);
+        let (code, said) = Held::read(&p.outcome);
+        assert_eq!(
+            code.map(|h| (h.reason, h.asked)),
+            Some((HeldReason::Unverified, None))
+        );
+        assert!(
+            said.ends_with("too many to that address this hour)"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn an_attachment_is_quoted_when_the_message_has_no_text_of_its_own() {
+        let mut u = forged();
+        u.from = Some("Kari@ous-hf.no".into());
+        u.reply_text = String::new();
+        u.attachments.push(crate::understand::FileInfo {
+            name: "referat.md".into(),
+            content_type: "text/markdown".into(),
+            size: 10,
+            text: Some((1..=45).map(|n| format!("linje {n}\n")).collect()),
+        });
+        let r = requesting(&u, None);
+        assert!(is_own(&u, r.ask));
+        let (mail, note) = confirmation_request(&r, json!({}));
+        let mail = mail.unwrap();
+        assert_eq!(note, "; confirmation asked of kari@ous-hf.no");
+        assert_eq!(
+            mail.to_name, "kari@ous-hf.no",
+            "not a member: named by the address"
+        );
+        assert_eq!(
+            mail.data["lines"].as_array().map(Vec::len),
+            Some(QUOTED_LINES)
+        );
+        assert_eq!(mail.data["more_lines"], 5);
+        assert_eq!(mail.data["attachments"], json!(["referat.md"]));
     }
 
     #[test]
