@@ -290,17 +290,10 @@ impl Daemon {
     /// `inbox apply ID --as ADDRESS`: acts on a held message as that person's own.
     pub async fn cli_apply(&self, id: i64, as_address: &str, by: &str) -> Result<String> {
         let summary = self.store.inbound(id).await?;
-        if summary.state != "held" {
-            return Err(super::DaemonError::Refused(format!(
-                "message {id} is {}, not held: nothing to apply",
-                summary.state
-            )));
-        }
-        if self.store.members_by_email(as_address).await?.is_empty() {
-            return Err(super::DaemonError::Refused(format!(
-                "{as_address} is not a member of any council: a message is applied only as a member's own"
-            )));
-        }
+        let is_member =
+            summary.state != "held" || !self.store.members_by_email(as_address).await?.is_empty();
+        crate::workflow::held::may_apply(id, &summary.state, as_address, is_member)
+            .map_err(super::DaemonError::Refused)?;
         let raw = self.store.inbound_raw(id).await?;
         let acting = Acting {
             trust: Trust::Confirmed(by.to_string()),
@@ -331,21 +324,19 @@ impl Daemon {
     /// `inbox dismiss ID`: sets a held message aside.
     pub async fn cli_dismiss(&self, id: i64, by: &str) -> Result<String> {
         let summary = self.store.inbound(id).await?;
-        if summary.state != "held" && summary.state != "new" {
-            return Err(super::DaemonError::Refused(format!(
-                "message {id} is {}, not held: nothing to dismiss",
-                summary.state
-            )));
-        }
+        let dismissed = crate::workflow::held::dismissal(
+            id,
+            &summary.state,
+            summary.outcome.as_deref().unwrap_or_default(),
+            by,
+        )
+        .map_err(super::DaemonError::Refused)?;
         let outcome = InboundOutcome {
             state: InboundState::Ignored,
             kind: summary.kind.clone().unwrap_or_else(|| "unknown".into()),
             sender: summary.sender.clone(),
             subject: summary.subject.clone().unwrap_or_default(),
-            outcome: format!(
-                "dismissed by {by} (was: {})",
-                summary.outcome.clone().unwrap_or_default()
-            ),
+            outcome: dismissed,
             problems: summary.problems.clone(),
             invitation_id: summary.invitation_id,
         };

@@ -711,6 +711,33 @@ pub fn approval_digest_outcome(
     format!("approval digest answered by {from}: {}", said.join("; "))
 }
 
+/// `inbox dismiss`: the outcome a held (or new) message is set aside with, by `by`;
+/// `Err`: why it may not be.
+pub fn dismissal(id: i64, state: &str, was: &str, by: &str) -> Result<String, String> {
+    if state != "held" && state != "new" {
+        return Err(format!(
+            "message {id} is {state}, not held: nothing to dismiss"
+        ));
+    }
+    Ok(format!("dismissed by {by} (was: {was})"))
+}
+
+/// `inbox apply --as`: whether a message may be acted on as `as_address`'s own: only a
+/// held one, and only as a member's.
+pub fn may_apply(id: i64, state: &str, as_address: &str, is_member: bool) -> Result<(), String> {
+    if state != "held" {
+        return Err(format!(
+            "message {id} is {state}, not held: nothing to apply"
+        ));
+    }
+    if !is_member {
+        return Err(format!(
+            "{as_address} is not a member of any council: a message is applied only as a member's own"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1047,6 +1074,25 @@ mod tests {
             .contains("nothing decided"));
         let chat = ApprovalDigestReply { text: "Takk!", ..r };
         assert!(read_approval_digest_reply(&chat).is_err());
+    }
+
+    #[test]
+    fn only_a_held_message_is_dismissed_or_applied_and_only_as_a_members() {
+        assert_eq!(
+            dismissal(4, "held", "from a stranger", "eldbjorg@ous-hf.no"),
+            Ok("dismissed by eldbjorg@ous-hf.no (was: from a stranger)".into())
+        );
+        assert!(dismissal(4, "new", "", "x").is_ok());
+        assert_eq!(
+            dismissal(4, "processed", "", "x"),
+            Err("message 4 is processed, not held: nothing to dismiss".into())
+        );
+        assert!(may_apply(4, "held", "kari@ous-hf.no", true).is_ok());
+        assert!(may_apply(4, "new", "kari@ous-hf.no", true).is_err());
+        assert_eq!(
+            may_apply(4, "held", "eve@evil.example", false),
+            Err("eve@evil.example is not a member of any council: a message is applied only as a member's own".into())
+        );
     }
 
     #[test]
