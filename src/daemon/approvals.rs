@@ -2,7 +2,7 @@
 //! [`AT_ONCE_PER_HOUR`](crate::workflow::agenda::AT_ONCE_PER_HOUR) proposals in an hour
 //! are asked about at once, one mail each; more wait for the hourly digest, numbered and
 //! answered line by line ("1 godkjent", "2 avvist"). What the digest says and does is
-//! decided in `workflow::agenda`.
+//! decided in `workflow::agenda`, what a reply's lines ask in `workflow::held`.
 
 use std::collections::BTreeMap;
 
@@ -10,20 +10,12 @@ use chrono::Duration;
 
 use super::year::Handled;
 use super::{Daemon, Result};
-use crate::domain::HeldReason;
 use crate::store::{AgendaItem, KeyRow};
-use crate::trust::{same_address, Trust};
-use crate::understand::{Decision, Understanding};
+use crate::trust::Trust;
+use crate::understand::Understanding;
 use crate::workflow::agenda as flow;
+use crate::workflow::held as digest;
 use crate::workflow::plan::Person;
-
-/// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision.
-pub(crate) fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
-    super::held::numbered_lines(text)
-        .into_iter()
-        .filter_map(|(n, rest)| crate::understand::secretariat::read_decision(rest).map(|d| (n, d)))
-        .collect()
-}
 
 impl Daemon {
     /// The most approval mails (requests and digests) any of these coordinators got in
@@ -101,81 +93,47 @@ impl Daemon {
         key: KeyRow,
         trust: &Trust,
     ) -> Result<Handled> {
-        if !same_address(from, &key.grant.address) || !trust.is_authenticated() {
-            return Ok(Handled::held_for(
-                HeldReason::DigestWrongSender,
-                &format!(
-                    "a reply to an approval digest sent to {}, from {from} ({}); nothing decided",
-                    key.grant.address,
-                    trust.describe()
-                ),
-            ));
-        }
-        let ids: Vec<i64> = key
-            .grant
-            .reference
-            .split(',')
-            .filter_map(|i| i.trim().parse().ok())
-            .collect();
-        let wanted = read_decisions(&u.reply_text);
-        if wanted.is_empty() {
-            return Ok(Handled::held_for(
-                HeldReason::NoDecision,
-                &format!(
-                    "a reply to an approval digest from {from} without a \"1 godkjent\" line; kept for a coordinator"
-                ),
-            ));
-        }
-        let mut said = Vec::new();
-        let mut deciding = Vec::new();
-        let mut numbers = Vec::new();
-        for (n, d) in wanted {
-            let Some(&id) = n.checked_sub(1).and_then(|i| ids.get(i)) else {
-                said.push(format!("{n}: not in the digest"));
-                continue;
+        let described = trust.describe();
+        let r = digest::ApprovalDigestReply {
+            from,
+            text: &u.reply_text,
+            key_address: &key.grant.address,
+            reference: &key.grant.reference,
+            authenticated: trust.is_authenticated(),
+            trust: &described,
+        };
+        let wanted = match digest::read_approval_digest_reply(&r) {
+            Ok(wanted) => wanted,
+            Err((reason, sentence)) => return Ok(Handled::held_for(reason, &sentence)),
+        };
+        let mut lines = Vec::with_capacity(wanted.len());
+        let mut items = Vec::with_capacity(wanted.len());
+        for d in wanted {
+            let item = match d.id {
+                Some(id) => Some(self.store.agenda_item(id).await?),
+                None => None,
             };
-            let item = self.store.agenda_item(id).await?;
-            if item.state != "proposed" {
-                said.push(format!(
-                    "{n}: \"{}\" was {} already",
-                    item.title, item.state
-                ));
-                continue;
+            let proposal = item.as_ref().map(|i| digest::Proposal {
+                title: i.title.clone(),
+                state: i.state.clone(),
+            });
+            lines.push((d, proposal));
+            items.push(item);
+        }
+        let (chosen, said) = digest::sort_approval_lines(&lines);
+        let mut deciding = Vec::with_capacity(chosen.len());
+        let mut numbers = Vec::with_capacity(chosen.len());
+        for i in chosen {
+            if let (Some((d, _)), Some(Some(item))) =
+                (lines.get(i), items.get_mut(i).map(Option::take))
+            {
+                numbers.push(d.number);
+                deciding.push((item, d.decision));
             }
-            numbers.push(n);
-            deciding.push((item, d));
         }
         let (mut all, outcomes) = self.decide_items(&deciding, from, inbound_id).await?;
-        said.extend(
-            numbers
-                .iter()
-                .zip(outcomes)
-                .map(|(n, outcome)| format!("{n}: {outcome}")),
-        );
-        all.outcome = format!("approval digest answered by {from}: {}", said.join("; "));
+        all.outcome =
+            digest::approval_digest_outcome(from, said, numbers.into_iter().zip(outcomes));
         Ok(all)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbered_decisions() {
-        assert_eq!(
-            read_decisions(
-                "1 godkjent\n2: avvist – passer ikke\n3. utsatt\nHilsen Eldbjørg\n> 4 godkjent"
-            ),
-            vec![
-                (1, Decision::Approve),
-                (2, Decision::Reject),
-                (3, Decision::Defer)
-            ]
-        );
-        assert_eq!(
-            read_decisions("1 approved\n2 rejected"),
-            vec![(1, Decision::Approve), (2, Decision::Reject)]
-        );
     }
 }

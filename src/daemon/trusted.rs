@@ -6,20 +6,42 @@
 
 use chrono::Duration;
 
-use super::year::{Handled, Notice};
+use super::year::Handled;
 use super::{Acting, Daemon, Report, Result};
 
 use serde_json::json;
 
-use crate::domain::{Answer, Held, HeldReason};
+use crate::domain::Answer;
 use crate::store::{Change, InboundOutcome, InboundState, KeyRow, Meeting, NewEvent, OutgoingMail};
-use crate::trust::{same_address, Trust};
+use crate::trust::Trust;
 use crate::understand::{Decision, Understanding};
+use crate::workflow::confirm as flow;
 
-/// How long a confirmation request is good for.
-const CONFIRM_DAYS: i64 = 7;
-/// Lines of the held message quoted in a confirmation request.
-const QUOTED_LINES: usize = 40;
+/// What a confirmation request is decided from, as loaded.
+struct Loaded {
+    inbound_id: i64,
+    ask: String,
+    member: Option<crate::workflow::plan::Person>,
+    sent_last_hour: i64,
+    per_hour: u32,
+    now: chrono::DateTime<chrono::Utc>,
+    lang: crate::domain::Language,
+}
+
+impl Loaded {
+    fn with<'a>(&'a self, u: &'a Understanding) -> flow::Requesting<'a> {
+        flow::Requesting {
+            inbound_id: self.inbound_id,
+            u,
+            ask: &self.ask,
+            member: self.member.as_ref(),
+            sent_last_hour: self.sent_last_hour,
+            per_hour: self.per_hour,
+            now: self.now,
+            lang: self.lang,
+        }
+    }
+}
 
 /// What a confirmation request asks about: the `confirm` template says it in the
 /// recipient's language, one paragraph per kind (`action` in its data).
@@ -101,46 +123,6 @@ impl Asked<'_> {
     }
 }
 
-/// The reply to a confirmation request, read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reply {
-    Confirm,
-    Refuse,
-}
-
-/// "bekreft" / "avvis" and their kin, in nb, nn and en, from the first words of a reply.
-pub(crate) fn read_confirmation(text: &str) -> Option<Reply> {
-    const YES: &[&str] = &[
-        "bekreft",
-        "bekrefter",
-        "bekreftet",
-        "bekrefta",
-        "stadfest",
-        "stadfestar",
-        "stadfesta",
-        "ja",
-        "ok",
-        "okay",
-        "confirm",
-        "confirmed",
-        "yes",
-    ];
-    const NO: &[&str] = &[
-        "avvis", "avvist", "avviser", "nei", "no", "reject", "rejected", "refuse",
-    ];
-    let first = text
-        .split(|c: char| !c.is_alphanumeric())
-        .find(|w| !w.is_empty())?
-        .to_lowercase();
-    if YES.contains(&first.as_str()) {
-        Some(Reply::Confirm)
-    } else if NO.contains(&first.as_str()) {
-        Some(Reply::Refuse)
-    } else {
-        None
-    }
-}
-
 impl Daemon {
     /// The mail that asks `ask` to confirm a held message, and a note for the outcome.
     /// Requests count against the per-address hourly cap, like receipts.
@@ -151,101 +133,50 @@ impl Daemon {
         ask: &str,
         asked: Asked<'_>,
     ) -> Result<(Option<OutgoingMail>, String)> {
+        let (r, action) = self.requesting(inbound_id, u, ask, asked).await?;
+        let (mail, note) = flow::confirmation_request(&r.with(u), action);
+        Ok((mail.map(|m| self.plan_mail(m, None)).transpose()?, note))
+    }
+
+    /// What a confirmation request is decided from, and what the `confirm` template is
+    /// told about what is asked.
+    async fn requesting(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        ask: &str,
+        asked: Asked<'_>,
+    ) -> Result<(Loaded, serde_json::Value)> {
         let now = self.clock.now();
-        let recent = self
+        let sent_last_hour = self
             .store
             .count_recent(ask, "confirm", now - Duration::hours(1))
             .await?;
-        if recent >= i64::from(self.cfg.receipts_per_hour) {
-            return Ok((
-                None,
-                "; no confirmation request (too many to that address this hour)".into(),
-            ));
+        if sent_last_hour >= i64::from(self.cfg.receipts_per_hour) {
+            // No request: nothing more to look up.
+            let loaded = Loaded {
+                inbound_id,
+                ask: ask.to_string(),
+                member: None,
+                sent_last_hour,
+                per_hour: self.cfg.receipts_per_hour,
+                now,
+                lang: self.lang(),
+            };
+            return Ok((loaded, serde_json::Value::Null));
         }
         let member = self.store.members_by_email(ask).await?.into_iter().next();
-        let lang = member.as_ref().map_or(self.lang(), |m| self.lang_of(m));
-        let name = member.map(|m| m.name).unwrap_or_else(|| ask.to_string());
-        let own =
-            u.from.as_deref().is_some_and(|f| same_address(f, ask)) && u.on_behalf_of.is_none();
-        let mut data = asked.data(own, |m| self.tz(m))?;
-        // What is being confirmed, as it came: a request to confirm what one has not
-        // seen would let a forgery through on a coordinator's good faith.
-        let text = if u.reply_text.trim().is_empty() {
-            u.attachments
-                .iter()
-                .find_map(|a| a.text.clone())
-                .unwrap_or_default()
-        } else {
-            u.reply_text.clone()
+        let action = asked.data(flow::is_own(u, ask), |m| self.tz(m))?;
+        let loaded = Loaded {
+            inbound_id,
+            ask: ask.to_string(),
+            member: member.as_ref().map(|m| self.person(m)),
+            sent_last_hour,
+            per_hour: self.cfg.receipts_per_hour,
+            now,
+            lang: self.lang(),
         };
-        let all: Vec<&str> = if text.trim().is_empty() {
-            Vec::new()
-        } else {
-            text.lines().collect()
-        };
-        let fields = json!({
-            "subject": crate::understand::strip_subject_prefixes(&u.subject),
-            "sender": u.from.clone().unwrap_or_default(),
-            "attachments": u.attachments.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
-            "lines": all.iter().take(QUOTED_LINES).collect::<Vec<_>>(),
-            "more_lines": all.len().saturating_sub(QUOTED_LINES),
-            "days": CONFIRM_DAYS,
-        });
-        if let (Some(d), Some(f)) = (data.as_object_mut(), fields.as_object()) {
-            d.extend(f.clone());
-        }
-        let expires = now + Duration::days(CONFIRM_DAYS);
-        let mail = self.notice(Notice {
-            kind: "confirm",
-            template: Some("confirm"),
-            lang: Some(lang),
-            data,
-            effect_key: format!("confirm:{inbound_id}:{ask}"),
-            to_name: &name,
-            to_address: ask,
-            reference: Some(inbound_id.to_string()),
-            expires_at: Some(expires),
-            in_reply_to: None,
-            inbound_id: Some(inbound_id),
-            ..Notice::BLANK
-        })?;
-        Ok((Some(mail), format!("; confirmation asked of {ask}")))
-    }
-
-    /// Tells the coordinators of `person`'s councils that mail was sent in their name
-    /// and refused by them.
-    async fn forgery_notices(
-        &self,
-        person: &str,
-        summary: &crate::store::InboundSummary,
-        inbound_id: i64,
-    ) -> Result<Vec<OutgoingMail>> {
-        let mut mails = Vec::new();
-        let mut told = std::collections::HashSet::new();
-        for m in self.store.members_by_email(person).await? {
-            for c in self.store.coordinators(m.council_id).await? {
-                if same_address(&c.email, person) || !told.insert(c.email.clone()) {
-                    continue;
-                }
-                mails.push(self.notice(Notice {
-                    kind: "notice",
-                    template: Some("forgery"),
-                    lang: Some(self.lang_of(&c)),
-                    data: json!({
-                        "member": m.name,
-                        "member_first": crate::render::first_name(&m.name),
-                        "address": person,
-                        "subject": summary.subject.clone().unwrap_or_default(),
-                    }),
-                    effect_key: format!("forgery:{inbound_id}:{}", c.id),
-                    to_name: &c.name,
-                    to_address: &c.email,
-                    inbound_id: Some(inbound_id),
-                    ..Notice::BLANK
-                })?);
-            }
-        }
-        Ok(mails)
+        Ok((loaded, action))
     }
 
     /// Holds a message until `ask` confirms it.
@@ -258,22 +189,13 @@ impl Daemon {
         what: &str,
         trust: &Trust,
     ) -> Result<Handled> {
-        let (mail, note) = self.confirmation_request(inbound_id, u, ask, asked).await?;
-        let held = match &mail {
-            Some(_) => Held::asking(HeldReason::Unverified, ask),
-            None => Held::because(HeldReason::Unverified),
-        };
-        let mut h =
-            Handled::held(held.outcome(&format!("{what}, {}; held{note}", trust.describe())));
-        h.mails.extend(mail);
-        h.events.push(NewEvent::new(
-            u.from.as_deref().unwrap_or(""),
-            "held_unverified",
-            None,
-            Some(inbound_id),
-            h.outcome.clone(),
-        ));
-        Ok(h)
+        let (r, action) = self.requesting(inbound_id, u, ask, asked).await?;
+        self.confirmed(flow::confirm_first(
+            &r.with(u),
+            action,
+            what,
+            &trust.describe(),
+        ))
     }
 
     /// A reply to a confirmation request: "bekreft" acts on the held message as the
@@ -289,95 +211,81 @@ impl Daemon {
         report: &mut Report,
     ) -> Result<Handled> {
         let now = self.clock.now();
-        let asked = &key.grant.address;
-        if !same_address(from, asked) || !trust.is_authenticated() {
-            return Ok(Handled::held(
-                Held::because(HeldReason::ConfirmWrongSender).outcome(&format!(
-                "a reply to a confirmation request sent to {asked}, from {from} ({}); nothing done",
-                trust.describe()
-            )),
-            ));
-        }
-        if key.used_at.is_some() {
-            return Ok(Handled::done(
-                "a second reply to a confirmation request that was already answered; nothing more to do",
-            ));
-        }
-        if key.grant.expires_at.is_some_and(|e| e < now) {
-            return Ok(Handled::held(Held::because(HeldReason::Expired).outcome(&format!(
-                "a reply to a confirmation request from {from} that had expired; the held message stays held"
-            ))));
-        }
-        let Some(reply) = read_confirmation(&u.reply_text) else {
-            return Ok(Handled::held(Held::because(HeldReason::NoDecision).outcome(&format!(
-                "a reply to a confirmation request from {from} that says neither \"bekreft\" nor \"avvis\"; kept for a coordinator"
-            ))));
-        };
-        let Ok(original) = key.grant.reference.parse::<i64>() else {
-            return Ok(Handled::held(
-                "a reply to a confirmation request about nothing known",
-            ));
-        };
-        let summary = self.store.inbound(original).await?;
-        let mut h = if summary.state != "held" {
-            Handled::done(format!(
-                "a confirmation by {from} of message {original}, which is {} already",
-                summary.state
-            ))
-        } else {
-            match reply {
-                Reply::Confirm => {
-                    let raw = self.store.inbound_raw(original).await?;
-                    let acting = Acting {
-                        trust: Trust::Confirmed(from.to_string()),
-                        as_address: None,
-                    };
-                    Box::pin(self.act(original, &raw, summary.received_at, report, Some(&acting)))
-                        .await?;
-                    Handled::done(format!("{from} confirmed message {original}; acted on it"))
-                }
-                Reply::Refuse => {
-                    let outcome = InboundOutcome {
-                        state: InboundState::Ignored,
-                        kind: summary.kind.clone().unwrap_or_else(|| "unknown".into()),
-                        sender: summary.sender.clone(),
-                        subject: summary.subject.clone().unwrap_or_default(),
-                        outcome: format!(
-                            "{from} said this message did not come from them; set aside"
-                        ),
-                        problems: summary.problems.clone(),
-                        invitation_id: summary.invitation_id,
-                    };
-                    let ev = NewEvent::new(
-                        from,
-                        "refused",
-                        None,
-                        Some(original),
-                        outcome.outcome.clone(),
-                    );
-                    self.store
-                        .finish_inbound(original, &outcome, None, &[], &[ev], &[], now)
-                        .await?;
-                    let mut h = Handled::done(format!(
-                        "{from} refused message {original}; it is set aside"
-                    ));
-                    // Someone wrote in their name: the coordinators should know.
-                    h.mails
-                        .extend(self.forgery_notices(from, &summary, inbound_id).await?);
-                    h
-                }
-            }
-        };
-        h.changes.push(Change::UseKey {
-            key: key.grant.key.clone(),
-        });
-        h.events.push(NewEvent::new(
+        let described = trust.describe();
+        let r = flow::ConfirmationReply {
+            inbound_id,
             from,
-            "confirmation",
-            None,
-            Some(inbound_id),
-            h.outcome.clone(),
-        ));
+            text: &u.reply_text,
+            asked: &key.grant.address,
+            key: &key.grant.key,
+            reference: &key.grant.reference,
+            used: key.used_at.is_some(),
+            expires: key.grant.expires_at,
+            authenticated: trust.is_authenticated(),
+            trust: &described,
+            now,
+        };
+        let (reply, id) = match flow::read_confirmation_reply(&r) {
+            Ok(read) => read,
+            Err(p) => return self.confirmed(*p),
+        };
+        let summary = self.store.inbound(id).await?;
+        let original = flow::Original {
+            id,
+            state: summary.state.clone(),
+            subject: summary.subject.clone().unwrap_or_default(),
+        };
+        let mut memberships = Vec::new();
+        if reply == flow::Reply::Refuse {
+            for m in self.store.members_by_email(from).await? {
+                let coordinators = self.store.coordinators(m.council_id).await?;
+                memberships.push(flow::Membership {
+                    name: m.name,
+                    coordinators: coordinators.iter().map(|m| self.person(m)).collect(),
+                });
+            }
+        }
+        let (settle, p) = flow::settle_confirmation(&r, reply, &original, &memberships);
+        match settle {
+            flow::Settle::Nothing => {}
+            flow::Settle::Act => {
+                let raw = self.store.inbound_raw(id).await?;
+                let acting = Acting {
+                    trust: Trust::Confirmed(from.to_string()),
+                    as_address: None,
+                };
+                Box::pin(self.act(id, &raw, summary.received_at, report, Some(&acting))).await?;
+            }
+            flow::Settle::SetAside { outcome, event } => {
+                let outcome = InboundOutcome {
+                    state: InboundState::Ignored,
+                    kind: summary.kind.clone().unwrap_or_else(|| "unknown".into()),
+                    sender: summary.sender.clone(),
+                    subject: summary.subject.clone().unwrap_or_default(),
+                    outcome,
+                    problems: summary.problems.clone(),
+                    invitation_id: summary.invitation_id,
+                };
+                let ev = super::held::planned_event(event);
+                self.store
+                    .finish_inbound(id, &outcome, None, &[], &[ev], &[], now)
+                    .await?;
+            }
+        }
+        self.confirmed(p)
+    }
+
+    /// A confirmation reply's plan as the commit takes it.
+    fn confirmed(&self, p: crate::workflow::plan::Plan<flow::Change>) -> Result<Handled> {
+        let changes: Vec<Change> = p
+            .changes
+            .iter()
+            .map(|c| match c {
+                flow::Change::UseKey { key } => Change::UseKey { key: key.clone() },
+            })
+            .collect();
+        let mut h = self.planned(p)?;
+        h.changes = changes;
         Ok(h)
     }
 }
@@ -386,17 +294,10 @@ impl Daemon {
     /// `inbox apply ID --as ADDRESS`: acts on a held message as that person's own.
     pub async fn cli_apply(&self, id: i64, as_address: &str, by: &str) -> Result<String> {
         let summary = self.store.inbound(id).await?;
-        if summary.state != "held" {
-            return Err(super::DaemonError::Refused(format!(
-                "message {id} is {}, not held: nothing to apply",
-                summary.state
-            )));
-        }
-        if self.store.members_by_email(as_address).await?.is_empty() {
-            return Err(super::DaemonError::Refused(format!(
-                "{as_address} is not a member of any council: a message is applied only as a member's own"
-            )));
-        }
+        let is_member =
+            summary.state != "held" || !self.store.members_by_email(as_address).await?.is_empty();
+        crate::workflow::held::may_apply(id, &summary.state, as_address, is_member)
+            .map_err(super::DaemonError::Refused)?;
         let raw = self.store.inbound_raw(id).await?;
         let acting = Acting {
             trust: Trust::Confirmed(by.to_string()),
@@ -427,21 +328,19 @@ impl Daemon {
     /// `inbox dismiss ID`: sets a held message aside.
     pub async fn cli_dismiss(&self, id: i64, by: &str) -> Result<String> {
         let summary = self.store.inbound(id).await?;
-        if summary.state != "held" && summary.state != "new" {
-            return Err(super::DaemonError::Refused(format!(
-                "message {id} is {}, not held: nothing to dismiss",
-                summary.state
-            )));
-        }
+        let dismissed = crate::workflow::held::dismissal(
+            id,
+            &summary.state,
+            summary.outcome.as_deref().unwrap_or_default(),
+            by,
+        )
+        .map_err(super::DaemonError::Refused)?;
         let outcome = InboundOutcome {
             state: InboundState::Ignored,
             kind: summary.kind.clone().unwrap_or_else(|| "unknown".into()),
             sender: summary.sender.clone(),
             subject: summary.subject.clone().unwrap_or_default(),
-            outcome: format!(
-                "dismissed by {by} (was: {})",
-                summary.outcome.clone().unwrap_or_default()
-            ),
+            outcome: dismissed,
             problems: summary.problems.clone(),
             invitation_id: summary.invitation_id,
         };
@@ -545,21 +444,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn one_word_replies() {
-        assert_eq!(read_confirmation("Bekreft"), Some(Reply::Confirm));
-        assert_eq!(
-            read_confirmation("  bekreftet.\n\nMvh Kari"),
-            Some(Reply::Confirm)
-        );
-        assert_eq!(read_confirmation("Confirm"), Some(Reply::Confirm));
-        assert_eq!(
-            read_confirmation("Avvis – det var ikke meg"),
-            Some(Reply::Refuse)
-        );
-        assert_eq!(read_confirmation("Hva er dette?"), None);
-        assert_eq!(read_confirmation(""), None);
     }
 }

@@ -10,6 +10,8 @@ use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
 
 pub mod agenda;
+pub mod confirm;
+pub mod held;
 pub mod plan;
 
 /// What is known about a message's context.
