@@ -8,12 +8,13 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 mod held;
+pub mod records;
 pub mod roster;
 mod state;
 mod token;
 
 pub use held::{Held, HeldReason};
-pub use state::{JobKind, JobState, MeetingStatus};
+pub use state::{InboundState, JobKind, JobState, MeetingStatus};
 pub use token::Token;
 
 /// A member's role in a council.

@@ -78,6 +78,20 @@ words! {
     }
 }
 
+words! {
+    /// What became of a received message.
+    InboundState {
+        /// Stored, not yet acted on.
+        New = "new",
+        /// Acted on (an answer recorded, a bounce noted …).
+        Processed = "processed",
+        /// Kept for a coordinator: not understood, or not authorised.
+        Held = "held",
+        /// Deliberately not acted on (an autoresponder, a list, our own mail).
+        Ignored = "ignored",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

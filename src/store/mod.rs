@@ -164,29 +164,7 @@ pub struct InboundOutcome {
     pub invitation_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InboundState {
-    /// Stored, not yet acted on.
-    New,
-    /// Acted on (an answer recorded, a bounce noted …).
-    Processed,
-    /// Kept for a coordinator: not understood, or not authorised.
-    Held,
-    /// Deliberately not acted on (an autoresponder, a list, our own mail).
-    Ignored,
-}
-
-impl InboundState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InboundState::New => "new",
-            InboundState::Processed => "processed",
-            InboundState::Held => "held",
-            InboundState::Ignored => "ignored",
-        }
-    }
-}
+pub use crate::domain::InboundState;
 
 /// An answer to record, with where it came from.
 #[derive(Debug, Clone)]
@@ -1026,17 +1004,7 @@ async fn insert_event(
 }
 
 fn parse_inbound_state(s: &str) -> Result<InboundState> {
-    Ok(match s {
-        "new" => InboundState::New,
-        "processed" => InboundState::Processed,
-        "held" => InboundState::Held,
-        "ignored" => InboundState::Ignored,
-        other => {
-            return Err(StoreError::Corrupt(format!(
-                "unknown inbound state {other:?}"
-            )))
-        }
-    })
+    Ok(s.parse()?)
 }
 
 fn redact(url: &str) -> String {

@@ -6,9 +6,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{get_role, opt_ts, parse_ts, Result};
-use crate::domain::{
-    Attendance, JobKind, JobState, Language, MeetingStatus, Place, Response, Role, Substitute,
-};
+pub use crate::domain::records::{Invitation, Meeting, Member};
+use crate::domain::{Attendance, JobKind, JobState, Language, Place, Response, Role, Substitute};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Council {
@@ -35,20 +34,6 @@ pub struct NewMember {
     pub role: Role,
     pub doctor: bool,
     /// The member's own language; `None`: the secretariat's.
-    pub language: Option<Language>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Member {
-    pub id: i64,
-    pub council_id: i64,
-    pub name: String,
-    pub email: String,
-    pub organisation: Option<String>,
-    pub role: Role,
-    pub doctor: bool,
-    pub failing_since: Option<DateTime<Utc>>,
-    pub failing_reason: Option<String>,
     pub language: Option<Language>,
 }
 
@@ -82,22 +67,6 @@ pub struct NewMeeting {
     pub place: Place,
     /// The calendar UID: stable for the meeting's life.
     pub uid: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Meeting {
-    pub id: i64,
-    pub council_id: i64,
-    pub council_slug: String,
-    pub council_name: String,
-    pub title: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub time_zone: String,
-    pub place: Place,
-    pub status: MeetingStatus,
-    pub uid: String,
-    pub sequence: i64,
 }
 
 pub(super) const MEETING_SELECT: &str =
@@ -146,25 +115,6 @@ impl Job {
             state: r.try_get::<String, _>(4)?.parse()?,
         })
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Invitation {
-    pub id: i64,
-    pub meeting_id: i64,
-    pub member_id: i64,
-    pub member_name: String,
-    pub member_email: String,
-    pub role: Role,
-    #[serde(skip)]
-    pub token: String,
-    pub response: Option<Response>,
-    pub attendance: Option<Attendance>,
-    pub substitute: Option<Substitute>,
-    pub answered_at: Option<DateTime<Utc>>,
-    pub answer_id: Option<i64>,
-    /// The member's own language; `None`: the secretariat's.
-    pub member_language: Option<Language>,
 }
 
 pub(super) const INVITATION_SELECT: &str =

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::records::{Invitation, Meeting, Member};
 use crate::domain::Response;
-use crate::store::{Invitation, Meeting, Member};
 
 /// Why a job sends nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 
 pub mod jobs;
 
+use crate::domain::records::{Invitation, Meeting};
+use crate::domain::InboundState;
 use crate::domain::{base_address, Answer, Attendance, Held, HeldReason, Response};
-use crate::store::{InboundState, Invitation, Meeting};
 use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
 
