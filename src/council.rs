@@ -220,7 +220,7 @@ pub async fn meeting_show(store: &Store, cfg: &Config, id: i64) -> Result<serde_
         .iter()
         .map(|i| {
             let mut v = serde_json::to_value(i).unwrap_or_default();
-            let code = (i.kind == "fixed")
+            let code = (i.kind == crate::domain::ItemKind::Fixed)
                 .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
                 .flatten()
                 .map(|f| f.code());

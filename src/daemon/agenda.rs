@@ -11,12 +11,10 @@
 use chrono::{DateTime, Utc};
 
 use super::year::Handled;
-use super::{DaemonError, Result};
+use super::Result;
 use crate::daemon::Daemon;
 use crate::domain::{Language, Token};
-use crate::store::{
-    AgendaItem, Change, Meeting, Member, NewAgendaItem, NewEvent, OutgoingMail, StoreError,
-};
+use crate::store::{AgendaItem, Change, Meeting, Member, NewAgendaItem, NewEvent, OutgoingMail};
 use crate::understand::{Decision, Understanding};
 use crate::workflow::agenda::{self as flow, State};
 use crate::workflow::plan::{self, Person, Plan};
@@ -28,17 +26,12 @@ pub(super) fn item_view(i: &AgendaItem) -> Result<flow::Item> {
         ref_key: i.ref_key.clone(),
         council_id: i.council_id,
         meeting_id: i.meeting_id,
-        fixed: i.kind == "fixed",
+        fixed: i.kind == crate::domain::ItemKind::Fixed,
         title: i.title.clone(),
         description: i.description.clone(),
         proposer_name: i.proposer_name.clone(),
         proposer_email: i.proposer_email.clone(),
-        state: State::parse(&i.state).ok_or_else(|| {
-            DaemonError::Store(StoreError::Corrupt(format!(
-                "agenda item {} has the state {:?}",
-                i.id, i.state
-            )))
-        })?,
+        state: i.state,
         late: i.late,
         number: i.number,
         decided_at: i.decided_at,
@@ -64,7 +57,7 @@ fn change(c: flow::Change) -> Change {
             ref_key,
             council_id,
             meeting_id: Some(meeting_id),
-            kind: "fixed".into(),
+            kind: crate::domain::ItemKind::Fixed,
             position,
             // The code: the templates name the item in each reader's language.
             title: item.code().into(),
@@ -74,7 +67,7 @@ fn change(c: flow::Change) -> Change {
             proposer_email: None,
             forwarded_by: None,
             inbound_id: None,
-            state: State::Fixed.as_str().into(),
+            state: State::Fixed,
             late: false,
             year: Some(i64::from(year)),
             number: Some(number),
@@ -95,7 +88,7 @@ fn change(c: flow::Change) -> Change {
             ref_key,
             council_id,
             meeting_id,
-            kind: "proposal".into(),
+            kind: crate::domain::ItemKind::Proposal,
             position: 0,
             title,
             description,
@@ -104,7 +97,7 @@ fn change(c: flow::Change) -> Change {
             proposer_email: Some(proposer_email),
             forwarded_by,
             inbound_id: Some(inbound_id),
-            state: State::Proposed.as_str().into(),
+            state: State::Proposed,
             late,
             year: None,
             number: None,
@@ -209,7 +202,7 @@ impl Daemon {
             .iter()
             .filter(|i| i.number.is_some())
             .map(|i| {
-                let code = (i.kind == "fixed")
+                let code = (i.kind == crate::domain::ItemKind::Fixed)
                     .then(|| flow::FixedItem::parse(&i.title))
                     .flatten()
                     .map(flow::FixedItem::code);
@@ -329,7 +322,7 @@ impl Daemon {
                         ref_key: ref_key.clone(),
                         council_id: m.council_id,
                         meeting_id: Some(m.id),
-                        kind: "fixed".into(),
+                        kind: crate::domain::ItemKind::Fixed,
                         position: 0,
                         title: item.code().into(),
                         description: String::new(),
@@ -338,7 +331,7 @@ impl Daemon {
                         proposer_email: None,
                         forwarded_by: None,
                         inbound_id: None,
-                        state: State::Fixed.as_str().into(),
+                        state: State::Fixed,
                         late: false,
                         year: None,
                         number: None,
@@ -381,7 +374,7 @@ impl Daemon {
             .extra_attendees(m.id)
             .await?
             .into_iter()
-            .filter(|x| x.state == "approved")
+            .filter(|x| x.state == crate::domain::ExtraState::Approved)
             .map(|x| x.name)
             .collect();
         let coordinators: Vec<Person> = self

@@ -115,7 +115,7 @@ impl Daemon {
             };
             let proposal = item.as_ref().map(|i| digest::Proposal {
                 title: i.title.clone(),
-                state: i.state.clone(),
+                state: i.state,
             });
             lines.push((d, proposal));
             items.push(item);

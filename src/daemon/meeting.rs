@@ -99,7 +99,8 @@ impl Daemon {
             }
         }
         for x in self.store.extra_attendees(meeting_id).await? {
-            let (true, Some(email)) = (x.state == "approved", x.email) else {
+            let (true, Some(email)) = (x.state == crate::domain::ExtraState::Approved, x.email)
+            else {
                 continue;
             };
             let named_by = invited
@@ -294,7 +295,7 @@ impl Daemon {
                 .agenda_items(m.id)
                 .await?
                 .into_iter()
-                .filter(|i| i.number.is_none() && i.kind == "proposal")
+                .filter(|i| i.number.is_none() && i.kind == crate::domain::ItemKind::Proposal)
                 .map(|i| OpenItem {
                     id: i.id,
                     title: i.title,
@@ -345,7 +346,7 @@ impl Daemon {
                 .filter(|i| i.number.is_some())
                 .map(|i| AgendaLine {
                     label: i.label().unwrap_or_default(),
-                    code: (i.kind == "fixed")
+                    code: (i.kind == crate::domain::ItemKind::Fixed)
                         .then(|| crate::workflow::agenda::FixedItem::parse(&i.title))
                         .flatten()
                         .map(|f| f.code()),

@@ -21,7 +21,7 @@ fn draft_of(mi: &Minutes) -> Draft {
         id: mi.id,
         ref_key: mi.ref_key.clone(),
         version: mi.version,
-        state: mi.state.clone(),
+        state: mi.state,
         deadline_at: mi.deadline_at,
         body: mi.body.clone(),
         attachment_name: mi.attachment_name.clone(),
@@ -210,7 +210,7 @@ impl Daemon {
             .minutes(m.id)
             .await?
             .into_iter()
-            .filter(|x| x.state == "draft")
+            .filter(|x| x.state == crate::domain::MinutesState::Draft)
             .max_by_key(|x| x.version);
         let corrections = match &draft {
             Some(mi) => self
@@ -282,7 +282,7 @@ impl Daemon {
             .minutes(meeting_id)
             .await?
             .into_iter()
-            .filter(|x| x.state == "draft")
+            .filter(|x| x.state == crate::domain::MinutesState::Draft)
             .max_by_key(|x| x.version)
         else {
             return Err(DaemonError::Refused(format!(

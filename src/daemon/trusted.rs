@@ -232,7 +232,7 @@ impl Daemon {
         let summary = self.store.inbound(id).await?;
         let original = flow::Original {
             id,
-            state: summary.state.clone(),
+            state: summary.state.as_str().to_string(),
             subject: summary.subject.clone().unwrap_or_default(),
         };
         let mut memberships = Vec::new();
@@ -294,9 +294,9 @@ impl Daemon {
     /// `inbox apply ID --as ADDRESS`: acts on a held message as that person's own.
     pub async fn cli_apply(&self, id: i64, as_address: &str, by: &str) -> Result<String> {
         let summary = self.store.inbound(id).await?;
-        let is_member =
-            summary.state != "held" || !self.store.members_by_email(as_address).await?.is_empty();
-        crate::workflow::held::may_apply(id, &summary.state, as_address, is_member)
+        let is_member = summary.state != crate::domain::InboundState::Held
+            || !self.store.members_by_email(as_address).await?.is_empty();
+        crate::workflow::held::may_apply(id, summary.state.as_str(), as_address, is_member)
             .map_err(super::DaemonError::Refused)?;
         let raw = self.store.inbound_raw(id).await?;
         let acting = Acting {
@@ -330,7 +330,7 @@ impl Daemon {
         let summary = self.store.inbound(id).await?;
         let dismissed = crate::workflow::held::dismissal(
             id,
-            &summary.state,
+            summary.state.as_str(),
             summary.outcome.as_deref().unwrap_or_default(),
             by,
         )

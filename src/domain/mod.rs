@@ -14,7 +14,9 @@ mod state;
 mod token;
 
 pub use held::{Held, HeldReason};
-pub use state::{InboundState, JobKind, JobState, MeetingStatus};
+pub use state::{
+    ExtraState, InboundState, ItemKind, ItemState, JobKind, JobState, MeetingStatus, MinutesState,
+};
 pub use token::Token;
 
 /// A member's role in a council.

@@ -92,6 +92,46 @@ words! {
     }
 }
 
+words! {
+    /// What an agenda item is.
+    ItemKind {
+        /// Proposed by someone, decided by the coordinators.
+        Proposal = "proposal",
+        /// An opening item or "Eventuelt", on every agenda.
+        Fixed = "fixed",
+    }
+}
+
+words! {
+    /// Where an agenda item stands.
+    ItemState {
+        Proposed = "proposed",
+        Approved = "approved",
+        Rejected = "rejected",
+        Deferred = "deferred",
+        Fixed = "fixed",
+    }
+}
+
+words! {
+    /// Where a version of the minutes stands.
+    MinutesState {
+        Draft = "draft",
+        Approved = "approved",
+        /// A newer draft replaced it.
+        Superseded = "superseded",
+    }
+}
+
+words! {
+    /// Where a request for an extra attendee (bisitter) stands.
+    ExtraState {
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

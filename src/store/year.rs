@@ -18,8 +18,8 @@ pub struct AgendaItem {
     pub ref_key: String,
     pub council_id: i64,
     pub meeting_id: Option<i64>,
-    /// `proposal`, or `fixed` for the opening items and "Eventuelt".
-    pub kind: String,
+    /// A proposal, or a fixed item (the opening items and "Eventuelt").
+    pub kind: crate::domain::ItemKind,
     pub position: i64,
     pub title: String,
     pub description: String,
@@ -28,8 +28,7 @@ pub struct AgendaItem {
     pub proposer_email: Option<String>,
     pub forwarded_by: Option<String>,
     pub inbound_id: Option<i64>,
-    /// `proposed`, `approved`, `rejected`, `deferred` or `fixed`.
-    pub state: String,
+    pub state: crate::domain::ItemState,
     pub late: bool,
     pub year: Option<i64>,
     pub number: Option<i64>,
@@ -50,7 +49,7 @@ impl AgendaItem {
             ref_key: r.try_get(1)?,
             council_id: r.try_get(2)?,
             meeting_id: r.try_get(3)?,
-            kind: r.try_get(4)?,
+            kind: r.try_get::<String, _>(4)?.parse()?,
             position: r.try_get(5)?,
             title: r.try_get(6)?,
             description: r.try_get(7)?,
@@ -60,7 +59,7 @@ impl AgendaItem {
             proposer_email: r.try_get(10)?,
             forwarded_by: r.try_get(11)?,
             inbound_id: r.try_get(12)?,
-            state: r.try_get(13)?,
+            state: r.try_get::<String, _>(13)?.parse()?,
             late: r.try_get::<i64, _>(14)? != 0,
             year: r.try_get(15)?,
             number: r.try_get(16)?,
@@ -84,7 +83,7 @@ pub struct NewAgendaItem {
     pub ref_key: String,
     pub council_id: i64,
     pub meeting_id: Option<i64>,
-    pub kind: String,
+    pub kind: crate::domain::ItemKind,
     pub position: i64,
     pub title: String,
     pub description: String,
@@ -93,7 +92,7 @@ pub struct NewAgendaItem {
     pub proposer_email: Option<String>,
     pub forwarded_by: Option<String>,
     pub inbound_id: Option<i64>,
-    pub state: String,
+    pub state: crate::domain::ItemState,
     pub late: bool,
     pub year: Option<i64>,
     pub number: Option<i64>,
@@ -111,8 +110,7 @@ pub struct Minutes {
     pub submitted_by: String,
     pub inbound_id: Option<i64>,
     pub deadline_at: DateTime<Utc>,
-    /// `draft`, `approved` or `superseded`.
-    pub state: String,
+    pub state: crate::domain::MinutesState,
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -134,7 +132,7 @@ impl Minutes {
             submitted_by: r.try_get(6)?,
             inbound_id: r.try_get(7)?,
             deadline_at: parse_ts(&r.try_get::<String, _>(8)?)?,
-            state: r.try_get(9)?,
+            state: r.try_get::<String, _>(9)?.parse()?,
             approved_by: r.try_get(10)?,
             approved_at: opt_ts(r.try_get(11)?)?,
             created_at: parse_ts(&r.try_get::<String, _>(12)?)?,
@@ -206,8 +204,7 @@ pub struct ExtraAttendee {
     pub invitation_id: i64,
     pub name: String,
     pub email: Option<String>,
-    /// `pending`, `approved` or `rejected`.
-    pub state: String,
+    pub state: crate::domain::ExtraState,
     pub inbound_id: Option<i64>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -224,7 +221,7 @@ impl ExtraAttendee {
             invitation_id: r.try_get(2)?,
             name: r.try_get(3)?,
             email: r.try_get(4)?,
-            state: r.try_get(5)?,
+            state: r.try_get::<String, _>(5)?.parse()?,
             inbound_id: r.try_get(6)?,
             decided_by: r.try_get(7)?,
             decided_at: opt_ts(r.try_get(8)?)?,
@@ -333,7 +330,7 @@ pub(super) async fn apply(
                 .bind(&a.ref_key)
                 .bind(a.council_id)
                 .bind(a.meeting_id)
-                .bind(&a.kind)
+                .bind(a.kind.as_str())
                 .bind(a.position)
                 .bind(&a.title)
                 .bind(&a.description)
@@ -342,7 +339,7 @@ pub(super) async fn apply(
                 .bind(a.proposer_email.as_deref())
                 .bind(a.forwarded_by.as_deref())
                 .bind(a.inbound_id)
-                .bind(&a.state)
+                .bind(a.state.as_str())
                 .bind(i64::from(a.late))
                 .bind(ts(now))
                 .bind(a.year)

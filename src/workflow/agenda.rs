@@ -54,38 +54,13 @@ impl FixedItem {
     }
 }
 
-/// Where an agenda item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Proposed,
-    Approved,
-    Rejected,
-    Deferred,
-    /// An opening item or "Eventuelt".
-    Fixed,
-}
+/// Where an agenda item stands (`domain::ItemState`).
+pub use crate::domain::ItemState as State;
 
 impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Proposed => "proposed",
-            State::Approved => "approved",
-            State::Rejected => "rejected",
-            State::Deferred => "deferred",
-            State::Fixed => "fixed",
-        }
-    }
-
+    /// The state a stored word names; `None` for a word this version does not know.
     pub fn parse(s: &str) -> Option<State> {
-        [
-            State::Proposed,
-            State::Approved,
-            State::Rejected,
-            State::Deferred,
-            State::Fixed,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     /// The state a coordinator's decision puts a proposal in.

@@ -681,8 +681,8 @@ pub fn read_approval_digest_reply(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proposal {
     pub title: String,
-    /// `proposed` until decided.
-    pub state: String,
+    /// `Proposed` until decided.
+    pub state: crate::domain::ItemState,
 }
 
 /// Which lines decide a proposal still undecided (their indexes in `lines`, in order),
@@ -693,7 +693,7 @@ pub fn sort_approval_lines(lines: &[(Decided, Option<Proposal>)]) -> (Vec<usize>
     for (i, (d, proposal)) in lines.iter().enumerate() {
         match proposal {
             None => said.push(format!("{}: not in the digest", d.number)),
-            Some(p) if p.state != "proposed" => said.push(format!(
+            Some(p) if p.state != crate::domain::ItemState::Proposed => said.push(format!(
                 "{}: \"{}\" was {} already",
                 d.number, p.title, p.state
             )),

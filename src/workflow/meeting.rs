@@ -159,8 +159,7 @@ pub struct ChangeSnapshot {
 pub struct OpenItem {
     pub id: i64,
     pub title: String,
-    /// `proposed`, `approved`, `rejected`, `deferred`.
-    pub state: String,
+    pub state: crate::domain::ItemState,
 }
 
 /// The language of someone named in an answer: their own when they are on the council,
@@ -229,11 +228,10 @@ pub fn change_meeting(
             plan.changes.push(Change::CancelJobs);
             // What was proposed or approved for it waits for the next meeting whose
             // agenda closes, as a proposal made when no meeting was scheduled does.
-            for i in s
-                .open_items
-                .iter()
-                .filter(|i| i.state == "proposed" || i.state == "approved")
-            {
+            for i in s.open_items.iter().filter(|i| {
+                i.state == crate::domain::ItemState::Proposed
+                    || i.state == crate::domain::ItemState::Approved
+            }) {
                 plan.changes.push(Change::DetachAgendaItem { id: i.id });
                 plan.events.push(Event {
                     actor: by.to_string(),
@@ -632,7 +630,7 @@ mod tests {
         let item = |id: i64, title: &str, state: &str| OpenItem {
             id,
             title: title.into(),
-            state: state.into(),
+            state: state.parse().unwrap(),
         };
         let s = ChangeSnapshot {
             invited: Vec::new(),

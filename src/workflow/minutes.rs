@@ -19,8 +19,7 @@ pub struct Draft {
     /// What replies to it find it by.
     pub ref_key: String,
     pub version: i64,
-    /// `draft`, `approved` or `superseded`.
-    pub state: String,
+    pub state: crate::domain::MinutesState,
     /// The end of the correction period.
     pub deadline_at: DateTime<Utc>,
     pub body: String,
@@ -98,7 +97,10 @@ pub struct Submission<'a> {
 /// with the correction deadline, which a job waits for.
 pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc>) -> Plan {
     let m = &s.meeting;
-    if s.versions.iter().any(|x| x.state == "approved") {
+    if s.versions
+        .iter()
+        .any(|x| x.state == crate::domain::MinutesState::Approved)
+    {
         return Plan::held(
             HeldReason::MinutesApproved,
             "minutes for a meeting whose minutes are already approved; kept for a coordinator",
@@ -195,7 +197,7 @@ pub fn approve_minutes(s: &ApproveSnapshot, approver: Approver<'_>, now: DateTim
         }
         Approver::Operator(who) => who,
     };
-    if mi.state != "draft" {
+    if mi.state != crate::domain::MinutesState::Draft {
         return Plan::held(
             HeldReason::MinutesNotDraft,
             format!(
@@ -371,7 +373,7 @@ pub fn reply_to_minutes(
     if who.coordinator && decision == Some(Decision::Approve) {
         return MinutesReply::Approve;
     }
-    if draft.state != "draft" {
+    if draft.state != crate::domain::MinutesState::Draft {
         return MinutesReply::Plan(Plan::held(
             HeldReason::MinutesNotDraft,
             format!(
@@ -636,7 +638,7 @@ mod tests {
             id: 11,
             ref_key: "a".repeat(32),
             version: 1,
-            state: state.into(),
+            state: state.parse().unwrap(),
             deadline_at: t("2027-03-17T08:00:00Z"),
             body: "Sak 3/27 Veileder for LIS1\nRådet drøftet veilederen.".into(),
             attachment_name: None,

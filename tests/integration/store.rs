@@ -1,8 +1,8 @@
 //! The storage suite, run against SQLite and against PostgreSQL.
 
 use chrono::{DateTime, Duration, Utc};
-use referent::domain::JobKind;
 use referent::domain::{Answer, Attendance, Place, Response, Role};
+use referent::domain::{ItemKind, ItemState, JobKind};
 use referent::store::*;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -450,11 +450,10 @@ fn item(key: &str, council: i64, meeting: i64, title: &str, number: Option<i64>)
         council_id: council,
         meeting_id: Some(meeting),
         kind: if number.is_some() {
-            "fixed"
+            ItemKind::Fixed
         } else {
-            "proposal"
-        }
-        .into(),
+            ItemKind::Proposal
+        },
         position: 0,
         title: title.into(),
         description: "Beskrivelse".into(),
@@ -464,11 +463,10 @@ fn item(key: &str, council: i64, meeting: i64, title: &str, number: Option<i64>)
         forwarded_by: None,
         inbound_id: None,
         state: if number.is_some() {
-            "fixed"
+            ItemState::Fixed
         } else {
-            "proposed"
-        }
-        .into(),
+            ItemState::Proposed
+        },
         late: number.is_none(),
         year: number.map(|_| 2027),
         number,
@@ -525,7 +523,7 @@ async fn year(store: &Store, c: i64, m: i64, now: DateTime<Utc>) {
     assert!(clash.is_err());
     assert_eq!(
         store.agenda_item(proposal.id).await.expect("item").state,
-        "proposed",
+        ItemState::Proposed,
         "nothing of a failed transaction stays"
     );
     store

@@ -24,7 +24,7 @@ fn reply<'a>(from: &'a str, text: &'a str) -> DigestReply<'a> {
 fn after(state: &str, outcome: &str) -> After {
     After {
         subject: "Svar".into(),
-        state: state.into(),
+        state: state.parse().unwrap(),
         outcome: outcome.into(),
     }
 }
@@ -307,7 +307,7 @@ fn an_approval_digest_reply_decides_only_what_is_still_proposed() {
     );
     let proposal = |state: &str| Proposal {
         title: "Ny veileder".into(),
-        state: state.into(),
+        state: state.parse().unwrap(),
     };
     let lines: Vec<(Decided, Option<Proposal>)> = wanted
         .into_iter()
