@@ -672,7 +672,10 @@ async fn dispatch(
                     until.with_timezone(&tz).format("%Y-%m-%d %H:%M")
                 );
             }
-            let listed: Vec<_> = rows.iter().filter(|r| *all || r.state != "sent").collect();
+            let listed: Vec<_> = rows
+                .iter()
+                .filter(|r| *all || r.state != crate::domain::OutboxState::Sent)
+                .collect();
             if !listed.is_empty() {
                 println!();
             }

@@ -156,7 +156,7 @@ impl Daemon {
             let after = self.store.inbound(id).await?;
             let after = flow::After {
                 subject: after.subject.unwrap_or_default(),
-                state: after.state.as_str().to_string(),
+                state: after.state,
                 outcome: after.outcome.unwrap_or_default(),
             };
             ran.push((

@@ -19,6 +19,7 @@
 //! the whole message was written) is sent again only if its copy has not come back
 //! within `send_confirm_secs`.
 
+use crate::domain::OutboxState;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -533,10 +534,10 @@ pub async fn progress(
             }
         };
         if let Some(k) = kinds.get_mut(i) {
-            match c.state.as_str() {
-                "sent" => k.sent += c.count,
-                "failed" => k.failed += c.count,
-                _ => k.queued += c.count,
+            match c.state {
+                OutboxState::Sent => k.sent += c.count,
+                OutboxState::Failed => k.failed += c.count,
+                OutboxState::Pending | OutboxState::Sending => k.queued += c.count,
             }
         }
     }

@@ -232,7 +232,7 @@ impl Daemon {
         let summary = self.store.inbound(id).await?;
         let original = flow::Original {
             id,
-            state: summary.state.as_str().to_string(),
+            state: summary.state,
             subject: summary.subject.clone().unwrap_or_default(),
         };
         let mut memberships = Vec::new();
@@ -296,7 +296,7 @@ impl Daemon {
         let summary = self.store.inbound(id).await?;
         let is_member = summary.state != crate::domain::InboundState::Held
             || !self.store.members_by_email(as_address).await?.is_empty();
-        crate::workflow::held::may_apply(id, summary.state.as_str(), as_address, is_member)
+        crate::workflow::held::may_apply(id, summary.state, as_address, is_member)
             .map_err(super::DaemonError::Refused)?;
         let raw = self.store.inbound_raw(id).await?;
         let acting = Acting {
@@ -330,7 +330,7 @@ impl Daemon {
         let summary = self.store.inbound(id).await?;
         let dismissed = crate::workflow::held::dismissal(
             id,
-            summary.state.as_str(),
+            summary.state,
             summary.outcome.as_deref().unwrap_or_default(),
             by,
         )

@@ -16,6 +16,7 @@ mod token;
 pub use held::{Held, HeldReason};
 pub use state::{
     ExtraState, InboundState, ItemKind, ItemState, JobKind, JobState, MeetingStatus, MinutesState,
+    OutboxState,
 };
 pub use token::Token;
 

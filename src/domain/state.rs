@@ -132,6 +132,19 @@ words! {
     }
 }
 
+words! {
+    /// Where a mail in the outbox stands.
+    OutboxState {
+        /// Waiting to be sent (again).
+        Pending = "pending",
+        /// Handed to the server; confirmed by its copy coming back, or sent again.
+        Sending = "sending",
+        Sent = "sent",
+        /// Refused for good.
+        Failed = "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

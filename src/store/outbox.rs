@@ -20,7 +20,7 @@ pub struct OutboxRow {
     pub envelope_from: String,
     pub meeting_id: Option<i64>,
     pub invitation_id: Option<i64>,
-    pub state: String,
+    pub state: crate::domain::OutboxState,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -59,7 +59,7 @@ pub fn priority(kind: &str) -> i64 {
 pub struct OutboxCount {
     pub kind: String,
     pub priority: i64,
-    pub state: String,
+    pub state: crate::domain::OutboxState,
     pub count: i64,
 }
 
@@ -78,7 +78,7 @@ impl OutboxRow {
             envelope_from: r.try_get(5)?,
             meeting_id: r.try_get(6)?,
             invitation_id: r.try_get(7)?,
-            state: r.try_get(8)?,
+            state: r.try_get::<String, _>(8)?.parse()?,
             attempts: r.try_get(9)?,
             next_attempt_at: parse_ts(&r.try_get::<String, _>(10)?)?,
             last_error: r.try_get(11)?,
@@ -323,7 +323,7 @@ impl Store {
                 Ok(OutboxCount {
                     kind: r.try_get(0)?,
                     priority: r.try_get(1)?,
-                    state: r.try_get(2)?,
+                    state: r.try_get::<String, _>(2)?.parse()?,
                     count: r.try_get(3)?,
                 })
             })

@@ -243,8 +243,7 @@ pub fn read_confirmation_reply(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Original {
     pub id: i64,
-    /// `held`, `processed`, `ignored` …
-    pub state: String,
+    pub state: crate::domain::InboundState,
     pub subject: String,
 }
 
@@ -278,7 +277,7 @@ pub fn settle_confirmation(
 ) -> (Settle, Plan<Change>) {
     let from = r.from;
     let id = original.id;
-    let (settle, mut p) = if original.state != "held" {
+    let (settle, mut p) = if original.state != crate::domain::InboundState::Held {
         (
             Settle::Nothing,
             Plan::done(format!(
@@ -559,7 +558,7 @@ mod tests {
         let (answer, id) = read_confirmation_reply(&r).unwrap();
         let original = Original {
             id,
-            state: "held".into(),
+            state: crate::domain::InboundState::Held,
             subject: "Forfall".into(),
         };
         let eldbjorg = person(5, "Eldbjørg Koordinator", "eldbjorg@ous-hf.no");
@@ -606,7 +605,7 @@ mod tests {
         let r = reply("kari@ous-hf.no", "bekreft", sent());
         let mut original = Original {
             id: 41,
-            state: "held".into(),
+            state: crate::domain::InboundState::Held,
             subject: "Forfall".into(),
         };
         let (settle, p) = settle_confirmation(&r, Reply::Confirm, &original, &[]);
@@ -615,7 +614,7 @@ mod tests {
             p.outcome,
             "kari@ous-hf.no confirmed message 41; acted on it"
         );
-        original.state = "ignored".into();
+        original.state = crate::domain::InboundState::Ignored;
         let (settle, p) = settle_confirmation(&r, Reply::Refuse, &original, &[]);
         assert_eq!(settle, Settle::Nothing);
         assert!(p.mails.is_empty());

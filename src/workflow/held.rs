@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::plan::{Event, Mail, Person, Plan};
-use crate::domain::{normalize_address, Answer, Held, HeldReason};
+use crate::domain::{normalize_address, Answer, Held, HeldReason, InboundState};
 use crate::render::local_time;
 use crate::trust::same_address;
 use crate::understand::secretariat::read_decision;
@@ -327,8 +327,7 @@ fn n_th(ids: &[i64], n: usize) -> Option<i64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct After {
     pub subject: String,
-    /// `processed`, `ignored`, `held` …
-    pub state: String,
+    pub state: InboundState,
     pub outcome: String,
 }
 
@@ -387,14 +386,14 @@ impl Done {
             Step::UnknownPerson { who, .. } => d.who = Some(who),
             _ => {}
         }
-        d.state = match (said, after.state.as_str()) {
+        d.state = match (said, after.state) {
             (Err(e), _) => {
                 d.error = Some(e);
                 DoneState::Failed
             }
             (Ok(()), _) if d.who.is_some() => DoneState::UnknownPerson,
-            (Ok(()), "processed") => DoneState::Processed,
-            (Ok(()), "ignored") => DoneState::Ignored,
+            (Ok(()), InboundState::Processed) => DoneState::Processed,
+            (Ok(()), InboundState::Ignored) => DoneState::Ignored,
             (Ok(()), _) => {
                 d.reason = Reason::of(&after.outcome);
                 DoneState::Held
@@ -720,8 +719,8 @@ pub fn approval_digest_outcome(
 
 /// `inbox dismiss`: the outcome a held (or new) message is set aside with, by `by`;
 /// `Err`: why it may not be.
-pub fn dismissal(id: i64, state: &str, was: &str, by: &str) -> Result<String, String> {
-    if state != "held" && state != "new" {
+pub fn dismissal(id: i64, state: InboundState, was: &str, by: &str) -> Result<String, String> {
+    if state != InboundState::Held && state != InboundState::New {
         return Err(format!(
             "message {id} is {state}, not held: nothing to dismiss"
         ));
@@ -731,8 +730,13 @@ pub fn dismissal(id: i64, state: &str, was: &str, by: &str) -> Result<String, St
 
 /// `inbox apply --as`: whether a message may be acted on as `as_address`'s own: only a
 /// held one, and only as a member's.
-pub fn may_apply(id: i64, state: &str, as_address: &str, is_member: bool) -> Result<(), String> {
-    if state != "held" {
+pub fn may_apply(
+    id: i64,
+    state: InboundState,
+    as_address: &str,
+    is_member: bool,
+) -> Result<(), String> {
+    if state != InboundState::Held {
         return Err(format!(
             "message {id} is {state}, not held: nothing to apply"
         ));

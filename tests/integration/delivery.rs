@@ -78,7 +78,7 @@ fn interrupted_sends_and_a_changed_uidvalidity_lose_nothing_and_repeat_nothing()
         set_outbox_state(&url, "sending", clock.now() + chrono::Duration::seconds(30)).await;
         daemon.run_once().await.expect("second pass");
         let rows = store.outbox().await.expect("outbox");
-        assert_eq!(rows[0].state, "sent", "confirmed by its copy");
+        assert_eq!(rows[0].state.as_str(), "sent", "confirmed by its copy");
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(count_all(s.imap_port, &member).await, 1, "no second summons");
 

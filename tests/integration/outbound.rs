@@ -90,7 +90,9 @@ fn several_connections_deliver_every_message_once_with_its_witness() {
             transport.connections_opened()
         );
         let rows = store.outbox().await.expect("outbox");
-        assert!(rows.iter().all(|r| r.state == "sent" && r.attempts == 1));
+        assert!(rows
+            .iter()
+            .all(|r| r.state.as_str() == "sent" && r.attempts == 1));
         let sent: BTreeSet<String> = rows.iter().map(|r| r.message_id.clone()).collect();
         assert_eq!(sent.len(), n);
 
@@ -541,7 +543,7 @@ fn a_throttling_reply_is_retried_and_a_quota_reply_pauses_without_failing_the_ad
         let taken = s.taken();
         assert_eq!(taken[3][0], "kari@x.test");
         assert_eq!(taken[4][0], "e@x.test");
-        assert_eq!(s.row("kari@x.test").await.state, "sent");
+        assert_eq!(s.row("kari@x.test").await.state.as_str(), "sent");
     });
 }
 

@@ -350,7 +350,7 @@ async fn queue(store: &Store, now: DateTime<Utc>) {
     assert_eq!(first_keys, ["queue:2", "queue:4", "queue:0"]);
     assert!(first
         .iter()
-        .all(|c| c.row.state == "sending" && c.raw == b"Subject: x\r\n\r\nbody"));
+        .all(|c| c.row.state.as_str() == "sending" && c.raw == b"Subject: x\r\n\r\nbody"));
     // Claimed rows are nobody else's.
     let rest = store
         .claim_outbox(now, until, 10)
@@ -402,7 +402,7 @@ async fn queue(store: &Store, now: DateTime<Utc>) {
     let count = |kind: &str, state: &str| {
         counts
             .iter()
-            .find(|c| c.kind == kind && c.state == state)
+            .find(|c| c.kind == kind && c.state.as_str() == state)
             .map(|c| c.count)
     };
     assert_eq!(count("summons", "pending"), Some(2));

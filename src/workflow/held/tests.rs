@@ -336,18 +336,23 @@ fn an_approval_digest_reply_decides_only_what_is_still_proposed() {
 #[test]
 fn only_a_held_message_is_dismissed_or_applied_and_only_as_a_members() {
     assert_eq!(
-        dismissal(4, "held", "from a stranger", "eldbjorg@ous-hf.no"),
+        dismissal(
+            4,
+            InboundState::Held,
+            "from a stranger",
+            "eldbjorg@ous-hf.no"
+        ),
         Ok("dismissed by eldbjorg@ous-hf.no (was: from a stranger)".into())
     );
-    assert!(dismissal(4, "new", "", "x").is_ok());
+    assert!(dismissal(4, InboundState::New, "", "x").is_ok());
     assert_eq!(
-        dismissal(4, "processed", "", "x"),
+        dismissal(4, InboundState::Processed, "", "x"),
         Err("message 4 is processed, not held: nothing to dismiss".into())
     );
-    assert!(may_apply(4, "held", "kari@ous-hf.no", true).is_ok());
-    assert!(may_apply(4, "new", "kari@ous-hf.no", true).is_err());
+    assert!(may_apply(4, InboundState::Held, "kari@ous-hf.no", true).is_ok());
+    assert!(may_apply(4, InboundState::New, "kari@ous-hf.no", true).is_err());
     assert_eq!(
-        may_apply(4, "held", "eve@evil.example", false),
+        may_apply(4, InboundState::Held, "eve@evil.example", false),
         Err("eve@evil.example is not a member of any council: a message is applied only as a member's own".into())
     );
 }
