@@ -313,34 +313,33 @@ impl Daemon {
         let mut mails = Vec::new();
         let offsets = self.cfg.offsets(&m.council_slug);
         let deadline = schedule::agenda_deadline(m.starts_at, offsets, self.tz(m)?);
-        // A meeting added after its deadline (an ad-hoc meeting) gets no call: its
-        // agenda is whatever is proposed before the summons.
-        if m.status == crate::domain::MeetingStatus::Scheduled
-            && m.starts_at > now
-            && now < deadline
-        {
-            let tz = self.tz(m)?;
-            let data = serde_json::json!({
-                "council": m.council_name,
-                "starts": crate::render::local_time(m.starts_at, tz),
-                "deadline": crate::render::local_time(deadline, tz),
-            });
-            for mb in self.store.members(m.council_id).await? {
-                if mb.failing_since.is_some() {
-                    continue;
-                }
-                mails.push(self.notice(Notice {
-                    kind: "call",
-                    effect_key: format!("call:{}:{}", m.id, mb.id),
-                    to_name: &mb.name,
-                    to_address: &mb.email,
-                    template: Some("call"),
-                    data: data.clone(),
-                    lang: Some(self.lang_of(&mb)),
-                    meeting_id: Some(m.id),
-                    ..Notice::BLANK
-                })?);
+        let members = self.store.members(m.council_id).await?;
+        let to = match crate::workflow::jobs::call(m, &members, deadline, now) {
+            Ok(to) => to,
+            Err(skip) => {
+                return self
+                    .finish_job(m, job_id, "call", skip.detail().to_string(), &[])
+                    .await
             }
+        };
+        let tz = self.tz(m)?;
+        let data = serde_json::json!({
+            "council": m.council_name,
+            "starts": crate::render::local_time(m.starts_at, tz),
+            "deadline": crate::render::local_time(deadline, tz),
+        });
+        for mb in members.iter().filter(|mb| to.contains(&mb.id)) {
+            mails.push(self.notice(Notice {
+                kind: "call",
+                effect_key: format!("call:{}:{}", m.id, mb.id),
+                to_name: &mb.name,
+                to_address: &mb.email,
+                template: Some("call"),
+                data: data.clone(),
+                lang: Some(self.lang_of(mb)),
+                meeting_id: Some(m.id),
+                ..Notice::BLANK
+            })?);
         }
         self.finish_job(
             m,

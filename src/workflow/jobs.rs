@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use crate::domain::records::{Invitation, Meeting, Member};
-use crate::domain::Response;
+use crate::domain::{MeetingStatus, Response};
 
 /// Why a job sends nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub enum Skip {
     NotUpcoming,
     /// Everyone is invited already (a late-member pass with nobody new).
     NobodyNew,
+    /// The agenda deadline has passed (a meeting added late): no call for items.
+    PastDeadline,
 }
 
 impl Skip {
@@ -24,8 +26,32 @@ impl Skip {
         match self {
             Skip::NotUpcoming => "the meeting has started or is not scheduled; nothing sent",
             Skip::NobodyNew => "every member is invited already",
+            Skip::PastDeadline => "the agenda deadline has passed; no call for agenda items",
         }
     }
+}
+
+/// The call for agenda items: every member of the council whose address works, while
+/// the meeting is ahead and its agenda deadline too. A meeting added after its deadline
+/// (an ad-hoc meeting) gets no call: its agenda is whatever is proposed before the
+/// summons.
+pub fn call(
+    meeting: &Meeting,
+    members: &[Member],
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, Skip> {
+    if meeting.starts_at <= now || meeting.status != MeetingStatus::Scheduled {
+        return Err(Skip::NotUpcoming);
+    }
+    if now >= deadline {
+        return Err(Skip::PastDeadline);
+    }
+    Ok(members
+        .iter()
+        .filter(|mb| mb.failing_since.is_none())
+        .map(|mb| mb.id)
+        .collect())
 }
 
 /// One member to summon.
@@ -203,6 +229,34 @@ mod tests {
         );
         assert_eq!(
             summons(&meeting("cancelled"), &members, &none, true, at(BEFORE)),
+            Err(Skip::NotUpcoming)
+        );
+    }
+
+    #[test]
+    fn the_call_goes_to_working_addresses_only_before_the_deadline() {
+        let members = [
+            member(1, Role::Member, false),
+            member(2, Role::Member, true),
+            member(3, Role::Leader, false),
+        ];
+        let deadline = at("2027-02-16T23:00:00Z");
+        let m = meeting("scheduled");
+        assert_eq!(
+            call(&m, &members, deadline, at("2027-02-09T08:00:00Z")),
+            Ok(vec![1, 3])
+        );
+        assert_eq!(
+            call(&m, &members, deadline, at("2027-02-17T08:00:00Z")),
+            Err(Skip::PastDeadline)
+        );
+        assert_eq!(
+            call(
+                &meeting("cancelled"),
+                &members,
+                deadline,
+                at("2027-02-09T08:00:00Z")
+            ),
             Err(Skip::NotUpcoming)
         );
     }
