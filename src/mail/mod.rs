@@ -3,4 +3,5 @@
 pub mod compose;
 pub mod ics;
 pub mod inbound;
+pub mod net;
 pub mod outbound;
