@@ -110,7 +110,7 @@ fn change(c: flow::Change) -> Change {
             move_to,
         } => Change::DecideAgendaItem {
             id,
-            state: state.as_str().into(),
+            state,
             by,
             move_to,
         },
@@ -141,7 +141,11 @@ fn change(c: flow::Change) -> Change {
         },
         flow::Change::DecideExtra { id, approved, by } => Change::DecideExtraAttendee {
             id,
-            state: if approved { "approved" } else { "rejected" }.into(),
+            state: if approved {
+                crate::domain::ExtraState::Approved
+            } else {
+                crate::domain::ExtraState::Rejected
+            },
             by,
         },
     }

@@ -236,7 +236,7 @@ pub enum Change {
     /// A decision on a proposal; `move_to` moves it to another meeting (or to none).
     DecideAgendaItem {
         id: i64,
-        state: String,
+        state: crate::domain::ItemState,
         by: String,
         move_to: Option<Option<i64>>,
     },
@@ -266,7 +266,7 @@ pub enum Change {
     },
     DecideExtraAttendee {
         id: i64,
-        state: String,
+        state: crate::domain::ExtraState,
         by: String,
     },
     /// Creates the job, or makes it pending again at a new time.
@@ -356,7 +356,7 @@ pub(super) async fn apply(
                 sqlx::query(
                     "UPDATE agenda_items SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4",
                 )
-                .bind(state)
+                .bind(state.as_str())
                 .bind(by)
                 .bind(ts(now))
                 .bind(id)
@@ -472,7 +472,7 @@ pub(super) async fn apply(
                 sqlx::query(
                     "UPDATE extra_attendees SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4",
                 )
-                .bind(state)
+                .bind(state.as_str())
                 .bind(by)
                 .bind(ts(now))
                 .bind(id)

@@ -504,7 +504,7 @@ async fn year(store: &Store, c: i64, m: i64, now: DateTime<Utc>) {
             &[
                 Change::DecideAgendaItem {
                     id: proposal.id,
-                    state: "approved".into(),
+                    state: ItemState::Approved,
                     by: "koord@example.no".into(),
                     move_to: None,
                 },
