@@ -315,9 +315,16 @@ impl Daemon {
             }
             None => 0,
         };
+        // Only an answer naming a substitute with an address needs to know (one query
+        // less on the common path).
+        let names_substitute = u
+            .answer
+            .as_ref()
+            .and_then(|a| a.substitute.as_ref())
+            .is_some_and(|s| s.email.is_some());
         let summons_sent = match &meeting {
-            Some(m) => self.summons_sent(m.id).await?,
-            None => false,
+            Some(m) if names_substitute => self.summons_sent(m.id).await?,
+            _ => false,
         };
         let mut d = workflow::decide(
             &u,
