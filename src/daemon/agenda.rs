@@ -38,10 +38,6 @@ pub(super) fn item_view(i: &AgendaItem) -> Result<flow::Item> {
     })
 }
 
-fn event(e: plan::Event) -> NewEvent {
-    NewEvent::new(&e.actor, e.kind, e.meeting_id, e.inbound_id, e.detail)
-}
-
 /// A workflow change as the store writes it.
 fn change(c: flow::Change) -> Change {
     match c {
@@ -189,14 +185,7 @@ impl Daemon {
 
     /// A plan, its mail rendered, as the commit takes it.
     pub(super) fn handled(&self, p: Plan<flow::Change>) -> Result<Handled> {
-        let mut h = match p.held {
-            Some(_) => Handled::held(p.stored_outcome()),
-            None => Handled::done(p.outcome),
-        };
-        h.mails = self.mails(p.mails)?;
-        h.events = p.events.into_iter().map(event).collect();
-        h.changes = p.changes.into_iter().map(change).collect();
-        Ok(h)
+        self.handled_plan(p, |c| Some(change(c)))
     }
 
     /// The agenda lines of a meeting as the summons and the calendar entry show them,
@@ -352,7 +341,12 @@ impl Daemon {
             })
             .collect();
         let changes = closed.plan.changes.into_iter().map(change).collect();
-        let events = closed.plan.events.into_iter().map(event).collect();
+        let events = closed
+            .plan
+            .events
+            .into_iter()
+            .map(super::year::plan_event)
+            .collect();
         Ok((changes, agenda, events))
     }
 

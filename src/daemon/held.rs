@@ -15,11 +15,11 @@ use super::year::Handled;
 use super::{Daemon, Result};
 
 use crate::domain::Role;
-use crate::store::{Change, KeyRow, NewEvent};
+use crate::store::{Change, KeyRow};
 use crate::trust::Trust;
 use crate::understand::Understanding;
 use crate::workflow::held::{self as flow, MAX_ENTRIES};
-use crate::workflow::plan::{Event, Person, Plan};
+use crate::workflow::plan::{Person, Plan};
 
 impl Daemon {
     /// Sends the coordinators the held messages they have not seen, at most one
@@ -84,17 +84,12 @@ impl Daemon {
         }) else {
             return Ok(0);
         };
-        let changes: Vec<Change> = p
-            .changes
-            .iter()
-            .map(|c| match c {
-                flow::Change::MarkReported { ids } => Change::MarkReported { ids: ids.clone() },
-            })
-            .collect();
-        let h = self.planned(p)?;
+        let h = self.handled_plan(p, |c| match c {
+            flow::Change::MarkReported { ids } => Some(Change::MarkReported { ids }),
+        })?;
         let n = h.mails.len();
         self.store
-            .commit(&changes, &h.mails, &h.events, now)
+            .commit(&h.changes, &h.mails, &h.events, now)
             .await?;
         Ok(n)
     }
@@ -168,23 +163,8 @@ impl Daemon {
     }
 
     /// A plan's mail rendered and its audit lines, as the commit takes them (the plans
-    /// of the trust and digest flows change nothing the store's `Change` says).
+    /// of the digest flows change nothing the store's `Change` says).
     pub(super) fn planned<C>(&self, p: Plan<C>) -> Result<Handled> {
-        let mut h = match p.held {
-            Some(_) => Handled::held(p.stored_outcome()),
-            None => Handled::done(p.outcome),
-        };
-        h.mails = p
-            .mails
-            .into_iter()
-            .map(|m| self.plan_mail(m, None))
-            .collect::<Result<_>>()?;
-        h.events = p.events.into_iter().map(planned_event).collect();
-        Ok(h)
+        self.handled_plan(p, |_| None)
     }
-}
-
-/// An audit line as the store writes it.
-pub(super) fn planned_event(e: Event) -> NewEvent {
-    NewEvent::new(&e.actor, e.kind, e.meeting_id, e.inbound_id, e.detail)
 }

@@ -266,7 +266,7 @@ impl Daemon {
                     problems: summary.problems.clone(),
                     invitation_id: summary.invitation_id,
                 };
-                let ev = super::held::planned_event(event);
+                let ev = super::year::plan_event(event);
                 self.store
                     .finish_inbound(id, &outcome, None, &[], &[ev], &[], now)
                     .await?;
@@ -277,16 +277,9 @@ impl Daemon {
 
     /// A confirmation reply's plan as the commit takes it.
     fn confirmed(&self, p: crate::workflow::plan::Plan<flow::Change>) -> Result<Handled> {
-        let changes: Vec<Change> = p
-            .changes
-            .iter()
-            .map(|c| match c {
-                flow::Change::UseKey { key } => Change::UseKey { key: key.clone() },
-            })
-            .collect();
-        let mut h = self.planned(p)?;
-        h.changes = changes;
-        Ok(h)
+        self.handled_plan(p, |c| match c {
+            flow::Change::UseKey { key } => Some(Change::UseKey { key }),
+        })
     }
 }
 

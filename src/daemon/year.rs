@@ -73,6 +73,35 @@ impl Notice<'static> {
     };
 }
 
+/// An audit line of a plan as the store writes it.
+pub(crate) fn plan_event(e: crate::workflow::plan::Event) -> NewEvent {
+    NewEvent::new(&e.actor, e.kind, e.meeting_id, e.inbound_id, e.detail)
+}
+
+impl Daemon {
+    /// A workflow's plan as the commit takes it: held (with its reason's code) or done,
+    /// its mail rendered, its audit lines, and its changes as the store's (`change`
+    /// gives `None` for one the store does not write).
+    pub(crate) fn handled_plan<C>(
+        &self,
+        p: crate::workflow::plan::Plan<C>,
+        change: impl FnMut(C) -> Option<Change>,
+    ) -> Result<Handled> {
+        let mut h = match p.held {
+            Some(_) => Handled::held(p.stored_outcome()),
+            None => Handled::done(p.outcome),
+        };
+        h.mails = p
+            .mails
+            .into_iter()
+            .map(|m| self.plan_mail(m, None))
+            .collect::<Result<_>>()?;
+        h.events = p.events.into_iter().map(plan_event).collect();
+        h.changes = p.changes.into_iter().filter_map(change).collect();
+        Ok(h)
+    }
+}
+
 /// What a message about the council's year leads to.
 pub(crate) struct Handled {
     pub state: crate::store::InboundState,
