@@ -34,6 +34,7 @@ use crate::workflow::{self, InboundContext};
 
 mod agenda;
 mod approvals;
+mod batch;
 #[doc(hidden)]
 pub mod fuzzing;
 mod held;
@@ -72,7 +73,7 @@ pub type Result<T> = std::result::Result<T, DaemonError>;
 /// Tries at acting on one inbound message before it is quarantined.
 const MAX_TRIES: i64 = 3;
 /// Inbound messages taken per pass.
-const BATCH: usize = 50;
+const BATCH: usize = 100;
 
 /// Why mail to an address does not arrive, for the coordinators' notice.
 pub(crate) enum Failure {

@@ -30,19 +30,20 @@ impl Daemon {
             // acknowledged that is not stored, and a crash from here on leaves the rest
             // to the next start (`unprocessed_inbound`).
             let stored = self.store_batch(&batch, report).await?;
-            for (msg, (id, state, received_at)) in batch.iter().zip(stored) {
-                // A stop leaves the rest unacknowledged: they are fetched again.
-                if self.stopping.is_cancelled() {
-                    break;
-                }
-                let done = if state == InboundState::New {
-                    self.act_on_stored(id, &msg.bytes, received_at, report)
-                        .await
+            let mut fresh = Vec::new();
+            let mut fresh_at = Vec::new();
+            for (k, (msg, (id, state, received_at))) in batch.iter().zip(stored).enumerate() {
+                if state == InboundState::New {
+                    fresh.push((id, msg.bytes.clone(), received_at));
+                    fresh_at.push(k);
                 } else {
                     tracing::debug!(inbound = id, "seen before; marking handled");
-                    true
-                };
-                if done {
+                    handled.push(msg.source_ref.clone());
+                }
+            }
+            let done = self.act_on_batch(fresh, report).await;
+            for (k, ok) in fresh_at.into_iter().zip(done) {
+                if let (true, Some(msg)) = (ok, batch.get(k)) {
                     handled.push(msg.source_ref.clone());
                 }
             }
@@ -340,7 +341,6 @@ impl Daemon {
                 summons_sent,
             },
         );
-        let sender = u.from.clone().unwrap_or_default();
         let mut mails = Vec::new();
         let mut events = Vec::new();
         let mut changes = Vec::new();
@@ -372,52 +372,25 @@ impl Daemon {
             mails.extend(mail);
             d.outcome.push_str(&note);
         } else if let (Some(answer), Some(inv), Some(m)) = (&d.answer, &invitation, &meeting) {
-            changes.push(crate::store::Change::SettleHeld {
-                invitation_id: inv.id,
-                by_inbound: id,
-            });
-            new_answer = Some(NewAnswer {
-                invitation_id: inv.id,
-                answer: answer.clone(),
-                source: d.source.into(),
-                sender: sender.clone(),
-                received_at,
-            });
-            events.push(NewEvent {
-                actor: sender.clone(),
-                kind: "answer".into(),
-                meeting_id: Some(m.id),
-                invitation_id: Some(inv.id),
-                inbound_id: Some(id),
-                detail: d.outcome.clone(),
-            });
-            if d.receipt {
-                // A forwarded answer: the member did not write to us, so the receipt
-                // says who did.
-                let forwarded_by = match &u.on_behalf_of {
-                    Some(_) => match &u.from {
-                        Some(f) => Some(
-                            self.store
-                                .members_by_email(f)
-                                .await?
-                                .into_iter()
-                                .next()
-                                .map(|m| m.name)
-                                .unwrap_or_else(|| f.clone()),
-                        ),
-                        None => None,
-                    },
-                    None => None,
-                };
-                mails.push(self.receipt(
-                    m,
-                    inv,
-                    answer,
-                    u.message_id.as_deref(),
-                    id,
-                    forwarded_by,
-                )?);
-            }
+            // A forwarded answer: the member did not write to us, so the receipt says
+            // who did.
+            let forwarded_by = match (&u.on_behalf_of, &u.from, d.receipt) {
+                (Some(_), Some(f), true) => Some(
+                    self.store
+                        .members_by_email(f)
+                        .await?
+                        .into_iter()
+                        .next()
+                        .map(|m| m.name)
+                        .unwrap_or_else(|| f.clone()),
+                ),
+                _ => None,
+            };
+            let fx = self.record_answer(id, &u, &d, answer, inv, m, received_at, forwarded_by)?;
+            new_answer = Some(fx.answer);
+            mails.extend(fx.mails);
+            events.extend(fx.events);
+            changes.extend(fx.changes);
             if let Some((name, email)) = &d.summon_substitute {
                 {
                     mails.push(self.substitute_summons(m, inv, name, email, id).await?);
@@ -486,21 +459,7 @@ impl Daemon {
             InboundState::Ignored => report.ignored += 1,
             _ => {}
         }
-        let kind = kind_name(&u);
-        tracing::info!(inbound = id, from = %sender, kind = %kind, state = d.state.as_str(), "{}", d.outcome);
-        let outcome = InboundOutcome {
-            state: d.state,
-            kind,
-            sender: given_from,
-            subject: u.subject.clone(),
-            // Why it is held goes with the sentence, for the digest.
-            outcome: match &d.held {
-                Some(h) => h.outcome(&d.outcome),
-                None => d.outcome,
-            },
-            problems: u.problems.clone(),
-            invitation_id: invitation.as_ref().map(|i| i.id),
-        };
+        let outcome = answer_outcome(id, &u, d, given_from, invitation.as_ref());
         self.store
             .finish_inbound(
                 id,
@@ -523,51 +482,19 @@ impl Daemon {
         &self,
         u: &Understanding,
     ) -> Result<Option<(Invitation, Option<String>)>> {
-        let domain = self.cfg.secretariat.domain();
-        let keyed = |inv: Invitation| {
-            let owner = inv.member_email.clone();
-            Some((inv, Some(owner)))
-        };
-        for id in &u.thread_ids {
-            if let Some(inv) = self.store.invitation_by_sent_message(id).await? {
-                return Ok(keyed(inv));
+        let l = self.lookups(std::slice::from_ref(&u), false).await?;
+        match self.keyed(u, &l) {
+            batch::Keyed::Found(inv) => {
+                let owner = inv.member_email.clone();
+                return Ok(Some((inv, Some(owner))));
             }
-            if let Some(token) = token_in_message_id(id, domain) {
-                if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
-                    return Ok(keyed(inv));
-                }
-            }
-        }
-        for addr in &u.recipients {
-            if base_address(addr) != self.cfg.secretariat.address {
-                continue;
-            }
-            if let Some(token) = address_detail(addr).and_then(Token::parse) {
-                if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
-                    return Ok(keyed(inv));
-                }
-            }
+            // Not an answer we can credit to anyone: held, nobody asked (a
+            // confirmation would record the wrong person).
+            batch::Keyed::OtherAttendee => return Ok(None),
+            batch::Keyed::None => {}
         }
         if let Some(c) = &u.calendar {
             if let Some(uid) = &c.uid {
-                // A personal UID names one invitation.
-                if let Some(token) = crate::mail::ics::token_in_uid(uid) {
-                    if let Some(inv) = self.store.invitation_by_token(token.as_str()).await? {
-                        // A reply that names someone else as the attendee is not the
-                        // invitee's own answer, whatever UID it carries.
-                        let other = c
-                            .attendee
-                            .as_deref()
-                            .is_some_and(|a| !crate::trust::same_address(a, &inv.member_email));
-                        if other {
-                            // Not an answer we can credit to anyone: held, nobody asked
-                            // (a confirmation would record the wrong person).
-                            tracing::warn!(uid = %uid, "a calendar reply whose attendee is not the invitee");
-                            return Ok(None);
-                        }
-                        return Ok(keyed(inv));
-                    }
-                }
                 // A meeting's shared UID (entries sent before UIDs were personal) names
                 // the meeting only: the attendee is whoever the reply says, which proves
                 // nothing, so no key is credited.
@@ -672,6 +599,31 @@ pub(crate) fn fault_point(raw: &[u8]) {
         if raw.windows(marker.len()).any(|w| w == marker.as_bytes()) {
             panic!("fault injected for a test (REFERENT_FAULT_PANIC_ON)");
         }
+    }
+}
+
+/// The stored outcome of a message read as an answer (or not), logged as it is made.
+pub(crate) fn answer_outcome(
+    id: i64,
+    u: &Understanding,
+    d: workflow::Decision,
+    given_from: Option<String>,
+    invitation: Option<&Invitation>,
+) -> InboundOutcome {
+    let kind = kind_name(u);
+    tracing::info!(inbound = id, from = %u.from.as_deref().unwrap_or_default(), kind = %kind, state = d.state.as_str(), "{}", d.outcome);
+    InboundOutcome {
+        state: d.state,
+        kind,
+        sender: given_from,
+        subject: u.subject.clone(),
+        // Why it is held goes with the sentence, for the digest.
+        outcome: match &d.held {
+            Some(h) => h.outcome(&d.outcome),
+            None => d.outcome,
+        },
+        problems: u.problems.clone(),
+        invitation_id: invitation.map(|i| i.id),
     }
 }
 

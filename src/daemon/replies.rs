@@ -3,7 +3,60 @@
 
 use super::*;
 
+/// What recording an answer commits besides the message's outcome.
+pub(crate) struct Recorded {
+    pub answer: NewAnswer,
+    pub mails: Vec<OutgoingMail>,
+    pub events: Vec<NewEvent>,
+    pub changes: Vec<crate::store::Change>,
+}
+
 impl Daemon {
+    /// An answer to record: the answer, its audit line, held mail about the same
+    /// invitation settled by it, and the receipt when one is due (`forwarded_by` names
+    /// who forwarded it). The substitute's summons and a bisitter's request are the
+    /// caller's: they need the database.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_answer(
+        &self,
+        id: i64,
+        u: &Understanding,
+        d: &workflow::Decision,
+        answer: &crate::domain::Answer,
+        inv: &Invitation,
+        m: &Meeting,
+        received_at: DateTime<Utc>,
+        forwarded_by: Option<String>,
+    ) -> Result<Recorded> {
+        let sender = u.from.clone().unwrap_or_default();
+        let mut mails = Vec::new();
+        if d.receipt {
+            mails.push(self.receipt(m, inv, answer, u.message_id.as_deref(), id, forwarded_by)?);
+        }
+        Ok(Recorded {
+            answer: NewAnswer {
+                invitation_id: inv.id,
+                answer: answer.clone(),
+                source: d.source.into(),
+                sender: sender.clone(),
+                received_at,
+            },
+            mails,
+            events: vec![NewEvent {
+                actor: sender,
+                kind: "answer".into(),
+                meeting_id: Some(m.id),
+                invitation_id: Some(inv.id),
+                inbound_id: Some(id),
+                detail: d.outcome.clone(),
+            }],
+            changes: vec![crate::store::Change::SettleHeld {
+                invitation_id: inv.id,
+                by_inbound: id,
+            }],
+        })
+    }
+
     // ----- composing ----------------------------------------------------------------------
 
     pub(crate) fn meeting_text(
