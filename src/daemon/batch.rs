@@ -291,7 +291,13 @@ impl Daemon {
     pub(crate) async fn act_on_batch(&self, msgs: Vec<Stored>, report: &mut Report) -> Vec<bool> {
         let n = msgs.len();
         let mut done = vec![false; n];
+        let clock = std::time::Instant::now();
         let prepared = self.prepare(msgs).await;
+        tracing::debug!(
+            count = n,
+            ms = clock.elapsed().as_millis() as u64,
+            "batch read"
+        );
         let mut start = 0;
         while start < n && !self.stopping.is_cancelled() {
             let now = self.clock.now();
@@ -303,6 +309,7 @@ impl Daemon {
                     Lookups::default()
                 }
             };
+            tracing::debug!(ms = clock.elapsed().as_millis() as u64, "batch looked up");
             let mut group: Vec<Decided> = Vec::new();
             let mut senders = HashSet::new();
             let mut invitations = HashSet::new();
@@ -331,8 +338,14 @@ impl Daemon {
                     }
                 }
             }
+            tracing::debug!(
+                count = group.len(),
+                ms = clock.elapsed().as_millis() as u64,
+                "group decided"
+            );
             self.commit_group(group, &prepared, &mut done, now, report)
                 .await;
+            tracing::debug!(ms = clock.elapsed().as_millis() as u64, "group committed");
             if let Some(a) = alone {
                 if self.stopping.is_cancelled() {
                     break;
