@@ -754,7 +754,11 @@ mod tests {
             r.subject,
             "Utkast til referat: Utdanningsrådet tysdag 9. mars 2027 (versjon 2)"
         );
-        assert!(r.body.contains("innan onsdag 17. mars 2027"), "{}", r.body);
+        assert!(
+            r.body.contains("innan utgangen av onsdag 17. mars 2027"),
+            "{}",
+            r.body
+        );
         assert!(r.body.contains("Referatet ligg ved: referat.pdf\n\nSak 3/27 Veileder for LIS1\nRådet drøftet og vedtok veilederen.\n\nDenne meldinga"), "{}", r.body);
         let approved = SubmitSnapshot {
             versions: vec![draft("approved")],
