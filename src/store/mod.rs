@@ -4,6 +4,7 @@
 
 mod lease;
 mod outbox;
+mod report;
 mod rows;
 mod year;
 
