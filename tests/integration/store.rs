@@ -387,7 +387,7 @@ async fn attendance(store: &Store) {
             c,
             "attendance_report",
             2027,
-            &[report_mail.clone()],
+            std::slice::from_ref(&report_mail),
             &event,
             now,
         )
