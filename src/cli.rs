@@ -42,6 +42,7 @@ use crate::domain::{normalize_address, parse_local_time, Place};
 use crate::store::{NewMember, Store};
 use crate::understand::{self, Inspection};
 
+mod report;
 mod year;
 
 use year::{AgendaCommand, CalendarCommand, MinutesCommand};
@@ -128,6 +129,11 @@ pub enum Command {
     Schedule {
         #[arg(long)]
         json: bool,
+    },
+    /// Reports over a year: `report attendance --council S --year 2027 [--json|--csv]`.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
     },
     /// The audit log: every answer, proposal, decision, correction and send.
     Log {
@@ -568,6 +574,7 @@ async fn dispatch(
             year::minutes_cmd(command, &daemon).await
         }
         Command::Schedule { json } => year::schedule_cmd(&store, &cfg, now, *json).await,
+        Command::Report { command } => report::report_cmd(command, &cfg, &store, now).await,
         Command::Log { meeting, json } => year::log_cmd(&store, *meeting, *json).await,
         Command::Run { once } => {
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;

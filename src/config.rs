@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::domain::{normalize_address, Language};
+use crate::schedule::workdays::HolidayWeeks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -159,6 +160,7 @@ impl OffsetsFile {
                 .attendance_days_before
                 .unwrap_or(base.attendance_days_before),
             correction_days: self.correction_days.unwrap_or(base.correction_days),
+            holiday_weeks: base.holiday_weeks,
         }
     }
 
@@ -210,6 +212,19 @@ pub struct ConfigFile {
     pub daemon: DaemonFile,
     #[serde(default)]
     pub templates: TemplatesFile,
+    #[serde(default)]
+    pub calendar: CalendarFile,
+}
+
+/// `[calendar]`: when the secretariat is on holiday.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarFile {
+    /// ISO week numbers of the summer holiday (default `[28, 29, 30]`, the
+    /// fellesferie): a call for agenda items or a deadline that would fall in them, or
+    /// in Christmas week (24 December to 1 January), is moved to the last working day
+    /// before. `[]` turns it off.
+    pub holiday_weeks: Option<Vec<u32>>,
 }
 
 /// `[templates]`: where a secretariat keeps its own wording.
@@ -280,6 +295,9 @@ pub struct Offsets {
     pub agenda_deadline_days_before: u32,
     pub attendance_days_before: u32,
     pub correction_days: u32,
+    /// `[calendar] holiday_weeks`: no call for agenda items and no deadline in these
+    /// ISO weeks (nor in Christmas week).
+    pub holiday_weeks: HolidayWeeks,
 }
 
 impl Default for Offsets {
@@ -291,6 +309,7 @@ impl Default for Offsets {
             agenda_deadline_days_before: 21,
             attendance_days_before: 2,
             correction_days: 7,
+            holiday_weeks: HolidayWeeks::default(),
         }
     }
 }
@@ -396,6 +415,7 @@ impl Config {
             council: BTreeMap::new(),
             daemon: DaemonFile::default(),
             templates: TemplatesFile::default(),
+            calendar: CalendarFile::default(),
         };
         // Every value above is known to be valid, so this cannot fail; a fallback keeps
         // the no-panic rule without hiding a real error.
@@ -575,7 +595,28 @@ impl Config {
             ));
         }
 
-        let defaults = file.defaults.offsets(Offsets::default());
+        let holiday_weeks = match &file.calendar.holiday_weeks {
+            None => HolidayWeeks::default(),
+            Some(weeks) => {
+                let set = HolidayWeeks::new(weeks).ok_or_else(|| {
+                    invalid(format!(
+                        "[calendar] holiday_weeks {weeks:?}: a week is a number from 1 to 53"
+                    ))
+                })?;
+                // Calls and deadlines must have somewhere to go.
+                if set.len() > 26 {
+                    return Err(invalid(format!(
+                        "[calendar] holiday_weeks names {} weeks; at most 26 can be holidays",
+                        set.len()
+                    )));
+                }
+                set
+            }
+        };
+        let defaults = file.defaults.offsets(Offsets {
+            holiday_weeks,
+            ..Offsets::default()
+        });
         let default_rules = file.defaults.rules(RosterRules::default());
         let mut councils = BTreeMap::new();
         let mut rules = BTreeMap::new();
@@ -781,5 +822,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("reminder"), "{e}");
+    }
+
+    #[test]
+    fn holiday_weeks() {
+        let base = "[secretariat]\nname = \"S\"\naddress = \"s@example.no\"\n";
+        let c = parse(base).unwrap();
+        assert_eq!(c.offsets("any").holiday_weeks.weeks(), [28, 29, 30]);
+        let c = parse(&format!(
+            "{base}[calendar]\nholiday_weeks = [27, 28, 29, 30, 31]\n[council.ur]\nsummons_days_before = 21\n"
+        ))
+        .unwrap();
+        assert_eq!(c.offsets("ur").holiday_weeks.weeks(), [27, 28, 29, 30, 31]);
+        assert_eq!(
+            c.offsets("other").holiday_weeks.weeks(),
+            [27, 28, 29, 30, 31]
+        );
+        let c = parse(&format!("{base}[calendar]\nholiday_weeks = []\n")).unwrap();
+        assert!(c.defaults.holiday_weeks.is_empty());
+        let e = parse(&format!("{base}[calendar]\nholiday_weeks = [54]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("holiday_weeks"), "{e}");
+        let e = parse(&format!("{base}[calendar]\nholiday_weks = [28]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("holiday_weks"), "{e}");
     }
 }

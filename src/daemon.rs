@@ -35,6 +35,7 @@ use crate::workflow::{self, InboundContext};
 mod agenda;
 mod approvals;
 mod batch;
+mod calendar;
 #[doc(hidden)]
 pub mod fuzzing;
 mod held;
@@ -45,6 +46,7 @@ mod minutes;
 pub mod outbox;
 mod receiving;
 mod replies;
+mod report;
 mod trusted;
 mod year;
 
@@ -240,6 +242,7 @@ impl Daemon {
         } else {
             tracing::warn!("another referent reads this mailbox now; this pass leaves it to it");
         }
+        self.reschedule_pending().await?;
         self.tick(&mut report).await?;
         self.dispatch(&mut report).await?;
         Ok(report)
@@ -264,6 +267,10 @@ impl Daemon {
                 transport = %transport.describe(),
                 "the outgoing mail server does not answer yet; mail waits in the outbox"
             ),
+        }
+        // Jobs stored before the calendar rules or the offsets changed follow them.
+        if let Err(e) = self.reschedule_pending().await {
+            tracing::error!(error = %e, "cannot move pending jobs to the current calendar rules; they keep their times");
         }
         let wake = Arc::new(Notify::new());
         {

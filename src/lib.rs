@@ -23,6 +23,7 @@ pub mod demo;
 pub mod domain;
 pub mod mail;
 pub mod render;
+pub mod report;
 pub mod schedule;
 pub mod store;
 pub mod trust;

@@ -42,6 +42,14 @@ impl Daemon {
                 first_error.get_or_insert(e);
             }
         }
+        // In January, last year's attendance to the coordinators.
+        match self.yearly_reports().await {
+            Ok(n) => report.jobs += n,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot send the yearly attendance report; tried again at the next tick");
+                first_error.get_or_insert(e);
+            }
+        }
         // Whatever is held reaches the coordinators.
         match self.held_digest().await {
             Ok(n) => report.jobs += n,

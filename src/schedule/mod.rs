@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod holidays;
+pub mod workdays;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -12,6 +13,7 @@ use chrono_tz::Tz;
 use crate::config::Offsets;
 
 use crate::domain::JobKind;
+use workdays::Rule;
 
 /// `days` days before `t` at the same local wall-clock time (a summons for a 10:00
 /// summer meeting sent 14 days before, in winter, goes at 10:00 winter time, not
@@ -25,35 +27,68 @@ pub fn days_before(t: DateTime<Utc>, days: u32, tz: Tz) -> DateTime<Utc> {
         .unwrap_or_else(|| t - Duration::days(i64::from(days)))
 }
 
-/// The jobs a meeting starting at `starts_at` gets, with their due times.
+/// The jobs a meeting starting at `starts_at` gets, with their due times: each at the
+/// meeting's local hour, `…_days_before` days before, moved to the working day before
+/// when that day is a Saturday, Sunday or public holiday; the call for agenda items also
+/// before Christmas week and the holiday weeks (see [`workdays`]).
 pub fn jobs_for(
     starts_at: DateTime<Utc>,
     offsets: Offsets,
     tz: Tz,
 ) -> Vec<(JobKind, DateTime<Utc>)> {
+    let summons = workdays::send_time(starts_at, offsets.summons_days_before, tz, Rule::WorkingDay);
+    let mut reminder = workdays::send_time(
+        starts_at,
+        offsets.reminder_days_before,
+        tz,
+        Rule::WorkingDay,
+    );
+    // Moved back onto the summons' day (a summons on a Friday, a reminder the day
+    // after), a reminder would go out with the summons: it keeps its own day then.
+    if reminder <= summons {
+        reminder = days_before(starts_at, offsets.reminder_days_before, tz);
+    }
     vec![
         (
             JobKind::Call,
-            days_before(starts_at, offsets.call_days_before, tz),
+            workdays::send_time(
+                starts_at,
+                offsets.call_days_before,
+                tz,
+                Rule::OutsideHolidays(offsets.holiday_weeks),
+            ),
         ),
-        (
-            JobKind::Summons,
-            days_before(starts_at, offsets.summons_days_before, tz),
-        ),
-        (
-            JobKind::Reminder,
-            days_before(starts_at, offsets.reminder_days_before, tz),
-        ),
+        (JobKind::Summons, summons),
+        (JobKind::Reminder, reminder),
         (
             JobKind::Attendance,
-            days_before(starts_at, offsets.attendance_days_before, tz),
+            workdays::send_time(
+                starts_at,
+                offsets.attendance_days_before,
+                tz,
+                Rule::WorkingDay,
+            ),
         ),
     ]
 }
 
-/// The deadline for agenda proposals for a meeting.
+/// The deadline for agenda proposals for a meeting: the end of the day
+/// `agenda_deadline_days_before` days before, moved to the working day before and
+/// before Christmas week and the holiday weeks. The summons closes the agenda, so a
+/// deadline that would end after it is the end of the last such day before the
+/// summons' day.
 pub fn agenda_deadline(starts_at: DateTime<Utc>, offsets: Offsets, tz: Tz) -> DateTime<Utc> {
-    days_before(starts_at, offsets.agenda_deadline_days_before, tz)
+    let rule = Rule::OutsideHolidays(offsets.holiday_weeks);
+    let deadline = workdays::deadline(starts_at, offsets.agenda_deadline_days_before, tz, rule);
+    let summons = workdays::send_time(starts_at, offsets.summons_days_before, tz, Rule::WorkingDay);
+    if deadline < summons {
+        return deadline;
+    }
+    let summons_day = summons.with_timezone(&tz).date_naive();
+    match summons_day.pred_opt() {
+        Some(day) => workdays::end_of_day(rule.day(day), tz),
+        None => deadline,
+    }
 }
 
 /// Numbers for a meeting's agenda: items are numbered per council and year ("Sak
@@ -135,13 +170,90 @@ mod tests {
         assert_eq!(jobs[0].1.to_rfc3339(), "2026-12-15T09:00:00+00:00");
         assert_eq!(jobs[1].1.to_rfc3339(), "2026-12-29T09:00:00+00:00");
         assert_eq!(jobs[2].1.to_rfc3339(), "2027-01-07T09:00:00+00:00");
-        assert_eq!(jobs[3].1.to_rfc3339(), "2027-01-10T09:00:00+00:00");
+        // Two days before is Sunday 10 January: the attendance list goes on Friday.
+        assert_eq!(jobs[3].1.to_rfc3339(), "2027-01-08T09:00:00+00:00");
+        // The end of Tuesday 22 December, Oslo time.
         assert_eq!(
             agenda_deadline(start, Offsets::default(), chrono_tz::Europe::Oslo).to_rfc3339(),
-            "2026-12-22T09:00:00+00:00"
+            "2026-12-22T22:59:59+00:00"
         );
         let rule = cron::Schedule::from_str("0 */5 * * * *").unwrap();
         let next = next_tick(&rule, "2027-01-01T10:02:00Z".parse().unwrap()).unwrap();
         assert_eq!(next.to_rfc3339(), "2027-01-01T10:05:00+00:00");
+    }
+
+    #[test]
+    fn christmas_and_summer_move_the_call_and_the_deadline_earlier() {
+        let oslo = chrono_tz::Europe::Oslo;
+        let local = |t: DateTime<Utc>| t.with_timezone(&oslo).format("%a %F %H:%M:%S").to_string();
+        // Tuesday 19 January 2027 10:00: the call (28 days before) would be 22 December,
+        // the deadline (21) 29 December and the summons (14) 5 January.
+        let start: DateTime<Utc> = "2027-01-19T09:00:00Z".parse().unwrap();
+        let o = Offsets::default();
+        let jobs = jobs_for(start, o, oslo);
+        assert_eq!(local(jobs[0].1), "Tue 2026-12-22 10:00:00");
+        assert_eq!(local(jobs[1].1), "Tue 2027-01-05 10:00:00");
+        assert_eq!(
+            local(agenda_deadline(start, o, oslo)),
+            "Wed 2026-12-23 23:59:59"
+        );
+        // Tuesday 17 August 2027: call 20 July and deadline 27 July are in the
+        // fellesferie (weeks 28–30): both on Friday 9 July, the call at 10:00 and the
+        // deadline at the end of the day; the summons on 3 August as usual.
+        let start: DateTime<Utc> = "2027-08-17T08:00:00Z".parse().unwrap();
+        let jobs = jobs_for(start, o, oslo);
+        assert_eq!(local(jobs[0].1), "Fri 2027-07-09 10:00:00");
+        assert_eq!(
+            local(agenda_deadline(start, o, oslo)),
+            "Fri 2027-07-09 23:59:59"
+        );
+        assert_eq!(local(jobs[1].1), "Tue 2027-08-03 10:00:00");
+        // Without holiday weeks only the working-day rule applies.
+        let none = Offsets {
+            holiday_weeks: workdays::HolidayWeeks::NONE,
+            ..o
+        };
+        assert_eq!(
+            local(jobs_for(start, none, oslo)[0].1),
+            "Tue 2027-07-20 10:00:00"
+        );
+        assert_eq!(
+            local(agenda_deadline(start, none, oslo)),
+            "Tue 2027-07-27 23:59:59"
+        );
+    }
+
+    #[test]
+    fn a_deadline_on_the_summons_day_ends_the_day_before() {
+        let oslo = chrono_tz::Europe::Oslo;
+        // Deadline and summons both 14 days before Tuesday 9 March 2027: the summons
+        // at 10:00 on Tuesday 23 February closes the agenda, so the deadline is the end
+        // of Monday 22 February.
+        let start: DateTime<Utc> = "2027-03-09T09:00:00Z".parse().unwrap();
+        let o = Offsets {
+            agenda_deadline_days_before: 14,
+            ..Offsets::default()
+        };
+        assert_eq!(
+            agenda_deadline(start, o, oslo).to_rfc3339(),
+            "2027-02-22T22:59:59+00:00"
+        );
+    }
+
+    #[test]
+    fn a_reminder_never_goes_with_the_summons() {
+        let oslo = chrono_tz::Europe::Oslo;
+        // Monday 15 March 2027 10:00; summons 10 days before is Friday 5 March, the
+        // reminder 9 days before Saturday 6 March: moved to Friday it would go with the
+        // summons, so it keeps its Saturday.
+        let start: DateTime<Utc> = "2027-03-15T09:00:00Z".parse().unwrap();
+        let o = Offsets {
+            summons_days_before: 10,
+            reminder_days_before: 9,
+            ..Offsets::default()
+        };
+        let jobs = jobs_for(start, o, oslo);
+        assert_eq!(jobs[1].1.to_rfc3339(), "2027-03-05T09:00:00+00:00");
+        assert_eq!(jobs[2].1.to_rfc3339(), "2027-03-06T09:00:00+00:00");
     }
 }

@@ -5,6 +5,7 @@
 mod batch;
 mod lease;
 mod outbox;
+mod report;
 mod rows;
 mod year;
 

@@ -125,6 +125,35 @@ pub fn reminders(
         .collect())
 }
 
+/// A scheduled job as stored: its id, kind and due time (pending ones only).
+pub type PendingJob = (i64, crate::domain::JobKind, DateTime<Utc>);
+
+/// The pending jobs of meeting `m` whose due time the current rules (the calendar
+/// rules, the configured offsets) put elsewhere, with the new time: what a start of
+/// the daemon applies to meetings set up before the rules changed. Only a meeting
+/// still ahead and scheduled is touched, only its call, summons, reminder and
+/// attendance list, and only to a time still ahead: a job the new rule would have sent
+/// already keeps its time rather than going out at once (in Christmas week, say).
+pub fn rescheduled(
+    m: &Meeting,
+    pending: &[PendingJob],
+    offsets: crate::config::Offsets,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Vec<(i64, DateTime<Utc>)> {
+    if m.status != MeetingStatus::Scheduled || m.starts_at <= now {
+        return Vec::new();
+    }
+    let rules = crate::schedule::jobs_for(m.starts_at, offsets, tz);
+    pending
+        .iter()
+        .filter_map(|(id, kind, due)| {
+            let (_, new) = rules.iter().find(|(k, _)| k == kind)?;
+            (new != due && *new > now).then_some((*id, *new))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +339,32 @@ mod tests {
             reminders(&meeting("cancelled"), &invitations, &members, at(BEFORE)),
             Err(Skip::NotUpcoming)
         );
+    }
+
+    #[test]
+    fn stored_jobs_follow_the_calendar_rules_when_still_ahead() {
+        use crate::domain::JobKind;
+        let oslo = chrono_tz::Europe::Oslo;
+        // Tuesday 12 January 2027 10:00; stored the old way: the attendance list two
+        // days before on Sunday 10 January, the call on 15 December.
+        let mut m = meeting("scheduled");
+        m.starts_at = at("2027-01-12T09:00:00Z");
+        let pending = [
+            (1, JobKind::Call, at("2026-12-15T09:00:00Z")),
+            (2, JobKind::Attendance, at("2027-01-10T09:00:00Z")),
+            (3, JobKind::MinutesDeadline, at("2027-01-20T09:00:00Z")),
+        ];
+        let o = crate::config::Offsets::default();
+        let now = at("2026-12-01T08:00:00Z");
+        // The attendance list moves to Friday 8 January; the call was right already.
+        assert_eq!(
+            rescheduled(&m, &pending, o, oslo, now),
+            [(2, at("2027-01-08T09:00:00Z"))]
+        );
+        // Past the new time: left alone.
+        assert!(rescheduled(&m, &pending, o, oslo, at("2027-01-08T12:00:00Z")).is_empty());
+        // A cancelled meeting's jobs are not touched.
+        m.status = MeetingStatus::Cancelled;
+        assert!(rescheduled(&m, &pending, o, oslo, now).is_empty());
     }
 }

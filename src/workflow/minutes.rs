@@ -4,7 +4,7 @@
 //! The daemon loads the rows a decision needs into a snapshot, calls one of these
 //! functions with `now` (and a new key where one is made), and commits the plan.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::meeting::{guest_language, Change, Invited, Meeting, Member, Plan};
 use super::plan::{Event, File, Mail, Person};
@@ -107,7 +107,8 @@ pub fn submit_minutes(s: &SubmitSnapshot, sub: Submission<'_>, now: DateTime<Utc
         );
     }
     let version = s.versions.iter().map(|x| x.version).max().unwrap_or(0) + 1;
-    let deadline = now + Duration::days(i64::from(s.correction_days));
+    let deadline =
+        crate::schedule::workdays::correction_deadline(now, s.correction_days, m.time_zone);
     let mut plan = Plan::done(format!(
         "draft minutes, version {version}, for the meeting of {} (corrections until {})",
         m.log_time(m.starts_at),
@@ -720,7 +721,8 @@ mod tests {
             now,
         );
         assert!(!p.is_held());
-        let deadline = t("2027-03-17T08:00:00Z");
+        // Seven days after Wednesday 10 March: the end of Wednesday 17 March, Oslo time.
+        let deadline = t("2027-03-17T22:59:59Z");
         assert_eq!(
             p.changes,
             vec![
@@ -739,7 +741,7 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(p.outcome, "draft minutes, version 2, for the meeting of 2027-03-09 10:00 (corrections until 2027-03-17 09:00)");
+        assert_eq!(p.outcome, "draft minutes, version 2, for the meeting of 2027-03-09 10:00 (corrections until 2027-03-17 23:59)");
         assert_eq!(p.mails.len(), 5);
         assert!(p
             .mails
@@ -752,7 +754,11 @@ mod tests {
             r.subject,
             "Utkast til referat: Utdanningsrådet tysdag 9. mars 2027 (versjon 2)"
         );
-        assert!(r.body.contains("innan onsdag 17. mars 2027"), "{}", r.body);
+        assert!(
+            r.body.contains("innan utgangen av onsdag 17. mars 2027"),
+            "{}",
+            r.body
+        );
         assert!(r.body.contains("Referatet ligg ved: referat.pdf\n\nSak 3/27 Veileder for LIS1\nRådet drøftet og vedtok veilederen.\n\nDenne meldinga"), "{}", r.body);
         let approved = SubmitSnapshot {
             versions: vec![draft("approved")],

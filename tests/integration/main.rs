@@ -9,6 +9,7 @@ mod auth_support;
 mod support;
 
 mod auth_stack;
+mod calendar;
 mod cli;
 mod cluster;
 mod delivery;

@@ -293,12 +293,14 @@ fn every_kind_of_mail_matches_its_golden_file() {
     );
     drop_mail(&fix);
     run("2027-03-11T08:00:00Z");
-    run("2027-03-17T09:00:00Z");
+    // The correction period ends with Wednesday 17 March (Oslo time); the digest goes
+    // then, and the minutes can be approved the morning after.
+    run("2027-03-17T23:00:00Z");
     ok(
         &config,
-        &["--now", "2027-03-17T10:00:00Z", "minutes", "approve", "1"],
+        &["--now", "2027-03-18T08:00:00Z", "minutes", "approve", "1"],
     );
-    run("2027-03-17T10:05:00Z");
+    run("2027-03-18T08:05:00Z");
     // The second meeting's summons, then it moves, then it is cancelled.
     run("2027-03-30T10:00:00Z");
     ok(
@@ -318,6 +320,44 @@ fn every_kind_of_mail_matches_its_golden_file() {
         &["--now", "2027-03-31T08:05:00Z", "meeting", "cancel", "2"],
     );
     run("2027-03-31T08:10:00Z");
+    // Nothing about 2027 before the new year; on the first working day of 2028 (Monday
+    // 3 January) at 08:00, the year's attendance to the coordinator, once.
+    run("2028-01-01T12:00:00Z");
+    assert!(!embedded_outbox(dir.path())
+        .iter()
+        .any(|m| header(m, "X-Referent").as_deref() == Some("attendance_report")));
+    run("2028-01-03T07:05:00Z");
+    run("2028-01-04T07:05:00Z");
+    let reports: Vec<Vec<u8>> = embedded_outbox(dir.path())
+        .into_iter()
+        .filter(|m| header(m, "X-Referent").as_deref() == Some("attendance_report"))
+        .collect();
+    assert_eq!(
+        reports.len(),
+        1,
+        "one attendance report, to the one coordinator"
+    );
+    let report = ok(
+        &config,
+        &[
+            "--now",
+            "2028-01-04T08:00:00Z",
+            "report",
+            "attendance",
+            "--council",
+            "ur",
+            "--year",
+            "2027",
+            "--csv",
+        ],
+    );
+    assert_eq!(
+        report,
+        "name,email,organisation,invited,in_person,digital,substitute,absent,tentative,no_answer\n\
+         Kari Hansen,kari@hf.example,,1,0,1,0,0,0,0\n\
+         Lene Leder,lene@hf.example,,1,0,0,1,0,0,0\n\
+         Ola Nordmann,ola@hf.example,,1,0,0,0,0,0,1\n"
+    );
 
     // The first mail of every kind (notices by subject, as they differ).
     let mut first: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -357,6 +397,7 @@ fn every_kind_of_mail_matches_its_golden_file() {
         "minutes_final",
         "update",
         "cancel",
+        "attendance_report",
     ] {
         assert!(
             first.contains_key(kind),

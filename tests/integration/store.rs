@@ -267,6 +267,150 @@ async fn suite(store: Store) {
     queue(&store, now).await;
     year(&store, c, m, now).await;
     lease(&store, now).await;
+    attendance(&store).await;
+}
+
+/// The attendance report reads one council's year, and is recorded as sent once.
+async fn attendance(store: &Store) {
+    let now = t("2028-01-04T07:00:00Z");
+    let oslo = chrono_tz::Europe::Oslo;
+    let c = store
+        .add_council("rapport", "Rådet for rapporter", now)
+        .await
+        .expect("council");
+    let member = |name: &str, email: &str, role| NewMember {
+        name: name.into(),
+        email: email.into(),
+        organisation: Some("Ahus".into()),
+        role,
+        doctor: false,
+        language: None,
+    };
+    let ids = store
+        .add_members(
+            c,
+            &[
+                member("Anna", "anna@rapport.example", Role::Member),
+                member("Hdir", "post@rapport.example", Role::Observer),
+            ],
+            now,
+        )
+        .await
+        .expect("members");
+    // 1 January 2027 00:30 Oslo time is 2026 in UTC, and counts for 2027; 11 January
+    // 2028 does not.
+    let mut meetings = Vec::new();
+    for starts in ["2026-12-31T23:30:00Z", "2028-01-11T09:00:00Z"] {
+        let starts = t(starts);
+        let m = store
+            .add_meeting(
+                &NewMeeting {
+                    council_id: c,
+                    title: "Møte".into(),
+                    starts_at: starts,
+                    ends_at: starts + Duration::hours(2),
+                    time_zone: "Europe/Oslo".into(),
+                    place: Place {
+                        room: None,
+                        digital_link: None,
+                    },
+                    uid: format!("{}@council.no", rand::random::<u64>()),
+                },
+                &[(JobKind::Summons, starts - Duration::days(14))],
+                now,
+            )
+            .await
+            .expect("meeting");
+        let job = store.jobs(m).await.expect("jobs")[0].id;
+        let invitations: Vec<(NewInvitation, OutgoingMail)> = ids
+            .iter()
+            .map(|id| {
+                (
+                    NewInvitation {
+                        meeting_id: m,
+                        member_id: *id,
+                        token: format!("{:032x}", rand::random::<u128>()),
+                    },
+                    mail(
+                        &format!("summons:{m}:{id}"),
+                        &format!("s{m}.{id}@council.no"),
+                    ),
+                )
+            })
+            .collect();
+        assert!(store
+            .complete_job(Some(job), &invitations, &[], &[], &[], now)
+            .await
+            .expect("summons"));
+        meetings.push(m);
+    }
+    let (from, to) = referent::report::year_bounds(2027, oslo).expect("bounds");
+    let in_2027 = store.meetings_between(c, from, to).await.expect("meetings");
+    assert_eq!(
+        in_2027.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [meetings[0]]
+    );
+    let invs = store
+        .invitations_between(c, from, to)
+        .await
+        .expect("invitations");
+    assert_eq!(invs.len(), 2);
+    assert!(invs.iter().all(|i| i.meeting_id == meetings[0]));
+    let council = store.council(c).await.expect("council");
+    let r = store
+        .attendance_report(&council, 2027, oslo, now)
+        .await
+        .expect("report");
+    assert_eq!(r.meetings, 1);
+    assert_eq!(r.members.len(), 1, "observers are not counted");
+    assert_eq!(
+        (
+            r.members[0].name.as_str(),
+            r.members[0].invited,
+            r.members[0].no_answer
+        ),
+        ("Anna", 1, 1)
+    );
+    // Once per council and year, however often it is tried.
+    let due = store
+        .councils_due_report("attendance_report", 2027, from, to)
+        .await
+        .expect("due");
+    assert!(due.contains(&c));
+    let event = NewEvent::new("scheduler", "attendance_report", None, None, "test");
+    let report_mail = OutgoingMail {
+        kind: "attendance_report".into(),
+        ..mail(&format!("attendance_report:{c}:2027:1"), "ar1@council.no")
+    };
+    let sent = store
+        .record_report(
+            c,
+            "attendance_report",
+            2027,
+            std::slice::from_ref(&report_mail),
+            &event,
+            now,
+        )
+        .await
+        .expect("record");
+    assert!(sent);
+    let again = store
+        .record_report(c, "attendance_report", 2027, &[report_mail], &event, now)
+        .await
+        .expect("record again");
+    assert!(!again);
+    assert!(!store
+        .councils_due_report("attendance_report", 2027, from, to)
+        .await
+        .expect("due")
+        .contains(&c));
+    let rows = store.outbox().await.expect("outbox");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.kind == "attendance_report")
+            .count(),
+        1
+    );
 }
 
 /// One holder at a time; the holder renews; another takes over only after expiry.
@@ -705,9 +849,9 @@ fn sqlite() {
         let store = Store::open(&url).await.expect("open sqlite");
         suite(store.clone()).await;
         store.close().await;
-        // Reopening runs no migration twice and keeps the data.
+        // Reopening runs no migration twice and keeps the data (the suite's two councils).
         let again = Store::open(&url).await.expect("reopen");
-        assert_eq!(again.councils().await.expect("councils").len(), 1);
+        assert_eq!(again.councils().await.expect("councils").len(), 2);
     });
 }
 

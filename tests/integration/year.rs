@@ -708,7 +708,10 @@ fn a_full_meeting_cycle_by_email() {
     assert!(String::from_utf8_lossy(&early.stderr).contains("deadline"));
 
     // 10. The deadline: the digest; the coordinator answers "godkjent"; final minutes to all.
-    let t_deadline = t_minutes + days(7) + hour;
+    // The correction period ends with the seventh day (the working day before when it
+    // is not one), at midnight Oslo time.
+    let oslo = chrono_tz::Europe::Oslo;
+    let t_deadline = referent::schedule::workdays::correction_deadline(t_minutes, 7, oslo) + hour;
     run_until(&config, t_deadline, "the corrections digest", || {
         of_kind(rt, port, &koord, "digest").len() == 1
     });
@@ -730,7 +733,7 @@ fn a_full_meeting_cycle_by_email() {
         ],
     );
     assert!(submitted.contains("version 2"), "{submitted}");
-    let t_v2 = t_deadline + days(7) + hour;
+    let t_v2 = referent::schedule::workdays::correction_deadline(t_deadline, 7, oslo) + hour;
     run_until(&config, t_v2, "the second digest", || {
         of_kind(rt, port, &anna, "minutes").len() == 2
             && of_kind(rt, port, &koord, "digest").len() == 2
