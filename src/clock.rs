@@ -59,3 +59,20 @@ impl Clock for FixedClock {
 pub fn wall_now() -> DateTime<Utc> {
     Utc::now()
 }
+
+/// Time spent, for log lines and benchmarks: never for a decision (those take `now`
+/// from a [`Clock`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    #[allow(clippy::disallowed_methods)] // a duration printed for a person, never acted on
+    pub fn start() -> Self {
+        Stopwatch(std::time::Instant::now())
+    }
+
+    /// Milliseconds since the start.
+    pub fn ms(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}

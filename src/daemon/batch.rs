@@ -291,13 +291,9 @@ impl Daemon {
     pub(crate) async fn act_on_batch(&self, msgs: Vec<Stored>, report: &mut Report) -> Vec<bool> {
         let n = msgs.len();
         let mut done = vec![false; n];
-        let clock = std::time::Instant::now();
+        let clock = crate::clock::Stopwatch::start();
         let prepared = self.prepare(msgs).await;
-        tracing::debug!(
-            count = n,
-            ms = clock.elapsed().as_millis() as u64,
-            "batch read"
-        );
+        tracing::debug!(count = n, ms = clock.ms(), "batch read");
         let mut start = 0;
         while start < n && !self.stopping.is_cancelled() {
             let now = self.clock.now();
@@ -309,7 +305,7 @@ impl Daemon {
                     Lookups::default()
                 }
             };
-            tracing::debug!(ms = clock.elapsed().as_millis() as u64, "batch looked up");
+            tracing::debug!(ms = clock.ms(), "batch looked up");
             let mut group: Vec<Decided> = Vec::new();
             let mut senders = HashSet::new();
             let mut invitations = HashSet::new();
@@ -338,14 +334,10 @@ impl Daemon {
                     }
                 }
             }
-            tracing::debug!(
-                count = group.len(),
-                ms = clock.elapsed().as_millis() as u64,
-                "group decided"
-            );
+            tracing::debug!(count = group.len(), ms = clock.ms(), "group decided");
             self.commit_group(group, &prepared, &mut done, now, report)
                 .await;
-            tracing::debug!(ms = clock.elapsed().as_millis() as u64, "group committed");
+            tracing::debug!(ms = clock.ms(), "group committed");
             if let Some(a) = alone {
                 if self.stopping.is_cancelled() {
                     break;

@@ -22,16 +22,12 @@ impl Daemon {
             let raw = self.store.inbound_raw(id).await?;
             self.act_on_stored(id, &raw, received_at, report).await;
         }
-        let started = std::time::Instant::now();
+        let started = crate::clock::Stopwatch::start();
         let received = report.received;
         loop {
-            let fetch = std::time::Instant::now();
+            let fetch = crate::clock::Stopwatch::start();
             let batch = src.fetch(BATCH).await?;
-            tracing::debug!(
-                count = batch.len(),
-                ms = fetch.elapsed().as_millis() as u64,
-                "fetched a batch"
-            );
+            tracing::debug!(count = batch.len(), ms = fetch.ms(), "fetched a batch");
             let n = batch.len();
             let mut handled = Vec::with_capacity(n);
             // The whole batch is stored first, in one transaction: nothing is
@@ -69,11 +65,7 @@ impl Daemon {
             if n < BATCH || !all || self.stopping.is_cancelled() {
                 let count = report.received - received;
                 if count > 0 {
-                    tracing::info!(
-                        count,
-                        ms = started.elapsed().as_millis() as u64,
-                        "inbound pass done"
-                    );
+                    tracing::info!(count, ms = started.ms(), "inbound pass done");
                 }
                 return Ok(());
             }
