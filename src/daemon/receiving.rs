@@ -436,6 +436,12 @@ impl Daemon {
             }
             report.answers += 1;
         }
+        if let (Some(c), Some(inv), Some(m)) = (&d.counter, &invitation, &meeting) {
+            mails.extend(
+                self.counter_notices(id, m, inv, c, d.answer.as_ref())
+                    .await?,
+            );
+        }
         if let (true, Some(inv), Some(m)) = (d.ask, &invitation, &meeting) {
             mails.push(self.question(m, inv, &d, u.message_id.as_deref(), id)?);
         }
@@ -544,6 +550,45 @@ impl Daemon {
             1 => upcoming.pop(),
             _ => None,
         })
+    }
+
+    /// Tells the coordinators that a member's calendar proposes another time for the
+    /// meeting, with the time in the meeting's zone and the member's comment.
+    async fn counter_notices(
+        &self,
+        id: i64,
+        m: &Meeting,
+        inv: &Invitation,
+        c: &workflow::Counter,
+        answer: Option<&crate::domain::Answer>,
+    ) -> Result<Vec<OutgoingMail>> {
+        let tz = self.tz(m)?;
+        let data = serde_json::json!({
+            "member": inv.member_name,
+            "council": m.council_name,
+            "starts": render::local_time(m.starts_at, tz),
+            "ends": render::local_time(m.ends_at, tz),
+            "proposed_start": c.start.map(|t| render::local_time(t, tz)),
+            "proposed_end": c.end.map(|t| render::local_time(t, tz)),
+            "response": answer.map(|a| a.response.as_str()),
+            "comment": c.comment,
+        });
+        let mut mails = Vec::new();
+        for co in self.store.coordinators(m.council_id).await? {
+            mails.push(self.notice(year::Notice {
+                kind: "notice",
+                template: Some("counter_notice"),
+                lang: Some(self.lang_of(&co)),
+                data: data.clone(),
+                effect_key: format!("counter-notice:{id}:{}", co.id),
+                to_name: &co.name,
+                to_address: &co.email,
+                meeting_id: Some(m.id),
+                inbound_id: Some(id),
+                ..year::Notice::BLANK
+            })?);
+        }
+        Ok(mails)
     }
 
     /// Tells the coordinators of every council an address belongs to that mail to it

@@ -82,6 +82,7 @@ impl Daemon {
             answer: None,
             readings: Vec::new(),
             tentative: false,
+            stale_calendar: false,
             forwarded_by: None,
         })
     }
@@ -211,6 +212,7 @@ impl Daemon {
         let lang = inv.member_language.unwrap_or(self.lang());
         let mut ctx = self.meeting_text(m, &inv.member_name, true, lang)?;
         ctx.readings = d.readings.clone();
+        ctx.stale_calendar = d.stale_calendar;
         self.reply_in_thread(
             "question",
             &ctx,

@@ -79,10 +79,14 @@ pub enum HeldReason {
     ImpossibleTime,
     /// Minutes approved before their correction deadline.
     BeforeDeadline,
+    /// A calendar answer to the time before a move; the person is asked again.
+    StaleCalendarAsked,
+    /// A calendar answer to the time before a move.
+    StaleCalendar,
 }
 
 impl HeldReason {
-    pub const ALL: [HeldReason; 36] = [
+    pub const ALL: [HeldReason; 38] = [
         HeldReason::Quarantined,
         HeldReason::NoSummons,
         HeldReason::NotUnderstood,
@@ -119,6 +123,8 @@ impl HeldReason {
         HeldReason::NotScheduled,
         HeldReason::ImpossibleTime,
         HeldReason::BeforeDeadline,
+        HeldReason::StaleCalendarAsked,
+        HeldReason::StaleCalendar,
     ];
 
     /// The code stored in the outcome and given to the templates.
@@ -160,6 +166,8 @@ impl HeldReason {
             HeldReason::NotScheduled => "not_scheduled",
             HeldReason::ImpossibleTime => "impossible_time",
             HeldReason::BeforeDeadline => "before_deadline",
+            HeldReason::StaleCalendarAsked => "stale_calendar_asked",
+            HeldReason::StaleCalendar => "stale_calendar",
         }
     }
 
@@ -174,6 +182,7 @@ impl HeldReason {
             HeldReason::SecretariatSubstitute => HeldReason::SecretariatSubstituteAsked,
             HeldReason::Ambiguous => HeldReason::AmbiguousAsked,
             HeldReason::NoAnswer => HeldReason::NoAnswerAsked,
+            HeldReason::StaleCalendar => HeldReason::StaleCalendarAsked,
             other => other,
         }
     }

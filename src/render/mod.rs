@@ -789,6 +789,10 @@ pub struct MeetingText {
     pub readings: Vec<Response>,
     /// The recipient said "maybe" before (reminders say so).
     pub tentative: bool,
+    /// The recipient's calendar answered an earlier time of a meeting that has moved
+    /// (the question says so).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stale_calendar: bool,
     /// Who sent us the recipient's answer, when it came forwarded (receipts say so).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forwarded_by: Option<String>,
@@ -962,6 +966,7 @@ mod tests {
             }),
             readings: vec![],
             tentative: false,
+            stale_calendar: false,
             forwarded_by: None,
         };
         let s = r.render(Language::Nb, "summons", &ctx).unwrap();

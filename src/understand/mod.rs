@@ -489,7 +489,7 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
     u.reply_text = text::reply_text(&effective_body);
 
     if let Some(c) = &u.calendar {
-        if c.method == "REPLY" {
+        if c.method == "REPLY" || c.method == "COUNTER" {
             if let Some(r) = c.response {
                 u.answer = Some(Answer {
                     response: r,
@@ -499,6 +499,12 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
                 u.kind = Some(Kind::Rsvp);
                 return;
             }
+        }
+        // A proposal of a new time without an answer beside it: for the coordinators,
+        // never read from the client's text ("Ny tid foreslått").
+        if c.method == "COUNTER" {
+            u.kind = Some(Kind::Rsvp);
+            return;
         }
     }
     if !forwarded {
@@ -775,6 +781,10 @@ pub struct Inspection {
     pub decision: Option<Decision>,
     pub auto_reply: Option<AutoReply>,
     pub bounce: Option<Bounce>,
+    /// A calendar client's reply as read: method, UID, attendee, response, the
+    /// version answered, and a proposed time (left out when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarReply>,
     pub problems: Vec<String>,
 }
 
@@ -806,6 +816,7 @@ impl From<&Understanding> for Inspection {
             decision: u.decision,
             auto_reply: u.auto_reply.clone(),
             bounce: u.bounce.clone(),
+            calendar: u.calendar.clone(),
             problems: u.problems.clone(),
         }
     }

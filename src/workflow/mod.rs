@@ -62,6 +62,19 @@ pub struct Decision {
     /// An extra attendee (bisitter) named beside a member who comes: held until the
     /// leader approves.
     pub announce_extra: bool,
+    /// The answer came from a calendar entry of an earlier time of a meeting that has
+    /// moved: not recorded, and the member is asked about the new time.
+    pub stale_calendar: bool,
+    /// A proposal of a new time (iTIP `COUNTER`), for the coordinators.
+    pub counter: Option<Counter>,
+}
+
+/// A proposal of another time for a meeting, as a calendar client sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    pub comment: Option<String>,
 }
 
 impl Decision {
@@ -76,6 +89,8 @@ impl Decision {
             ask: false,
             readings: Vec::new(),
             held: None,
+            stale_calendar: false,
+            counter: None,
             source: "reply",
             summon_substitute: None,
             announce_extra: false,
@@ -217,6 +232,65 @@ fn decide_answer(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
             );
         }
     }
+    let counter = u
+        .calendar
+        .as_ref()
+        .filter(|c| c.method == "COUNTER")
+        .map(|c| {
+            let tz = ctx
+                .meeting
+                .and_then(|m| m.time_zone.parse::<chrono_tz::Tz>().ok())
+                .unwrap_or(chrono_tz::Europe::Oslo);
+            Counter {
+                start: c.proposed_start.and_then(|t| t.instant(tz)),
+                end: c.proposed_end.and_then(|t| t.instant(tz)),
+                comment: c.comment.clone(),
+            }
+        });
+    if let (Some(c), Some(m)) = (&u.calendar, ctx.meeting) {
+        // A calendar answers the version of the entry it holds: an answer to the time
+        // before a move is not an answer to the new time.
+        if c.sequence.is_some_and(|s| s < m.sequence) && u.answer.is_some() {
+            let mut d = ask_back(
+                &format!(
+                    "a calendar answer to an earlier version of the meeting (sequence {} of {})",
+                    c.sequence.unwrap_or_default(),
+                    m.sequence
+                ),
+                HeldReason::StaleCalendar,
+                inv,
+                ctx,
+            );
+            d.stale_calendar = true;
+            d.counter = counter;
+            return d;
+        }
+    }
+    if let (Some(counter), None) = (&counter, &u.answer) {
+        if !ctx.trust.is_authenticated() {
+            return Decision::held(
+                HeldReason::NotUnderstood,
+                format!(
+                    "a proposal of a new time for {}'s meeting, {}; kept for a coordinator",
+                    inv.member_email,
+                    ctx.trust.describe()
+                ),
+            );
+        }
+        let mut d = Decision::new(
+            InboundState::Processed,
+            format!(
+                "{} proposes a new time{}; the coordinators are told",
+                inv.member_email,
+                counter
+                    .start
+                    .map(|t| format!(" ({})", t.to_rfc3339()))
+                    .unwrap_or_default()
+            ),
+        );
+        d.counter = Some(counter.clone());
+        return d;
+    }
     let Some(mut answer) = u.answer.clone() else {
         let why = if u.kind() == Kind::Unknown && u.reply_text.is_empty() {
             "a reply with no text of its own"
@@ -315,6 +389,11 @@ fn decide_answer(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
             .push_str("; no receipt (too many to this address this hour)");
     }
     d.answer = Some(answer);
+    // A proposal of a new time beside the answer reaches the coordinators, once the
+    // answer is the member's own.
+    if ctx.trust.is_authenticated() {
+        d.counter = counter;
+    }
     d
 }
 
@@ -406,6 +485,91 @@ mod tests {
             now: "2027-01-01T09:00:00Z".parse().unwrap(),
             summons_sent: true,
         }
+    }
+
+    fn calendar_reply(
+        method: &str,
+        partstat: Option<&str>,
+        sequence: u32,
+        extra: &str,
+    ) -> Understanding {
+        let attendee = match partstat {
+            Some(p) => format!("ATTENDEE;PARTSTAT={p}:mailto:ola@example.no\r\n"),
+            None => "ATTENDEE:mailto:ola@example.no\r\n".to_string(),
+        };
+        let raw = format!(
+            "From: ola@example.no\r\nTo: referent@council.no\r\nSubject: Ny tid foreslått: Møte\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; method={method}; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:{method}\r\nBEGIN:VEVENT\r\nUID:t.x@council.no\r\nSEQUENCE:{sequence}\r\n{attendee}{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        understand(raw.as_bytes(), Limits::default())
+    }
+
+    #[test]
+    fn a_calendar_answer_to_the_time_before_a_move_is_asked_again() {
+        let inv = invitation();
+        let mut m = meeting(Place {
+            room: Some("Ullevål".into()),
+            digital_link: None,
+        });
+        m.sequence = 1;
+        let u = calendar_reply("REPLY", Some("ACCEPTED"), 0, "");
+        let d = decide(&u, &ctx(Some(&inv), Some(&m), 0));
+        assert_eq!(d.state, InboundState::Held);
+        assert!(d.answer.is_none(), "not recorded: {d:?}");
+        assert!(d.ask && d.stale_calendar, "{d:?}");
+        assert_eq!(
+            d.held.map(|h| h.reason),
+            Some(HeldReason::StaleCalendarAsked)
+        );
+        // The same answer to the version the meeting has now counts.
+        let u = calendar_reply("REPLY", Some("ACCEPTED"), 1, "");
+        let d = decide(&u, &ctx(Some(&inv), Some(&m), 0));
+        assert_eq!(d.state, InboundState::Processed, "{d:?}");
+        assert!(!d.stale_calendar);
+        // A client that does not say which version it answers is taken at its word.
+        let mut u = calendar_reply("REPLY", Some("DECLINED"), 0, "");
+        if let Some(c) = u.calendar.as_mut() {
+            c.sequence = None;
+        }
+        let d = decide(&u, &ctx(Some(&inv), Some(&m), 0));
+        assert_eq!(d.answer.map(|a| a.response), Some(Response::Declined));
+    }
+
+    #[test]
+    fn a_proposal_of_a_new_time_reaches_the_coordinators_with_the_answer_beside_it() {
+        let inv = invitation();
+        let m = meeting(Place {
+            room: Some("Ullevål".into()),
+            digital_link: None,
+        });
+        let extra = "DTSTART;TZID=W. Europe Standard Time:20270119T130000\r\nDTEND;TZID=W. Europe Standard Time:20270119T150000\r\nCOMMENT:Kan vi ta det en uke senere?\r\n";
+        let u = calendar_reply("COUNTER", Some("TENTATIVE"), 0, extra);
+        let d = decide(&u, &ctx(Some(&inv), Some(&m), 0));
+        assert_eq!(
+            d.answer.as_ref().map(|a| a.response),
+            Some(Response::Tentative)
+        );
+        let c = d.counter.expect("a proposal");
+        assert_eq!(
+            c.start.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2027-01-19T12:00:00+00:00")
+        );
+        assert_eq!(
+            c.end.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2027-01-19T14:00:00+00:00")
+        );
+        assert_eq!(c.comment.as_deref(), Some("Kan vi ta det en uke senere?"));
+        // Without an answer beside it: processed, nothing recorded, nobody asked.
+        let u = calendar_reply("COUNTER", None, 0, extra);
+        let d = decide(&u, &ctx(Some(&inv), Some(&m), 0));
+        assert_eq!(d.state, InboundState::Processed, "{d:?}");
+        assert!(d.answer.is_none() && !d.ask && d.counter.is_some());
+        // Nothing proves who sent it: kept for a coordinator, nobody told.
+        let unverified = Trust::Unverified("no key".into());
+        let mut c = ctx(Some(&inv), Some(&m), 0);
+        c.trust = &unverified;
+        let d = decide(&u, &c);
+        assert_eq!(d.state, InboundState::Held);
+        assert!(d.counter.is_none());
     }
 
     #[test]

@@ -296,6 +296,109 @@ fn a_calendar_reply_counts_only_with_the_recipients_own_uid() {
     assert_eq!(w.answer_of("ola@hf.example"), "accepted");
 }
 
+/// A calendar reply for Ola with a METHOD, a SEQUENCE and more lines of the event.
+fn calendar_message(method: &str, uid: &str, sequence: u32, lines: &str) -> Vec<u8> {
+    format!(
+        "From: Ola Nordmann <ola@hf.example>\r\nTo: referent@regut.example\r\nSubject: Ny tid foreslått: Innkalling\r\nMessage-ID: <{}@cal.example>\r\n\
+         Content-Type: text/calendar; method={method}; charset=utf-8\r\n\r\n\
+         BEGIN:VCALENDAR\r\nMETHOD:{method}\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:{sequence}\r\n{lines}END:VEVENT\r\nEND:VCALENDAR\r\n",
+        rand::random::<u64>()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_proposed_new_time_reaches_the_coordinators_and_an_answer_to_the_old_time_is_asked_again() {
+    let mut w = Embedded::new("");
+    let summons = w.summons_to("ola@");
+    let uid = event_uid(&summons);
+    // Outlook's "propose new time", tentative, with the time in its own zone name.
+    w.drop_mail(&calendar_message(
+        "COUNTER",
+        &uid,
+        0,
+        "ATTENDEE;PARTSTAT=TENTATIVE:mailto:ola@hf.example\r\n\
+         DTSTART;TZID=W. Europe Standard Time:20270316T130000\r\n\
+         DTEND;TZID=W. Europe Standard Time:20270316T150000\r\n\
+         COMMENT;LANGUAGE=nb-NO:Jeg har vakt til 12\\, kan vi ta det uken etter?\r\n",
+    ));
+    w.run("2027-03-02T09:00:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "tentative");
+    let notices: Vec<(String, String)> = w
+        .sent("notice")
+        .iter()
+        .map(|m| subject_and_text(m))
+        .filter(|(s, _)| s.contains("nytt tidspunkt"))
+        .collect();
+    assert_eq!(notices.len(), 1, "one notice, to the one coordinator");
+    let (_, text) = &notices[0];
+    assert!(
+        text.contains("Ola Nordmann foreslår å flytte møtet i Utdanningsrådet tirsdag 9. mars 2027 kl. 10:00–12:00 til tirsdag 16. mars 2027 kl. 13:00–15:00."),
+        "{text}"
+    );
+    assert!(
+        text.contains("tirsdag 16. mars 2027 kl. 13:00–15:00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Jeg har vakt til 12, kan vi ta det uken etter?"),
+        "{text}"
+    );
+    assert!(text.contains("«vet ikke ennå»"), "{text}");
+
+    // The meeting moves; Ola's calendar still answers the entry it had (SEQUENCE 0).
+    ok(
+        &w.config,
+        &[
+            "--now",
+            "2027-03-02T10:00:00Z",
+            "meeting",
+            "move",
+            "1",
+            "--starts",
+            "2027-03-16T13:00",
+        ],
+    );
+    w.drop_mail(&calendar_message(
+        "REPLY",
+        &uid,
+        0,
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ola@hf.example\r\n",
+    ));
+    w.run("2027-03-02T11:00:00Z");
+    assert_eq!(
+        w.answer_of("ola@hf.example"),
+        "tentative",
+        "the old time's answer is not the new time's"
+    );
+    let questions = w.sent("question");
+    assert_eq!(questions.len(), 1);
+    let (_, text) = subject_and_text(&questions[0]);
+    assert!(
+        text.contains("Kalenderen din svarte på et tidligere tidspunkt"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tirsdag 16. mars 2027 kl. 13:00–15:00"),
+        "{text}"
+    );
+    // The answer to the entry as it is now counts.
+    let current = calendar_message(
+        "REPLY",
+        &uid,
+        1,
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ola@hf.example\r\n",
+    );
+    w.drop_mail(&current);
+    w.run("2027-03-02T11:10:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "accepted");
+    // What was read is shown.
+    let file = w.dir.path().join("current.eml");
+    std::fs::write(&file, &current).expect("write");
+    let inspected = ok(&w.config, &["inspect", "--json", &file.to_string_lossy()]);
+    assert!(inspected.contains("\"sequence\": 1"), "{inspected}");
+}
+
 #[test]
 fn unverified_proposals_are_flagged_and_limited() {
     let mut w = Embedded::new("\n[daemon]\nproposals_per_day = 5\n");
