@@ -56,8 +56,9 @@ pub(crate) struct Lookups {
 pub(crate) enum Keyed {
     /// Found by a key: the invitation (its member's address owns the key).
     Found(Invitation),
-    /// A personal calendar UID whose reply names another attendee: nobody's answer.
-    OtherAttendee,
+    /// A personal calendar UID whose reply names an attendee who is neither the
+    /// invitee nor their substitute: an extra attendee's, or nobody's answer.
+    OtherAttendee(Invitation),
     /// No key of ours names an invitation.
     None,
 }
@@ -271,13 +272,17 @@ impl Daemon {
             {
                 // A reply that names someone else as the attendee is not the invitee's
                 // own answer, whatever UID it carries.
-                let other = c
-                    .attendee
-                    .as_deref()
-                    .is_some_and(|a| !crate::trust::same_address(a, &inv.member_email));
+                // (The substitute's entry has the same UID: their reply is theirs.)
+                let other = c.attendee.as_deref().is_some_and(|a| {
+                    !crate::trust::same_address(a, &inv.member_email)
+                        && !inv
+                            .substitute
+                            .as_ref()
+                            .and_then(|s| s.email.as_deref())
+                            .is_some_and(|s| crate::trust::same_address(a, s))
+                });
                 if other {
-                    tracing::warn!(uid = ?c.uid, "a calendar reply whose attendee is not the invitee");
-                    return Keyed::OtherAttendee;
+                    return Keyed::OtherAttendee(inv.clone());
                 }
                 return Keyed::Found(inv.clone());
             }
@@ -456,6 +461,11 @@ impl Daemon {
         let Keyed::Found(inv) = self.keyed(u, l) else {
             return Ok(None);
         };
+        // Someone else's answer (a substitute's, an extra attendee's, a stranger's):
+        // alone, where who they are is looked up.
+        if !crate::trust::same_address(from, &inv.member_email) {
+            return Ok(None);
+        }
         let Some(m) = l.meetings.get(&inv.meeting_id) else {
             return Ok(None);
         };
@@ -486,6 +496,7 @@ impl Daemon {
                 trust: &trust,
                 now,
                 summons_sent: false,
+                guest: None,
             },
         );
         if d.confirm.is_some()

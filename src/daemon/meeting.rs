@@ -89,6 +89,7 @@ impl Daemon {
             if let Some((name, Some(email))) = &inv.substitute {
                 guests.push(Guest {
                     key: format!("sub:{}", inv.invitation_id),
+                    token: Some(inv.token.clone()),
                     person: plan::Person {
                         id: 0,
                         name: name.clone(),
@@ -108,8 +109,13 @@ impl Daemon {
                 .find(|i| i.invitation_id == x.invitation_id)
                 .map(|i| i.member.lang)
                 .unwrap_or(self.lang());
+            let token = invited
+                .iter()
+                .find(|i| i.invitation_id == x.invitation_id)
+                .map(|i| i.token.clone());
             guests.push(Guest {
                 key: format!("extra:{}", x.id),
+                token,
                 person: plan::Person {
                     id: 0,
                     lang: guest_language(members, &email, named_by),
@@ -365,6 +371,7 @@ impl Daemon {
                 lang: guest_language(&members, email, named_by),
             },
             extra,
+            token: Some(inv.token.clone()),
         };
         self.mail_out(m, decide::guest_summons(&s), Some(inbound_id))
     }

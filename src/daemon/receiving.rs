@@ -304,9 +304,21 @@ impl Daemon {
             Some((i, owner)) => (Some(i), owner),
             None => (None, None),
         };
-        let trust = match acting {
-            Some(a) => a.trust.clone(),
-            None => check.trust(key_owner.as_deref()),
+        // A substitute or an extra attendee answering the entry they were sent.
+        let guest = match (&invitation, u.from.as_deref(), acting) {
+            (Some(inv), Some(from), None)
+                if u.on_behalf_of.is_none()
+                    && !crate::trust::same_address(from, &inv.member_email) =>
+            {
+                self.guest_of(inv, from).await?
+            }
+            _ => None,
+        };
+        let trust = match (acting, &guest, &key_owner) {
+            (Some(a), _, _) => a.trust.clone(),
+            // Their copy carried the key as the member's did.
+            (None, Some(g), Some(_)) => check.trust(Some(&g.email)),
+            (None, _, _) => check.trust(key_owner.as_deref()),
         };
         let meeting = match &invitation {
             Some(i) => Some(self.store.meeting(i.meeting_id).await?),
@@ -347,6 +359,7 @@ impl Daemon {
                 trust: &trust,
                 now,
                 summons_sent,
+                guest: guest.as_ref(),
             },
         );
         let mut mails = Vec::new();
@@ -436,6 +449,21 @@ impl Daemon {
             }
             report.answers += 1;
         }
+        if let (Some(response), Some(g), Some(inv), Some(m)) =
+            (d.guest_answer, &guest, &invitation, &meeting)
+        {
+            events.push(NewEvent {
+                actor: g.email.clone(),
+                kind: "guest_answer".into(),
+                meeting_id: Some(m.id),
+                invitation_id: Some(inv.id),
+                inbound_id: Some(id),
+                detail: d.outcome.clone(),
+            });
+            if response != crate::domain::Response::Accepted {
+                mails.extend(self.guest_notices(id, m, inv, g, response).await?);
+            }
+        }
         if let (Some(c), Some(inv), Some(m)) = (&d.counter, &invitation, &meeting) {
             mails.extend(
                 self.counter_notices(id, m, inv, c, d.answer.as_ref())
@@ -502,9 +530,20 @@ impl Daemon {
                 let owner = inv.member_email.clone();
                 return Ok(Some((inv, Some(owner))));
             }
-            // Not an answer we can credit to anyone: held, nobody asked (a
-            // confirmation would record the wrong person).
-            batch::Keyed::OtherAttendee => return Ok(None),
+            batch::Keyed::OtherAttendee(inv) => {
+                // An approved extra attendee answers the entry they were sent; anyone
+                // else's is not an answer we can credit to anyone: held, nobody asked
+                // (a confirmation would record the wrong person).
+                let attendee = u.calendar.as_ref().and_then(|c| c.attendee.as_deref());
+                if let Some(a) = attendee {
+                    if self.guest_of(&inv, a).await?.is_some() {
+                        let owner = a.to_string();
+                        return Ok(Some((inv, Some(owner))));
+                    }
+                }
+                tracing::warn!(uid = ?u.calendar.as_ref().and_then(|c| c.uid.as_deref()), "a calendar reply whose attendee is not the invitee");
+                return Ok(None);
+            }
             batch::Keyed::None => {}
         }
         if let Some(c) = &u.calendar {
@@ -539,6 +578,44 @@ impl Daemon {
         Ok(None)
     }
 
+    /// Who `address` is to an invitation when it is not the invitee's: its substitute
+    /// (named with that address in the recorded answer) or an approved extra attendee.
+    pub(crate) async fn guest_of(
+        &self,
+        inv: &Invitation,
+        address: &str,
+    ) -> Result<Option<workflow::GuestSender>> {
+        if let Some(s) = &inv.substitute {
+            if s.email
+                .as_deref()
+                .is_some_and(|e| crate::trust::same_address(e, address))
+            {
+                return Ok(Some(workflow::GuestSender {
+                    name: s.name.clone(),
+                    email: address.to_string(),
+                    extra: false,
+                }));
+            }
+        }
+        Ok(self
+            .store
+            .extra_attendees(inv.meeting_id)
+            .await?
+            .into_iter()
+            .find(|x| {
+                x.invitation_id == inv.id
+                    && x.state == crate::domain::ExtraState::Approved
+                    && x.email
+                        .as_deref()
+                        .is_some_and(|e| crate::trust::same_address(e, address))
+            })
+            .map(|x| workflow::GuestSender {
+                name: x.name,
+                email: address.to_string(),
+                extra: true,
+            }))
+    }
+
     /// A person's upcoming invitation when they have exactly one: the only one an
     /// answer without threading can be about. With several, a person decides.
     pub(crate) async fn only_upcoming(&self, address: &str) -> Result<Option<Invitation>> {
@@ -550,6 +627,43 @@ impl Daemon {
             1 => upcoming.pop(),
             _ => None,
         })
+    }
+
+    /// Tells the coordinators that a substitute or an extra attendee cannot come (or is
+    /// unsure), in their own language.
+    async fn guest_notices(
+        &self,
+        id: i64,
+        m: &Meeting,
+        inv: &Invitation,
+        g: &workflow::GuestSender,
+        response: crate::domain::Response,
+    ) -> Result<Vec<OutgoingMail>> {
+        let tz = self.tz(m)?;
+        let data = serde_json::json!({
+            "guest": {"name": g.name, "email": g.email},
+            "member": inv.member_name,
+            "extra": g.extra,
+            "council": m.council_name,
+            "starts": render::local_time(m.starts_at, tz),
+            "response": response.as_str(),
+        });
+        let mut mails = Vec::new();
+        for co in self.store.coordinators(m.council_id).await? {
+            mails.push(self.notice(year::Notice {
+                kind: "notice",
+                template: Some("guest_notice"),
+                lang: Some(self.lang_of(&co)),
+                data: data.clone(),
+                effect_key: format!("guest-notice:{id}:{}", co.id),
+                to_name: &co.name,
+                to_address: &co.email,
+                meeting_id: Some(m.id),
+                inbound_id: Some(id),
+                ..year::Notice::BLANK
+            })?);
+        }
+        Ok(mails)
     }
 
     /// Tells the coordinators that a member's calendar proposes another time for the

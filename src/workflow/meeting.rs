@@ -132,13 +132,16 @@ pub enum MeetingChange {
 }
 
 /// Someone who got a summons without an invitation of their own: a substitute in a
-/// member's place, or an extra attendee (bisitter) beside them. Their calendar entry
-/// has the meeting's shared UID.
+/// member's place, or an extra attendee (bisitter) beside them. They are participants
+/// like the member: their calendar entry has the personal UID of the member's
+/// invitation, they are asked to answer it, and their replies find it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guest {
     /// Names the guest in effect keys (`sub:INVITATION`, `extra:ID`).
     pub key: String,
     pub person: Person,
+    /// The key of the invitation they come for (its personal UID and reply address).
+    pub token: Option<String>,
 }
 
 /// What a move or a cancellation needs to know.
@@ -294,11 +297,12 @@ pub fn change_meeting(
             )
         });
     }
-    // A substitute or an extra attendee has the entry too (with the shared UID), and is
-    // not asked to answer it.
+    // A substitute or an extra attendee has the entry too, under the invitation's
+    // personal UID, and answers it like the member.
     for g in &s.guests {
         plan.mails.push(Mail {
-            calendar: Some(calendar(false, None)),
+            key: g.token.clone(),
+            calendar: Some(calendar(g.token.is_some(), g.token.as_deref())),
             ..Mail::new(
                 kind,
                 kind,
@@ -363,10 +367,13 @@ pub struct GuestSummons {
     pub guest: Person,
     /// An extra attendee (bisitter) comes with the member, not in their place.
     pub extra: bool,
+    /// The key of the member's invitation: the guest's calendar entry has its personal
+    /// UID and asks for an answer, and replies to the summons find it.
+    pub token: Option<String>,
 }
 
-/// The summons with a calendar entry (the meeting's shared UID: no answer is asked)
-/// for someone who comes in a member's place or beside them.
+/// The summons with a calendar entry for someone who comes in a member's place or
+/// beside them: a participant, asked to answer like the member.
 pub fn guest_summons(s: &GuestSummons) -> Mail {
     let m = &s.meeting;
     let agenda: Vec<serde_json::Value> = s
@@ -384,12 +391,13 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
         .collect();
     Mail {
         invitation_id: Some(s.invitation_id),
+        key: s.token.clone(),
         calendar: Some(Calendar {
             method: "REQUEST",
             sequence: m.sequence,
             template: "substitute_calendar",
-            rsvp: false,
-            token: None,
+            rsvp: s.token.is_some(),
+            token: s.token.clone(),
             starts_at: m.starts_at,
             ends_at: m.ends_at,
         }),
@@ -475,6 +483,7 @@ mod tests {
             guests: vec![Guest {
                 key: "sub:1".into(),
                 person: person("Per Vara", "per@hf.example", Language::Nb),
+                token: Some("0123456789abcdef0123456789abcdef".into()),
             }],
             done_jobs: vec![
                 crate::domain::JobKind::Call,
@@ -608,8 +617,11 @@ mod tests {
             nn.body
         );
         let per = &p.mails[3];
-        assert_eq!(per.key, None, "the substitute's entry has the shared UID");
-        assert_eq!(per.calendar.as_ref().unwrap().token, None);
+        // The substitute's entry is the member's personal one, and asks for an answer.
+        let token = Some("0123456789abcdef0123456789abcdef");
+        assert_eq!(per.key.as_deref(), token);
+        assert_eq!(per.calendar.as_ref().unwrap().token.as_deref(), token);
+        assert!(per.calendar.as_ref().unwrap().rsvp);
         assert_eq!(per.effect_key, "update:7:sub:1:2");
         assert_eq!(
             p.events,
@@ -756,18 +768,24 @@ mod tests {
             member_name: "Lene Leder".into(),
             guest: person("Per Vara", "per@hf.example", Language::Nb),
             extra: false,
+            token: Some("0123456789abcdef0123456789abcdef".into()),
         };
         let m = guest_summons(&s);
+        // A participant: the member's personal UID and reply address, asked to answer.
         assert_eq!(
             (m.kind, m.template, m.key.as_deref()),
-            ("summons", "substitute_summons", None)
+            (
+                "summons",
+                "substitute_summons",
+                Some("0123456789abcdef0123456789abcdef")
+            )
         );
         assert_eq!(m.effect_key, "substitute:4:per@hf.example");
         assert_eq!(m.attachments.len(), 1);
         let c = m.calendar.as_ref().unwrap();
         assert_eq!(
             (c.method, c.sequence, c.rsvp, c.token.as_deref()),
-            ("REQUEST", 1, false, None)
+            ("REQUEST", 1, true, Some("0123456789abcdef0123456789abcdef"))
         );
         let r = render("substitute_summons", &m);
         assert!(r.body.contains("Lene Leder kan ikke komme på møtet i Utdanningsrådet og har meldt at du møter i stedet."), "{}", r.body);

@@ -33,6 +33,17 @@ pub struct InboundContext<'a> {
     /// Whether the meeting's summons has gone out (a substitute named before it gets
     /// theirs with everyone else's).
     pub summons_sent: bool,
+    /// The sender is not the invitee but someone who comes for or with them.
+    pub guest: Option<&'a GuestSender>,
+}
+
+/// Someone who comes in a member's place (a substitute) or beside them (an approved
+/// extra attendee), answering the entry they were sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestSender {
+    pub name: String,
+    pub email: String,
+    pub extra: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +78,9 @@ pub struct Decision {
     pub stale_calendar: bool,
     /// A proposal of a new time (iTIP `COUNTER`), for the coordinators.
     pub counter: Option<Counter>,
+    /// What a substitute or an extra attendee answered (not the member's answer): the
+    /// coordinators are told when they cannot come or are unsure.
+    pub guest_answer: Option<Response>,
 }
 
 /// A proposal of another time for a meeting, as a calendar client sends it.
@@ -91,6 +105,7 @@ impl Decision {
             held: None,
             stale_calendar: false,
             counter: None,
+            guest_answer: None,
             source: "reply",
             summon_substitute: None,
             announce_extra: false,
@@ -200,6 +215,9 @@ fn decide_answer(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         };
         return Decision::held(reason, format!("{what}; kept for a coordinator"));
     };
+    if let Some(g) = ctx.guest {
+        return decide_guest(u, g, inv, ctx);
+    }
     // A coordinator may forward a member's answer: it counts as the member's.
     let forwarded_by = match &u.on_behalf_of {
         Some(original) if ctx.sender_is_coordinator && *original == inv.member_email => Some(from),
@@ -397,6 +415,69 @@ fn decide_answer(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
     d
 }
 
+/// A substitute's or an extra attendee's own answer to the entry they were sent. It is
+/// not the member's answer and changes nothing recorded for the member; the
+/// coordinators are told when the guest cannot come or is unsure.
+fn decide_guest(
+    u: &Understanding,
+    g: &GuestSender,
+    inv: &Invitation,
+    ctx: &InboundContext<'_>,
+) -> Decision {
+    let role = if g.extra {
+        "extra attendee with"
+    } else {
+        "substitute for"
+    };
+    if let Some(m) = ctx.meeting {
+        if m.ends_at <= ctx.now || m.status != crate::domain::MeetingStatus::Scheduled {
+            return Decision::held(
+                HeldReason::AfterMeeting,
+                format!(
+                    "an answer from {} ({role} {}) after the meeting is over or cancelled; not applied",
+                    g.email, inv.member_email
+                ),
+            );
+        }
+    }
+    if !ctx.trust.is_authenticated() {
+        return Decision::held(
+            HeldReason::NotInvitee,
+            format!(
+                "an answer from {} ({role} {}), {}; kept for a coordinator",
+                g.email,
+                inv.member_email,
+                ctx.trust.describe()
+            ),
+        );
+    }
+    let Some(answer) = &u.answer else {
+        return Decision::held(
+            HeldReason::NoAnswer,
+            format!(
+                "a reply from {} ({role} {}) with no answer that could be read; kept for a coordinator",
+                g.email, inv.member_email
+            ),
+        );
+    };
+    let mut d = Decision::new(
+        InboundState::Processed,
+        format!(
+            "{} ({role} {}): {}{}",
+            g.email,
+            inv.member_email,
+            answer.response.as_str(),
+            if answer.response == Response::Accepted {
+                ""
+            } else {
+                "; the coordinators are told"
+            }
+        ),
+    );
+    d.guest_answer = Some(answer.response);
+    d
+}
+
 /// Holds a reply whose answer cannot be read for sure and, when the member wrote it
 /// (authenticated) and is asked to answer, asks them one short question in the thread.
 fn ask_back(why: &str, reason: HeldReason, inv: &Invitation, ctx: &InboundContext<'_>) -> Decision {
@@ -484,6 +565,7 @@ mod tests {
             trust: &KEY,
             now: "2027-01-01T09:00:00Z".parse().unwrap(),
             summons_sent: true,
+            guest: None,
         }
     }
 

@@ -400,6 +400,89 @@ fn a_proposed_new_time_reaches_the_coordinators_and_an_answer_to_the_old_time_is
 }
 
 #[test]
+fn a_substitute_is_a_participant_whose_calendar_answers_count() {
+    let mut w = Embedded::new("");
+    let summons = w.summons_to("ola@");
+    let uid = event_uid(&summons);
+    let (_, decline) = answer_summons(
+        &summons,
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kan ikke komme. Per Vara (per.vara@hf.example) møter for meg.",
+    );
+    w.drop_mail(&decline);
+    w.run("2027-03-02T09:00:00Z");
+    let per = w
+        .sent("summons")
+        .into_iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
+        .expect("the substitute's summons");
+    // A participant: Ola's personal UID, asked to answer, and a reply address of ours.
+    assert_eq!(event_uid(&per), uid);
+    let text = mail_parser::MessageParser::default()
+        .parse(&per)
+        .expect("parse")
+        .parts
+        .iter()
+        .filter_map(|p| p.text_contents())
+        .find(|t| t.contains("BEGIN:VCALENDAR"))
+        .expect("a calendar part")
+        .replace("\r\n ", "");
+    assert!(text.contains("ROLE=REQ-PARTICIPANT"), "{text}");
+    assert!(text.contains("RSVP=TRUE"), "{text}");
+    assert!(header(&per, "Reply-To").is_some_and(|r| r.contains("referent+")));
+    // Per's calendar declines: Ola's answer stays, and the coordinator is told.
+    w.drop_mail(
+        format!(
+            "From: Per Vara <per.vara@hf.example>\r\nTo: referent@regut.example\r\nSubject: Avslått: Innkalling\r\nMessage-ID: <per1@cal.example>\r\n\
+             Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n\
+             BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:1\r\n\
+             ATTENDEE;PARTSTAT=DECLINED:mailto:per.vara@hf.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+        .as_bytes(),
+    );
+    w.run("2027-03-02T09:10:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "declined");
+    let told: Vec<String> = w
+        .sent("notice")
+        .iter()
+        .map(|m| subject_and_text(m))
+        .filter(|(s, _)| s.starts_with("Forfall: Per Vara"))
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(told.len(), 1, "the one coordinator is told once");
+    assert!(
+        told[0].contains("Per Vara <per.vara@hf.example>, som skulle møte for Ola Nordmann i Utdanningsrådet tirsdag 9. mars 2027, har svart i kalenderen at hen ikke kan komme."),
+        "{}",
+        told[0]
+    );
+    assert!(w.inbox().iter().any(|m| m["state"] == "processed"
+        && m["outcome"]
+            .as_str()
+            .is_some_and(|o| o.contains("substitute for ola@hf.example"))));
+    // A move reaches Per's entry too, under the same UID.
+    ok(
+        &w.config,
+        &[
+            "--now",
+            "2027-03-02T10:00:00Z",
+            "meeting",
+            "move",
+            "1",
+            "--starts",
+            "2027-03-16T13:00",
+        ],
+    );
+    w.run("2027-03-02T10:05:00Z");
+    let update = w
+        .sent("update")
+        .into_iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
+        .expect("the substitute's update");
+    assert_eq!(event_uid(&update), uid);
+}
+
+#[test]
 fn unverified_proposals_are_flagged_and_limited() {
     let mut w = Embedded::new("\n[daemon]\nproposals_per_day = 5\n");
     for i in 0..6 {
