@@ -5,6 +5,7 @@
 mod lease;
 mod outbox;
 mod rows;
+mod summons;
 mod year;
 
 use std::str::FromStr;
@@ -17,6 +18,7 @@ use sqlx::{AnyPool, Executor, Row};
 use outbox::enqueue;
 pub use outbox::*;
 pub use rows::*;
+pub use summons::*;
 pub use year::*;
 
 use crate::domain::{Answer, Role};
