@@ -114,8 +114,9 @@ pub struct Daemon {
     /// Cancelled when the daemon stops: batch loops look at it between messages, so a
     /// stop finishes the message in flight and leaves the rest for the next start.
     pub stopping: CancellationToken,
-    /// Members summoned per transaction (`jobs::SUMMONS_CHUNK`; smaller in tests).
-    pub(crate) summons_chunk: usize,
+    /// Members a job that writes to the whole council takes per transaction
+    /// (`jobs::CHUNK`; smaller in tests).
+    pub(crate) chunk: usize,
 }
 
 /// The inbound dedup key: Message-ID plus a hash of the body. The body, not the whole
@@ -165,7 +166,7 @@ impl Daemon {
             outbox,
             limits,
             stopping: CancellationToken::new(),
-            summons_chunk: jobs::SUMMONS_CHUNK,
+            chunk: jobs::CHUNK,
         })
     }
 

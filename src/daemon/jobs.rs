@@ -2,11 +2,12 @@
 //! decided in `workflow::jobs`; here they are rendered and committed with the job).
 
 use super::*;
-use crate::store::SummonsChunk;
+use crate::store::JobChunk;
 
-/// Members summoned per transaction: the memory a summons takes is this many rendered
-/// mails, whatever the size of the council.
-pub(crate) const SUMMONS_CHUNK: usize = 250;
+/// Members per transaction in the jobs that write to a whole council (the summons, the
+/// call for agenda items, the reminder): the memory such a job takes is this many
+/// rendered mails, whatever the size of the council.
+pub(crate) const CHUNK: usize = 250;
 
 /// What one run of the summons carries from chunk to chunk.
 #[derive(Default)]
@@ -126,7 +127,7 @@ impl Daemon {
         run: &mut SummonsRun,
     ) -> Result<Chunk> {
         let now = self.clock.now();
-        let limit = self.summons_chunk.max(1);
+        let limit = self.chunk.max(1);
         let chunk = self
             .store
             .uninvited_members(m.id, m.council_id, limit as i64)
@@ -197,14 +198,15 @@ impl Daemon {
         }
         let committed = self
             .store
-            .commit_summons(
-                SummonsChunk {
+            .commit_chunk(
+                JobChunk {
                     job_id,
                     last,
                     meeting_id: m.id,
                     invitations,
                     changes,
                     events,
+                    ..JobChunk::default()
                 },
                 now,
             )
@@ -294,23 +296,32 @@ impl Daemon {
         ))
     }
 
-    /// Reminds those asked to answer who have not.
+    /// Reminds those asked to answer who have not, a chunk of invitations per
+    /// transaction; the job is done with the last. A run stopped midway is done again
+    /// by the next, the reminders already written kept once by their effect key.
     pub(crate) async fn reminder(&self, m: &Meeting, job_id: i64) -> Result<bool> {
         let now = self.clock.now();
-        let mut mails = Vec::new();
-        let invitations = self.store.invitations(m.id).await?;
-        let members = self.store.members(m.council_id).await?;
-        let remind = match workflow::jobs::reminders(m, &invitations, &members, now) {
-            Ok(r) => r,
-            Err(skip) => {
-                return self
-                    .finish_job(m, job_id, "reminder", skip.detail().to_string(), &[])
-                    .await
-            }
-        };
-        {
+        let failing = self.store.failing_members(m.council_id).await?;
+        let limit = self.chunk.max(1);
+        let (mut after, mut count) = (0, 0usize);
+        loop {
+            let page = self
+                .store
+                .invitations_page(m.id, after, limit as i64)
+                .await?;
+            let last = page.len() < limit;
+            let remind = match workflow::jobs::reminders(m, &page, &failing, now) {
+                Ok(r) => r,
+                Err(skip) => {
+                    return self
+                        .finish_job(m, job_id, "reminder", skip.detail().to_string(), &[])
+                        .await
+                }
+            };
+            after = page.last().map_or(after, |i| i.id);
+            let mut mails = Vec::with_capacity(remind.len());
             for r in remind {
-                let Some(inv) = invitations.iter().find(|i| i.id == r.invitation_id) else {
+                let Some(inv) = page.iter().find(|i| i.id == r.invitation_id) else {
                     continue;
                 };
                 let lang = inv.member_language.unwrap_or(self.lang());
@@ -341,9 +352,47 @@ impl Daemon {
                     grant: None,
                 });
             }
+            count += mails.len();
+            let detail = format!("reminder to {count} member(s) who had not answered");
+            if !self
+                .job_chunk(m, job_id, last, mails, "reminder", detail)
+                .await?
+            {
+                return Ok(false);
+            }
+            if last {
+                return Ok(true);
+            }
         }
-        let detail = format!("reminder to {} member(s) who had not answered", mails.len());
-        self.finish_job(m, job_id, "reminder", detail, &mails).await
+    }
+
+    /// Commits one chunk of mail of a job that writes to the whole council; the last
+    /// with the job's completion and its audit line. False when the job is done (or
+    /// cancelled) meanwhile, or the daemon stops between chunks: the job stays
+    /// pending then, and the next run writes its chunks again.
+    pub(crate) async fn job_chunk(
+        &self,
+        m: &Meeting,
+        job_id: i64,
+        last: bool,
+        mails: Vec<OutgoingMail>,
+        kind: &str,
+        detail: String,
+    ) -> Result<bool> {
+        let events = match last {
+            true => vec![NewEvent::new("scheduler", kind, Some(m.id), None, detail)],
+            false => Vec::new(),
+        };
+        let chunk = JobChunk {
+            job_id: Some(job_id),
+            last,
+            meeting_id: m.id,
+            mails,
+            events,
+            ..JobChunk::default()
+        };
+        let committed = self.store.commit_chunk(chunk, self.clock.now()).await?;
+        Ok(committed && (last || !self.stopping.is_cancelled()))
     }
 }
 
@@ -363,7 +412,7 @@ mod tests {
         let mut d = Daemon::new(cfg.clone(), store, Arc::new(FixedClock(now)))
             .await
             .unwrap();
-        d.summons_chunk = chunk;
+        d.chunk = chunk;
         d
     }
 
@@ -375,27 +424,22 @@ mod tests {
             .collect()
     }
 
-    /// A summons to more members than a chunk, stopped after its first chunk as a crash
-    /// would stop it: the next run invites exactly those not yet invited, the agenda is
-    /// closed once, the job is done once, and nobody gets two summonses.
-    #[tokio::test]
-    async fn a_summons_stopped_between_chunks_is_finished_by_the_next_run_losing_and_doubling_nothing(
-    ) {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = Config::embedded(dir.path());
-        let now = at("2027-02-25T08:00:00Z");
-        let first = daemon(&cfg, now, 4).await;
-        let store = &first.store;
+    async fn council(cfg: &Config, d: &Daemon, now: DateTime<Utc>, n: usize) -> (i64, i64) {
+        let store = &d.store;
         let c = store
             .add_council("ur", "Utdanningsrådet", now)
             .await
             .unwrap();
-        let members: Vec<NewMember> = (0..10)
+        let members: Vec<NewMember> = (0..n)
             .map(|i| NewMember {
                 name: format!("Medlem {i:02}"),
                 email: format!("m{i}@hf.example"),
                 organisation: None,
-                role: if i == 9 { Role::Observer } else { Role::Member },
+                role: if i == n - 1 {
+                    Role::Observer
+                } else {
+                    Role::Member
+                },
                 doctor: false,
                 language: None,
             })
@@ -404,7 +448,7 @@ mod tests {
         let starts = at("2027-03-09T09:00:00Z");
         let (mid, _) = crate::council::add_meeting(
             store,
-            &cfg,
+            cfg,
             c,
             "ur",
             "Møte".into(),
@@ -418,6 +462,96 @@ mod tests {
         )
         .await
         .unwrap();
+        (c, mid)
+    }
+
+    /// The call for agenda items and the reminder go a chunk at a time; a stop between
+    /// chunks leaves the job pending, and the next run writes what is missing, nothing
+    /// twice, with one audit line.
+    #[tokio::test]
+    async fn the_call_and_the_reminder_stopped_between_chunks_are_finished_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::embedded(dir.path());
+        // Before the agenda deadline: the call is due, the summons not yet.
+        let now = at("2027-02-10T08:00:00Z");
+        let first = daemon(&cfg, now, 4).await;
+        let (_, mid) = council(&cfg, &first, now, 10).await;
+        let call = first.store.due_jobs(now).await.unwrap();
+        assert_eq!(call.len(), 1);
+        assert_eq!(call[0].kind, JobKind::Call);
+        first.stopping.cancel();
+        assert!(!first.run_job(&call[0]).await.unwrap(), "stopped midway");
+        assert_eq!(first.store.outbox().await.unwrap().len(), 4);
+        drop(first);
+        let next = daemon(&cfg, now, 4).await;
+        let mut report = Report::default();
+        next.tick(&mut report).await.unwrap();
+        next.tick(&mut report).await.unwrap();
+        let calls: Vec<String> = next
+            .store
+            .outbox()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.kind == "call")
+            .map(|o| o.effect_key)
+            .collect();
+        assert_eq!(calls.len(), 10, "{calls:?}");
+        let events = next.store.events(Some(mid)).await.unwrap();
+        assert_eq!(
+            kinds(&events, "call"),
+            vec!["call for agenda items to 10 member(s)"]
+        );
+
+        // The summons, then the reminder to the nine asked to answer (not the observer).
+        let later = at("2027-03-05T08:00:00Z");
+        let d = daemon(&cfg, later, 4).await;
+        for j in d.store.due_jobs(later).await.unwrap() {
+            if j.kind == JobKind::Summons {
+                assert!(d.run_job(&j).await.unwrap());
+            }
+        }
+        let reminder = d
+            .store
+            .due_jobs(later)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.kind == JobKind::Reminder)
+            .unwrap();
+        d.stopping.cancel();
+        assert!(!d.run_job(&reminder).await.unwrap(), "stopped midway");
+        let d = daemon(&cfg, later, 4).await;
+        assert!(d.run_job(&reminder).await.unwrap());
+        assert!(!d.run_job(&reminder).await.unwrap(), "done once");
+        let reminders = d
+            .store
+            .outbox()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.kind == "reminder")
+            .count();
+        assert_eq!(reminders, 9);
+        let events = d.store.events(Some(mid)).await.unwrap();
+        assert_eq!(
+            kinds(&events, "reminder"),
+            vec!["reminder to 9 member(s) who had not answered"]
+        );
+    }
+
+    /// A summons to more members than a chunk, stopped after its first chunk as a crash
+    /// would stop it: the next run invites exactly those not yet invited, the agenda is
+    /// closed once, the job is done once, and nobody gets two summonses.
+    #[tokio::test]
+    async fn a_summons_stopped_between_chunks_is_finished_by_the_next_run_losing_and_doubling_nothing(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::embedded(dir.path());
+        let now = at("2027-02-25T08:00:00Z");
+        let first = daemon(&cfg, now, 4).await;
+        let store = &first.store;
+        let (c, mid) = council(&cfg, &first, now, 10).await;
         let meeting = store.meeting(mid).await.unwrap();
         // The jobs due before the summons (the call for items) run first, out of the way.
         let due = store.due_jobs(now).await.unwrap();

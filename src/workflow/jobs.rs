@@ -31,7 +31,8 @@ impl Skip {
     }
 }
 
-/// The call for agenda items: every member of the council whose address works, while
+/// The call for agenda items: every member of the council (or of a chunk of it: the
+/// daemon pages through a large council) whose address works, while
 /// the meeting is ahead and its agenda deadline too. A meeting added after its deadline
 /// (an ad-hoc meeting) gets no call: its agenda is whatever is proposed before the
 /// summons.
@@ -99,7 +100,8 @@ pub struct Remind {
 }
 
 /// The reminder: those asked to answer who have not, or said "maybe" (they promised to
-/// come back); never an address that bounces.
+/// come back); never an address that bounces. `invitations` may be a chunk of the
+/// meeting's; `members` need hold only those whose address fails.
 pub fn reminders(
     meeting: &Meeting,
     invitations: &[Invitation],
