@@ -634,9 +634,24 @@ async fn dispatch(
             Ok(())
         }
         Command::Outbox { json, all } => {
-            let rows = store.outbox().await?;
             if *json {
-                outln!("{}", serde_json::to_string_pretty(&rows)?);
+                // Row by row: the outbox keeps every sent mail, so it is never loaded whole.
+                use serde::ser::{SerializeSeq, Serializer};
+                let mut out = serde_json::Serializer::pretty(std::io::stdout());
+                let mut seq = out.serialize_seq(None)?;
+                let mut failed = None;
+                store
+                    .each_outbox_row(false, |r| {
+                        if failed.is_none() {
+                            failed = seq.serialize_element(&r).err();
+                        }
+                    })
+                    .await?;
+                if let Some(e) = failed {
+                    return Err(e.into());
+                }
+                seq.end()?;
+                outln!();
                 return Ok(());
             }
             let pacing = crate::daemon::outbox::Pacing::from_config(&cfg);
@@ -679,24 +694,23 @@ async fn dispatch(
                     until.with_timezone(&tz).format("%Y-%m-%d %H:%M")
                 );
             }
-            let listed: Vec<_> = rows
-                .iter()
-                .filter(|r| *all || r.state != crate::domain::OutboxState::Sent)
-                .collect();
-            if !listed.is_empty() {
-                println!();
-            }
-            for r in listed {
-                println!(
-                    "{:>5} {:<8} {:<9} {:<32} attempts={} {}",
-                    r.id,
-                    r.state,
-                    r.kind,
-                    r.recipient,
-                    r.attempts,
-                    r.last_error.as_deref().unwrap_or_default()
-                );
-            }
+            let mut first = true;
+            store
+                .each_outbox_row(!*all, |r| {
+                    if std::mem::take(&mut first) {
+                        println!();
+                    }
+                    println!(
+                        "{:>5} {:<8} {:<9} {:<32} attempts={} {}",
+                        r.id,
+                        r.state,
+                        r.kind,
+                        r.recipient,
+                        r.attempts,
+                        r.last_error.as_deref().unwrap_or_default()
+                    );
+                })
+                .await?;
             Ok(())
         }
         Command::Inspect { .. } | Command::Demo { .. } | Command::Templates { .. } => Ok(()),

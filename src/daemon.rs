@@ -2,7 +2,6 @@
 //! transaction) → mark handled; the scheduler tick; the outbox dispatcher; shutdown.
 //! This is the composition root: the only place that names concrete adapters.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +117,9 @@ pub struct Daemon {
     /// Cancelled when the daemon stops: batch loops look at it between messages, so a
     /// stop finishes the message in flight and leaves the rest for the next start.
     pub stopping: CancellationToken,
+    /// Members a job that writes to the whole council takes per transaction
+    /// (`jobs::CHUNK`; smaller in tests).
+    pub(crate) chunk: usize,
 }
 
 /// The inbound dedup key: Message-ID plus a hash of the body. The body, not the whole
@@ -167,6 +169,7 @@ impl Daemon {
             outbox,
             limits,
             stopping: CancellationToken::new(),
+            chunk: jobs::CHUNK,
         })
     }
 

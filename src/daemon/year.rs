@@ -337,47 +337,62 @@ impl Daemon {
 
     // ----- call for agenda items ---------------------------------------------------------
 
+    /// The call for agenda items, to the council a chunk of members per transaction
+    /// (see `jobs::CHUNK`); the job is done with the last. A run stopped midway is done
+    /// again by the next, the mail already written kept once by its effect key.
     pub(crate) async fn call_for_items(&self, m: &Meeting, job_id: i64) -> Result<bool> {
         let now = self.clock.now();
-        let mut mails = Vec::new();
         let offsets = self.cfg.offsets(&m.council_slug);
-        let deadline = schedule::agenda_deadline(m.starts_at, offsets, self.tz(m)?);
-        let members = self.store.members(m.council_id).await?;
-        let to = match crate::workflow::jobs::call(m, &members, deadline, now) {
-            Ok(to) => to,
-            Err(skip) => {
-                return self
-                    .finish_job(m, job_id, "call", skip.detail().to_string(), &[])
-                    .await
-            }
-        };
         let tz = self.tz(m)?;
+        let deadline = schedule::agenda_deadline(m.starts_at, offsets, tz);
         let data = serde_json::json!({
             "council": m.council_name,
             "starts": crate::render::local_time(m.starts_at, tz),
             "deadline": crate::render::local_time(deadline, tz),
         });
-        for mb in members.iter().filter(|mb| to.contains(&mb.id)) {
-            mails.push(self.notice(Notice {
-                kind: "call",
-                effect_key: format!("call:{}:{}", m.id, mb.id),
-                to_name: &mb.name,
-                to_address: &mb.email,
-                template: Some("call"),
-                data: data.clone(),
-                lang: Some(self.lang_of(mb)),
-                meeting_id: Some(m.id),
-                ..Notice::BLANK
-            })?);
+        let limit = self.chunk.max(1);
+        let (mut after, mut count) = (0, 0usize);
+        loop {
+            let page = self
+                .store
+                .members_page(m.council_id, after, limit as i64)
+                .await?;
+            let last = page.len() < limit;
+            let to = match crate::workflow::jobs::call(m, &page, deadline, now) {
+                Ok(to) => to,
+                Err(skip) => {
+                    return self
+                        .finish_job(m, job_id, "call", skip.detail().to_string(), &[])
+                        .await
+                }
+            };
+            after = page.last().map_or(after, |mb| mb.id);
+            let mut mails = Vec::with_capacity(to.len());
+            for mb in page.iter().filter(|mb| to.contains(&mb.id)) {
+                mails.push(self.notice(Notice {
+                    kind: "call",
+                    effect_key: format!("call:{}:{}", m.id, mb.id),
+                    to_name: &mb.name,
+                    to_address: &mb.email,
+                    template: Some("call"),
+                    data: data.clone(),
+                    lang: Some(self.lang_of(mb)),
+                    meeting_id: Some(m.id),
+                    ..Notice::BLANK
+                })?);
+            }
+            count += mails.len();
+            let detail = format!("call for agenda items to {count} member(s)");
+            if !self
+                .job_chunk(m, job_id, last, mails, "call", detail)
+                .await?
+            {
+                return Ok(false);
+            }
+            if last {
+                return Ok(true);
+            }
         }
-        self.finish_job(
-            m,
-            job_id,
-            "call",
-            format!("call for agenda items to {} member(s)", mails.len()),
-            &mails,
-        )
-        .await
     }
 
     // ----- messages about the year ----------------------------------------------------------

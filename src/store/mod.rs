@@ -7,6 +7,7 @@ mod lease;
 mod outbox;
 mod report;
 mod rows;
+mod summons;
 mod year;
 
 use std::str::FromStr;
@@ -19,6 +20,7 @@ use sqlx::{AnyPool, Executor, Row};
 use outbox::enqueue;
 pub use outbox::*;
 pub use rows::*;
+pub use summons::*;
 pub use year::*;
 
 use crate::domain::{Answer, Role};

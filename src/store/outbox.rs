@@ -103,6 +103,19 @@ impl Store {
         rows.iter().map(OutboxRow::from_row).collect()
     }
 
+    /// The outbox's rows one at a time, oldest first (`referent outbox`): read as a
+    /// stream, never loaded whole, since sent rows stay. `unsent`: only those not sent.
+    pub async fn each_outbox_row(&self, unsent: bool, mut f: impl FnMut(OutboxRow)) -> Result<()> {
+        use futures::TryStreamExt;
+        let filter = if unsent { " WHERE state <> 'sent'" } else { "" };
+        let sql = format!("{OUTBOX_SELECT}{filter} ORDER BY id");
+        let mut rows = sqlx::query(&sql).fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            f(OutboxRow::from_row(&r)?);
+        }
+        Ok(())
+    }
+
     pub async fn outbox(&self) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(&format!("{OUTBOX_SELECT} ORDER BY id"))
             .fetch_all(&self.pool)

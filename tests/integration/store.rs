@@ -268,6 +268,164 @@ async fn suite(store: Store) {
     year(&store, c, m, now).await;
     lease(&store, now).await;
     attendance(&store).await;
+    chunks(&store, now).await;
+}
+
+/// A job written in chunks (the summons to a large council): each chunk commits while
+/// the job is pending; the last completes it; the agenda is closed once; the members
+/// still to invite are those without an invitation.
+async fn chunks(store: &Store, now: DateTime<Utc>) {
+    let c = store
+        .add_council("stor", "Et stort råd", now)
+        .await
+        .expect("council");
+    let people: Vec<NewMember> = (0..5)
+        .map(|i| NewMember {
+            name: format!("Medlem {i}"),
+            email: format!("m{i}@stor.no"),
+            organisation: None,
+            role: Role::Member,
+            doctor: false,
+            language: None,
+        })
+        .collect();
+    let ids = store.add_members(c, &people, now).await.expect("members");
+    let starts = t("2027-01-12T09:00:00Z");
+    let m = store
+        .add_meeting(
+            &NewMeeting {
+                council_id: c,
+                title: "Møte".into(),
+                starts_at: starts,
+                ends_at: starts + Duration::hours(2),
+                time_zone: "Europe/Oslo".into(),
+                place: Place {
+                    room: None,
+                    digital_link: None,
+                },
+                uid: format!("{}@council.no", rand::random::<u64>()),
+            },
+            &[(JobKind::Summons, starts - Duration::days(14))],
+            now,
+        )
+        .await
+        .expect("meeting");
+    let job = store.jobs(m).await.expect("jobs")[0].id;
+    let page = store.members_page(c, 0, 2).await.expect("page");
+    assert_eq!(page.iter().map(|mb| mb.id).collect::<Vec<_>>(), ids[..2]);
+    let rest = store.members_page(c, ids[1], 10).await.expect("page");
+    assert_eq!(rest.len(), 3);
+    let invite = |i: usize| {
+        let mut mail = mail(&format!("summons:{m}:{}", ids[i]), &format!("s{i}@stor.no"));
+        mail.kind = "summons".into();
+        (
+            NewInvitation {
+                meeting_id: m,
+                member_id: ids[i],
+                token: format!("{i}").repeat(32),
+            },
+            mail,
+        )
+    };
+    let closing = || {
+        vec![Change::NewAgendaItem(item(
+            "stor1",
+            c,
+            m,
+            "Godkjenning",
+            Some(1),
+        ))]
+    };
+    let first = JobChunk {
+        job_id: Some(job),
+        last: false,
+        meeting_id: m,
+        invitations: vec![invite(0), invite(1)],
+        changes: closing(),
+        ..JobChunk::default()
+    };
+    assert!(store.commit_chunk(first, now).await.expect("first chunk"));
+    assert_eq!(
+        store
+            .due_jobs(now)
+            .await
+            .expect("due")
+            .iter()
+            .filter(|j| j.id == job)
+            .count(),
+        1,
+        "pending until the last chunk"
+    );
+    assert_eq!(store.invitation_count(m).await.expect("count"), 2);
+    let uninvited = store.uninvited_members(m, c, 10).await.expect("uninvited");
+    assert_eq!(
+        uninvited.iter().map(|mb| mb.id).collect::<Vec<_>>(),
+        ids[2..]
+    );
+    // A second closing of the agenda (another run) writes nothing.
+    let again = JobChunk {
+        job_id: Some(job),
+        last: false,
+        meeting_id: m,
+        invitations: vec![invite(2)],
+        changes: closing(),
+        ..JobChunk::default()
+    };
+    assert!(!store.commit_chunk(again, now).await.expect("closed twice"));
+    assert_eq!(store.invitation_count(m).await.expect("count"), 2);
+    // The last chunk; a member invited meanwhile keeps the invitation they have.
+    let last = JobChunk {
+        job_id: Some(job),
+        last: true,
+        meeting_id: m,
+        invitations: vec![invite(1), invite(2), invite(3), invite(4)],
+        events: vec![NewEvent::new(
+            "scheduler",
+            "summons",
+            Some(m),
+            None,
+            "summons to 5 member(s)",
+        )],
+        ..JobChunk::default()
+    };
+    assert!(store.commit_chunk(last, now).await.expect("last chunk"));
+    assert_eq!(store.invitation_count(m).await.expect("count"), 5);
+    assert!(store
+        .uninvited_members(m, c, 10)
+        .await
+        .expect("uninvited")
+        .is_empty());
+    let summonses = store
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|o| o.meeting_id.is_none() && o.effect_key.starts_with(&format!("summons:{m}:")))
+        .count();
+    assert_eq!(summonses, 5, "one summons per member");
+    let done = JobChunk {
+        job_id: Some(job),
+        last: true,
+        meeting_id: m,
+        ..JobChunk::default()
+    };
+    assert!(
+        !store.commit_chunk(done, now).await.expect("done twice"),
+        "a job completes once"
+    );
+    let page = store.invitations_page(m, 0, 3).await.expect("invitations");
+    assert_eq!(page.len(), 3);
+    let after = store
+        .invitations_page(m, page[2].id, 3)
+        .await
+        .expect("invitations");
+    assert_eq!(after.len(), 2);
+    store
+        .mark_failing("m4@stor.no", "5.1.1", now)
+        .await
+        .expect("failing");
+    let failing = store.failing_members(c).await.expect("failing");
+    assert_eq!(failing.iter().map(|mb| mb.id).collect::<Vec<_>>(), ids[4..]);
 }
 
 /// The attendance report reads one council's year, and is recorded as sent once.
@@ -851,7 +1009,11 @@ fn sqlite() {
         store.close().await;
         // Reopening runs no migration twice and keeps the data (the suite's two councils).
         let again = Store::open(&url).await.expect("reopen");
-        assert_eq!(again.councils().await.expect("councils").len(), 2);
+        assert_eq!(
+            again.councils().await.expect("councils").len(),
+            3,
+            "the suite adds three councils"
+        );
     });
 }
 
