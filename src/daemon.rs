@@ -44,6 +44,7 @@ mod lease;
 mod meeting;
 mod minutes;
 pub mod outbox;
+pub mod people;
 mod receiving;
 mod replies;
 mod report;

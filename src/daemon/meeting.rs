@@ -162,7 +162,7 @@ impl Daemon {
 
     /// One planned mail about meeting `m`, rendered and built: its calendar entry with
     /// it, and the meeting and the cause it does not name are `m` and `inbound_id`.
-    fn mail_out(
+    pub(super) fn mail_out(
         &self,
         m: &store::Meeting,
         mut mail: plan::Mail,

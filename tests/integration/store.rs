@@ -41,6 +41,7 @@ async fn suite(store: Store) {
         role,
         doctor: true,
         language: None,
+        vara: None,
     };
     let ids = store
         .add_members(
@@ -285,6 +286,7 @@ async fn attendance(store: &Store) {
         role,
         doctor: false,
         language: None,
+        vara: None,
     };
     let ids = store
         .add_members(
