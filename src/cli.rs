@@ -418,6 +418,17 @@ pub enum MeetingCommand {
     },
     /// Cancel a meeting; everyone invited gets a cancelled calendar entry.
     Cancel { id: i64 },
+    /// Change a meeting's room, digital link or title; everyone invited gets an
+    /// updated calendar entry. "" removes a room or a link.
+    Update {
+        id: i64,
+        #[arg(long, alias = "place")]
+        room: Option<String>,
+        #[arg(long, alias = "digital-link")]
+        link: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+    },
     /// Move a meeting; everyone invited gets an updated calendar entry.
     Move {
         id: i64,
@@ -763,6 +774,50 @@ async fn dispatch(
                 "{}",
                 daemon
                     .change_meeting(&m, Some((starts_at, ends_at)), &year::operator())
+                    .await?
+            );
+            Ok(())
+        }
+        Command::Meeting {
+            command:
+                MeetingCommand::Update {
+                    id,
+                    room,
+                    link,
+                    title,
+                },
+        } => {
+            if room.is_none() && link.is_none() && title.is_none() {
+                bail!("give --room, --link or --title");
+            }
+            let m = store.meeting(*id).await?;
+            let clean = |v: &Option<String>, what: &str| -> Result<Option<Option<String>>> {
+                match v.as_deref().map(str::trim) {
+                    None => Ok(None),
+                    Some(t) if t.chars().any(char::is_control) => {
+                        bail!("the {what} cannot hold a line break or another control character")
+                    }
+                    Some("") => Ok(Some(None)),
+                    Some(t) => Ok(Some(Some(t.to_string()))),
+                }
+            };
+            let place = Place {
+                room: clean(room, "room")?.unwrap_or_else(|| m.place.room.clone()),
+                digital_link: clean(link, "link")?.unwrap_or_else(|| m.place.digital_link.clone()),
+            };
+            let title = match clean(title, "title")? {
+                Some(None) => bail!("a meeting needs a title"),
+                Some(Some(t)) => Some(t),
+                None => None,
+            };
+            if m.starts_at <= now {
+                bail!("meeting {id} has started or taken place; it cannot be changed");
+            }
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            outln!(
+                "{}",
+                daemon
+                    .update_meeting_details(&m, title.as_deref(), place, &year::operator())
                     .await?
             );
             Ok(())
@@ -1295,7 +1350,9 @@ async fn meeting(
             Ok(())
         }
         // Handled in `dispatch`: they send mail, so they need the daemon.
-        MeetingCommand::Cancel { .. } | MeetingCommand::Move { .. } => Ok(()),
+        MeetingCommand::Cancel { .. }
+        | MeetingCommand::Move { .. }
+        | MeetingCommand::Update { .. } => Ok(()),
     }
 }
 
