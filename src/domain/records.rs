@@ -57,6 +57,7 @@ pub struct Invitation {
     pub member_language: Option<Language>,
     /// The member's personal substitute (vara), when their council invites the vara
     /// in their place by itself (`auto_vara`); named by their name on the council, or
-    /// by the address when they are not on it.
-    pub vara: Option<Substitute>,
+    /// by the address when they are not on it. Boxed: an invitation is passed around
+    /// by value in many places, and the vara is rare.
+    pub vara: Option<Box<Substitute>>,
 }

@@ -18,7 +18,7 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<Meeting>> {
         let rows = sqlx::query(&format!(
-            "{MEETING_SELECT} WHERE m.council_id = $1 AND m.starts_at >= $2 AND m.starts_at < $3 AND i.withdrawn_at IS NULL
+            "{MEETING_SELECT} WHERE m.council_id = $1 AND m.starts_at >= $2 AND m.starts_at < $3
              ORDER BY m.starts_at, m.id"
         ))
         .bind(council_id)

@@ -161,12 +161,12 @@ impl Invitation {
             answer_id: r.try_get(12)?,
             member_language: get_language(r, 13)?,
             vara: match r.try_get::<Option<String>, _>(14)? {
-                Some(email) => Some(Substitute {
+                Some(email) => Some(Box::new(Substitute {
                     name: r
                         .try_get::<Option<String>, _>(15)?
                         .unwrap_or_else(|| email.clone()),
                     email: Some(email),
-                }),
+                })),
                 None => None,
             },
         })

@@ -113,7 +113,7 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
                     .as_deref()
                     .is_some_and(|v| crate::trust::same_address(v, &inv.member_email))
             {
-                answer.substitute = Some(vara.clone());
+                answer.substitute = Some(vara.as_ref().clone());
                 d.vara = true;
             }
         }
@@ -473,10 +473,10 @@ mod tests {
     #[test]
     fn a_decline_naming_nobody_brings_the_designated_vara() {
         let inv = Invitation {
-            vara: Some(crate::domain::Substitute {
+            vara: Some(Box::new(crate::domain::Substitute {
                 name: "Per Vara".into(),
                 email: Some("per.vara@example.no".into()),
-            }),
+            })),
             ..invitation()
         };
         let m = meeting(Place {

@@ -259,6 +259,13 @@ fn a_declining_member_s_vara_is_summoned_and_the_coordinators_told() {
         .expect("the coordinator's notice");
     let text = text_of(&notice);
     assert!(text.contains("personlig vara for Ola Hansen"), "{text}");
+    let mut failures = Vec::new();
+    crate::outgoing::compare("notice-vara-designated", &notice, &mut failures);
+    crate::outgoing::compare("substitute_summons-vara", &vara[0], &mut failures);
+    assert!(
+        failures.is_empty(),
+        "differ from tests/outgoing/: {failures:?}"
+    );
     let show: serde_json::Value =
         serde_json::from_str(&ok(&config, &["meeting", "show", "1", "--json"])).expect("json");
     assert!(show.to_string().contains("per.vara@ahus.example"), "{show}");
@@ -339,6 +346,8 @@ fn remove_replace_and_meeting_update_send_what_they_must() {
     assert_eq!(to_of(&gone[0]), "ola@hf.example");
     let text = text_of(&gone[0]);
     assert!(text.contains("trukket tilbake"), "{text}");
+    let mut failures = Vec::new();
+    crate::outgoing::compare("withdrawn", &gone[0], &mut failures);
     let ics = ics_of(&gone[0]);
     assert!(ics.contains("METHOD:CANCEL"), "{ics}");
     assert!(
@@ -419,6 +428,13 @@ fn remove_replace_and_meeting_update_send_what_they_must() {
     assert!(said.contains("update(s) queued"), "{said}");
     ok(&config, &["--now", "2027-03-01T12:00:00Z", "run", "--once"]);
     let updates = embedded_sent(dir.path(), "update");
+    if let Some(u) = updates.iter().find(|m| to_of(m) == "kari@hf.example") {
+        crate::outgoing::compare("update-details", u, &mut failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "differ from tests/outgoing/: {failures:?}"
+    );
     let mut to: Vec<String> = updates.iter().map(|m| to_of(m)).collect();
     to.sort();
     assert_eq!(
