@@ -230,6 +230,16 @@ pub enum CouncilCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a council's name, or whether a declining member's vara is invited
+    /// automatically (on by default).
+    Update {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// on or off.
+        #[arg(long, value_parser = parse_yes_no)]
+        auto_vara: Option<bool>,
+    },
     /// A council with its members and the roster rules it breaks.
     Show {
         slug: String,
@@ -257,9 +267,43 @@ pub enum MemberCommand {
         /// The language of the member's mail: nb, nn or en (default: the secretariat's).
         #[arg(long)]
         language: Option<String>,
+        /// The member's personal substitute (vara), invited in their place when they
+        /// decline without naming anyone.
+        #[arg(long)]
+        vara: Option<String>,
+    },
+    /// Correct a member's details (each one given; the rest stay). A new address is no
+    /// longer failing, and the mail of meetings ahead goes to it.
+    Update {
+        /// The member's address now.
+        address: String,
+        #[arg(long)]
+        council: String,
+        #[command(flatten)]
+        details: MemberDetails,
+    },
+    /// A member leaves: no more mail to them; their invitations to meetings ahead are
+    /// withdrawn with a cancelled calendar entry. Their answers and the log stay.
+    Remove {
+        address: String,
+        #[arg(long)]
+        council: String,
+    },
+    /// A new member takes OLD's seat (role and organisation unless given): OLD's
+    /// invitations ahead are withdrawn, and NEW gets the summons of every meeting ahead.
+    Replace {
+        old: String,
+        /// The new member's address.
+        #[arg(long = "by")]
+        new: String,
+        #[arg(long)]
+        council: String,
+        #[command(flatten)]
+        details: MemberDetails,
     },
     /// Import members from a CSV file with the header name,email,org,role,doctor
-    /// (and optionally language: nb, nn or en).
+    /// (and optionally language: nb, nn or en, and vara: the personal substitute's
+    /// address).
     Import {
         #[arg(long)]
         council: String,
@@ -271,6 +315,77 @@ pub enum MemberCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A member's details as `member update` and `member replace` take them.
+#[derive(clap::Args, Debug, Default)]
+pub struct MemberDetails {
+    #[arg(long)]
+    name: Option<String>,
+    /// A new address.
+    #[arg(long)]
+    email: Option<String>,
+    /// The organisation ("" for none).
+    #[arg(long, alias = "org")]
+    organisation: Option<String>,
+    /// member, leader, deputy, observer or coordinator.
+    #[arg(long)]
+    role: Option<String>,
+    /// Whether the member is a doctor: yes or no.
+    #[arg(long, value_parser = parse_yes_no)]
+    doctor: Option<bool>,
+    /// nb, nn or en.
+    #[arg(long)]
+    language: Option<String>,
+    /// The personal substitute's address ("" for none).
+    #[arg(long)]
+    vara: Option<String>,
+}
+
+fn parse_yes_no(s: &str) -> std::result::Result<bool, String> {
+    match s.trim().to_lowercase().as_str() {
+        "yes" | "ja" | "true" | "on" | "1" | "y" | "j" => Ok(true),
+        "no" | "nei" | "false" | "off" | "0" | "n" => Ok(false),
+        other => Err(format!("yes or no (ja/nei), not {other:?}")),
+    }
+}
+
+impl MemberDetails {
+    /// The details checked and normalised.
+    fn update(&self) -> Result<crate::daemon::people::MemberUpdate> {
+        let text = |v: &Option<String>, what: &str| -> Result<Option<String>> {
+            match v.as_deref().map(str::trim) {
+                Some(t) if t.chars().any(char::is_control) => {
+                    bail!("the {what} cannot hold a line break or another control character")
+                }
+                other => Ok(other.map(str::to_string)),
+            }
+        };
+        let name = text(&self.name, "name")?;
+        if name.as_deref() == Some("") {
+            bail!("a member needs a name");
+        }
+        Ok(crate::daemon::people::MemberUpdate {
+            name,
+            email: self.email.as_deref().map(normalize_address).transpose()?,
+            organisation: text(&self.organisation, "organisation")?
+                .map(|o| (!o.is_empty()).then_some(o)),
+            role: self.role.as_deref().map(str::parse).transpose()?,
+            doctor: self.doctor,
+            language: match &self.language {
+                None => None,
+                Some(l) => Some(
+                    crate::domain::Language::parse(l)
+                        .ok_or_else(|| anyhow!("--language must be nb, nn or en, not {l:?}"))?,
+                ),
+            },
+            vara: match self.vara.as_deref().map(str::trim) {
+                None => None,
+                Some("") => Some(None),
+                Some(v) => Some(Some(normalize_address(v)?)),
+            },
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -303,6 +418,17 @@ pub enum MeetingCommand {
     },
     /// Cancel a meeting; everyone invited gets a cancelled calendar entry.
     Cancel { id: i64 },
+    /// Change a meeting's room, digital link or title; everyone invited gets an
+    /// updated calendar entry. "" removes a room or a link.
+    Update {
+        id: i64,
+        #[arg(long, alias = "place")]
+        room: Option<String>,
+        #[arg(long, alias = "digital-link")]
+        link: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+    },
     /// Move a meeting; everyone invited gets an updated calendar entry.
     Move {
         id: i64,
@@ -504,6 +630,23 @@ async fn dispatch(
             outln!("database: {}", redact_url(&cfg.database_url));
             Ok(())
         }
+        Command::Council {
+            command:
+                CouncilCommand::Update {
+                    slug,
+                    name,
+                    auto_vara,
+                },
+        } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            outln!(
+                "{}",
+                daemon
+                    .cli_council_update(slug, name.as_deref(), *auto_vara, &year::operator())
+                    .await?
+            );
+            Ok(())
+        }
         Command::Council { command } => match command {
             CouncilCommand::Add { slug, name } => {
                 validate_slug(slug)?;
@@ -511,6 +654,8 @@ async fn dispatch(
                 outln!("council {slug} added (id {id})");
                 Ok(())
             }
+            // Handled above, through the daemon.
+            CouncilCommand::Update { .. } => Ok(()),
             CouncilCommand::Show { slug, json } => {
                 year::council_show(&store, &cfg, slug, *json).await
             }
@@ -526,6 +671,76 @@ async fn dispatch(
                 Ok(())
             }
         },
+        Command::Member {
+            command:
+                MemberCommand::Update {
+                    address,
+                    council,
+                    details,
+                },
+        } => {
+            let update = details.update()?;
+            let daemon = Daemon::new(cfg.clone(), store.clone(), clock).await?;
+            let address = normalize_address(address)?;
+            outln!(
+                "{}",
+                daemon
+                    .cli_member_update(council, &address, &update, &year::operator())
+                    .await?
+            );
+            if let Some(c) = store.council_by_slug(council).await? {
+                for w in year::roster_warnings(&store, &cfg, c.id, council).await? {
+                    eprintln!("warning: {w}");
+                }
+            }
+            Ok(())
+        }
+        Command::Member {
+            command: MemberCommand::Remove { address, council },
+        } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            let address = normalize_address(address)?;
+            outln!(
+                "{}",
+                daemon
+                    .cli_member_remove(council, &address, &year::operator())
+                    .await?
+            );
+            Ok(())
+        }
+        Command::Member {
+            command:
+                MemberCommand::Replace {
+                    old,
+                    new,
+                    council,
+                    details,
+                },
+        } => {
+            let update = details.update()?;
+            if details.email.is_some() {
+                bail!("the new member's address is --by; --email is for `member update`");
+            }
+            let daemon = Daemon::new(cfg.clone(), store.clone(), clock).await?;
+            outln!(
+                "{}",
+                daemon
+                    .cli_member_replace(
+                        council,
+                        &normalize_address(old)?,
+                        &normalize_address(new)?,
+                        &update,
+                        &year::operator()
+                    )
+                    .await?
+            );
+            if let Some(c) = store.council_by_slug(council).await? {
+                for w in year::roster_warnings(&store, &cfg, c.id, council).await? {
+                    eprintln!("warning: {w}");
+                }
+            }
+            Ok(())
+        }
         Command::Member { command } => member(command, &cfg, &store, now).await,
         Command::Meeting {
             command: MeetingCommand::Cancel { id },
@@ -559,6 +774,50 @@ async fn dispatch(
                 "{}",
                 daemon
                     .change_meeting(&m, Some((starts_at, ends_at)), &year::operator())
+                    .await?
+            );
+            Ok(())
+        }
+        Command::Meeting {
+            command:
+                MeetingCommand::Update {
+                    id,
+                    room,
+                    link,
+                    title,
+                },
+        } => {
+            if room.is_none() && link.is_none() && title.is_none() {
+                bail!("give --room, --link or --title");
+            }
+            let m = store.meeting(*id).await?;
+            let clean = |v: &Option<String>, what: &str| -> Result<Option<Option<String>>> {
+                match v.as_deref().map(str::trim) {
+                    None => Ok(None),
+                    Some(t) if t.chars().any(char::is_control) => {
+                        bail!("the {what} cannot hold a line break or another control character")
+                    }
+                    Some("") => Ok(Some(None)),
+                    Some(t) => Ok(Some(Some(t.to_string()))),
+                }
+            };
+            let place = Place {
+                room: clean(room, "room")?.unwrap_or_else(|| m.place.room.clone()),
+                digital_link: clean(link, "link")?.unwrap_or_else(|| m.place.digital_link.clone()),
+            };
+            let title = match clean(title, "title")? {
+                Some(None) => bail!("a meeting needs a title"),
+                Some(Some(t)) => Some(t),
+                None => None,
+            };
+            if m.starts_at <= now {
+                bail!("meeting {id} has started or taken place; it cannot be changed");
+            }
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            outln!(
+                "{}",
+                daemon
+                    .update_meeting_details(&m, title.as_deref(), place, &year::operator())
                     .await?
             );
             Ok(())
@@ -920,6 +1179,7 @@ async fn member(
             role,
             doctor,
             language,
+            vara,
         } => {
             let cid = council_id(store, council).await?;
             let language = match language {
@@ -935,7 +1195,11 @@ async fn member(
                 role: role.parse()?,
                 doctor: *doctor,
                 language,
+                vara: vara.as_deref().map(normalize_address).transpose()?,
             };
+            if m.vara.as_deref() == Some(m.email.as_str()) {
+                bail!("{} cannot be their own vara", m.email);
+            }
             if m.name.is_empty() {
                 bail!("a member needs a name");
             }
@@ -977,6 +1241,10 @@ async fn member(
             }
             Ok(())
         }
+        // Handled in `dispatch`: they go through the daemon (mail, one transaction).
+        MemberCommand::Update { .. }
+        | MemberCommand::Remove { .. }
+        | MemberCommand::Replace { .. } => Ok(()),
         MemberCommand::List { council, json } => {
             let cid = council_id(store, council).await?;
             let members = store.members(cid).await?;
@@ -1096,7 +1364,9 @@ async fn meeting(
             Ok(())
         }
         // Handled in `dispatch`: they send mail, so they need the daemon.
-        MeetingCommand::Cancel { .. } | MeetingCommand::Move { .. } => Ok(()),
+        MeetingCommand::Cancel { .. }
+        | MeetingCommand::Move { .. }
+        | MeetingCommand::Update { .. } => Ok(()),
     }
 }
 

@@ -75,14 +75,19 @@ pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<
         )]);
     };
     for h in &headers {
-        if !["name", "email", "org", "role", "doctor", "language"].contains(&h.as_str()) {
+        if !["name", "email", "org", "role", "doctor", "language", "vara"].contains(&h.as_str()) {
             return Err(vec![format!(
-                "line 1: unknown column {h:?} (expected name,email,org,role,doctor,language)"
+                "line 1: unknown column {h:?} (expected name,email,org,role,doctor,language,vara)"
             )]);
         }
     }
-    let (org_i, role_i, doctor_i, language_i) =
-        (col("org"), col("role"), col("doctor"), col("language"));
+    let (org_i, role_i, doctor_i, language_i, vara_i) = (
+        col("org"),
+        col("role"),
+        col("doctor"),
+        col("language"),
+        col("vara"),
+    );
     let mut errors = Vec::new();
     let mut out = Vec::new();
     let mut seen = std::collections::HashMap::new();
@@ -148,6 +153,21 @@ pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<
                 }
             },
         };
+        // The personal substitute (vara), by address; empty: none.
+        let vara = match get(vara_i).as_str() {
+            "" => None,
+            v => match normalize_address(v) {
+                Ok(v) if v == email => {
+                    errors.push(format!("line {line}: {email} cannot be their own vara"));
+                    continue;
+                }
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errors.push(format!("line {line}: vara: {e}"));
+                    continue;
+                }
+            },
+        };
         let org = get(org_i);
         out.push(NewMember {
             name,
@@ -156,6 +176,7 @@ pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<
             role,
             doctor,
             language,
+            vara,
         });
     }
     if errors.is_empty() {

@@ -43,6 +43,7 @@ mod lease;
 mod meeting;
 mod minutes;
 pub mod outbox;
+pub mod people;
 mod receiving;
 mod replies;
 mod report;

@@ -181,6 +181,7 @@ mod tests {
             failing_since: None,
             failing_reason: None,
             language: None,
+            vara: None,
         }
     }
 
@@ -228,6 +229,7 @@ mod tests {
             answered_at: None,
             answer_id: None,
             member_language: None,
+            vara: None,
         }
     }
 

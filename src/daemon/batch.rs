@@ -502,6 +502,7 @@ impl Daemon {
         if d.confirm.is_some()
             || d.counter.is_some()
             || d.summon_substitute.is_some()
+            || d.vara
             || d.failing.is_some()
             || (u.extra_attendee.is_some() && d.announce_extra)
         {

@@ -67,6 +67,7 @@ impl ActHarness {
                     role: *role,
                     doctor: false,
                     language: None,
+                    vara: None,
                 })
                 .collect();
             store

@@ -450,6 +450,7 @@ mod tests {
                 },
                 doctor: false,
                 language: None,
+                vara: None,
             })
             .collect();
         store.add_members(c, &members, now).await.unwrap();
@@ -651,6 +652,7 @@ mod tests {
                     role: Role::Member,
                     doctor: false,
                     language: None,
+                    vara: None,
                 }],
                 now,
             )

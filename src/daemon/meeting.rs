@@ -168,7 +168,7 @@ impl Daemon {
 
     /// One planned mail about meeting `m`, rendered and built: its calendar entry with
     /// it, and the meeting and the cause it does not name are `m` and `inbound_id`.
-    fn mail_out(
+    pub(super) fn mail_out(
         &self,
         m: &store::Meeting,
         mut mail: plan::Mail,
@@ -281,6 +281,38 @@ impl Daemon {
         new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
         by: &str,
     ) -> Result<String> {
+        let change = match new_times {
+            Some((starts_at, ends_at)) => MeetingChange::Move { starts_at, ends_at },
+            None => MeetingChange::Cancel,
+        };
+        self.apply_meeting_change(m, change, by).await
+    }
+
+    /// `referent meeting update`: a new title, room or digital link; everyone with a
+    /// calendar entry gets an updated one (a higher SEQUENCE).
+    pub async fn update_meeting_details(
+        &self,
+        m: &store::Meeting,
+        title: Option<&str>,
+        place: crate::domain::Place,
+        by: &str,
+    ) -> Result<String> {
+        // The entries and the mail are written with the meeting as it is to be.
+        let mut changed = m.clone();
+        if let Some(t) = title {
+            changed.title = t.trim().to_string();
+        }
+        changed.place = place.clone();
+        self.apply_meeting_change(&changed, MeetingChange::Details { place }, by)
+            .await
+    }
+
+    async fn apply_meeting_change(
+        &self,
+        m: &store::Meeting,
+        change: MeetingChange,
+        by: &str,
+    ) -> Result<String> {
         let invited = self.invited(m.id).await?;
         let members = self.council_members(m.council_id).await?;
         let snapshot = ChangeSnapshot {
@@ -308,10 +340,6 @@ impl Daemon {
                     state: i.state,
                 })
                 .collect(),
-        };
-        let change = match new_times {
-            Some((starts_at, ends_at)) => MeetingChange::Move { starts_at, ends_at },
-            None => MeetingChange::Cancel,
         };
         let p = decide::change_meeting(&snapshot, change, by, self.clock.now());
         if p.is_held() {
@@ -434,6 +462,16 @@ fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: decide::Change) -> 
             due_at,
         },
         decide::Change::CancelJobs => store::Change::CancelJobs { meeting_id },
+        decide::Change::UpdateDetails {
+            title,
+            place,
+            sequence,
+        } => store::Change::UpdateMeetingDetails {
+            id: meeting_id,
+            title,
+            place,
+            sequence,
+        },
         decide::Change::DetachAgendaItem { id } => store::Change::MoveAgendaItem {
             id,
             meeting_id: None,

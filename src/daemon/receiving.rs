@@ -338,11 +338,13 @@ impl Daemon {
         };
         // Only an answer naming a substitute with an address needs to know (one query
         // less on the common path).
+        // A member with a designated vara may have them invited by declining.
         let names_substitute = u
             .answer
             .as_ref()
             .and_then(|a| a.substitute.as_ref())
-            .is_some_and(|s| s.email.is_some());
+            .is_some_and(|s| s.email.is_some())
+            || invitation.as_ref().is_some_and(|i| i.vara.is_some());
         let summons_sent = match &meeting {
             Some(m) if names_substitute => self.summons_sent(m.id).await?,
             _ => false,
@@ -430,6 +432,7 @@ impl Daemon {
                                 "starts": starts,
                                 "substitute": {"name": name, "email": email},
                                 "outsider": outsider,
+                                "vara": d.vara,
                             }),
                             effect_key: format!("substitute-notice:{id}:{}", c.id),
                             to_name: &c.name,

@@ -18,6 +18,8 @@ pub struct Member {
     pub failing_since: Option<DateTime<Utc>>,
     pub failing_reason: Option<String>,
     pub language: Option<Language>,
+    /// The member's personal substitute (vara), by address.
+    pub vara: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,4 +55,9 @@ pub struct Invitation {
     pub answer_id: Option<i64>,
     /// The member's own language; `None`: the secretariat's.
     pub member_language: Option<Language>,
+    /// The member's personal substitute (vara), when their council invites the vara
+    /// in their place by itself (`auto_vara`); named by their name on the council, or
+    /// by the address when they are not on it. Boxed: an invitation is passed around
+    /// by value in many places, and the vara is rare.
+    pub vara: Option<Box<Substitute>>,
 }

@@ -113,7 +113,7 @@ impl Store {
         let mut out: HashMap<String, Vec<Member>> = HashMap::new();
         for chunk in distinct(emails.iter().copied()).chunks(IN_CHUNK) {
             let sql = format!(
-                "{MEMBER_SELECT} WHERE email IN ({}) ORDER BY id",
+                "{MEMBER_SELECT} AND email IN ({}) ORDER BY id",
                 placeholders(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);

@@ -310,6 +310,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::with_capacity(members.len());
         for m in members {
+            // A removed member's row is kept for the history: the address cannot come
+            // back as a new row beside it.
             let exists = sqlx::query("SELECT id FROM members WHERE council_id = $1 AND email = $2")
                 .bind(council_id)
                 .bind(&m.email)
@@ -322,8 +324,8 @@ impl Store {
                 )));
             }
             let row = sqlx::query(
-                "INSERT INTO members (council_id, name, email, organisation, role, doctor, created_at, language)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                "INSERT INTO members (council_id, name, email, organisation, role, doctor, created_at, language, vara_email)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .bind(council_id)
             .bind(&m.name)
@@ -333,6 +335,7 @@ impl Store {
             .bind(i64::from(m.doctor))
             .bind(ts(now))
             .bind(m.language.map(|l| l.as_str()))
+            .bind(m.vara.as_deref())
             .fetch_one(&mut *tx)
             .await?;
             ids.push(row.try_get(0)?);
@@ -343,7 +346,7 @@ impl Store {
 
     pub async fn members(&self, council_id: i64) -> Result<Vec<Member>> {
         let rows = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE council_id = $1 ORDER BY name, id"
+            "{MEMBER_SELECT} AND council_id = $1 ORDER BY name, id"
         ))
         .bind(council_id)
         .fetch_all(&self.pool)
@@ -351,9 +354,34 @@ impl Store {
         rows.iter().map(Member::from_row).collect()
     }
 
+    /// Whether the council has had the address: a member now, or one removed (whose
+    /// row stays for the history).
+    pub async fn member_row_exists(&self, council_id: i64, email: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT id FROM members WHERE council_id = $1 AND email = $2")
+            .bind(council_id)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Whether a declining member's vara is invited in their place by itself.
+    pub async fn auto_vara(&self, council_id: i64) -> Result<bool> {
+        let row = sqlx::query("SELECT auto_vara FROM councils WHERE id = $1")
+            .bind(council_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(r.try_get::<i64, _>(0)? != 0),
+            None => Err(StoreError::NotFound(format!(
+                "no council with id {council_id}"
+            ))),
+        }
+    }
+
     /// Every membership of an address, in any council.
     pub async fn members_by_email(&self, email: &str) -> Result<Vec<Member>> {
-        let rows = sqlx::query(&format!("{MEMBER_SELECT} WHERE email = $1 ORDER BY id"))
+        let rows = sqlx::query(&format!("{MEMBER_SELECT} AND email = $1 ORDER BY id"))
             .bind(email)
             .fetch_all(&self.pool)
             .await?;
@@ -363,7 +391,7 @@ impl Store {
     /// The coordinators of a council.
     pub async fn coordinators(&self, council_id: i64) -> Result<Vec<Member>> {
         let rows = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE council_id = $1 AND role = 'coordinator' ORDER BY id"
+            "{MEMBER_SELECT} AND council_id = $1 AND role = 'coordinator' ORDER BY id"
         ))
         .bind(council_id)
         .fetch_all(&self.pool)
@@ -439,7 +467,7 @@ impl Store {
             "{MEETING_SELECT}
              WHERE m.status = 'scheduled' AND m.starts_at > $1
                AND EXISTS (SELECT 1 FROM jobs j WHERE j.meeting_id = m.id AND j.kind = 'summons' AND j.state = 'done')
-               AND EXISTS (SELECT 1 FROM members mb WHERE mb.council_id = m.council_id
+               AND EXISTS (SELECT 1 FROM members mb WHERE mb.council_id = m.council_id AND mb.removed_at IS NULL
                            AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.meeting_id = m.id AND i.member_id = mb.id))
              ORDER BY m.starts_at, m.id"
         ))
@@ -562,7 +590,7 @@ impl Store {
 
     pub async fn invitations(&self, meeting_id: i64) -> Result<Vec<Invitation>> {
         let rows = sqlx::query(&format!(
-            "{INVITATION_SELECT} WHERE i.meeting_id = $1 ORDER BY mb.name, i.id"
+            "{INVITATION_SELECT} WHERE i.meeting_id = $1 AND i.withdrawn_at IS NULL ORDER BY mb.name, i.id"
         ))
         .bind(meeting_id)
         .fetch_all(&self.pool)
@@ -597,7 +625,8 @@ impl Store {
     ) -> Result<Vec<Invitation>> {
         let rows = sqlx::query(&format!(
             "{INVITATION_SELECT} JOIN meetings m ON m.id = i.meeting_id
-             WHERE mb.email = $1 AND m.starts_at > $2 AND m.status = 'scheduled' ORDER BY m.starts_at, i.id"
+             WHERE mb.email = $1 AND m.starts_at > $2 AND m.status = 'scheduled'
+               AND i.withdrawn_at IS NULL AND mb.removed_at IS NULL ORDER BY m.starts_at, i.id"
         ))
         .bind(email)
         .bind(ts(now))
@@ -609,7 +638,7 @@ impl Store {
     /// The invitation of an address to a meeting.
     pub async fn invitation_for(&self, meeting_id: i64, email: &str) -> Result<Option<Invitation>> {
         let row = sqlx::query(&format!(
-            "{INVITATION_SELECT} WHERE i.meeting_id = $1 AND mb.email = $2"
+            "{INVITATION_SELECT} WHERE i.meeting_id = $1 AND mb.email = $2 AND i.withdrawn_at IS NULL AND mb.removed_at IS NULL"
         ))
         .bind(meeting_id)
         .bind(email)

@@ -38,7 +38,7 @@ impl Store {
     ) -> Result<Vec<Invitation>> {
         let rows = sqlx::query(&format!(
             "{INVITATION_SELECT} JOIN meetings m ON m.id = i.meeting_id
-             WHERE m.council_id = $1 AND m.starts_at >= $2 AND m.starts_at < $3
+             WHERE m.council_id = $1 AND m.starts_at >= $2 AND m.starts_at < $3 AND i.withdrawn_at IS NULL
              ORDER BY mb.name, i.id"
         ))
         .bind(council_id)

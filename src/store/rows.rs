@@ -35,10 +35,13 @@ pub struct NewMember {
     pub doctor: bool,
     /// The member's own language; `None`: the secretariat's.
     pub language: Option<Language>,
+    /// The member's personal substitute (vara), by address.
+    pub vara: Option<String>,
 }
 
 pub(super) const MEMBER_SELECT: &str =
-    "SELECT id, council_id, name, email, organisation, role, doctor, failing_since, failing_reason, language FROM members";
+    "SELECT id, council_id, name, email, organisation, role, doctor, failing_since, failing_reason, language, vara_email
+     FROM members WHERE removed_at IS NULL";
 
 impl Member {
     pub(super) fn from_row(r: &AnyRow) -> Result<Self> {
@@ -53,6 +56,7 @@ impl Member {
             failing_since: opt_ts(r.try_get(7)?)?,
             failing_reason: r.try_get(8)?,
             language: get_language(r, 9)?,
+            vara: r.try_get(10)?,
         })
     }
 }
@@ -119,8 +123,10 @@ impl Job {
 
 pub(super) const INVITATION_SELECT: &str =
     "SELECT i.id, i.meeting_id, i.member_id, mb.name, mb.email, mb.role, i.token, i.response, i.attendance,
-            i.substitute_name, i.substitute_email, i.answered_at, i.answer_id, mb.language
-     FROM invitations i JOIN members mb ON mb.id = i.member_id";
+            i.substitute_name, i.substitute_email, i.answered_at, i.answer_id, mb.language,
+            CASE WHEN c.auto_vara <> 0 THEN mb.vara_email END,
+            (SELECT v.name FROM members v WHERE v.council_id = mb.council_id AND v.email = mb.vara_email AND v.removed_at IS NULL)
+     FROM invitations i JOIN members mb ON mb.id = i.member_id JOIN councils c ON c.id = mb.council_id";
 
 /// A member's language column: NULL, or `nb`, `nn`, `en`.
 fn get_language(r: &AnyRow, i: usize) -> Result<Option<Language>> {
@@ -154,6 +160,15 @@ impl Invitation {
             answered_at: opt_ts(r.try_get(11)?)?,
             answer_id: r.try_get(12)?,
             member_language: get_language(r, 13)?,
+            vara: match r.try_get::<Option<String>, _>(14)? {
+                Some(email) => Some(Box::new(Substitute {
+                    name: r
+                        .try_get::<Option<String>, _>(15)?
+                        .unwrap_or_else(|| email.clone()),
+                    email: Some(email),
+                })),
+                None => None,
+            },
         })
     }
 }

@@ -43,9 +43,9 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Member>> {
         let rows = sqlx::query(&format!(
-            "{MEMBER_SELECT} mb WHERE mb.council_id = $1
-               AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.meeting_id = $2 AND i.member_id = mb.id)
-             ORDER BY mb.name, mb.id LIMIT $3"
+            "{MEMBER_SELECT} AND council_id = $1
+               AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.meeting_id = $2 AND i.member_id = members.id)
+             ORDER BY name, id LIMIT $3"
         ))
         .bind(council_id)
         .bind(meeting_id)
@@ -64,7 +64,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Member>> {
         let rows = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE council_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            "{MEMBER_SELECT} AND council_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
         .bind(council_id)
         .bind(after)
@@ -82,7 +82,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Invitation>> {
         let rows = sqlx::query(&format!(
-            "{INVITATION_SELECT} WHERE i.meeting_id = $1 AND i.id > $2 ORDER BY i.id LIMIT $3"
+            "{INVITATION_SELECT} WHERE i.meeting_id = $1 AND i.id > $2 AND i.withdrawn_at IS NULL AND mb.removed_at IS NULL
+             ORDER BY i.id LIMIT $3"
         ))
         .bind(meeting_id)
         .bind(after)
@@ -95,7 +96,7 @@ impl Store {
     /// The members of a council whose address does not work.
     pub async fn failing_members(&self, council_id: i64) -> Result<Vec<Member>> {
         let rows = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE council_id = $1 AND failing_since IS NOT NULL ORDER BY id"
+            "{MEMBER_SELECT} AND council_id = $1 AND failing_since IS NOT NULL ORDER BY id"
         ))
         .bind(council_id)
         .fetch_all(&self.pool)

@@ -304,6 +304,38 @@ pub enum Change {
     UseKey {
         key: String,
     },
+    /// A member joins a council (taking a seat another member left).
+    AddMember {
+        council_id: i64,
+        member: super::NewMember,
+    },
+    /// A member's details, all of them as they are to be; a new address is no longer
+    /// failing.
+    UpdateMember {
+        id: i64,
+        member: super::NewMember,
+    },
+    /// A member leaves: the row stays for the history, no more mail goes to it.
+    RemoveMember {
+        id: i64,
+    },
+    /// An invitation to a meeting ahead is withdrawn (its member left); it stays for
+    /// the history.
+    WithdrawInvitation {
+        id: i64,
+    },
+    UpdateCouncil {
+        id: i64,
+        name: String,
+        auto_vara: bool,
+    },
+    /// A meeting's title or place changed: its calendar SEQUENCE goes up.
+    UpdateMeetingDetails {
+        id: i64,
+        title: String,
+        place: crate::domain::Place,
+        sequence: i64,
+    },
     /// A meeting moved or cancelled: its calendar SEQUENCE goes up.
     UpdateMeeting {
         id: i64,
@@ -565,6 +597,92 @@ pub(super) async fn apply(
                 .bind(ts(*starts_at))
                 .bind(ts(*ends_at))
                 .bind(status.as_str())
+                .bind(sequence)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Change::AddMember {
+                council_id,
+                member: m,
+            } => {
+                sqlx::query(
+                    "INSERT INTO members (council_id, name, email, organisation, role, doctor, created_at, language, vara_email)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(council_id)
+                .bind(&m.name)
+                .bind(&m.email)
+                .bind(m.organisation.as_deref())
+                .bind(m.role.as_str())
+                .bind(i64::from(m.doctor))
+                .bind(ts(now))
+                .bind(m.language.map(|l| l.as_str()))
+                .bind(m.vara.as_deref())
+                .execute(&mut **tx)
+                .await?;
+            }
+            Change::UpdateMember { id, member: m } => {
+                sqlx::query(
+                    "UPDATE members SET name = $1, organisation = $2, role = $3, doctor = $4, language = $5, vara_email = $6,
+                        failing_since = CASE WHEN email = $7 THEN failing_since END,
+                        failing_reason = CASE WHEN email = $7 THEN failing_reason END,
+                        email = $7
+                     WHERE id = $8",
+                )
+                .bind(&m.name)
+                .bind(m.organisation.as_deref())
+                .bind(m.role.as_str())
+                .bind(i64::from(m.doctor))
+                .bind(m.language.map(|l| l.as_str()))
+                .bind(m.vara.as_deref())
+                .bind(&m.email)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Change::RemoveMember { id } => {
+                sqlx::query(
+                    "UPDATE members SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
+                )
+                .bind(ts(now))
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Change::WithdrawInvitation { id } => {
+                sqlx::query(
+                    "UPDATE invitations SET withdrawn_at = $1 WHERE id = $2 AND withdrawn_at IS NULL",
+                )
+                .bind(ts(now))
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Change::UpdateCouncil {
+                id,
+                name,
+                auto_vara,
+            } => {
+                sqlx::query("UPDATE councils SET name = $1, auto_vara = $2 WHERE id = $3")
+                    .bind(name)
+                    .bind(i64::from(*auto_vara))
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Change::UpdateMeetingDetails {
+                id,
+                title,
+                place,
+                sequence,
+            } => {
+                sqlx::query(
+                    "UPDATE meetings SET title = $1, room = $2, digital_link = $3, sequence = $4 WHERE id = $5",
+                )
+                .bind(title)
+                .bind(place.room.as_deref())
+                .bind(place.digital_link.as_deref())
                 .bind(sequence)
                 .bind(id)
                 .execute(&mut **tx)

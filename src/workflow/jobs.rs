@@ -197,6 +197,7 @@ mod tests {
             failing_since: failing.then(|| at("2027-02-01T00:00:00Z")),
             failing_reason: None,
             language: None,
+            vara: None,
         }
     }
 
@@ -215,6 +216,7 @@ mod tests {
             answered_at: None,
             answer_id: None,
             member_language: None,
+            vara: None,
         }
     }
 

@@ -79,6 +79,12 @@ pub struct Invited {
 /// A change to the council's state that the minutes and meeting flows make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
+    /// A meeting's title or place changed: its calendar SEQUENCE goes up.
+    UpdateDetails {
+        title: String,
+        place: crate::domain::Place,
+        sequence: i64,
+    },
     NewMinutes {
         ref_key: String,
         version: i64,
@@ -122,13 +128,18 @@ pub enum Change {
 }
 
 /// What happens to a meeting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MeetingChange {
     Move {
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
     },
     Cancel,
+    /// A new title or place (room, digital link), at the same time: the snapshot's
+    /// meeting already has the new title.
+    Details {
+        place: crate::domain::Place,
+    },
 }
 
 /// Someone who got a summons without an invitation of their own: a substitute in a
@@ -249,12 +260,29 @@ pub fn change_meeting(
             }
             (m.starts_at, m.ends_at)
         }
+        MeetingChange::Details { ref place } => {
+            if m.title.trim().is_empty() {
+                return Plan::held(HeldReason::ImpossibleTime, "a meeting needs a title");
+            }
+            if place.room.is_none() && place.digital_link.is_none() {
+                return Plan::held(
+                    HeldReason::ImpossibleTime,
+                    "a meeting needs a room, a digital link, or both",
+                );
+            }
+            plan.changes.push(Change::UpdateDetails {
+                title: m.title.clone(),
+                place: place.clone(),
+                sequence,
+            });
+            (m.starts_at, m.ends_at)
+        }
     };
     let (kind, method) = match change {
-        MeetingChange::Move { .. } => ("update", "REQUEST"),
+        MeetingChange::Move { .. } | MeetingChange::Details { .. } => ("update", "REQUEST"),
         MeetingChange::Cancel => ("cancel", "CANCEL"),
     };
-    let data = |asked: bool| match change {
+    let data = |asked: bool| match &change {
         MeetingChange::Move { .. } => serde_json::json!({
             "council": m.council_name,
             "title": m.title,
@@ -263,6 +291,21 @@ pub fn change_meeting(
             "starts": m.local(starts_at),
             "ends": m.local(ends_at),
             "asked": asked,
+            "moved": true,
+            "room": "",
+            "digital_link": "",
+        }),
+        MeetingChange::Details { place } => serde_json::json!({
+            "council": m.council_name,
+            "title": m.title,
+            "old_starts": m.local(m.starts_at),
+            "old_ends": m.local(m.ends_at),
+            "starts": m.local(starts_at),
+            "ends": m.local(ends_at),
+            "asked": asked,
+            "moved": false,
+            "room": place.room.as_deref().unwrap_or_default(),
+            "digital_link": place.digital_link.as_deref().unwrap_or_default(),
         }),
         MeetingChange::Cancel => serde_json::json!({
             "council": m.council_name,
@@ -275,7 +318,7 @@ pub fn change_meeting(
         method,
         sequence,
         template: match change {
-            MeetingChange::Move { .. } => "update_calendar",
+            MeetingChange::Move { .. } | MeetingChange::Details { .. } => "update_calendar",
             MeetingChange::Cancel => "cancel_calendar",
         },
         rsvp: asked,
@@ -325,12 +368,18 @@ pub fn change_meeting(
             m.id,
             plan.mails.len()
         ),
+        MeetingChange::Details { .. } => format!(
+            "meeting {} on {old} updated (title or place); {} update(s) queued",
+            m.id,
+            plan.mails.len()
+        ),
     };
     plan.events.push(Event {
         actor: by.to_string(),
         kind: match change {
             MeetingChange::Move { .. } => "meeting_moved",
             MeetingChange::Cancel => "meeting_cancelled",
+            MeetingChange::Details { .. } => "meeting_updated",
         },
         detail: plan.outcome.clone(),
         meeting_id: None,
@@ -504,6 +553,59 @@ mod tests {
             .unwrap()
             .render_kind(m.to.lang, kind, &common, &m.data)
             .unwrap()
+    }
+
+    #[test]
+    fn a_new_place_or_title_updates_every_entry_at_the_same_time() {
+        let now = t("2027-03-15T08:00:00Z");
+        let mut s = snapshot();
+        s.meeting.title = "Ekstraordinært møte".into();
+        let place = crate::domain::Place {
+            room: Some("Ullevål, bygg 25".into()),
+            digital_link: None,
+        };
+        let p = change_meeting(
+            &s,
+            MeetingChange::Details {
+                place: place.clone(),
+            },
+            "koord@hf.example",
+            now,
+        );
+        assert!(!p.is_held(), "{}", p.outcome);
+        assert_eq!(
+            p.changes,
+            vec![Change::UpdateDetails {
+                title: "Ekstraordinært møte".into(),
+                place,
+                sequence: 2,
+            }],
+            "no job moves"
+        );
+        assert_eq!(p.mails.len(), 4);
+        for m in &p.mails {
+            let cal = m.calendar.as_ref().unwrap();
+            assert_eq!((m.kind, cal.method, cal.sequence), ("update", "REQUEST", 2));
+            assert_eq!(cal.starts_at, s.meeting.starts_at);
+            assert_eq!(m.data["moved"], false);
+        }
+        let text = render("update", &p.mails[0]).body;
+        assert!(text.contains("Ullevål, bygg 25"), "{text}");
+        assert!(text.contains("Ekstraordinært møte"), "{text}");
+        assert!(!text.contains("flyttet"), "{text}");
+        // Neither a room nor a link: refused.
+        let p = change_meeting(
+            &s,
+            MeetingChange::Details {
+                place: crate::domain::Place {
+                    room: None,
+                    digital_link: None,
+                },
+            },
+            "koord@hf.example",
+            now,
+        );
+        assert!(p.is_held());
     }
 
     #[test]

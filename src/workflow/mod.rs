@@ -81,6 +81,10 @@ pub struct Decision {
     /// What a substitute or an extra attendee answered (not the member's answer): the
     /// coordinators are told when they cannot come or are unsure.
     pub guest_answer: Option<Response>,
+    /// The member declined without naming anyone and their council invites their
+    /// personal substitute (vara) by itself: the answer records the vara as the
+    /// substitute, and the coordinators are told it was the designated vara.
+    pub vara: bool,
 }
 
 /// A proposal of another time for a meeting, as a calendar client sends it.
@@ -109,6 +113,7 @@ impl Decision {
             source: "reply",
             summon_substitute: None,
             announce_extra: false,
+            vara: false,
         }
     }
 
@@ -125,6 +130,23 @@ pub fn decide(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
     let mut d = decide_answer(u, ctx);
     if d.confirm.is_some() {
         return d;
+    }
+    // A decline that names nobody: the member's designated vara comes in their place
+    // (when their council has it so), as if the member had named them.
+    if let (Some(answer), Some(inv), Some(m)) = (&mut d.answer, ctx.invitation, ctx.meeting) {
+        if let Some(vara) = inv.vara.as_ref().filter(|v| v.email.is_some()) {
+            if answer.response == Response::Declined
+                && answer.substitute.is_none()
+                && m.starts_at > ctx.now
+                && !vara
+                    .email
+                    .as_deref()
+                    .is_some_and(|v| crate::trust::same_address(v, &inv.member_email))
+            {
+                answer.substitute = Some(vara.as_ref().clone());
+                d.vara = true;
+            }
+        }
     }
     let (Some(answer), Some(m)) = (&d.answer, ctx.meeting) else {
         return d;
@@ -523,6 +545,7 @@ mod tests {
             answered_at: None,
             answer_id: None,
             member_language: None,
+            vara: None,
         }
     }
 
@@ -694,6 +717,74 @@ mod tests {
     }
 
     #[test]
+    fn a_decline_naming_nobody_brings_the_designated_vara() {
+        let inv = Invitation {
+            vara: Some(Box::new(crate::domain::Substitute {
+                name: "Per Vara".into(),
+                email: Some("per.vara@example.no".into()),
+            })),
+            ..invitation()
+        };
+        let m = meeting(Place {
+            room: Some("Ullevål".into()),
+            digital_link: None,
+        });
+        let decline = "Må dessverre melde forfall.";
+        let d = decide(
+            &msg("ola@example.no", "", decline),
+            &ctx(Some(&inv), Some(&m), 0),
+        );
+        assert!(d.vara, "{d:?}");
+        assert_eq!(
+            d.summon_substitute,
+            Some(("Per Vara".into(), "per.vara@example.no".into()))
+        );
+        let answer = d.answer.unwrap();
+        assert_eq!(answer.response, Response::Declined);
+        assert_eq!(
+            answer.substitute.and_then(|s| s.email).as_deref(),
+            Some("per.vara@example.no"),
+            "the vara is recorded as the substitute"
+        );
+        // Before the summons: recorded, and summoned with everyone else.
+        let before = InboundContext {
+            summons_sent: false,
+            ..ctx(Some(&inv), Some(&m), 0)
+        };
+        let d = decide(&msg("ola@example.no", "", decline), &before);
+        assert!(d.vara && d.summon_substitute.is_none(), "{d:?}");
+        // Someone named in the answer comes instead of the vara.
+        let named = "Jeg kan ikke komme. Kari Annen (kari@example.no) møter for meg.";
+        let d = decide(
+            &msg("ola@example.no", "", named),
+            &ctx(Some(&inv), Some(&m), 0),
+        );
+        assert!(!d.vara);
+        assert_eq!(
+            d.summon_substitute,
+            Some(("Kari Annen".into(), "kari@example.no".into()))
+        );
+        // Coming, or a council without automatic vara (no vara on the invitation):
+        // nobody is invited.
+        let d = decide(
+            &msg("ola@example.no", "", "Ja, jeg kommer."),
+            &ctx(Some(&inv), Some(&m), 0),
+        );
+        assert!(!d.vara && d.summon_substitute.is_none());
+        let d = decide(
+            &msg("ola@example.no", "", decline),
+            &ctx(Some(&invitation()), Some(&m), 0),
+        );
+        assert!(!d.vara && d.summon_substitute.is_none());
+        // After the meeting: no vara is invited to it.
+        let after = InboundContext {
+            now: "2027-01-13T09:00:00Z".parse().unwrap(),
+            ..ctx(Some(&inv), Some(&m), 0)
+        };
+        assert!(!decide(&msg("ola@example.no", "", decline), &after).vara);
+    }
+
+    #[test]
     fn an_unsure_answer_is_asked_not_applied() {
         let inv = invitation();
         let d = decide(
@@ -790,3 +881,4 @@ mod tests {
 // Minutes and meeting changes: decide (pure, over a snapshot), then the daemon commits.
 pub mod meeting;
 pub mod minutes;
+pub mod people;

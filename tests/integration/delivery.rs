@@ -44,7 +44,7 @@ fn interrupted_sends_and_a_changed_uidvalidity_lose_nothing_and_repeat_nothing()
         let now = clock.now();
         let c = store.add_council("ur", "Utdanningsrådet", now).await.expect("council");
         store
-            .add_members(c, &[NewMember { name: "Ola".into(), email: member.clone(), organisation: None, role: Role::Member, doctor: true, language: None }], now)
+            .add_members(c, &[NewMember { name: "Ola".into(), email: member.clone(), organisation: None, role: Role::Member, doctor: true, language: None, vara: None }], now)
             .await
             .expect("member");
         let starts = now + chrono::Duration::days(10);

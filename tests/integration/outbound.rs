@@ -57,6 +57,7 @@ fn several_connections_deliver_every_message_once_with_its_witness() {
                 role: Role::Member,
                 doctor: false,
                 language: None,
+                vara: None,
             })
             .collect();
         store.add_members(c, &members, now).await.expect("members");
@@ -397,6 +398,7 @@ async fn scripted(connections: usize) -> Scripted {
         role,
         doctor: false,
         language: None,
+        vara: None,
     };
     store
         .add_members(

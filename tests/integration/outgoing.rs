@@ -131,7 +131,7 @@ fn readable(raw: &[u8]) -> String {
 
 /// Compares one mail with `tests/outgoing/NAME.txt` (writes it under `REFERENT_BLESS`);
 /// a difference is written beside it as `NAME.actual.txt` and its name pushed.
-fn compare(name: &str, raw: &[u8], failures: &mut Vec<String>) {
+pub(crate) fn compare(name: &str, raw: &[u8], failures: &mut Vec<String>) {
     let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/outgoing");
     std::fs::create_dir_all(&golden).expect("folder");
     let text = readable(raw);

@@ -41,6 +41,7 @@ async fn suite(store: Store) {
         role,
         doctor: true,
         language: None,
+        vara: None,
     };
     let ids = store
         .add_members(
@@ -287,6 +288,7 @@ async fn chunks(store: &Store, now: DateTime<Utc>) {
             role: Role::Member,
             doctor: false,
             language: None,
+            vara: None,
         })
         .collect();
     let ids = store.add_members(c, &people, now).await.expect("members");
@@ -443,6 +445,7 @@ async fn attendance(store: &Store) {
         role,
         doctor: false,
         language: None,
+        vara: None,
     };
     let ids = store
         .add_members(

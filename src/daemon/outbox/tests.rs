@@ -261,6 +261,7 @@ async fn a_quota_reply_pauses_all_sending_and_fails_nothing() {
         role,
         doctor: false,
         language: None,
+        vara: None,
     };
     s.daemon
         .store
@@ -335,6 +336,7 @@ async fn a_permanent_refusal_fails_the_row_marks_the_address_and_tells_the_coord
         role,
         doctor: false,
         language: None,
+        vara: None,
     };
     s.daemon
         .store
