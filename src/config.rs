@@ -214,7 +214,22 @@ pub struct ConfigFile {
     pub templates: TemplatesFile,
     #[serde(default)]
     pub calendar: CalendarFile,
+    #[serde(default)]
+    pub retention: RetentionFile,
 }
+
+/// `[retention]`: how long personal data in message bodies is kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    /// Months a message's body (what arrived, and what was sent) is kept; older ones are
+    /// deleted once a day, the rows, outcomes and audit trail staying (default 12; at
+    /// least 1).
+    pub raw_months: Option<u32>,
+}
+
+/// Message bodies are kept this many months unless `[retention] raw_months` says otherwise.
+pub const DEFAULT_RAW_MONTHS: u32 = 12;
 
 /// `[calendar]`: when the secretariat is on holiday.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -380,6 +395,8 @@ pub struct Config {
     pub proposals_per_day: u32,
     /// `[templates] dir`: templates that replace the built-in ones.
     pub templates_dir: Option<PathBuf>,
+    /// `[retention] raw_months`: message bodies older than this are deleted.
+    pub raw_months: u32,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "referent-data";
@@ -416,6 +433,7 @@ impl Config {
             daemon: DaemonFile::default(),
             templates: TemplatesFile::default(),
             calendar: CalendarFile::default(),
+            retention: RetentionFile::default(),
         };
         // Every value above is known to be valid, so this cannot fail; a fallback keeps
         // the no-panic rule without hiding a real error.
@@ -452,6 +470,7 @@ impl Config {
             trusted_authserv_id: None,
             proposals_per_day: 5,
             templates_dir: None,
+            raw_months: DEFAULT_RAW_MONTHS,
         }
     }
 
@@ -595,6 +614,14 @@ impl Config {
             ));
         }
 
+        let raw_months = file.retention.raw_months.unwrap_or(DEFAULT_RAW_MONTHS);
+        // 1200 months: a century, past which the date arithmetic has no use.
+        if !(1..=1200).contains(&raw_months) {
+            return Err(invalid(format!(
+                "[retention] raw_months must be from 1 to 1200, not {raw_months}"
+            )));
+        }
+
         let holiday_weeks = match &file.calendar.holiday_weeks {
             None => HolidayWeeks::default(),
             Some(weeks) => {
@@ -678,6 +705,7 @@ impl Config {
             trusted_authserv_id,
             proposals_per_day: file.daemon.proposals_per_day.unwrap_or(5),
             templates_dir: file.templates.dir.as_deref().map(resolve),
+            raw_months,
         })
     }
 

@@ -5,6 +5,7 @@
 mod batch;
 mod lease;
 mod outbox;
+mod privacy;
 mod report;
 mod rows;
 mod year;
@@ -18,6 +19,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 use outbox::enqueue;
 pub use outbox::*;
+pub use privacy::*;
 pub use rows::*;
 pub use year::*;
 

@@ -18,6 +18,7 @@ mod e2e_more;
 mod golden;
 mod outbound;
 mod outgoing;
+mod privacy;
 mod robustness;
 mod store;
 mod trust;

@@ -852,6 +852,7 @@ fn sqlite() {
         // Reopening runs no migration twice and keeps the data (the suite's two councils).
         let again = Store::open(&url).await.expect("reopen");
         assert_eq!(again.councils().await.expect("councils").len(), 2);
+        crate::privacy::suite(&again).await;
     });
 }
 
@@ -879,6 +880,7 @@ fn postgres() {
         };
         let store = Store::open(&url).await.expect("open test db");
         suite(store.clone()).await;
+        crate::privacy::suite(&store).await;
         store.close().await;
     });
 }
