@@ -217,6 +217,7 @@ impl Daemon {
             auto_submitted: n.auto_submitted,
             kind: n.kind,
             date: self.clock.now(),
+            time_zone: self.cfg.secretariat.time_zone,
             calendar: n.calendar,
             attachments: n.attachments,
         })?;
