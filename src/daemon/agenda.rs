@@ -574,16 +574,21 @@ impl Daemon {
         })
     }
 
-    /// A coordinator's decision on a proposal, from a reply or the command line.
+    /// A coordinator's decision on a proposal, from a reply or the command line, with
+    /// their reason for a rejection.
     pub(crate) async fn decide_item(
         &self,
         item: &AgendaItem,
         decision: Decision,
         by: &str,
         inbound_id: Option<i64>,
+        reason: Option<&str>,
     ) -> Result<Handled> {
         let d = self.deciding(item, decision).await?;
-        self.handled(flow::decide_item(&d.with(decision, by, inbound_id)))
+        self.handled(flow::decide_item(&flow::Deciding {
+            reason,
+            ..d.with(decision, by, inbound_id)
+        }))
     }
 
     /// Decisions on several proposals from one message (a digest's numbered lines):
@@ -644,7 +649,9 @@ impl Daemon {
         ) {
             flow::ApprovalReply::Held(reason, why) => Ok(Handled::held_for(reason, &why)),
             flow::ApprovalReply::Decide(d) => {
-                self.decide_item(&item, d, from, Some(inbound_id)).await
+                let reason = crate::understand::secretariat::rejection_reason(&u.reply_text);
+                self.decide_item(&item, d, from, Some(inbound_id), reason.as_deref())
+                    .await
             }
             flow::ApprovalReply::Confirm(d) => {
                 let word = State::of(d).as_str();
@@ -664,9 +671,15 @@ impl Daemon {
         }
     }
 
-    pub async fn cli_decide_item(&self, id: i64, decision: Decision, by: &str) -> Result<String> {
+    pub async fn cli_decide_item(
+        &self,
+        id: i64,
+        decision: Decision,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<String> {
         let item = self.store.agenda_item(id).await?;
-        let h = self.decide_item(&item, decision, by, None).await?;
+        let h = self.decide_item(&item, decision, by, None, reason).await?;
         self.commit_command(h).await
     }
 
@@ -806,6 +819,7 @@ impl Deciding {
             next_open: self.next_open,
             proposer_lang: self.proposer_lang,
             coordinators: &self.coordinators,
+            reason: None,
         }
     }
 }

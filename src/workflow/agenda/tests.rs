@@ -336,6 +336,7 @@ fn deciding<'a>(
         next_open: Some(3),
         proposer_lang: Language::Nn,
         coordinators,
+        reason: None,
     }
 }
 
@@ -903,5 +904,60 @@ fn fixed_items_are_named_by_the_templates() {
     assert_eq!(
         lines(Language::En),
         "Item 12/27 Any other business\nItem 13/27 Eventuelt\n"
+    );
+}
+
+#[test]
+fn a_rejection_carries_the_coordinators_reason() {
+    let coordinators = two_coordinators();
+    let it = item(5, Some(1), "Veileder for LIS1", State::Proposed);
+    let reason = "Dette er en sak for helseforetaket, ikke rådet.";
+    let plan = decide_item(&Deciding {
+        reason: Some(reason),
+        ..deciding(&it, &coordinators, Decision::Reject, "koord@hf.example")
+    });
+    assert!(
+        plan.outcome.ends_with(&format!(": {reason}")),
+        "{}",
+        plan.outcome
+    );
+    assert!(plan.events.iter().all(|e| e.detail.contains(reason)));
+    let texts = renders(&plan.mails);
+    // The proposer (nb, nn, en) and the other coordinator (nb, nn, en) all read it.
+    let [(_, _, nb), (_, _, nn), (_, _, en), (_, _, told_nb), _, (_, _, told_en)] =
+        texts.as_slice()
+    else {
+        panic!("{texts:?}");
+    };
+    assert!(
+        nb.contains(&format!("sakslisten.\n\nBegrunnelse: {reason}\n")),
+        "{nb}"
+    );
+    assert!(nn.contains(&format!("Grunngiving: {reason}")), "{nn}");
+    assert!(en.contains(&format!("Reason: {reason}")), "{en}");
+    assert!(told_nb.contains(&format!("avvist – {reason}")), "{told_nb}");
+    assert!(
+        told_en.contains(&format!("rejected – {reason}")),
+        "{told_en}"
+    );
+
+    // An approval's words are not passed on; neither is a reason without words.
+    let plan = decide_item(&Deciding {
+        reason: Some("fint forslag"),
+        ..deciding(&it, &coordinators, Decision::Approve, "koord@hf.example")
+    });
+    assert!(renders(&plan.mails)
+        .iter()
+        .all(|(_, _, b)| !b.contains("fint forslag")));
+    let plan = decide_item(&Deciding {
+        reason: Some("  "),
+        ..deciding(&it, &coordinators, Decision::Reject, "koord@hf.example")
+    });
+    let texts = renders(&plan.mails);
+    let (_, _, nb) = &texts[0];
+    assert!(!nb.contains("Begrunnelse"), "{nb}");
+    assert!(
+        nb.contains("er ikke tatt med på sakslisten.\n\nDenne meldingen"),
+        "{nb}"
     );
 }
