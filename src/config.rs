@@ -111,6 +111,11 @@ pub struct SecretariatFile {
     pub language: Language,
     #[serde(default = "default_tz")]
     pub time_zone: String,
+    /// The coordinator who signs the mail ("Eldbjørg Koordinator"), above the
+    /// secretariat's name; without it mail is signed by the secretariat alone.
+    pub signature_name: Option<String>,
+    /// How to reach them, under the name ("tlf. 23 07 00 00 · eldbjorg@regut.no").
+    pub signature_contact: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -344,6 +349,9 @@ pub struct Secretariat {
     pub address: String,
     pub language: Language,
     pub time_zone: Tz,
+    /// `signature_name`, `signature_contact`: see [`SecretariatFile`].
+    pub signature_name: Option<String>,
+    pub signature_contact: Option<String>,
 }
 
 impl Secretariat {
@@ -427,6 +435,8 @@ impl Config {
                 address: "referent@localhost.localdomain".into(),
                 language: Language::Nb,
                 time_zone: default_tz(),
+                signature_name: None,
+                signature_contact: None,
             },
             defaults: OffsetsFile::default(),
             council: BTreeMap::new(),
@@ -457,6 +467,8 @@ impl Config {
                 address: "referent@localhost.localdomain".into(),
                 language: Language::Nb,
                 time_zone: chrono_tz::Europe::Oslo,
+                signature_name: None,
+                signature_contact: None,
             },
             defaults: Offsets::default(),
             councils: BTreeMap::new(),
@@ -692,6 +704,8 @@ impl Config {
                 address,
                 language: file.secretariat.language,
                 time_zone,
+                signature_name: signature(file.secretariat.signature_name),
+                signature_contact: signature(file.secretariat.signature_contact),
             },
             defaults,
             councils,
@@ -724,6 +738,11 @@ impl Config {
             .copied()
             .unwrap_or(self.defaults)
     }
+}
+
+/// A signature line as written: trimmed, and none when empty.
+fn signature(line: Option<String>) -> Option<String> {
+    line.map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
 }
 
 fn every_minute() -> cron::Schedule {

@@ -65,6 +65,7 @@ fn renders(mails: &[Mail]) -> Vec<(Language, String, String)> {
         name: "Kari".into(),
         full_name: "Kari Nordmann".into(),
         secretariat: "RegUt HSØ".into(),
+        ..Default::default()
     };
     let mut out = Vec::new();
     for m in mails {
@@ -887,6 +888,7 @@ fn fixed_items_are_named_by_the_templates() {
         name: String::new(),
         full_name: String::new(),
         secretariat: String::new(),
+        ..Default::default()
     };
     let data = json!({"items": [
         {"label": "12/27", "code": "any_other_business", "title": "any_other_business", "proposer": null, "attachments": []},
