@@ -911,21 +911,46 @@ pub fn reply_about_extra(r: &ExtraReplying<'_>) -> ExtraReply {
         inbound_id: Some(r.inbound_id),
         detail: plan.outcome.clone(),
     });
-    let mut mail = Mail::new(
-        "notice",
-        "extra_decision",
-        format!("extra-decision:{}:{state}", x.id),
-        r.member,
+    let decided_by = decider_name(r.deciders, r.from);
+    let data = |told: bool| {
         json!({
             "council": m.council_name,
             "starts": m.starts(),
             "extra_name": x.name,
             "approved": approved,
-        }),
+            "told": told,
+            "decided_by": decided_by,
+            "member": r.member.name,
+        })
+    };
+    let mut mail = Mail::new(
+        "notice",
+        "extra_decision",
+        format!("extra-decision:{}:{state}", x.id),
+        r.member,
+        data(false),
     );
     mail.meeting_id = Some(m.id);
     mail.inbound_id = Some(r.inbound_id);
     plan.mails.push(mail);
+    // When the coordinators decide (the council has no leader), the others hear which
+    // way one of them went.
+    for d in r
+        .deciders
+        .iter()
+        .filter(|d| !crate::trust::same_address(&d.email, r.from))
+    {
+        let mut mail = Mail::new(
+            "notice",
+            "extra_decision",
+            format!("extra-decision-told:{}:{state}:{}", x.id, d.id),
+            d,
+            data(true),
+        );
+        mail.meeting_id = Some(m.id);
+        mail.inbound_id = Some(r.inbound_id);
+        plan.mails.push(mail);
+    }
     let summons = approved && x.email.is_some() && m.scheduled && m.starts_at > r.now;
     ExtraReply::Plan { plan, summons }
 }

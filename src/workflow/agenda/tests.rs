@@ -630,13 +630,62 @@ fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
     );
     let already = Extra {
         approved: Some(true),
-        ..x
+        ..x.clone()
     };
     let ExtraReply::Plan { plan, summons } = reply("lene@hf.example", true, approve, &already)
     else {
         panic!("a plan");
     };
     assert!(!summons && plan.changes.is_empty() && plan.mails.is_empty());
+
+    // Without a leader the coordinators decide: the one who did not hears of it.
+    let other = person(11, "Kim", "kim@hf.example", Language::En);
+    let coordinators = [
+        person(10, "Eldbjørg Koordinator", "koord@hf.example", Language::Nb),
+        other,
+    ];
+    let ExtraReply::Plan { plan, .. } = reply_about_extra(&ExtraReplying {
+        extra: &x,
+        meeting: &m,
+        member: &member,
+        from: "koord@hf.example",
+        deciders: &coordinators,
+        authenticated: true,
+        decision: Some(Decision::Reject),
+        inbound_id: 44,
+        now: at("2027-03-01T09:00:00Z"),
+    }) else {
+        panic!("a plan");
+    };
+    let to: Vec<(&str, &str)> = plan
+        .mails
+        .iter()
+        .map(|m| (m.to.email.as_str(), m.effect_key.as_str()))
+        .collect();
+    assert_eq!(
+        to,
+        vec![
+            ("ola@hf.example", "extra-decision:3:rejected"),
+            ("kim@hf.example", "extra-decision-told:3:rejected:11"),
+        ]
+    );
+    let texts = renders(&plan.mails);
+    let (_, _, member_nb) = &texts[0];
+    assert!(
+        member_nb.contains("Per Hansen er ikke godkjent som bisitter"),
+        "{member_nb}"
+    );
+    let (_, subject, told_en) = &texts[5];
+    assert_eq!(subject, "Extra attendee: Per Hansen");
+    assert!(
+        told_en.contains("Eldbjørg Koordinator has rejected Per Hansen as an extra attendee for Ola at the meeting of Utdanningsrådet on Tuesday 9 March 2027. This is for your information"),
+        "{told_en}"
+    );
+    let (_, _, told_nn) = &texts[4];
+    assert!(
+        told_nn.contains("har avvist Per Hansen som bisittar for Ola"),
+        "{told_nn}"
+    );
 }
 
 fn membership(council_id: i64, role: Role, name: &str) -> Membership {
