@@ -595,7 +595,7 @@ impl Daemon {
     /// each proposer told, and the other coordinators told once for all of them.
     pub(crate) async fn decide_items(
         &self,
-        decisions: &[(AgendaItem, Decision)],
+        decisions: &[(AgendaItem, Decision, Option<String>)],
         by: &str,
         inbound_id: i64,
     ) -> Result<(Handled, Vec<String>)> {
@@ -604,9 +604,12 @@ impl Daemon {
         // Told per council: the coordinators, the council's name, what was decided.
         let mut told: std::collections::BTreeMap<i64, (Deciding, Vec<flow::Told>)> =
             Default::default();
-        for (item, decision) in decisions {
+        for (item, decision, reason) in decisions {
             let d = self.deciding(item, *decision).await?;
-            let (p, t) = flow::decide(&d.with(*decision, by, Some(inbound_id)));
+            let (p, t) = flow::decide(&flow::Deciding {
+                reason: reason.as_deref(),
+                ..d.with(*decision, by, Some(inbound_id))
+            });
             said.push(p.outcome.clone());
             all.extend(p);
             if let Some(t) = t {
