@@ -357,3 +357,61 @@ fn export_and_erase_on_the_command_line() {
     let text = ok(&config, &["erase", "--person", "kari@ous.example"]);
     assert!(text.contains("nothing changed"), "{text}");
 }
+
+#[test]
+fn the_daemon_deletes_bodies_past_the_retention_period() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("referent.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \".\"\n[secretariat]\nname = \"RegUt HSØ\"\naddress = \"referent@regut.example\"\n\
+         [retention]\nraw_months = 6\n",
+    )
+    .expect("config");
+    ok(&config, &["init"]);
+    council_with(
+        &config,
+        "ur",
+        "Utdanningsrådet",
+        &[("Kari Nordmann", "kari@ous.example", "member")],
+    );
+    // An out-of-office reply: ignored, so nothing will read it again.
+    std::fs::write(
+        dir.path().join("inbox/new/001.mail"),
+        "From: Kari Nordmann <kari@ous.example>\r\nTo: referent@regut.example\r\n\
+         Subject: Automatisk svar: hei\r\nMessage-ID: <ooo-1@ous.example>\r\n\
+         Auto-Submitted: auto-replied\r\nDate: Mon, 1 Feb 2027 09:00:00 +0100\r\n\r\n\
+         Jeg er borte til 4. februar.\r\n",
+    )
+    .expect("drop");
+    // A Maildir message arrived when its file was written.
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join("inbox/new/001.mail"))
+        .and_then(|f| f.set_modified(t("2027-02-01T08:00:00Z").into()))
+        .expect("mtime");
+    ok(&config, &["--now", "2027-02-01T10:00", "run", "--once"]);
+    let body = |v: &serde_json::Value| v["messages_received"][0]["message"].clone();
+    let export = || -> serde_json::Value {
+        serde_json::from_str(&ok(&config, &["export", "--person", "kari@ous.example"]))
+            .expect("json")
+    };
+    let before = export();
+    assert!(
+        body(&before)
+            .as_str()
+            .is_some_and(|b| b.contains("borte til 4. februar")),
+        "{before:#}"
+    );
+    // Five months on it is kept; seven months on the tick deletes it, keeping the row.
+    ok(&config, &["--now", "2027-07-01T10:00", "run", "--once"]);
+    let mid = export();
+    assert!(body(&mid).is_string(), "{mid:#}");
+    ok(&config, &["--now", "2027-09-01T10:00", "run", "--once"]);
+    let after = export();
+    assert!(body(&after).is_null(), "{after:#}");
+    assert_eq!(after["messages_received"][0]["state"], "ignored");
+    assert!(after["messages_received"][0]["body_deleted_at"].is_string());
+    let log = ok(&config, &["log"]);
+    assert!(log.contains("bodies older than"), "{log}");
+}
