@@ -42,6 +42,7 @@ use crate::domain::{normalize_address, parse_local_time, Place};
 use crate::store::{NewMember, Store};
 use crate::understand::{self, Inspection};
 
+mod privacy;
 mod report;
 mod year;
 
@@ -134,6 +135,26 @@ pub enum Command {
     Report {
         #[command(subcommand)]
         command: report::ReportCommand,
+    },
+    /// Everything stored about one person, as JSON: memberships, invitations, answers,
+    /// the mail they sent (with its body while it is kept) and were sent, the agenda
+    /// items they proposed, the audit events that name them.
+    Export {
+        /// The person's email address.
+        #[arg(long)]
+        person: String,
+    },
+    /// Replaces one person (who has left) by a placeholder in every table and deletes
+    /// the bodies of their mail; counts and the audit trail stay. Prints what changed.
+    Erase {
+        /// The person's email address.
+        #[arg(long)]
+        person: String,
+        /// Erase them even though they are still a council member.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// The audit log: every answer, proposal, decision, correction and send.
     Log {
@@ -835,6 +856,12 @@ async fn dispatch(
         Command::Schedule { json } => year::schedule_cmd(&store, &cfg, now, *json).await,
         Command::Report { command } => report::report_cmd(command, &cfg, &store, now).await,
         Command::Log { meeting, json } => year::log_cmd(&store, *meeting, *json).await,
+        Command::Export { person } => privacy::export_cmd(&store, person, now).await,
+        Command::Erase {
+            person,
+            force,
+            json,
+        } => privacy::erase_cmd(&store, person, *force, *json, now).await,
         Command::Run { once } => {
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
             if *once {

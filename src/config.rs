@@ -111,6 +111,11 @@ pub struct SecretariatFile {
     pub language: Language,
     #[serde(default = "default_tz")]
     pub time_zone: String,
+    /// The coordinator who signs the mail ("Eldbjørg Koordinator"), above the
+    /// secretariat's name; without it mail is signed by the secretariat alone.
+    pub signature_name: Option<String>,
+    /// How to reach them, under the name ("tlf. 23 07 00 00 · eldbjorg@regut.no").
+    pub signature_contact: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -214,7 +219,22 @@ pub struct ConfigFile {
     pub templates: TemplatesFile,
     #[serde(default)]
     pub calendar: CalendarFile,
+    #[serde(default)]
+    pub retention: RetentionFile,
 }
+
+/// `[retention]`: how long personal data in message bodies is kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    /// Months a message's body (what arrived, and what was sent) is kept; older ones are
+    /// deleted once a day, the rows, outcomes and audit trail staying (default 12; at
+    /// least 1).
+    pub raw_months: Option<u32>,
+}
+
+/// Message bodies are kept this many months unless `[retention] raw_months` says otherwise.
+pub const DEFAULT_RAW_MONTHS: u32 = 12;
 
 /// `[calendar]`: when the secretariat is on holiday.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -329,6 +349,9 @@ pub struct Secretariat {
     pub address: String,
     pub language: Language,
     pub time_zone: Tz,
+    /// `signature_name`, `signature_contact`: see [`SecretariatFile`].
+    pub signature_name: Option<String>,
+    pub signature_contact: Option<String>,
 }
 
 impl Secretariat {
@@ -380,6 +403,8 @@ pub struct Config {
     pub proposals_per_day: u32,
     /// `[templates] dir`: templates that replace the built-in ones.
     pub templates_dir: Option<PathBuf>,
+    /// `[retention] raw_months`: message bodies older than this are deleted.
+    pub raw_months: u32,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "referent-data";
@@ -410,12 +435,15 @@ impl Config {
                 address: "referent@localhost.localdomain".into(),
                 language: Language::Nb,
                 time_zone: default_tz(),
+                signature_name: None,
+                signature_contact: None,
             },
             defaults: OffsetsFile::default(),
             council: BTreeMap::new(),
             daemon: DaemonFile::default(),
             templates: TemplatesFile::default(),
             calendar: CalendarFile::default(),
+            retention: RetentionFile::default(),
         };
         // Every value above is known to be valid, so this cannot fail; a fallback keeps
         // the no-panic rule without hiding a real error.
@@ -439,6 +467,8 @@ impl Config {
                 address: "referent@localhost.localdomain".into(),
                 language: Language::Nb,
                 time_zone: chrono_tz::Europe::Oslo,
+                signature_name: None,
+                signature_contact: None,
             },
             defaults: Offsets::default(),
             councils: BTreeMap::new(),
@@ -452,6 +482,7 @@ impl Config {
             trusted_authserv_id: None,
             proposals_per_day: 5,
             templates_dir: None,
+            raw_months: DEFAULT_RAW_MONTHS,
         }
     }
 
@@ -595,6 +626,14 @@ impl Config {
             ));
         }
 
+        let raw_months = file.retention.raw_months.unwrap_or(DEFAULT_RAW_MONTHS);
+        // 1200 months: a century, past which the date arithmetic has no use.
+        if !(1..=1200).contains(&raw_months) {
+            return Err(invalid(format!(
+                "[retention] raw_months must be from 1 to 1200, not {raw_months}"
+            )));
+        }
+
         let holiday_weeks = match &file.calendar.holiday_weeks {
             None => HolidayWeeks::default(),
             Some(weeks) => {
@@ -665,6 +704,8 @@ impl Config {
                 address,
                 language: file.secretariat.language,
                 time_zone,
+                signature_name: signature(file.secretariat.signature_name),
+                signature_contact: signature(file.secretariat.signature_contact),
             },
             defaults,
             councils,
@@ -678,6 +719,7 @@ impl Config {
             trusted_authserv_id,
             proposals_per_day: file.daemon.proposals_per_day.unwrap_or(5),
             templates_dir: file.templates.dir.as_deref().map(resolve),
+            raw_months,
         })
     }
 
@@ -696,6 +738,11 @@ impl Config {
             .copied()
             .unwrap_or(self.defaults)
     }
+}
+
+/// A signature line as written: trimmed, and none when empty.
+fn signature(line: Option<String>) -> Option<String> {
+    line.map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
 }
 
 fn every_minute() -> cron::Schedule {

@@ -254,6 +254,7 @@ pub async fn meeting_show(store: &Store, cfg: &Config, id: i64) -> Result<serde_
                         name: String::new(),
                         full_name: String::new(),
                         secretariat: cfg.secretariat.name.clone(),
+                        ..Default::default()
                     },
                     &json!({"items": [{"label": label, "code": code, "title": i.title,
                         "proposer": null, "attachments": []}]}),

@@ -47,6 +47,7 @@ pub mod people;
 mod receiving;
 mod replies;
 mod report;
+mod retention;
 mod trusted;
 mod year;
 

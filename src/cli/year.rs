@@ -56,8 +56,13 @@ pub enum AgendaCommand {
     },
     /// Put a proposal on its meeting's agenda.
     Approve { id: i64 },
-    /// Leave a proposal off the agenda.
-    Reject { id: i64 },
+    /// Leave a proposal off the agenda; the proposer is told the reason, when given.
+    Reject {
+        id: i64,
+        /// Why, in your words: sent to the proposer and the other coordinators.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Move a proposal to the next meeting.
     Defer { id: i64 },
 }
@@ -231,12 +236,12 @@ pub async fn agenda_cmd(cmd: &AgendaCommand, daemon: &Daemon) -> Result<()> {
             }
             return Ok(());
         }
-        AgendaCommand::Approve { id } => (*id, Decision::Approve),
-        AgendaCommand::Reject { id } => (*id, Decision::Reject),
-        AgendaCommand::Defer { id } => (*id, Decision::Defer),
+        AgendaCommand::Approve { id } => (*id, Decision::Approve, None),
+        AgendaCommand::Reject { id, reason } => (*id, Decision::Reject, reason.as_deref()),
+        AgendaCommand::Defer { id } => (*id, Decision::Defer, None),
     };
     let outcome = daemon
-        .cli_decide_item(decision.0, decision.1, &operator())
+        .cli_decide_item(decision.0, decision.1, &operator(), decision.2)
         .await?;
     outln!("{outcome}");
     Ok(())

@@ -574,23 +574,28 @@ impl Daemon {
         })
     }
 
-    /// A coordinator's decision on a proposal, from a reply or the command line.
+    /// A coordinator's decision on a proposal, from a reply or the command line, with
+    /// their reason for a rejection.
     pub(crate) async fn decide_item(
         &self,
         item: &AgendaItem,
         decision: Decision,
         by: &str,
         inbound_id: Option<i64>,
+        reason: Option<&str>,
     ) -> Result<Handled> {
         let d = self.deciding(item, decision).await?;
-        self.handled(flow::decide_item(&d.with(decision, by, inbound_id)))
+        self.handled(flow::decide_item(&flow::Deciding {
+            reason,
+            ..d.with(decision, by, inbound_id)
+        }))
     }
 
     /// Decisions on several proposals from one message (a digest's numbered lines):
     /// each proposer told, and the other coordinators told once for all of them.
     pub(crate) async fn decide_items(
         &self,
-        decisions: &[(AgendaItem, Decision)],
+        decisions: &[(AgendaItem, Decision, Option<String>)],
         by: &str,
         inbound_id: i64,
     ) -> Result<(Handled, Vec<String>)> {
@@ -599,9 +604,12 @@ impl Daemon {
         // Told per council: the coordinators, the council's name, what was decided.
         let mut told: std::collections::BTreeMap<i64, (Deciding, Vec<flow::Told>)> =
             Default::default();
-        for (item, decision) in decisions {
+        for (item, decision, reason) in decisions {
             let d = self.deciding(item, *decision).await?;
-            let (p, t) = flow::decide(&d.with(*decision, by, Some(inbound_id)));
+            let (p, t) = flow::decide(&flow::Deciding {
+                reason: reason.as_deref(),
+                ..d.with(*decision, by, Some(inbound_id))
+            });
             said.push(p.outcome.clone());
             all.extend(p);
             if let Some(t) = t {
@@ -644,7 +652,9 @@ impl Daemon {
         ) {
             flow::ApprovalReply::Held(reason, why) => Ok(Handled::held_for(reason, &why)),
             flow::ApprovalReply::Decide(d) => {
-                self.decide_item(&item, d, from, Some(inbound_id)).await
+                let reason = crate::understand::secretariat::rejection_reason(&u.reply_text);
+                self.decide_item(&item, d, from, Some(inbound_id), reason.as_deref())
+                    .await
             }
             flow::ApprovalReply::Confirm(d) => {
                 let word = State::of(d).as_str();
@@ -664,9 +674,15 @@ impl Daemon {
         }
     }
 
-    pub async fn cli_decide_item(&self, id: i64, decision: Decision, by: &str) -> Result<String> {
+    pub async fn cli_decide_item(
+        &self,
+        id: i64,
+        decision: Decision,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<String> {
         let item = self.store.agenda_item(id).await?;
-        let h = self.decide_item(&item, decision, by, None).await?;
+        let h = self.decide_item(&item, decision, by, None, reason).await?;
         self.commit_command(h).await
     }
 
@@ -806,6 +822,7 @@ impl Deciding {
             next_open: self.next_open,
             proposer_lang: self.proposer_lang,
             coordinators: &self.coordinators,
+            reason: None,
         }
     }
 }

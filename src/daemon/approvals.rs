@@ -128,7 +128,7 @@ impl Daemon {
                 (lines.get(i), items.get_mut(i).map(Option::take))
             {
                 numbers.push(d.number);
-                deciding.push((item, d.decision));
+                deciding.push((item, d.decision, d.reason.clone()));
             }
         }
         let (mut all, outcomes) = self.decide_items(&deciding, from, inbound_id).await?;

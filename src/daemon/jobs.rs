@@ -83,6 +83,11 @@ impl Daemon {
                 first_error.get_or_insert(e);
             }
         }
+        // Message bodies past the retention period are deleted (once a day).
+        if let Err(e) = self.retention().await {
+            tracing::error!(error = %e, "cannot delete message bodies past the retention period; tried again at the next tick");
+            first_error.get_or_insert(e);
+        }
         // Whatever is held reaches the coordinators.
         match self.held_digest().await {
             Ok(n) => report.jobs += n,

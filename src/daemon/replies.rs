@@ -122,6 +122,7 @@ impl Daemon {
             auto_submitted,
             kind: template,
             date: self.clock.now(),
+            time_zone: self.cfg.secretariat.time_zone,
             calendar,
             attachments,
         })?;

@@ -384,6 +384,7 @@ mod tests {
             name: "Eldbjørg".into(),
             full_name: "Eldbjørg Koordinator".into(),
             secretariat: "RegUt".into(),
+            ..Default::default()
         };
         let asked = [
             (

@@ -163,6 +163,8 @@ impl Daemon {
             name: crate::render::first_name(to_name),
             full_name: to_name.to_string(),
             secretariat: self.cfg.secretariat.name.clone(),
+            signature_name: self.cfg.secretariat.signature_name.clone(),
+            signature_contact: self.cfg.secretariat.signature_contact.clone(),
         }
     }
 
@@ -180,6 +182,8 @@ impl Daemon {
                     name: crate::render::first_name(n.to_name),
                     lines: n.lines,
                     secretariat: self.cfg.secretariat.name.clone(),
+                    signature_name: self.cfg.secretariat.signature_name.clone(),
+                    signature_contact: self.cfg.secretariat.signature_contact.clone(),
                 };
                 self.renderer.render(lang, "notice", &text)?
             }
@@ -217,6 +221,7 @@ impl Daemon {
             auto_submitted: n.auto_submitted,
             kind: n.kind,
             date: self.clock.now(),
+            time_zone: self.cfg.secretariat.time_zone,
             calendar: n.calendar,
             attachments: n.attachments,
         })?;

@@ -119,6 +119,9 @@ pub struct Draft<'a> {
     pub auto_submitted: &'static str,
     pub kind: &'a str,
     pub date: DateTime<Utc>,
+    /// The secretariat's time zone: the `Date:` header is written in it (with its
+    /// offset, e.g. `+0100` in Oslo's winter), as a person's own mail client would.
+    pub time_zone: chrono_tz::Tz,
     /// An iTIP entry: (method, the VCALENDAR text), sent as the `text/calendar`
     /// alternative that calendar clients act on, and as an `.ics` attachment.
     pub calendar: Option<(&'a str, String)>,
@@ -185,10 +188,11 @@ pub fn build(d: &Draft<'_>) -> Result<Vec<u8>, ComposeError> {
             .references(format!("<{}>", clean_header(irt)));
     }
     if d.calendar.is_none() && d.attachments.is_empty() {
-        return Ok(b
+        let raw = b
             .header(ContentType::TEXT_PLAIN)
             .body(d.body.to_string())?
-            .formatted());
+            .formatted();
+        return Ok(local_date(raw, d.date, d.time_zone));
     }
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
@@ -212,7 +216,45 @@ pub fn build(d: &Draft<'_>) -> Result<Vec<u8>, ComposeError> {
         };
         mixed = mixed.singlepart(Attachment::new(name).body(bytes.clone(), ct));
     }
-    Ok(b.multipart(mixed)?.formatted())
+    Ok(local_date(
+        b.multipart(mixed)?.formatted(),
+        d.date,
+        d.time_zone,
+    ))
+}
+
+/// Rewrites the `Date:` header lettre wrote (always UTC, `+0000`) in the time zone
+/// `tz`: the same instant, as RFC 5322 §3.3 allows, so a reader's client that shows the
+/// raw header shows the secretariat's own time. A message without the header (never, in
+/// practice) is returned as it is.
+fn local_date(raw: Vec<u8>, date: DateTime<Utc>, tz: chrono_tz::Tz) -> Vec<u8> {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = raw.get(..head_end).unwrap_or(&raw);
+    let start = if head.starts_with(b"Date: ") {
+        Some(0)
+    } else {
+        head.windows(8)
+            .position(|w| w == b"\r\nDate: ")
+            .map(|p| p + 2)
+    };
+    let Some(start) = start else { return raw };
+    let value_start = start + "Date: ".len();
+    let value_end = head
+        .get(value_start..)
+        .and_then(|rest| rest.windows(2).position(|w| w == b"\r\n"))
+        .map_or(head_end, |p| value_start + p);
+    let local = date
+        .with_timezone(&tz)
+        .format("%a, %d %b %Y %H:%M:%S %z")
+        .to_string();
+    let mut out = Vec::with_capacity(raw.len() + 8);
+    out.extend_from_slice(raw.get(..value_start).unwrap_or_default());
+    out.extend_from_slice(local.as_bytes());
+    out.extend_from_slice(raw.get(value_end..).unwrap_or_default());
+    out
 }
 
 fn content_type(s: &str) -> Result<ContentType, ComposeError> {
@@ -238,6 +280,7 @@ mod tests {
             auto_submitted: "auto-replied",
             kind: "receipt",
             date: "2027-01-01T10:00:00Z".parse().unwrap(),
+            time_zone: chrono_tz::Europe::Oslo,
             calendar: None,
             attachments: vec![("a\r\nb.pdf".into(), "application/pdf".into(), b"x".to_vec())],
         })
@@ -261,6 +304,7 @@ mod tests {
                 auto_submitted: "auto-replied",
                 kind: "receipt",
                 date: "2027-01-01T10:00:00Z".parse().unwrap(),
+                time_zone: chrono_tz::Europe::Oslo,
                 calendar: None,
                 attachments: Vec::new(),
             }
@@ -290,6 +334,7 @@ mod tests {
             auto_submitted: "auto-generated",
             kind: "summons",
             date: "2027-01-01T10:00:00Z".parse().unwrap(),
+            time_zone: chrono_tz::Europe::Oslo,
             calendar: None,
             attachments: Vec::new(),
         })
@@ -299,5 +344,11 @@ mod tests {
         assert_eq!(u.message_id.as_deref(), Some(id.as_str()));
         assert_eq!(u.subject, "Innkalling: Utdanningsrådet");
         assert!(u.auto_reply.is_some(), "our own mail is automatic");
+        // 10:00 UTC on 1 January is 11:00 in Oslo (winter time, +0100).
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            text.contains("\r\nDate: Fri, 01 Jan 2027 11:00:00 +0100\r\n"),
+            "{text}"
+        );
     }
 }

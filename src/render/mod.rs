@@ -306,7 +306,7 @@ impl Renderer {
 }
 
 /// The variables every template gets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Common {
     /// The recipient's first name, to greet by.
     pub name: String,
@@ -314,6 +314,12 @@ pub struct Common {
     pub full_name: String,
     /// The secretariat's name, to sign with.
     pub secretariat: String,
+    /// `[secretariat] signature_name`: the coordinator who signs the mail, above the
+    /// secretariat's name (`_signoff.hbs`, `_signature.hbs`); none, no signature.
+    pub signature_name: Option<String>,
+    /// `[secretariat] signature_contact`: how to reach them (a phone number, an
+    /// address), under the name.
+    pub signature_contact: Option<String>,
 }
 
 /// Keys of `data` (recursively through objects) that `example` does not have.
@@ -758,6 +764,8 @@ pub struct NoticeText {
     pub name: String,
     pub lines: Vec<String>,
     pub secretariat: String,
+    pub signature_name: Option<String>,
+    pub signature_contact: Option<String>,
 }
 
 /// What the templates can say about a meeting and its recipient.
@@ -1077,7 +1085,7 @@ mod tests {
         assert!(nn.body.starts_with("Hei Kari,\nVel møtt"), "{}", nn.body);
         assert!(
             nn.body
-                .ends_with("Med venleg helsing\nRegUt Helse Sør-Øst\n"),
+                .ends_with("Med venleg helsing\nEldbjørg Koordinator\ntlf. 23 07 00 00 · eldbjorg.koordinator@regut.example\nRegUt Helse Sør-Øst\n"),
             "{}",
             nn.body
         );

@@ -5,6 +5,7 @@
 mod batch;
 mod lease;
 mod outbox;
+mod privacy;
 mod report;
 mod rows;
 mod summons;
@@ -19,6 +20,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 use outbox::enqueue;
 pub use outbox::*;
+pub use privacy::*;
 pub use rows::*;
 pub use summons::*;
 pub use year::*;

@@ -72,9 +72,7 @@ pub fn read_decision(reply_text: &str) -> Option<Decision> {
         "innvilget",
     ]) {
         Some(Decision::Approve)
-    } else if any(&[
-        "avvist", "avvises", "avviser", "avslått", "rejected", "reject", "declined",
-    ]) {
+    } else if any(REJECT_WORDS) {
         Some(Decision::Reject)
     } else if any(&[
         "utsatt",
@@ -92,6 +90,62 @@ pub fn read_decision(reply_text: &str) -> Option<Decision> {
     } else {
         None
     }
+}
+
+/// The words that reject, as [`read_decision`] reads them.
+const REJECT_WORDS: &[&str] = &[
+    "avvist", "avvises", "avviser", "avslått", "rejected", "reject", "declined",
+];
+
+/// The reason a coordinator gives with a rejection, for the proposer: what follows the
+/// decision word on its line ("Avvist – hører ikke hjemme i rådet", "avvist: se
+/// HF-ets retningslinjer") and the lines after it. `None` when the reply is no
+/// rejection or says nothing more. The reply text comes without quotes and signature;
+/// a reason is capped at 1,000 characters.
+pub fn rejection_reason(reply_text: &str) -> Option<String> {
+    if read_decision(reply_text) != Some(Decision::Reject) {
+        return None;
+    }
+    let text = reply_text.trim_start();
+    let first_end = text.find('\n').unwrap_or(text.len());
+    let first = text.get(..first_end).unwrap_or(text);
+    // The end of the first rejection word on the first line.
+    let mut after = None;
+    let mut start = None;
+    for (i, c) in first
+        .char_indices()
+        .chain(std::iter::once((first.len(), ' ')))
+    {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let word = first.get(s..i).unwrap_or_default().to_lowercase();
+                start = None;
+                if REJECT_WORDS.contains(&word.as_str()) {
+                    after = Some(i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let rest = text.get(after?..).unwrap_or_default();
+    let reason: String = rest
+        .trim_start_matches(|c: char| {
+            c.is_whitespace() || matches!(c, ':' | '.' | ',' | ';' | '-' | '–' | '—' | '!')
+        })
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let reason = reason.trim();
+    if reason.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+        return None;
+    }
+    Some(match reason.char_indices().nth(1000) {
+        Some((cut, _)) => format!("{}…", reason.get(..cut).unwrap_or(reason).trim_end()),
+        None => reason.to_string(),
+    })
 }
 
 const AGENDA_PREFIXES: &[&str] = &[
@@ -866,6 +920,21 @@ mod tests {
             Some(Decision::Defer)
         );
         assert_eq!(read_decision("Ikke godkjent"), None);
+        assert_eq!(
+            rejection_reason("Avvist – hører ikke hjemme i rådet"),
+            Some("hører ikke hjemme i rådet".into())
+        );
+        assert_eq!(
+            rejection_reason("avvist: se HF-ets retningslinjer.\n\nDette tas i linjen."),
+            Some("se HF-ets retningslinjer.\n\nDette tas i linjen.".into())
+        );
+        assert_eq!(
+            rejection_reason("Avvist.\n\nRejected because it is a matter for the trust."),
+            Some("Rejected because it is a matter for the trust.".into())
+        );
+        assert_eq!(rejection_reason("Avvist."), None);
+        assert_eq!(rejection_reason("Godkjent, fint forslag"), None);
+        assert_eq!(rejection_reason("Utsatt til neste møte"), None);
         assert_eq!(
             read_decision("Jeg har godkjent dette tidligere, men lurer på en ting her"),
             None

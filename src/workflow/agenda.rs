@@ -440,6 +440,11 @@ pub struct Deciding<'a> {
     /// member).
     pub proposer_lang: crate::domain::Language,
     pub coordinators: &'a [Person],
+    /// Why, in the coordinator's words, for a rejection
+    /// ([`crate::understand::secretariat::rejection_reason`], or `agenda reject
+    /// --reason`): told to the proposer and the other coordinators, and kept in the
+    /// audit trail.
+    pub reason: Option<&'a str>,
 }
 
 /// A decision the other coordinators are told of.
@@ -451,6 +456,7 @@ pub struct Told {
     pub state: State,
     pub proposer_name: String,
     pub proposer_email: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// The name of whoever decided: the coordinator's, else what `by` says.
@@ -486,6 +492,13 @@ pub fn decide(d: &Deciding<'_>) -> (Plan<Change>, Option<Told>) {
         );
     }
     let state = State::of(d.decision);
+    // Only a rejection carries a reason to the proposer: the words after an approval
+    // or a deferral are the coordinator's remarks, not meant for them.
+    let reason = d
+        .reason
+        .filter(|_| d.decision == Decision::Reject)
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
     let move_to = match d.decision {
         Decision::Defer => Some(d.next_meeting),
         // Approved after its meeting's agenda closed (or for no meeting yet): it goes
@@ -494,10 +507,11 @@ pub fn decide(d: &Deciding<'_>) -> (Plan<Change>, Option<Told>) {
         Decision::Approve | Decision::Reject => None,
     };
     let mut plan = Plan::done(format!(
-        "agenda item \"{}\" {} by {}",
+        "agenda item \"{}\" {} by {}{}",
         item.title,
         state.as_str(),
-        d.by
+        d.by,
+        reason.map(|r| format!(": {r}")).unwrap_or_default()
     ));
     plan.changes.push(Change::Decide {
         id: item.id,
@@ -540,10 +554,12 @@ pub fn decide(d: &Deciding<'_>) -> (Plan<Change>, Option<Told>) {
                 "title": item.title,
                 "decision": state.as_str(),
                 "decided_by": decider_name(d.coordinators, d.by),
+                "reason": reason,
                 "items": [{
                     "title": item.title,
                     "decision": state.as_str(),
                     "proposer_name": proposer_name,
+                    "reason": reason,
                 }],
             }),
         );
@@ -558,6 +574,7 @@ pub fn decide(d: &Deciding<'_>) -> (Plan<Change>, Option<Told>) {
         state,
         proposer_name,
         proposer_email: item.proposer_email.clone(),
+        reason: reason.map(str::to_string),
     };
     (plan, Some(told))
 }
@@ -600,6 +617,7 @@ pub fn tell_coordinators(
                     "title": t.title,
                     "decision": t.state.as_str(),
                     "proposer_name": t.proposer_name,
+                    "reason": t.reason,
                 })
             })
             .collect();
@@ -619,6 +637,7 @@ pub fn tell_coordinators(
                 "title": first.title,
                 "decision": first.state.as_str(),
                 "decided_by": decided_by,
+                "reason": first.reason,
                 "items": items,
             }),
         );
@@ -892,21 +911,46 @@ pub fn reply_about_extra(r: &ExtraReplying<'_>) -> ExtraReply {
         inbound_id: Some(r.inbound_id),
         detail: plan.outcome.clone(),
     });
-    let mut mail = Mail::new(
-        "notice",
-        "extra_decision",
-        format!("extra-decision:{}:{state}", x.id),
-        r.member,
+    let decided_by = decider_name(r.deciders, r.from);
+    let data = |told: bool| {
         json!({
             "council": m.council_name,
             "starts": m.starts(),
             "extra_name": x.name,
             "approved": approved,
-        }),
+            "told": told,
+            "decided_by": decided_by,
+            "member": r.member.name,
+        })
+    };
+    let mut mail = Mail::new(
+        "notice",
+        "extra_decision",
+        format!("extra-decision:{}:{state}", x.id),
+        r.member,
+        data(false),
     );
     mail.meeting_id = Some(m.id);
     mail.inbound_id = Some(r.inbound_id);
     plan.mails.push(mail);
+    // When the coordinators decide (the council has no leader), the others hear which
+    // way one of them went.
+    for d in r
+        .deciders
+        .iter()
+        .filter(|d| !crate::trust::same_address(&d.email, r.from))
+    {
+        let mut mail = Mail::new(
+            "notice",
+            "extra_decision",
+            format!("extra-decision-told:{}:{state}:{}", x.id, d.id),
+            d,
+            data(true),
+        );
+        mail.meeting_id = Some(m.id);
+        mail.inbound_id = Some(r.inbound_id);
+        plan.mails.push(mail);
+    }
     let summons = approved && x.email.is_some() && m.scheduled && m.starts_at > r.now;
     ExtraReply::Plan { plan, summons }
 }

@@ -614,9 +614,21 @@ fn entry(r: &Unreported, number: usize, tz: Tz) -> Entry {
 /// "1 godkjent", "2: avvist – passer ikke", "3 utsatt": the number and the decision, in a
 /// reply to an approval digest.
 pub fn read_decisions(text: &str) -> Vec<(usize, Decision)> {
+    read_decisions_with_reasons(text)
+        .into_iter()
+        .map(|(n, d, _)| (n, d))
+        .collect()
+}
+
+/// [`read_decisions`] with a rejection's reason, the words after "avvist" on its line
+/// ("2: avvist – passer ikke i rådet").
+pub fn read_decisions_with_reasons(text: &str) -> Vec<(usize, Decision, Option<String>)> {
     numbered_lines(text)
         .into_iter()
-        .filter_map(|(n, rest)| read_decision(rest).map(|d| (n, d)))
+        .filter_map(|(n, rest)| {
+            read_decision(rest)
+                .map(|d| (n, d, crate::understand::secretariat::rejection_reason(rest)))
+        })
         .collect()
 }
 
@@ -633,11 +645,13 @@ pub struct ApprovalDigestReply<'a> {
 }
 
 /// One "N decision" line: the proposal it names (none: no such number).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decided {
     pub number: usize,
     pub id: Option<i64>,
     pub decision: Decision,
+    /// A rejection's reason, for the proposer.
+    pub reason: Option<String>,
 }
 
 /// The lines of a reply to an approval digest; `Err`: it is held, and the outcome
@@ -659,7 +673,7 @@ pub fn read_approval_digest_reply(
         .split(',')
         .filter_map(|i| i.trim().parse().ok())
         .collect();
-    let wanted = read_decisions(r.text);
+    let wanted = read_decisions_with_reasons(r.text);
     if wanted.is_empty() {
         return Err((HeldReason::NoDecision, format!(
             "a reply to an approval digest from {} without a \"1 godkjent\" line; kept for a coordinator",
@@ -668,10 +682,11 @@ pub fn read_approval_digest_reply(
     }
     Ok(wanted
         .into_iter()
-        .map(|(number, decision)| Decided {
+        .map(|(number, decision, reason)| Decided {
             number,
             id: n_th(&ids, number),
             decision,
+            reason,
         })
         .collect())
 }

@@ -651,6 +651,7 @@ mod tests {
             name: m.to.name.clone(),
             full_name: m.to.name.clone(),
             secretariat: "RegUt HSØ".into(),
+            ..Default::default()
         };
         Renderer::new()
             .unwrap()

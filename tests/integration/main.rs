@@ -19,6 +19,7 @@ mod golden;
 mod outbound;
 mod outgoing;
 mod people;
+mod privacy;
 mod robustness;
 mod store;
 mod trust;

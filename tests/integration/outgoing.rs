@@ -497,6 +497,7 @@ fn notices_and_mail_in_a_members_own_language_match_their_golden_files() {
         &config,
         format!(
             "data_dir = \".\"\n[secretariat]\nname = \"RegUt HSØ\"\naddress = \"referent@regut.example\"\n\
+             signature_name = \"Eldbjørg Koordinator\"\nsignature_contact = \"tlf. 23 07 00 00\"\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ncopy_to_mailbox = false\n",
             server.port
         ),

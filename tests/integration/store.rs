@@ -1017,6 +1017,7 @@ fn sqlite() {
             3,
             "the suite adds three councils"
         );
+        crate::privacy::suite(&again).await;
     });
 }
 
@@ -1044,6 +1045,7 @@ fn postgres() {
         };
         let store = Store::open(&url).await.expect("open test db");
         suite(store.clone()).await;
+        crate::privacy::suite(&store).await;
         store.close().await;
     });
 }

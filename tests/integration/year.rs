@@ -336,7 +336,8 @@ fn a_full_meeting_cycle_by_email() {
         let word = if subject.contains("veileder") {
             "Godkjent."
         } else if subject.contains("Parkering") {
-            "Avvist"
+            // The reason goes to the proposer.
+            "Avvist – parkering er en sak for helseforetaket"
         } else {
             // Left undecided: it moves to the next meeting with the summons.
             continue;
@@ -365,6 +366,14 @@ fn a_full_meeting_cycle_by_email() {
         assert_eq!(i["state"], expected, "{i:#}");
         assert_eq!(i["decided_by"], koord.as_str());
     }
+    // The proposer hears why.
+    run_until(&config, t_prop + hour, "the proposer told why", || {
+        of_kind(rt, port, &bjorn, "notice").iter().any(|raw| {
+            let (_, text) = subject_and_text(raw);
+            text.contains("ikke tatt med på sakslisten")
+                && text.contains("Begrunnelse: parkering er en sak for helseforetaket")
+        })
+    });
 
     // What goes out when, as the coordinator sees it.
     let sched = json(

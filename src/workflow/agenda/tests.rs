@@ -65,6 +65,7 @@ fn renders(mails: &[Mail]) -> Vec<(Language, String, String)> {
         name: "Kari".into(),
         full_name: "Kari Nordmann".into(),
         secretariat: "RegUt HSØ".into(),
+        ..Default::default()
     };
     let mut out = Vec::new();
     for m in mails {
@@ -336,6 +337,7 @@ fn deciding<'a>(
         next_open: Some(3),
         proposer_lang: Language::Nn,
         coordinators,
+        reason: None,
     }
 }
 
@@ -628,13 +630,62 @@ fn the_leader_decides_on_an_extra_attendee_else_the_coordinators() {
     );
     let already = Extra {
         approved: Some(true),
-        ..x
+        ..x.clone()
     };
     let ExtraReply::Plan { plan, summons } = reply("lene@hf.example", true, approve, &already)
     else {
         panic!("a plan");
     };
     assert!(!summons && plan.changes.is_empty() && plan.mails.is_empty());
+
+    // Without a leader the coordinators decide: the one who did not hears of it.
+    let other = person(11, "Kim", "kim@hf.example", Language::En);
+    let coordinators = [
+        person(10, "Eldbjørg Koordinator", "koord@hf.example", Language::Nb),
+        other,
+    ];
+    let ExtraReply::Plan { plan, .. } = reply_about_extra(&ExtraReplying {
+        extra: &x,
+        meeting: &m,
+        member: &member,
+        from: "koord@hf.example",
+        deciders: &coordinators,
+        authenticated: true,
+        decision: Some(Decision::Reject),
+        inbound_id: 44,
+        now: at("2027-03-01T09:00:00Z"),
+    }) else {
+        panic!("a plan");
+    };
+    let to: Vec<(&str, &str)> = plan
+        .mails
+        .iter()
+        .map(|m| (m.to.email.as_str(), m.effect_key.as_str()))
+        .collect();
+    assert_eq!(
+        to,
+        vec![
+            ("ola@hf.example", "extra-decision:3:rejected"),
+            ("kim@hf.example", "extra-decision-told:3:rejected:11"),
+        ]
+    );
+    let texts = renders(&plan.mails);
+    let (_, _, member_nb) = &texts[0];
+    assert!(
+        member_nb.contains("Per Hansen er ikke godkjent som bisitter"),
+        "{member_nb}"
+    );
+    let (_, subject, told_en) = &texts[5];
+    assert_eq!(subject, "Extra attendee: Per Hansen");
+    assert!(
+        told_en.contains("Eldbjørg Koordinator has rejected Per Hansen as an extra attendee for Ola at the meeting of Utdanningsrådet on Tuesday 9 March 2027. This is for your information"),
+        "{told_en}"
+    );
+    let (_, _, told_nn) = &texts[4];
+    assert!(
+        told_nn.contains("har avvist Per Hansen som bisittar for Ola"),
+        "{told_nn}"
+    );
 }
 
 fn membership(council_id: i64, role: Role, name: &str) -> Membership {
@@ -886,6 +937,7 @@ fn fixed_items_are_named_by_the_templates() {
         name: String::new(),
         full_name: String::new(),
         secretariat: String::new(),
+        ..Default::default()
     };
     let data = json!({"items": [
         {"label": "12/27", "code": "any_other_business", "title": "any_other_business", "proposer": null, "attachments": []},
@@ -903,5 +955,60 @@ fn fixed_items_are_named_by_the_templates() {
     assert_eq!(
         lines(Language::En),
         "Item 12/27 Any other business\nItem 13/27 Eventuelt\n"
+    );
+}
+
+#[test]
+fn a_rejection_carries_the_coordinators_reason() {
+    let coordinators = two_coordinators();
+    let it = item(5, Some(1), "Veileder for LIS1", State::Proposed);
+    let reason = "Dette er en sak for helseforetaket, ikke rådet.";
+    let plan = decide_item(&Deciding {
+        reason: Some(reason),
+        ..deciding(&it, &coordinators, Decision::Reject, "koord@hf.example")
+    });
+    assert!(
+        plan.outcome.ends_with(&format!(": {reason}")),
+        "{}",
+        plan.outcome
+    );
+    assert!(plan.events.iter().all(|e| e.detail.contains(reason)));
+    let texts = renders(&plan.mails);
+    // The proposer (nb, nn, en) and the other coordinator (nb, nn, en) all read it.
+    let [(_, _, nb), (_, _, nn), (_, _, en), (_, _, told_nb), _, (_, _, told_en)] =
+        texts.as_slice()
+    else {
+        panic!("{texts:?}");
+    };
+    assert!(
+        nb.contains(&format!("sakslisten.\n\nBegrunnelse: {reason}\n")),
+        "{nb}"
+    );
+    assert!(nn.contains(&format!("Grunngiving: {reason}")), "{nn}");
+    assert!(en.contains(&format!("Reason: {reason}")), "{en}");
+    assert!(told_nb.contains(&format!("avvist – {reason}")), "{told_nb}");
+    assert!(
+        told_en.contains(&format!("rejected – {reason}")),
+        "{told_en}"
+    );
+
+    // An approval's words are not passed on; neither is a reason without words.
+    let plan = decide_item(&Deciding {
+        reason: Some("fint forslag"),
+        ..deciding(&it, &coordinators, Decision::Approve, "koord@hf.example")
+    });
+    assert!(renders(&plan.mails)
+        .iter()
+        .all(|(_, _, b)| !b.contains("fint forslag")));
+    let plan = decide_item(&Deciding {
+        reason: Some("  "),
+        ..deciding(&it, &coordinators, Decision::Reject, "koord@hf.example")
+    });
+    let texts = renders(&plan.mails);
+    let (_, _, nb) = &texts[0];
+    assert!(!nb.contains("Begrunnelse"), "{nb}");
+    assert!(
+        nb.contains("er ikke tatt med på sakslisten.\n\nDenne meldingen"),
+        "{nb}"
     );
 }

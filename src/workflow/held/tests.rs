@@ -288,6 +288,15 @@ fn numbered_decisions() {
         read_decisions("1 approved\n2 rejected"),
         vec![(1, Decision::Approve), (2, Decision::Reject)]
     );
+    // A rejection's reason goes with it; other lines have none.
+    assert_eq!(
+        read_decisions_with_reasons("1 godkjent, bra\n2: avvist – passer ikke i rådet\n3 avvist"),
+        vec![
+            (1, Decision::Approve, None),
+            (2, Decision::Reject, Some("passer ikke i rådet".into())),
+            (3, Decision::Reject, None)
+        ]
+    );
 }
 
 #[test]
