@@ -421,7 +421,9 @@ fn read_overrides(
         let entry = entry.map_err(err)?;
         let path = entry.path();
         let folder = entry.file_name().to_string_lossy().to_string();
-        if is_backup(&folder) {
+        // A copy of the shipped folder keeps `examples/`: the variables each kind gets
+        // are the daemon's, so they are read from the build, not from there.
+        if is_backup(&folder) || (folder == "examples" && path.is_dir()) {
             continue;
         }
         if !path.is_dir() {
@@ -1075,10 +1077,14 @@ mod tests {
 
     #[test]
     fn an_override_replaces_one_kind_in_one_language() {
-        let d = folder(&[(
-            "nn/summons.hbs",
-            "Subject: Møte {{council}}\n\n{{> greeting}}\nVel møtt {{long_date starts}}\n{{> signoff}}",
-        )]);
+        let d = folder(&[
+            (
+                "nn/summons.hbs",
+                "Subject: Møte {{council}}\n\n{{> greeting}}\nVel møtt {{long_date starts}}\n{{> signoff}}",
+            ),
+            // A copy of the shipped folder brings its examples along: not templates.
+            ("examples/summons.json", "{}"),
+        ]);
         let r = Renderer::with_overrides(Some(d.path())).unwrap();
         let nn = r.show(Language::Nn, "summons").unwrap();
         assert_eq!(nn.subject, "Møte Utdanningsrådet");
