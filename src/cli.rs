@@ -135,6 +135,14 @@ pub enum Command {
         #[command(subcommand)]
         command: report::ReportCommand,
     },
+    /// Each council's next meetings with who comes, open proposals, failing
+    /// addresses, and the held mail: what a coordinator gets by writing "status".
+    Status {
+        #[arg(long)]
+        council: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log: every answer, proposal, decision, correction and send.
     Log {
         #[arg(long)]
@@ -576,6 +584,16 @@ async fn dispatch(
         Command::Schedule { json } => year::schedule_cmd(&store, &cfg, now, *json).await,
         Command::Report { command } => report::report_cmd(command, &cfg, &store, now).await,
         Command::Log { meeting, json } => year::log_cmd(&store, *meeting, *json).await,
+        Command::Status { council, json } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            let status = daemon.cli_status(council.as_deref()).await?;
+            if *json {
+                outln!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                outln!("{}", crate::workflow::status::text(&status).trim_end());
+            }
+            Ok(())
+        }
         Command::Run { once } => {
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
             if *once {

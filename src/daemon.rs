@@ -47,6 +47,7 @@ pub mod outbox;
 mod receiving;
 mod replies;
 mod report;
+mod status;
 mod trusted;
 mod year;
 

@@ -7,6 +7,7 @@ mod lease;
 mod outbox;
 mod report;
 mod rows;
+mod status;
 mod year;
 
 use std::str::FromStr;

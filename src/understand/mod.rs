@@ -5,6 +5,7 @@
 
 pub mod auto;
 mod bounce;
+pub mod command;
 pub mod forward;
 pub mod itip;
 mod legacy_zone;
@@ -52,6 +53,10 @@ pub enum Kind {
     MinutesCorrection,
     CoordinatorDecision,
     MinutesDraft,
+    /// "status" / "oversikt": a coordinator asks for the state of their councils.
+    Status,
+    /// "Nytt møte …" / "Flytt møtet …" / "Avlys møtet …": a change to a meeting.
+    MeetingChange,
     AutoReply,
     Bounce,
     Unknown,
@@ -120,6 +125,8 @@ pub struct Understanding {
     pub attachments: Vec<FileInfo>,
     /// An extra attendee (bisitter) announced in an answer.
     pub extra_attendee: Option<crate::domain::Substitute>,
+    /// A coordinator's command ("status", "nytt møte …"), as written.
+    pub command: Option<command::Command>,
 }
 
 /// An attached file: what it is called, its type, its size, and its text when it is
@@ -502,6 +509,16 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
         }
     }
     if !forwarded {
+        // A command is read before an answer: "status" or "Nytt møte 12. januar kl. 10"
+        // without a summons to refer to is never an answer to one.
+        if let Some(c) = command::read(&effective_subject, &u.reply_text) {
+            u.kind = Some(match c {
+                command::Command::Status { .. } => Kind::Status,
+                _ => Kind::MeetingChange,
+            });
+            u.command = Some(c);
+            return;
+        }
         if let Some(d) = secretariat::read_decision(&u.reply_text) {
             u.decision = Some(d);
             u.kind = Some(Kind::CoordinatorDecision);
