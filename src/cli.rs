@@ -310,7 +310,12 @@ pub enum MeetingCommand {
         json: bool,
     },
     /// Cancel a meeting; everyone invited gets a cancelled calendar entry.
-    Cancel { id: i64 },
+    Cancel {
+        id: i64,
+        /// Why, in the notice to the members ("For få påmeldte.").
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Move a meeting; everyone invited gets an updated calendar entry.
     Move {
         id: i64,
@@ -536,13 +541,15 @@ async fn dispatch(
         },
         Command::Member { command } => member(command, &cfg, &store, now).await,
         Command::Meeting {
-            command: MeetingCommand::Cancel { id },
+            command: MeetingCommand::Cancel { id, reason },
         } => {
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
             let m = store.meeting(*id).await?;
             outln!(
                 "{}",
-                daemon.change_meeting(&m, None, &year::operator()).await?
+                daemon
+                    .change_meeting_because(&m, None, reason.as_deref(), &year::operator())
+                    .await?
             );
             Ok(())
         }

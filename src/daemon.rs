@@ -35,6 +35,7 @@ use crate::workflow::{self, InboundContext};
 mod agenda;
 mod approvals;
 mod batch;
+mod by_mail;
 mod calendar;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -275,6 +275,35 @@ impl Daemon {
         new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
         by: &str,
     ) -> Result<String> {
+        self.change_meeting_because(m, new_times, None, by).await
+    }
+
+    /// The same, with the reason a cancellation's notice gives (`meeting cancel
+    /// --reason`).
+    pub async fn change_meeting_because(
+        &self,
+        m: &store::Meeting,
+        new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        reason: Option<&str>,
+        by: &str,
+    ) -> Result<String> {
+        let h = self
+            .plan_meeting_change(m, new_times, reason, by, None)
+            .await?;
+        self.commit_command(h).await
+    }
+
+    /// A move or cancellation as what the daemon commits, tied to the message that
+    /// asked for it when one did (a coordinator's confirmed mail); held (with its
+    /// reason) when the workflow refuses it.
+    pub(crate) async fn plan_meeting_change(
+        &self,
+        m: &store::Meeting,
+        new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        reason: Option<&str>,
+        by: &str,
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
         let invited = self.invited(m.id).await?;
         let members = self.council_members(m.council_id).await?;
         let snapshot = ChangeSnapshot {
@@ -307,12 +336,11 @@ impl Daemon {
             Some((starts_at, ends_at)) => MeetingChange::Move { starts_at, ends_at },
             None => MeetingChange::Cancel,
         };
-        let p = decide::change_meeting(&snapshot, change, by, self.clock.now());
-        if p.is_held() {
+        let p = decide::change_meeting_because(&snapshot, change, reason, by, self.clock.now());
+        if p.is_held() && inbound_id.is_none() {
             return Err(DaemonError::Refused(p.outcome));
         }
-        let h = self.realise(m, p, None)?;
-        self.commit_command(h).await
+        self.realise(m, p, inbound_id)
     }
 
     // ----- the summons of a substitute or an extra attendee -----------------------------------

@@ -67,6 +67,10 @@ pub(crate) enum Asked<'a> {
     MinutesReply { council: &'a str, version: i64 },
     /// A decision about the extra attendee `extra` of `member`.
     ExtraAttendee { extra: &'a str, member: &'a str },
+    /// A change to a meeting asked for by mail, as understood: the `confirm`
+    /// template's data for it (`action` `meeting_add`, `meeting_move` or
+    /// `meeting_cancel`, with the council, the times, the place and the reason).
+    MeetingChange(serde_json::Value),
 }
 
 impl Asked<'_> {
@@ -119,6 +123,7 @@ impl Asked<'_> {
                 "extra": extra,
                 "member": member,
             }),
+            Asked::MeetingChange(data) => data.clone(),
         })
     }
 }

@@ -556,6 +556,7 @@ impl Daemon {
                 .await
                 .map(Some),
             Kind::Status => self.status_by_mail(inbound_id, u, &from, &trust).await,
+            Kind::MeetingChange => self.meeting_by_mail(inbound_id, u, &from, &trust).await,
             _ => Ok(None),
         }
     }

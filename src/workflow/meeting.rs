@@ -180,6 +180,18 @@ pub fn change_meeting(
     by: &str,
     now: DateTime<Utc>,
 ) -> Plan {
+    change_meeting_because(s, change, None, by, now)
+}
+
+/// The same, with the coordinator's reason, which the notice of a cancellation gives
+/// the members.
+pub fn change_meeting_because(
+    s: &ChangeSnapshot,
+    change: MeetingChange,
+    reason: Option<&str>,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Plan {
     let m = &s.meeting;
     if m.status != crate::domain::MeetingStatus::Scheduled {
         return Plan::held(
@@ -266,6 +278,7 @@ pub fn change_meeting(
             "title": m.title,
             "starts": m.local(m.starts_at),
             "ends": m.local(m.ends_at),
+            "reason": reason,
         }),
     };
     let calendar = |asked: bool, token: Option<&str>| Calendar {

@@ -9,6 +9,7 @@ mod auth_support;
 mod support;
 
 mod auth_stack;
+mod by_mail;
 mod calendar;
 mod cli;
 mod cluster;
