@@ -10,6 +10,7 @@ mod support;
 
 mod auth_stack;
 mod by_mail;
+mod by_mail_stack;
 mod calendar;
 mod cli;
 mod cluster;
