@@ -201,8 +201,15 @@ impl Daemon {
         let by = match trust {
             Trust::Confirmed(by) => by.clone(),
             _ => {
+                // Authenticated, the change still waits for the coordinator's word;
+                // not, it is a possible forgery, held as any unverified message.
+                let reason = if trust.is_authenticated() {
+                    crate::domain::HeldReason::AwaitingConfirmation
+                } else {
+                    crate::domain::HeldReason::Unverified
+                };
                 return self
-                    .confirm_first(
+                    .confirm_first_because(
                         inbound_id,
                         u,
                         &me.email,
@@ -212,6 +219,7 @@ impl Daemon {
                             action(&change)
                         ),
                         trust,
+                        reason,
                     )
                     .await
                     .map(Some);

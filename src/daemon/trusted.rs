@@ -194,12 +194,37 @@ impl Daemon {
         what: &str,
         trust: &Trust,
     ) -> Result<Handled> {
+        self.confirm_first_because(
+            inbound_id,
+            u,
+            ask,
+            asked,
+            what,
+            trust,
+            crate::domain::HeldReason::Unverified,
+        )
+        .await
+    }
+
+    /// The same, held for `reason` (see `workflow::confirm::confirm_first_because`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn confirm_first_because(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        ask: &str,
+        asked: Asked<'_>,
+        what: &str,
+        trust: &Trust,
+        reason: crate::domain::HeldReason,
+    ) -> Result<Handled> {
         let (r, action) = self.requesting(inbound_id, u, ask, asked).await?;
-        self.confirmed(flow::confirm_first(
+        self.confirmed(flow::confirm_first_because(
             &r.with(u),
             action,
             what,
             &trust.describe(),
+            reason,
         ))
     }
 

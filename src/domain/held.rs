@@ -79,10 +79,12 @@ pub enum HeldReason {
     ImpossibleTime,
     /// Minutes approved before their correction deadline.
     BeforeDeadline,
+    /// A coordinator's change to a meeting by mail, waiting for their «bekreft».
+    AwaitingConfirmation,
 }
 
 impl HeldReason {
-    pub const ALL: [HeldReason; 36] = [
+    pub const ALL: [HeldReason; 37] = [
         HeldReason::Quarantined,
         HeldReason::NoSummons,
         HeldReason::NotUnderstood,
@@ -119,6 +121,7 @@ impl HeldReason {
         HeldReason::NotScheduled,
         HeldReason::ImpossibleTime,
         HeldReason::BeforeDeadline,
+        HeldReason::AwaitingConfirmation,
     ];
 
     /// The code stored in the outcome and given to the templates.
@@ -160,6 +163,7 @@ impl HeldReason {
             HeldReason::NotScheduled => "not_scheduled",
             HeldReason::ImpossibleTime => "impossible_time",
             HeldReason::BeforeDeadline => "before_deadline",
+            HeldReason::AwaitingConfirmation => "awaiting_confirmation",
         }
     }
 

@@ -220,6 +220,9 @@ fn a_coordinator_adds_a_meeting_by_mail_and_confirms_it() {
         "{text}"
     );
     assert!(text.contains("Svar «bekreft»"), "{text}");
+    // Held for her word, not as a possible forgery.
+    let held = ok(&w.config, &["inbox", "--state", "held", "--json"]);
+    assert!(held.contains("awaiting_confirmation"), "{held}");
 
     let (_, yes) = answer_summons(&asks[0], "Eldbjørg", "koord@hf.example", "Bekreft");
     w.drop_mail(&yes);
