@@ -316,6 +316,15 @@ pub enum MeetingCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// A meeting at a new place or with a new link (the other is kept unless given);
+    /// everyone invited gets an updated calendar entry.
+    Place {
+        id: i64,
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long)]
+        digital_link: Option<String>,
+    },
     /// Move a meeting; everyone invited gets an updated calendar entry.
     Move {
         id: i64,
@@ -551,6 +560,28 @@ async fn dispatch(
                     .change_meeting_because(&m, None, reason.as_deref(), &year::operator())
                     .await?
             );
+            Ok(())
+        }
+        Command::Meeting {
+            command:
+                MeetingCommand::Place {
+                    id,
+                    place,
+                    digital_link,
+                },
+        } => {
+            if place.is_none() && digital_link.is_none() {
+                bail!("give --place (a room), --digital-link, or both");
+            }
+            let m = store.meeting(*id).await?;
+            let new = Place {
+                room: place.clone().or_else(|| m.place.room.clone()),
+                digital_link: digital_link
+                    .clone()
+                    .or_else(|| m.place.digital_link.clone()),
+            };
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            outln!("{}", daemon.change_place(&m, new, &year::operator()).await?);
             Ok(())
         }
         Command::Meeting {
@@ -1107,7 +1138,9 @@ async fn meeting(
             Ok(())
         }
         // Handled in `dispatch`: they send mail, so they need the daemon.
-        MeetingCommand::Cancel { .. } | MeetingCommand::Move { .. } => Ok(()),
+        MeetingCommand::Cancel { .. }
+        | MeetingCommand::Move { .. }
+        | MeetingCommand::Place { .. } => Ok(()),
     }
 }
 

@@ -30,6 +30,23 @@ fn action(c: &Change) -> &'static str {
         Change::Add { .. } => "meeting_add",
         Change::Move { .. } => "meeting_move",
         Change::Cancel { .. } => "meeting_cancel",
+        Change::Place { .. } => "meeting_place",
+    }
+}
+
+/// The meeting's place with what is given replaced.
+fn merged(
+    m: Option<&Meeting>,
+    room: &Option<String>,
+    digital_link: &Option<String>,
+) -> crate::domain::Place {
+    crate::domain::Place {
+        room: room
+            .clone()
+            .or_else(|| m.and_then(|m| m.place.room.clone())),
+        digital_link: digital_link
+            .clone()
+            .or_else(|| m.and_then(|m| m.place.digital_link.clone())),
     }
 }
 
@@ -91,7 +108,9 @@ impl Daemon {
             return Ok(None);
         };
         let line = match cmd {
-            Command::Add(w) | Command::Move(w) | Command::Cancel(w) => w.line.clone(),
+            Command::Add(w) | Command::Move(w) | Command::Cancel(w) | Command::Place(w) => {
+                w.line.clone()
+            }
             Command::Status { .. } => String::new(),
         };
         let subject = strip_subject_prefixes(&u.subject).to_string();
@@ -126,6 +145,7 @@ impl Daemon {
                     "action": match cmd {
                         Command::Move(_) => "meeting_move",
                         Command::Cancel(_) => "meeting_cancel",
+                        Command::Place(_) => "meeting_place",
                         _ => "meeting_add",
                     },
                     "subject": subject,
@@ -188,6 +208,20 @@ impl Daemon {
                 "old_starts": meeting(*meeting_id).map(|m| local(m.starts_at)),
                 "old_ends": meeting(*meeting_id).map(|m| local(m.ends_at)),
             }),
+            Change::Place {
+                meeting_id,
+                room,
+                digital_link,
+            } => {
+                let place = merged(meeting(*meeting_id), room, digital_link);
+                json!({
+                    "council": meeting(*meeting_id).map(|m| m.council_name.clone()),
+                    "starts": meeting(*meeting_id).map(|m| local(m.starts_at)),
+                    "ends": meeting(*meeting_id).map(|m| local(m.ends_at)),
+                    "room": place.room,
+                    "link": place.digital_link,
+                })
+            }
             Change::Cancel { meeting_id, reason } => json!({
                 "council": meeting(*meeting_id).map(|m| m.council_name.clone()),
                 "starts": meeting(*meeting_id).map(|m| local(m.starts_at)),
@@ -286,6 +320,16 @@ impl Daemon {
                     Some(inbound_id),
                 )
                 .await?
+            }
+            Change::Place {
+                meeting_id,
+                room,
+                digital_link,
+            } => {
+                let m = self.store.meeting(*meeting_id).await?;
+                let place = merged(Some(&m), room, digital_link);
+                self.plan_place_change(&m, place, &by, Some(inbound_id))
+                    .await?
             }
             Change::Cancel { meeting_id, reason } => {
                 let m = self.store.meeting(*meeting_id).await?;

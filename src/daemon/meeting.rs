@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::year::{Handled, Notice};
 use super::{Daemon, DaemonError, Result};
-use crate::domain::{Language, Response, Role, Token};
+use crate::domain::{Language, Place, Response, Role, Token};
 use crate::mail::ics;
 use crate::store::{self, OutgoingMail};
 use crate::workflow::meeting::{
@@ -304,6 +304,46 @@ impl Daemon {
         by: &str,
         inbound_id: Option<i64>,
     ) -> Result<Handled> {
+        let snapshot = self.change_snapshot(m).await?;
+        let change = match new_times {
+            Some((starts_at, ends_at)) => MeetingChange::Move { starts_at, ends_at },
+            None => MeetingChange::Cancel,
+        };
+        let p = decide::change_meeting_because(&snapshot, change, reason, by, self.clock.now());
+        if p.is_held() && inbound_id.is_none() {
+            return Err(DaemonError::Refused(p.outcome));
+        }
+        self.realise(m, p, inbound_id)
+    }
+
+    /// `meeting place ID --place … --digital-link …`: the meeting at a new place;
+    /// everyone with a calendar entry gets it updated.
+    pub async fn change_place(&self, m: &store::Meeting, place: Place, by: &str) -> Result<String> {
+        let h = self.plan_place_change(m, place, by, None).await?;
+        self.commit_command(h).await
+    }
+
+    /// A change of place as what the daemon commits (see `plan_meeting_change`).
+    pub(crate) async fn plan_place_change(
+        &self,
+        m: &store::Meeting,
+        place: Place,
+        by: &str,
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
+        let snapshot = self.change_snapshot(m).await?;
+        let p = decide::change_place(&snapshot, &place, by, self.clock.now());
+        if p.is_held() && inbound_id.is_none() {
+            return Err(DaemonError::Refused(p.outcome));
+        }
+        // The calendar entries say the new place.
+        let mut at = m.clone();
+        at.place = place;
+        self.realise(&at, p, inbound_id)
+    }
+
+    /// What a move, a cancellation or a new place is decided from.
+    async fn change_snapshot(&self, m: &store::Meeting) -> Result<ChangeSnapshot> {
         let invited = self.invited(m.id).await?;
         let members = self.council_members(m.council_id).await?;
         let snapshot = ChangeSnapshot {
@@ -332,15 +372,7 @@ impl Daemon {
                 })
                 .collect(),
         };
-        let change = match new_times {
-            Some((starts_at, ends_at)) => MeetingChange::Move { starts_at, ends_at },
-            None => MeetingChange::Cancel,
-        };
-        let p = decide::change_meeting_because(&snapshot, change, reason, by, self.clock.now());
-        if p.is_held() && inbound_id.is_none() {
-            return Err(DaemonError::Refused(p.outcome));
-        }
-        self.realise(m, p, inbound_id)
+        Ok(snapshot)
     }
 
     // ----- the summons of a substitute or an extra attendee -----------------------------------
@@ -448,6 +480,11 @@ fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: decide::Change) -> 
             ends_at,
             status,
             sequence,
+        },
+        decide::Change::UpdatePlace { room, digital_link } => store::Change::UpdatePlace {
+            id: meeting_id,
+            room,
+            digital_link,
         },
         decide::Change::ScheduleJob { kind, due_at } => store::Change::ScheduleJob {
             meeting_id,

@@ -20,6 +20,8 @@ pub enum Command {
     Add(Wanted),
     Move(Wanted),
     Cancel(Wanted),
+    /// A new place or link for a meeting ("Nytt sted for møtet 12. januar: Ullevål").
+    Place(Wanted),
 }
 
 /// A day as written: day and month, the year when given, the weekday when named.
@@ -91,6 +93,25 @@ const MOVE: &[&str] = &[
     "reschedule the meeting",
     "reschedule meeting",
 ];
+const PLACE: &[&str] = &[
+    "nytt sted",
+    "nytt møtested",
+    "ny stad",
+    "ny møtestad",
+    "endre sted",
+    "endra stad",
+    "ny lenke",
+    "ny lenkje",
+    "ny link",
+    "new place",
+    "new location",
+    "new venue",
+    "new link",
+    "change the place",
+    "change place",
+    "change the location",
+    "change location",
+];
 const CANCEL: &[&str] = &[
     "avlys møtet",
     "avlys møte",
@@ -146,6 +167,8 @@ pub fn read_line(line: &str) -> Option<Command> {
         Some(Command::Move(wanted(line)))
     } else if starts(CANCEL) {
         Some(Command::Cancel(wanted(line)))
+    } else if starts(PLACE) {
+        Some(Command::Place(place_wanted(line)))
     } else {
         None
     }
@@ -459,19 +482,47 @@ fn wanted(line: &str) -> Wanted {
     let rest = rest.join(" ");
     let rest = rest.trim().trim_start_matches([',', '-', '–']).trim();
     let lowered = rest.to_lowercase();
-    let place = ["på ", "at ", "in ", "i ", "sted: ", "stad: ", "place: "]
-        .iter()
-        .find(|p| lowered.starts_with(*p))
-        .and_then(|p| rest.get(p.len()..))
-        .map(|p| {
-            let mut p = p.trim().trim_end_matches(['.', ',', '/', '+']).trim();
-            for tail in [" og", " and", " eller", " or"] {
-                p = p.strip_suffix(tail).unwrap_or(p).trim();
-            }
-            p.to_string()
-        })
-        .filter(|p| !p.is_empty());
+    let place = [
+        "på ", "at ", "in ", "i ", "er ", "blir ", "is ", "sted: ", "stad: ", "place: ",
+    ]
+    .iter()
+    .find(|p| lowered.starts_with(*p))
+    .and_then(|p| rest.get(p.len()..))
+    .map(|p| {
+        let mut p = p.trim().trim_end_matches(['.', ',', '/', '+']).trim();
+        for tail in [" og", " and", " eller", " or"] {
+            p = p.strip_suffix(tail).unwrap_or(p).trim();
+        }
+        p.to_string()
+    })
+    .filter(|p| !p.is_empty());
     w.place = place;
+    w
+}
+
+/// A new place: what follows the colon ("Nytt sted for møtet 12. januar: Ullevål,
+/// bygg 2"), or the words after the day ("… 12. januar er Ullevål"), and any link.
+fn place_wanted(line: &str) -> Wanted {
+    let mut w = wanted(line);
+    if let Some(after) = w.reason.take() {
+        let mut words = Vec::new();
+        for t in after.split_whitespace() {
+            if is_link(t) {
+                w.link = Some(t.trim_end_matches(['.', ',']).to_string());
+            } else {
+                words.push(t);
+            }
+        }
+        let mut p = words.join(" ");
+        for tail in [" og", " and", " eller", " or", ",", "."] {
+            p = p.trim().strip_suffix(tail).unwrap_or(&p).trim().to_string();
+        }
+        let lower = p.to_lowercase();
+        let digital_only = matches!(lower.as_str(), "digitalt" | "digital" | "online" | "");
+        if !digital_only {
+            w.place = Some(p);
+        }
+    }
     w
 }
 
@@ -745,6 +796,45 @@ mod tests {
     }
 
     #[test]
+    fn new_places_and_links() {
+        for (line, place, link) in [
+            (
+                "Nytt sted for møtet 12. januar: Ullevål, bygg 2",
+                Some("Ullevål, bygg 2"),
+                None,
+            ),
+            (
+                "Nytt møtested for møtet 12. januar er Rikshospitalet",
+                Some("Rikshospitalet"),
+                None,
+            ),
+            (
+                "Ny lenke til møtet 12. januar: https://teams.example/m/2",
+                None,
+                Some("https://teams.example/m/2"),
+            ),
+            (
+                "Ny stad for møtet 12. januar: Haukeland og https://teams.example/m/3",
+                Some("Haukeland"),
+                Some("https://teams.example/m/3"),
+            ),
+            (
+                "New place for the meeting on 12 January: Ullevål, building 2",
+                Some("Ullevål, building 2"),
+                None,
+            ),
+        ] {
+            let Some(Command::Place(w)) = read_line(line) else {
+                panic!("{line}")
+            };
+            assert_eq!(w.days, vec![day(12, 1)], "{line}");
+            assert_eq!(w.place.as_deref(), place, "{line}");
+            assert_eq!(w.link.as_deref(), link, "{line}");
+            assert_eq!(w.reason, None, "{line}");
+        }
+    }
+
+    #[test]
     fn days_resolve_to_the_next_one() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         assert_eq!(
@@ -774,7 +864,7 @@ mod tests {
         for line in [
             "Ja, jeg kommer",
             "Møtet 12. januar passer fint",
-            "Nytt møtested er Ullevål",
+            "Nytt nummer til Kari er 22 11 33 44",
             "Forslag til sak: nytt møte om veilederen",
         ] {
             assert_eq!(read_line(line), None, "{line}");

@@ -49,6 +49,12 @@ pub enum Change {
         meeting_id: i64,
         reason: Option<String>,
     },
+    /// A new room or link (or both); what is not given stays as it is.
+    Place {
+        meeting_id: i64,
+        room: Option<String>,
+        digital_link: Option<String>,
+    },
 }
 
 /// What must be asked before anything is done; the `meeting_request` template says each
@@ -211,6 +217,21 @@ pub fn resolve(
                 meeting_id: m.id,
                 starts_at,
                 ends_at,
+            })
+        })(),
+        Command::Place(w) => (|| {
+            let day = first_day(w)?;
+            let m = meeting_on(w, day, councils, meetings, tz)?;
+            if m.ends_at <= now {
+                return Err(Unclear::Past);
+            }
+            if w.place.is_none() && w.link.is_none() {
+                return Err(Unclear::NoPlace);
+            }
+            Ok(Change::Place {
+                meeting_id: m.id,
+                room: w.place.clone(),
+                digital_link: w.link.clone(),
             })
         })(),
         Command::Cancel(w) => (|| {
@@ -414,6 +435,21 @@ mod tests {
                 meeting_id: 11,
                 reason: Some("for få påmeldte".into())
             })
+        );
+        assert_eq!(
+            go(
+                "Nytt sted for møtet i Utdanningsrådet 19. januar: Ullevål, bygg 2",
+                &c
+            ),
+            Ok(Change::Place {
+                meeting_id: 12,
+                room: Some("Ullevål, bygg 2".into()),
+                digital_link: None
+            })
+        );
+        assert_eq!(
+            go("Nytt sted for møtet 12. januar:", &c),
+            Err(Unclear::NoPlace)
         );
         assert_eq!(
             go("Cancel the meeting of ur on 19 January", &c),

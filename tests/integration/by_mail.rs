@@ -308,3 +308,61 @@ fn a_forged_new_meeting_only_asks_the_real_coordinator() {
         .all(|m| !header(m, "To").is_some_and(|t| t.contains("evil"))));
     assert!(w.sent("meeting_request").is_empty());
 }
+
+#[test]
+fn a_new_place_by_mail_updates_every_calendar_entry() {
+    let mut w = Year::new();
+    w.coordinator_writes(
+        true,
+        "pl1",
+        "Nytt sted",
+        "Nytt sted for møtet 12. januar: Rikshospitalet, auditorium 2",
+    );
+    w.run("2026-12-30T09:00:00Z");
+    assert!(w.sent("update").is_empty());
+    let asks = w.sent("confirm");
+    let (_, text) = subject_and_text(&asks[0]);
+    assert!(
+        text.contains("nytt sted for møtet i Utdanningsrådet tirsdag 12. januar 2027 kl. 10:00–12:00: Rikshospitalet, auditorium 2"),
+        "{text}"
+    );
+    w.drop_mail(&answer_summons(&asks[0], "Eldbjørg", "koord@hf.example", "Bekreft").1);
+    w.run("2026-12-30T09:10:00Z");
+    let updates = w.sent("update");
+    assert_eq!(updates.len(), 4, "every member and the coordinator");
+    let (subject, text) = subject_and_text(&updates[0]);
+    assert!(
+        subject.starts_with("Nytt sted: Utdanningsrådet"),
+        "{subject}"
+    );
+    assert!(
+        text.contains("holdes nå på Rikshospitalet, auditorium 2"),
+        "{text}"
+    );
+    let raw = String::from_utf8_lossy(&updates[0]).replace("\r\n ", "");
+    assert!(
+        raw.contains("LOCATION:Rikshospitalet\\, auditorium 2"),
+        "{raw}"
+    );
+    assert!(raw.contains("SEQUENCE:1"), "{raw}");
+    assert_eq!(
+        w.meetings()[0]["place"]["room"],
+        "Rikshospitalet, auditorium 2"
+    );
+    // The command line does the same.
+    ok(
+        &w.config,
+        &[
+            "--now",
+            "2026-12-30T10:00:00Z",
+            "meeting",
+            "place",
+            "1",
+            "--digital-link",
+            "https://teams.example/m/9",
+        ],
+    );
+    let m = &w.meetings()[0];
+    assert_eq!(m["place"]["digital_link"], "https://teams.example/m/9");
+    assert_eq!(m["place"]["room"], "Rikshospitalet, auditorium 2");
+}
