@@ -511,7 +511,12 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
     if !forwarded {
         // A command is read before an answer: "status" or "Nytt møte 12. januar kl. 10"
         // without a summons to refer to is never an answer to one.
-        if let Some(c) = command::read(&effective_subject, &u.reply_text) {
+        let command = command::read(&effective_subject, &u.reply_text).filter(|c| {
+            // "Status: jeg kommer" is an answer with a word in front, not a request.
+            !matches!(c, command::Command::Status { filter: Some(_) })
+                || rsvp::read(&u.reply_text).answer.is_none()
+        });
+        if let Some(c) = command {
             u.kind = Some(match c {
                 command::Command::Status { .. } => Kind::Status,
                 _ => Kind::MeetingChange,
@@ -833,6 +838,28 @@ mod tests {
     use super::*;
 
     const REPLY: &str = "From: Ola Nordmann <Ola@Example.no>\r\nTo: referent+0123456789abcdef0123456789abcdef@council.no\r\nSubject: SV: Innkalling til møte\r\nMessage-ID: <r1@example.no>\r\nIn-Reply-To: <summons.x@council.no>\r\nReferences: <a@council.no> <summons.x@council.no>\r\n\r\nJa, jeg kommer.\r\n\r\nDen tir. 5. jan. 2027 kl. 10:00 skrev Sekretariatet <referent@council.no>:\r\n> Vi kaller inn til møte. Kan du ikke komme, meld forfall.\r\n";
+
+    #[test]
+    fn a_command_is_no_answer_and_an_answer_is_no_command() {
+        let mail = |body: &str| {
+            format!(
+                "From: Kari <kari@hf.example>\r\nTo: referent@regut.example\r\nSubject: SV: Innkalling\r\n\
+                 In-Reply-To: <summons.abc@regut.example>\r\nMessage-ID: <r1@hf.example>\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+            )
+        };
+        let u = understand(mail("status").as_bytes(), Limits::default());
+        assert_eq!(u.kind(), Kind::Status);
+        assert!(u.answer.is_none());
+        let u = understand(
+            mail("Nytt møte i Utdanningsrådet 12. januar kl. 10–12 på Ullevål").as_bytes(),
+            Limits::default(),
+        );
+        assert_eq!(u.kind(), Kind::MeetingChange);
+        assert!(u.answer.is_none());
+        let u = understand(mail("Status: jeg kommer").as_bytes(), Limits::default());
+        assert_eq!(u.kind(), Kind::Rsvp);
+    }
 
     #[test]
     fn reads_a_plain_answer() {
