@@ -156,6 +156,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Each council's next meetings with who comes, open proposals, failing
+    /// addresses, and the held mail: what a coordinator gets by writing "status".
+    Status {
+        #[arg(long)]
+        council: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log: every answer, proposal, decision, correction and send.
     Log {
         #[arg(long)]
@@ -438,7 +446,21 @@ pub enum MeetingCommand {
         json: bool,
     },
     /// Cancel a meeting; everyone invited gets a cancelled calendar entry.
-    Cancel { id: i64 },
+    Cancel {
+        id: i64,
+        /// Why, in the notice to the members ("For få påmeldte.").
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// A meeting at a new place or with a new link (the other is kept unless given);
+    /// everyone invited gets an updated calendar entry.
+    Place {
+        id: i64,
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long)]
+        digital_link: Option<String>,
+    },
     /// Change a meeting's room, digital link or title; everyone invited gets an
     /// updated calendar entry. "" removes a room or a link.
     Update {
@@ -764,14 +786,38 @@ async fn dispatch(
         }
         Command::Member { command } => member(command, &cfg, &store, now).await,
         Command::Meeting {
-            command: MeetingCommand::Cancel { id },
+            command: MeetingCommand::Cancel { id, reason },
         } => {
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
             let m = store.meeting(*id).await?;
             outln!(
                 "{}",
-                daemon.change_meeting(&m, None, &year::operator()).await?
+                daemon
+                    .change_meeting_because(&m, None, reason.as_deref(), &year::operator())
+                    .await?
             );
+            Ok(())
+        }
+        Command::Meeting {
+            command:
+                MeetingCommand::Place {
+                    id,
+                    place,
+                    digital_link,
+                },
+        } => {
+            if place.is_none() && digital_link.is_none() {
+                bail!("give --place (a room), --digital-link, or both");
+            }
+            let m = store.meeting(*id).await?;
+            let new = Place {
+                room: place.clone().or_else(|| m.place.room.clone()),
+                digital_link: digital_link
+                    .clone()
+                    .or_else(|| m.place.digital_link.clone()),
+            };
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            outln!("{}", daemon.change_place(&m, new, &year::operator()).await?);
             Ok(())
         }
         Command::Meeting {
@@ -862,6 +908,16 @@ async fn dispatch(
             force,
             json,
         } => privacy::erase_cmd(&store, person, *force, *json, now).await,
+        Command::Status { council, json } => {
+            let daemon = Daemon::new(cfg, store.clone(), clock).await?;
+            let status = daemon.cli_status(council.as_deref()).await?;
+            if *json {
+                outln!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                outln!("{}", crate::workflow::status::text(&status).trim_end());
+            }
+            Ok(())
+        }
         Command::Run { once } => {
             let daemon = Daemon::new(cfg, store.clone(), clock).await?;
             if *once {
@@ -1394,6 +1450,7 @@ async fn meeting(
         MeetingCommand::Cancel { .. }
         | MeetingCommand::Move { .. }
         | MeetingCommand::Update { .. } => Ok(()),
+        MeetingCommand::Place { .. } => Ok(()),
     }
 }
 

@@ -34,6 +34,7 @@ use crate::workflow::{self, InboundContext};
 mod agenda;
 mod approvals;
 mod batch;
+mod by_mail;
 mod calendar;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -48,6 +49,7 @@ mod receiving;
 mod replies;
 mod report;
 mod retention;
+mod status;
 mod trusted;
 mod year;
 
@@ -77,6 +79,9 @@ pub type Result<T> = std::result::Result<T, DaemonError>;
 const MAX_TRIES: i64 = 3;
 /// Inbound messages taken per pass.
 const BATCH: usize = 100;
+/// How soon a pass that left mail for another try (a message whose acting failed)
+/// is followed by the next, new mail or not.
+const RETRY_LEFT: Duration = Duration::from_secs(30);
 
 /// Why mail to an address does not arrive, for the coordinators' notice.
 pub(crate) enum Failure {
@@ -236,7 +241,7 @@ impl Daemon {
         if self.take_mailbox().await? {
             let r = match self.open_source().await {
                 Ok(mut src) => {
-                    let r = self.inbound_pass(&mut src, &mut report).await;
+                    let r = self.inbound_pass(&mut src, &mut report).await.map(|_| ());
                     src.close().await;
                     r
                 }
@@ -336,9 +341,16 @@ impl Daemon {
         let mut failures = 0u32;
         while !cancel.is_cancelled() {
             let mut report = Report::default();
+            let mut limit = None;
             match self.inbound_pass(&mut src, &mut report).await {
-                Ok(()) => {
+                Ok(left) => {
                     failures = 0;
+                    if left {
+                        // A message whose acting failed is tried again soon, and the
+                        // mail after it is read then, whether or not new mail comes.
+                        tracing::info!(retry_in = ?RETRY_LEFT, "mail left for another try");
+                        limit = Some(RETRY_LEFT);
+                    }
                     if report.received > 0 {
                         wake.notify_one();
                     }
@@ -367,7 +379,7 @@ impl Daemon {
                     return Err(e);
                 }
             }
-            if let Err(e) = src.wait(&cancel).await {
+            if let Err(e) = src.wait(&cancel, limit).await {
                 tracing::warn!(error = %e, "waiting for mail failed; reconnecting");
                 if let MailSource::Imap(s) = &mut src {
                     s.reset();

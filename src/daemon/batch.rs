@@ -445,7 +445,10 @@ impl Daemon {
             && !u.is_list
             && !matches!(
                 u.kind(),
-                understand::Kind::AgendaRequest | understand::Kind::MinutesDraft
+                understand::Kind::AgendaRequest
+                    | understand::Kind::MinutesDraft
+                    | understand::Kind::Status
+                    | understand::Kind::MeetingChange
             )
             && !u
                 .thread_ids

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::year::{Handled, Notice};
 use super::{Daemon, DaemonError, Result};
-use crate::domain::{Language, Response, Role, Token};
+use crate::domain::{Language, Place, Response, Role, Token};
 use crate::mail::ics;
 use crate::store::{self, OutgoingMail};
 use crate::workflow::meeting::{
@@ -281,11 +281,45 @@ impl Daemon {
         new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
         by: &str,
     ) -> Result<String> {
+        self.change_meeting_because(m, new_times, None, by).await
+    }
+
+    /// The same, with the reason a cancellation's notice gives (`meeting cancel
+    /// --reason`).
+    pub async fn change_meeting_because(
+        &self,
+        m: &store::Meeting,
+        new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        reason: Option<&str>,
+        by: &str,
+    ) -> Result<String> {
+        let h = self
+            .plan_meeting_change(m, new_times, reason, by, None)
+            .await?;
+        self.commit_command(h).await
+    }
+
+    /// A move or cancellation as what the daemon commits, tied to the message that
+    /// asked for it when one did (a coordinator's confirmed mail); held (with its
+    /// reason) when the workflow refuses it.
+    pub(crate) async fn plan_meeting_change(
+        &self,
+        m: &store::Meeting,
+        new_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        reason: Option<&str>,
+        by: &str,
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
+        let snapshot = self.change_snapshot(m).await?;
         let change = match new_times {
             Some((starts_at, ends_at)) => MeetingChange::Move { starts_at, ends_at },
             None => MeetingChange::Cancel,
         };
-        self.apply_meeting_change(m, change, by).await
+        let p = decide::change_meeting_because(&snapshot, change, reason, by, self.clock.now());
+        if p.is_held() && inbound_id.is_none() {
+            return Err(DaemonError::Refused(p.outcome));
+        }
+        self.realise(m, p, inbound_id)
     }
 
     /// `referent meeting update`: a new title, room or digital link; everyone with a
@@ -297,22 +331,54 @@ impl Daemon {
         place: crate::domain::Place,
         by: &str,
     ) -> Result<String> {
-        // The entries and the mail are written with the meeting as it is to be.
+        // The entries, the mail and the stored title are the meeting as it is to be.
         let mut changed = m.clone();
         if let Some(t) = title {
             changed.title = t.trim().to_string();
         }
         changed.place = place.clone();
-        self.apply_meeting_change(&changed, MeetingChange::Details { place }, by)
-            .await
+        let snapshot = self.change_snapshot(&changed).await?;
+        let p = decide::change_meeting(
+            &snapshot,
+            MeetingChange::Details { place },
+            by,
+            self.clock.now(),
+        );
+        if p.is_held() {
+            return Err(DaemonError::Refused(p.outcome));
+        }
+        let h = self.realise(&changed, p, None)?;
+        self.commit_command(h).await
     }
 
-    async fn apply_meeting_change(
+    /// `meeting place ID --place … --digital-link …`: the meeting at a new place;
+    /// everyone with a calendar entry gets it updated.
+    pub async fn change_place(&self, m: &store::Meeting, place: Place, by: &str) -> Result<String> {
+        let h = self.plan_place_change(m, place, by, None).await?;
+        self.commit_command(h).await
+    }
+
+    /// A change of place as what the daemon commits (see `plan_meeting_change`).
+    pub(crate) async fn plan_place_change(
         &self,
         m: &store::Meeting,
-        change: MeetingChange,
+        place: Place,
         by: &str,
-    ) -> Result<String> {
+        inbound_id: Option<i64>,
+    ) -> Result<Handled> {
+        let snapshot = self.change_snapshot(m).await?;
+        let p = decide::change_place(&snapshot, &place, by, self.clock.now());
+        if p.is_held() && inbound_id.is_none() {
+            return Err(DaemonError::Refused(p.outcome));
+        }
+        // The calendar entries say the new place.
+        let mut at = m.clone();
+        at.place = place;
+        self.realise(&at, p, inbound_id)
+    }
+
+    /// What a move, a cancellation or a new place is decided from.
+    async fn change_snapshot(&self, m: &store::Meeting) -> Result<ChangeSnapshot> {
         let invited = self.invited(m.id).await?;
         let members = self.council_members(m.council_id).await?;
         let snapshot = ChangeSnapshot {
@@ -341,12 +407,7 @@ impl Daemon {
                 })
                 .collect(),
         };
-        let p = decide::change_meeting(&snapshot, change, by, self.clock.now());
-        if p.is_held() {
-            return Err(DaemonError::Refused(p.outcome));
-        }
-        let h = self.realise(m, p, None)?;
-        self.commit_command(h).await
+        Ok(snapshot)
     }
 
     // ----- the summons of a substitute or an extra attendee -----------------------------------
@@ -455,6 +516,11 @@ fn store_change(meeting_id: i64, inbound_id: Option<i64>, c: decide::Change) -> 
             ends_at,
             status,
             sequence,
+        },
+        decide::Change::UpdatePlace { room, digital_link } => store::Change::UpdatePlace {
+            id: meeting_id,
+            room,
+            digital_link,
         },
         decide::Change::ScheduleJob { kind, due_at } => store::Change::ScheduleJob {
             meeting_id,

@@ -13,14 +13,18 @@ impl Daemon {
     // ----- inbound ----------------------------------------------------------------------
 
     /// One pass over the mailbox: everything fetched is stored, acted on, and marked.
-    pub async fn inbound_pass(&self, src: &mut MailSource, report: &mut Report) -> Result<()> {
+    /// Returns whether mail was left for another try (a message whose acting failed,
+    /// and what the mailbox holds after it): the caller comes back soon instead of
+    /// waiting for new mail.
+    pub async fn inbound_pass(&self, src: &mut MailSource, report: &mut Report) -> Result<bool> {
         // Messages stored by an earlier run that died before acting on them.
+        let mut left = false;
         for (id, received_at) in self.store.unprocessed_inbound().await? {
             if self.stopping.is_cancelled() {
-                return Ok(());
+                return Ok(false);
             }
             let raw = self.store.inbound_raw(id).await?;
-            self.act_on_stored(id, &raw, received_at, report).await;
+            left |= !self.act_on_stored(id, &raw, received_at, report).await;
         }
         let started = crate::clock::Stopwatch::start();
         let received = report.received;
@@ -63,11 +67,12 @@ impl Daemon {
                 }
             }
             if n < BATCH || !all || self.stopping.is_cancelled() {
+                left |= !all;
                 let count = report.received - received;
                 if count > 0 {
                     tracing::info!(count, ms = started.ms(), "inbound pass done");
                 }
-                return Ok(());
+                return Ok(left);
             }
         }
     }

@@ -67,6 +67,10 @@ pub(crate) enum Asked<'a> {
     MinutesReply { council: &'a str, version: i64 },
     /// A decision about the extra attendee `extra` of `member`.
     ExtraAttendee { extra: &'a str, member: &'a str },
+    /// A change to a meeting asked for by mail, as understood: the `confirm`
+    /// template's data for it (`action` `meeting_add`, `meeting_move` or
+    /// `meeting_cancel`, with the council, the times, the place and the reason).
+    MeetingChange(serde_json::Value),
 }
 
 impl Asked<'_> {
@@ -119,6 +123,7 @@ impl Asked<'_> {
                 "extra": extra,
                 "member": member,
             }),
+            Asked::MeetingChange(data) => data.clone(),
         })
     }
 }
@@ -189,12 +194,37 @@ impl Daemon {
         what: &str,
         trust: &Trust,
     ) -> Result<Handled> {
+        self.confirm_first_because(
+            inbound_id,
+            u,
+            ask,
+            asked,
+            what,
+            trust,
+            crate::domain::HeldReason::Unverified,
+        )
+        .await
+    }
+
+    /// The same, held for `reason` (see `workflow::confirm::confirm_first_because`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn confirm_first_because(
+        &self,
+        inbound_id: i64,
+        u: &Understanding,
+        ask: &str,
+        asked: Asked<'_>,
+        what: &str,
+        trust: &Trust,
+        reason: crate::domain::HeldReason,
+    ) -> Result<Handled> {
         let (r, action) = self.requesting(inbound_id, u, ask, asked).await?;
-        self.confirmed(flow::confirm_first(
+        self.confirmed(flow::confirm_first_because(
             &r.with(u),
             action,
             what,
             &trust.describe(),
+            reason,
         ))
     }
 

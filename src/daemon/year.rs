@@ -552,7 +552,11 @@ impl Daemon {
                     .await
                     .map(Some);
             }
-            Some((Thread::Call(m), _)) if u.kind() == Kind::AgendaRequest || u.answer.is_none() => {
+            Some((Thread::Call(m), _))
+                if u.kind() == Kind::AgendaRequest
+                    || (u.answer.is_none()
+                        && !matches!(u.kind(), Kind::Status | Kind::MeetingChange)) =>
+            {
                 let trust = trust_of(None);
                 return self
                     .proposal(inbound_id, u, &from, Some(m), &trust)
@@ -571,6 +575,8 @@ impl Daemon {
                 .minutes_by_mail(inbound_id, u, &from, raw, &trust)
                 .await
                 .map(Some),
+            Kind::Status => self.status_by_mail(inbound_id, u, &from, &trust).await,
+            Kind::MeetingChange => self.meeting_by_mail(inbound_id, u, &from, &trust).await,
             _ => Ok(None),
         }
     }

@@ -83,10 +83,12 @@ pub enum HeldReason {
     StaleCalendarAsked,
     /// A calendar answer to the time before a move.
     StaleCalendar,
+    /// A coordinator's change to a meeting by mail, waiting for their «bekreft».
+    AwaitingConfirmation,
 }
 
 impl HeldReason {
-    pub const ALL: [HeldReason; 38] = [
+    pub const ALL: [HeldReason; 39] = [
         HeldReason::Quarantined,
         HeldReason::NoSummons,
         HeldReason::NotUnderstood,
@@ -125,6 +127,7 @@ impl HeldReason {
         HeldReason::BeforeDeadline,
         HeldReason::StaleCalendarAsked,
         HeldReason::StaleCalendar,
+        HeldReason::AwaitingConfirmation,
     ];
 
     /// The code stored in the outcome and given to the templates.
@@ -168,6 +171,7 @@ impl HeldReason {
             HeldReason::BeforeDeadline => "before_deadline",
             HeldReason::StaleCalendarAsked => "stale_calendar_asked",
             HeldReason::StaleCalendar => "stale_calendar",
+            HeldReason::AwaitingConfirmation => "awaiting_confirmation",
         }
     }
 

@@ -8,6 +8,7 @@ mod outbox;
 mod privacy;
 mod report;
 mod rows;
+mod status;
 mod summons;
 mod year;
 

@@ -344,6 +344,12 @@ pub enum Change {
         status: crate::domain::MeetingStatus,
         sequence: i64,
     },
+    /// A meeting at a new place or with a new link.
+    UpdatePlace {
+        id: i64,
+        room: Option<String>,
+        digital_link: Option<String>,
+    },
 }
 
 pub(super) async fn apply(
@@ -583,6 +589,18 @@ pub(super) async fn apply(
                 .bind(meeting_id)
                 .execute(&mut **tx)
                 .await?;
+            }
+            Change::UpdatePlace {
+                id,
+                room,
+                digital_link,
+            } => {
+                sqlx::query("UPDATE meetings SET room = $1, digital_link = $2 WHERE id = $3")
+                    .bind(room.as_deref())
+                    .bind(digital_link.as_deref())
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
             }
             Change::UpdateMeeting {
                 id,

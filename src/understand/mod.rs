@@ -5,6 +5,7 @@
 
 pub mod auto;
 mod bounce;
+pub mod command;
 pub mod forward;
 pub mod itip;
 mod legacy_zone;
@@ -52,6 +53,10 @@ pub enum Kind {
     MinutesCorrection,
     CoordinatorDecision,
     MinutesDraft,
+    /// "status" / "oversikt": a coordinator asks for the state of their councils.
+    Status,
+    /// "Nytt møte …" / "Flytt møtet …" / "Avlys møtet …": a change to a meeting.
+    MeetingChange,
     AutoReply,
     Bounce,
     Unknown,
@@ -120,6 +125,8 @@ pub struct Understanding {
     pub attachments: Vec<FileInfo>,
     /// An extra attendee (bisitter) announced in an answer.
     pub extra_attendee: Option<crate::domain::Substitute>,
+    /// A coordinator's command ("status", "nytt møte …"), as written.
+    pub command: Option<command::Command>,
 }
 
 /// An attached file: what it is called, its type, its size, and its text when it is
@@ -508,6 +515,21 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
         }
     }
     if !forwarded {
+        // A command is read before an answer: "status" or "Nytt møte 12. januar kl. 10"
+        // without a summons to refer to is never an answer to one.
+        let command = command::read(&effective_subject, &u.reply_text).filter(|c| {
+            // "Status: jeg kommer" is an answer with a word in front, not a request.
+            !matches!(c, command::Command::Status { filter: Some(_) })
+                || rsvp::read(&u.reply_text).answer.is_none()
+        });
+        if let Some(c) = command {
+            u.kind = Some(match c {
+                command::Command::Status { .. } => Kind::Status,
+                _ => Kind::MeetingChange,
+            });
+            u.command = Some(c);
+            return;
+        }
         if let Some(d) = secretariat::read_decision(&u.reply_text) {
             u.decision = Some(d);
             u.kind = Some(Kind::CoordinatorDecision);
@@ -827,6 +849,28 @@ mod tests {
     use super::*;
 
     const REPLY: &str = "From: Ola Nordmann <Ola@Example.no>\r\nTo: referent+0123456789abcdef0123456789abcdef@council.no\r\nSubject: SV: Innkalling til møte\r\nMessage-ID: <r1@example.no>\r\nIn-Reply-To: <summons.x@council.no>\r\nReferences: <a@council.no> <summons.x@council.no>\r\n\r\nJa, jeg kommer.\r\n\r\nDen tir. 5. jan. 2027 kl. 10:00 skrev Sekretariatet <referent@council.no>:\r\n> Vi kaller inn til møte. Kan du ikke komme, meld forfall.\r\n";
+
+    #[test]
+    fn a_command_is_no_answer_and_an_answer_is_no_command() {
+        let mail = |body: &str| {
+            format!(
+                "From: Kari <kari@hf.example>\r\nTo: referent@regut.example\r\nSubject: SV: Innkalling\r\n\
+                 In-Reply-To: <summons.abc@regut.example>\r\nMessage-ID: <r1@hf.example>\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+            )
+        };
+        let u = understand(mail("status").as_bytes(), Limits::default());
+        assert_eq!(u.kind(), Kind::Status);
+        assert!(u.answer.is_none());
+        let u = understand(
+            mail("Nytt møte i Utdanningsrådet 12. januar kl. 10–12 på Ullevål").as_bytes(),
+            Limits::default(),
+        );
+        assert_eq!(u.kind(), Kind::MeetingChange);
+        assert!(u.answer.is_none());
+        let u = understand(mail("Status: jeg kommer").as_bytes(), Limits::default());
+        assert_eq!(u.kind(), Kind::Rsvp);
+    }
 
     #[test]
     fn reads_a_plain_answer() {

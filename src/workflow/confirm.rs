@@ -152,10 +152,22 @@ pub fn confirm_first(
     what: &str,
     trust: &str,
 ) -> Plan<Change> {
+    confirm_first_because(r, action, what, trust, HeldReason::Unverified)
+}
+
+/// The same, held for `reason`: `AwaitingConfirmation` for a change a coordinator
+/// asked for by mail, which waits for their word whoever sent it.
+pub fn confirm_first_because(
+    r: &Requesting<'_>,
+    action: serde_json::Value,
+    what: &str,
+    trust: &str,
+    reason: HeldReason,
+) -> Plan<Change> {
     let (mail, note) = confirmation_request(r, action);
     let held = match &mail {
-        Some(_) => Held::asking(HeldReason::Unverified, r.ask),
-        None => Held::because(HeldReason::Unverified),
+        Some(_) => Held::asking(reason, r.ask),
+        None => Held::because(reason),
     };
     let mut p = Plan {
         held: Some(held),

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 
 use super::plan::{Calendar, Event, File, Mail, Person};
 use crate::config::Offsets;
-use crate::domain::{HeldReason, Language};
+use crate::domain::{HeldReason, Language, Place};
 
 /// What the minutes and meeting flows decide.
 pub type Plan = super::plan::Plan<Change>;
@@ -113,6 +113,11 @@ pub enum Change {
         status: crate::domain::MeetingStatus,
         sequence: i64,
     },
+    /// The meeting at a new place or with a new link.
+    UpdatePlace {
+        room: Option<String>,
+        digital_link: Option<String>,
+    },
     /// A job of the meeting created, or made pending again at a new time.
     ScheduleJob {
         kind: crate::domain::JobKind,
@@ -186,11 +191,113 @@ pub fn guest_language(members: &[Member], email: &str, named_by: Language) -> La
         .unwrap_or(named_by)
 }
 
+/// A meeting at a new place (a room, a link, or both): its calendar SEQUENCE goes up
+/// and everyone with an entry gets an updated one with the new location. `place` is
+/// the whole new place. Refused when the meeting is not scheduled or is over.
+pub fn change_place(s: &ChangeSnapshot, place: &Place, by: &str, now: DateTime<Utc>) -> Plan {
+    let m = &s.meeting;
+    if m.status != crate::domain::MeetingStatus::Scheduled {
+        return Plan::held(
+            HeldReason::NotScheduled,
+            format!("meeting {} is {}, not scheduled", m.id, m.status),
+        );
+    }
+    if m.ends_at <= now {
+        return Plan::held(HeldReason::ImpossibleTime, "the meeting is over");
+    }
+    let sequence = m.sequence + 1;
+    let mut plan = Plan::done("");
+    plan.changes.push(Change::UpdateMeeting {
+        starts_at: m.starts_at,
+        ends_at: m.ends_at,
+        status: crate::domain::MeetingStatus::Scheduled,
+        sequence,
+    });
+    plan.changes.push(Change::UpdatePlace {
+        room: place.room.clone(),
+        digital_link: place.digital_link.clone(),
+    });
+    let data = serde_json::json!({
+        "council": m.council_name,
+        "title": m.title,
+        "starts": m.local(m.starts_at),
+        "ends": m.local(m.ends_at),
+        "room": place.room,
+        "link": place.digital_link,
+    });
+    let calendar = |token: Option<&str>, rsvp: bool| Calendar {
+        method: "REQUEST",
+        sequence,
+        template: "place_calendar",
+        rsvp,
+        token: token.map(str::to_string),
+        starts_at: m.starts_at,
+        ends_at: m.ends_at,
+    };
+    for inv in &s.invited {
+        plan.mails.push(Mail {
+            key: Some(inv.token.clone()),
+            invitation_id: Some(inv.invitation_id),
+            calendar: Some(calendar(Some(&inv.token), inv.asked)),
+            ..Mail::new(
+                "update",
+                "place",
+                format!("place:{}:{}:{sequence}", m.id, inv.invitation_id),
+                &inv.member,
+                data.clone(),
+            )
+        });
+    }
+    for g in &s.guests {
+        plan.mails.push(Mail {
+            calendar: Some(calendar(None, false)),
+            ..Mail::new(
+                "update",
+                "place",
+                format!("place:{}:{}:{sequence}", m.id, g.key),
+                &g.person,
+                data.clone(),
+            )
+        });
+    }
+    let place_text = [place.room.as_deref(), place.digital_link.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" / ");
+    plan.outcome = format!(
+        "meeting {} on {} now at {place_text}; {} update(s) queued",
+        m.id,
+        m.log_span(m.starts_at, m.ends_at),
+        plan.mails.len()
+    );
+    plan.events.push(Event {
+        actor: by.to_string(),
+        kind: "meeting_place",
+        detail: plan.outcome.clone(),
+        meeting_id: None,
+        inbound_id: None,
+    });
+    plan
+}
+
 /// Moves or cancels a meeting. Refused when it is not scheduled, or when it would move
 /// into the past.
 pub fn change_meeting(
     s: &ChangeSnapshot,
     change: MeetingChange,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Plan {
+    change_meeting_because(s, change, None, by, now)
+}
+
+/// The same, with the coordinator's reason, which the notice of a cancellation gives
+/// the members.
+pub fn change_meeting_because(
+    s: &ChangeSnapshot,
+    change: MeetingChange,
+    reason: Option<&str>,
     by: &str,
     now: DateTime<Utc>,
 ) -> Plan {
@@ -312,6 +419,7 @@ pub fn change_meeting(
             "title": m.title,
             "starts": m.local(m.starts_at),
             "ends": m.local(m.ends_at),
+            "reason": reason,
         }),
     };
     let calendar = |asked: bool, token: Option<&str>| Calendar {

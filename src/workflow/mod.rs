@@ -11,9 +11,11 @@ use crate::trust::Trust;
 use crate::understand::{Kind, Understanding};
 
 pub mod agenda;
+pub mod by_mail;
 pub mod confirm;
 pub mod held;
 pub mod plan;
+pub mod status;
 
 /// What is known about a message's context.
 pub struct InboundContext<'a> {

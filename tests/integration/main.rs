@@ -9,6 +9,8 @@ mod auth_support;
 mod support;
 
 mod auth_stack;
+mod by_mail;
+mod by_mail_stack;
 mod calendar;
 mod cli;
 mod cluster;

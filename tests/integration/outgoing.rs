@@ -227,6 +227,18 @@ fn every_kind_of_mail_matches_its_golden_file() {
     // The summons (14 days before); an unsure answer gets a question, Kari accepts,
     // Lene names a substitute.
     run("2027-02-23T10:00:00Z");
+    // The coordinator asks for the status, and for a new meeting without a time.
+    drop_mail(
+        "From: Eldbjørg Koordinator <koord@hf.example>\r\nTo: referent@regut.example\r\nSubject: Status\r\n\
+         Message-ID: <st1@hf.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\r\n"
+            .as_bytes(),
+    );
+    drop_mail(
+        "From: Eldbjørg Koordinator <koord@hf.example>\r\nTo: referent@regut.example\r\nSubject: Nytt møte\r\n\
+         Message-ID: <nm1@hf.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nNytt møte i Utdanningsrådet 20. april på Ullevål\r\n"
+            .as_bytes(),
+    );
+    run("2027-02-23T10:30:00Z");
     let summons_to = |who: &str| {
         embedded_outbox(dir.path())
             .into_iter()
@@ -398,6 +410,8 @@ fn every_kind_of_mail_matches_its_golden_file() {
         "update",
         "cancel",
         "attendance_report",
+        "status",
+        "meeting_request",
     ] {
         assert!(
             first.contains_key(kind),

@@ -292,13 +292,19 @@ impl ImapSource {
         Ok(())
     }
 
-    /// Waits for new mail: IDLE when offered (renewed every 9 minutes), else the poll
-    /// interval. Cancelling ends IDLE with DONE before returning.
-    pub async fn wait(&mut self, cancel: &CancellationToken) -> Result<(), InboundError> {
+    /// Waits for new mail: IDLE when offered, else the poll interval; at most `limit`
+    /// when given (mail left for another try), and IDLE is renewed every 9 minutes
+    /// either way. Cancelling ends IDLE with DONE before returning.
+    pub async fn wait(
+        &mut self,
+        cancel: &CancellationToken,
+        limit: Option<Duration>,
+    ) -> Result<(), InboundError> {
         if !(self.cfg.idle && self.supports_idle) || self.session.is_none() {
+            let pause = limit.map_or(self.cfg.poll_interval, |l| l.min(self.cfg.poll_interval));
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = tokio::time::sleep(self.cfg.poll_interval) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
             return Ok(());
         }
@@ -327,13 +333,21 @@ impl ImapSource {
             return Err(e.into());
         }
         let outcome = {
-            let (wait, interrupt) = idle.wait_with_timeout(IDLE_RENEW);
+            // The renewal is timed here: the library's own timeout restarts at every
+            // keepalive the server sends ("* OK Still here" every two minutes on
+            // Dovecot), so it would never fire.
+            let renew = limit.map_or(IDLE_RENEW, |l| l.min(IDLE_RENEW));
+            let (wait, interrupt) = idle.wait();
             tokio::pin!(wait);
             tokio::select! {
                 r = &mut wait => r,
                 _ = cancel.cancelled() => {
                     drop(interrupt);
                     wait.await
+                }
+                _ = tokio::time::sleep(renew) => {
+                    drop(interrupt);
+                    wait.await.map(|_| IdleResponse::Timeout)
                 }
             }
         };

@@ -85,14 +85,20 @@ impl MailSource {
         }
     }
 
-    /// Waits until new mail may have arrived, or `cancel` fires.
-    pub async fn wait(&mut self, cancel: &CancellationToken) -> Result<(), InboundError> {
+    /// Waits until new mail may have arrived, or `cancel` fires; at most `limit` when
+    /// given (mail was left for another try).
+    pub async fn wait(
+        &mut self,
+        cancel: &CancellationToken,
+        limit: Option<std::time::Duration>,
+    ) -> Result<(), InboundError> {
         match self {
-            MailSource::Imap(s) => s.wait(cancel).await,
+            MailSource::Imap(s) => s.wait(cancel, limit).await,
             MailSource::Maildir(s) => {
+                let pause = limit.map_or(s.poll_interval, |l| l.min(s.poll_interval));
                 tokio::select! {
                     _ = cancel.cancelled() => {}
-                    _ = tokio::time::sleep(s.poll_interval) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
                 Ok(())
             }
