@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers for bench/inbound: members, replies, LMTP delivery, a bare IMAP fetch, IDLE
+"""Helpers for bench/inbound and bench/crash: members, replies, LMTP delivery, a bare IMAP fetch, IDLE
 latencies (referent's and a bare client's) and a naive Python script for comparison.
 
 Standard library only. Each subcommand prints one JSON object on stdout (or writes
@@ -391,6 +391,109 @@ def cmd_naive(a):
     out({"recorded": recorded, "secs": secs, "rate": recorded / secs if secs else 0})
 
 
+# ---- bench/crash: a mixed set of replies, delivered in two phases ---------------------
+
+CRASH_TEXTS = {
+    "yes": REPLY_TEXTS["yes"],
+    "no": REPLY_TEXTS["no"],
+    # Read as unsure (declined or accepted): asked back, never guessed.
+    "unsure": "Jeg kan ikke si at jeg ikke kommer.\n\nHilsen\n{first}",
+    # A plain yes carrying the marker that makes acting on it panic.
+    "fault": "Ja, jeg kommer. {marker}\n\nHilsen\n{first}",
+}
+
+
+def cmd_crash_replies(a):
+    """One reply per summons, mixed: mostly plain yes, --no declines, --unsure replies
+    that need a question, --faults with the panic marker, --dups delivered twice (some
+    twice in phase 1, some once in each phase). Phase 1 is delivered before the kill
+    loop, phase 2 during it. Writes OUT/phase1 and OUT/phase2 (each a manifest.json for
+    `lmtp` / `lmtp-trickle`) and OUT/expected.csv (message_id,member,kind,copies)."""
+    summons = summons_in(a.outbox)
+    summons.sort(key=lambda s: s["member"])
+    rnd = random.Random(a.seed)
+    rnd.shuffle(summons)
+    n = len(summons)
+    kinds = (["fault"] * a.faults + ["no"] * a.no + ["unsure"] * a.unsure)
+    kinds += ["yes"] * (n - len(kinds))
+    if len(kinds) > n:
+        sys.exit(f"more special replies ({len(kinds)}) than summonses ({n})")
+    rnd.shuffle(kinds)
+    seed = f"{int(time.time())}.crash"
+    mails = os.path.join(a.out, "mails")
+    os.makedirs(mails, exist_ok=True)
+    entries = []
+    for i, (s, kind) in enumerate(zip(summons, kinds)):
+        # build_reply takes its text from REPLY_TEXTS by kind: lend it this one.
+        REPLY_TEXTS["crash"] = CRASH_TEXTS[kind].replace("{marker}", a.marker)
+        mid, raw = build_reply(s, "crash", i, f"{seed}.{kind}")
+        del REPLY_TEXTS["crash"]
+        path = os.path.join(mails, f"{i:06d}.eml")
+        with open(path, "wb") as f:
+            f.write(raw)
+        entries.append({"file": path, "from": s["member"], "rcpt": s["reply_to"],
+                        "message_id": mid, "kind": kind})
+    cut = int(n * a.phase1)
+    phase1, phase2 = entries[:cut], entries[cut:]
+    # Duplicates among the plain yes replies: half twice in phase 1, half once in each.
+    yes1 = [e for e in phase1 if e["kind"] == "yes"]
+    dups = rnd.sample(yes1, min(a.dups, len(yes1)))
+    copies = {e["message_id"]: 1 for e in entries}
+    extra1, extra2 = [], []
+    for k, e in enumerate(dups):
+        (extra1 if k % 2 == 0 else extra2).append(e)
+        copies[e["message_id"]] += 1
+    phase1 = phase1 + extra1
+    phase2 = phase2 + extra2
+    rnd.shuffle(phase1)
+    rnd.shuffle(phase2)
+    for name, part in (("phase1", phase1), ("phase2", phase2)):
+        d = os.path.join(a.out, name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "manifest.json"), "w") as f:
+            json.dump(part, f)
+    with open(os.path.join(a.out, "expected.csv"), "w") as f:
+        for e in entries:
+            f.write(f"{e['message_id']},{e['from']},{e['kind']},{copies[e['message_id']]}\n")
+    count = {}
+    for e in entries:
+        count[e["kind"]] = count.get(e["kind"], 0) + 1
+    out({"messages": n, "kinds": count, "dups": len(dups), "phase1": len(phase1),
+         "phase2": len(phase2), "deliveries": len(phase1) + len(phase2)})
+
+
+def cmd_lmtp_trickle(a):
+    """Delivers a set one message at a time with a pause between them (one LMTP
+    session, reopened should Dovecot close it): replies arriving while the daemon is
+    being killed and started."""
+    manifest = load_manifest(a.dir)
+    t0 = time.perf_counter()
+    lm = None
+    delivered = 0
+    for m in manifest:
+        with open(m["file"], "rb") as f:
+            raw = f.read()
+        for attempt in range(5):
+            try:
+                if lm is None:
+                    lm = Lmtp(a.port)
+                lm.deliver(m["from"], a.rcpt or m["rcpt"], raw)
+                break
+            except (smtplib.SMTPServerDisconnected, ConnectionError, OSError):
+                if lm is not None:
+                    lm.close()
+                lm = None
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
+        delivered += 1
+        time.sleep(a.pause)
+    if lm is not None:
+        lm.close()
+    secs = time.perf_counter() - t0
+    out({"delivered": delivered, "secs": secs})
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -410,10 +513,18 @@ def main():
     s.add_argument("--count", type=int, default=50); s.add_argument("--pause", type=float, default=0.2)
     s = sub.add_parser("naive"); s.add_argument("port", type=int); s.add_argument("user")
     s.add_argument("outbox"); s.add_argument("db"); s.add_argument("--password", default="secret")
+    s = sub.add_parser("crash-replies"); s.add_argument("outbox"); s.add_argument("out")
+    s.add_argument("--marker", required=True); s.add_argument("--no", type=int, default=0)
+    s.add_argument("--unsure", type=int, default=0); s.add_argument("--faults", type=int, default=0)
+    s.add_argument("--dups", type=int, default=0); s.add_argument("--phase1", type=float, default=0.7)
+    s.add_argument("--seed", type=int, default=11)
+    s = sub.add_parser("lmtp-trickle"); s.add_argument("port", type=int); s.add_argument("dir")
+    s.add_argument("--rcpt"); s.add_argument("--pause", type=float, default=0.1)
     a = p.parse_args()
     {"members": cmd_members, "replies": cmd_replies, "lmtp": cmd_lmtp, "fetch": cmd_fetch,
      "latency-daemon": cmd_latency_daemon, "latency-bare": cmd_latency_bare,
-     "naive": cmd_naive}[a.cmd](a)
+     "naive": cmd_naive, "crash-replies": cmd_crash_replies,
+     "lmtp-trickle": cmd_lmtp_trickle}[a.cmd](a)
 
 
 if __name__ == "__main__":
