@@ -426,12 +426,11 @@ impl Daemon {
                     // person is on the council at all.
                     let outsider = self.store.members_by_email(email).await?.is_empty();
                     let starts = render::local_time(m.starts_at, self.tz(m)?);
-                    for c in self.store.coordinators(m.council_id).await? {
-                        mails.push(self.notice(year::Notice {
-                            kind: "notice",
-                            template: Some("substitute_notice"),
-                            lang: Some(self.lang_of(&c)),
-                            data: serde_json::json!({
+                    mails.extend(
+                        self.coordinator_notices(
+                            m,
+                            "substitute_notice",
+                            serde_json::json!({
                                 "member": inv.member_name,
                                 "council": m.council_name,
                                 "starts": starts,
@@ -439,14 +438,11 @@ impl Daemon {
                                 "outsider": outsider,
                                 "vara": d.vara,
                             }),
-                            effect_key: format!("substitute-notice:{id}:{}", c.id),
-                            to_name: &c.name,
-                            to_address: &c.email,
-                            meeting_id: Some(m.id),
-                            inbound_id: Some(id),
-                            ..year::Notice::BLANK
-                        })?);
-                    }
+                            "substitute-notice",
+                            id,
+                        )
+                        .await?,
+                    );
                 }
             }
             // An extra attendee (bisitter) is held until the leader approves.
@@ -656,22 +652,8 @@ impl Daemon {
             "starts": render::local_time(m.starts_at, tz),
             "response": response.as_str(),
         });
-        let mut mails = Vec::new();
-        for co in self.store.coordinators(m.council_id).await? {
-            mails.push(self.notice(year::Notice {
-                kind: "notice",
-                template: Some("guest_notice"),
-                lang: Some(self.lang_of(&co)),
-                data: data.clone(),
-                effect_key: format!("guest-notice:{id}:{}", co.id),
-                to_name: &co.name,
-                to_address: &co.email,
-                meeting_id: Some(m.id),
-                inbound_id: Some(id),
-                ..year::Notice::BLANK
-            })?);
-        }
-        Ok(mails)
+        self.coordinator_notices(m, "guest_notice", data, "guest-notice", id)
+            .await
     }
 
     /// Tells the coordinators that a member's calendar proposes another time for the
@@ -695,14 +677,28 @@ impl Daemon {
             "response": answer.map(|a| a.response.as_str()),
             "comment": c.comment,
         });
+        self.coordinator_notices(m, "counter_notice", data, "counter-notice", id)
+            .await
+    }
+
+    /// One notice from a template to each coordinator of the meeting's council, in
+    /// their language, caused by inbound message `id` (once each: `KEY:id:coordinator`).
+    async fn coordinator_notices(
+        &self,
+        m: &Meeting,
+        template: &'static str,
+        data: serde_json::Value,
+        key: &str,
+        id: i64,
+    ) -> Result<Vec<OutgoingMail>> {
         let mut mails = Vec::new();
         for co in self.store.coordinators(m.council_id).await? {
             mails.push(self.notice(year::Notice {
                 kind: "notice",
-                template: Some("counter_notice"),
+                template: Some(template),
                 lang: Some(self.lang_of(&co)),
                 data: data.clone(),
-                effect_key: format!("counter-notice:{id}:{}", co.id),
+                effect_key: format!("{key}:{id}:{}", co.id),
                 to_name: &co.name,
                 to_address: &co.email,
                 meeting_id: Some(m.id),

@@ -555,28 +555,7 @@ impl Store {
             }
         }
         for (inv, mail) in invitations {
-            let existing =
-                sqlx::query("SELECT id FROM invitations WHERE meeting_id = $1 AND member_id = $2")
-                    .bind(inv.meeting_id)
-                    .bind(inv.member_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if existing.is_some() {
-                continue;
-            }
-            let row = sqlx::query(
-                "INSERT INTO invitations (meeting_id, member_id, token, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(inv.meeting_id)
-            .bind(inv.member_id)
-            .bind(&inv.token)
-            .bind(ts(now))
-            .fetch_one(&mut *tx)
-            .await?;
-            let id: i64 = row.try_get(0)?;
-            let mut mail = mail.clone();
-            mail.invitation_id = Some(id);
-            enqueue(&mut tx, &mail, now).await?;
+            invite(&mut tx, inv, mail.clone(), now).await?;
         }
         for mail in mails {
             enqueue(&mut tx, mail, now).await?;
@@ -1051,6 +1030,38 @@ pub(crate) async fn finish_in(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Creates an invitation and queues its summons, unless the member already has one to
+/// the meeting (a job done twice, a chunk written before a crash): then nothing.
+pub(crate) async fn invite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    inv: &NewInvitation,
+    mut mail: OutgoingMail,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let existing =
+        sqlx::query("SELECT id FROM invitations WHERE meeting_id = $1 AND member_id = $2")
+            .bind(inv.meeting_id)
+            .bind(inv.member_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if existing.is_some() {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "INSERT INTO invitations (meeting_id, member_id, token, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(inv.meeting_id)
+    .bind(inv.member_id)
+    .bind(&inv.token)
+    .bind(ts(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    mail.invitation_id = Some(id);
+    enqueue(tx, &mail, now).await?;
+    Ok(Some(id))
 }
 
 async fn insert_event(

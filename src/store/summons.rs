@@ -166,27 +166,8 @@ impl Store {
             }
             apply(&mut tx, &changes, now).await?;
         }
-        for (inv, mut mail) in invitations {
-            let existing =
-                sqlx::query("SELECT id FROM invitations WHERE meeting_id = $1 AND member_id = $2")
-                    .bind(inv.meeting_id)
-                    .bind(inv.member_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if existing.is_some() {
-                continue;
-            }
-            let row = sqlx::query(
-                "INSERT INTO invitations (meeting_id, member_id, token, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(inv.meeting_id)
-            .bind(inv.member_id)
-            .bind(&inv.token)
-            .bind(ts(now))
-            .fetch_one(&mut *tx)
-            .await?;
-            mail.invitation_id = Some(row.try_get(0)?);
-            enqueue(&mut tx, &mail, now).await?;
+        for (inv, mail) in invitations {
+            super::invite(&mut tx, &inv, mail, now).await?;
         }
         for mail in &mails {
             enqueue(&mut tx, mail, now).await?;
