@@ -1283,6 +1283,14 @@ async fn member(
             if m.vara.as_deref() == Some(m.email.as_str()) {
                 bail!("{} cannot be their own vara", m.email);
             }
+            cfg.secretariat
+                .refuse_own(&m.email, "a member")
+                .map_err(|e| anyhow!(e))?;
+            if let Some(v) = &m.vara {
+                cfg.secretariat
+                    .refuse_own(v, "a vara")
+                    .map_err(|e| anyhow!(e))?;
+            }
             if m.name.is_empty() {
                 bail!("a member needs a name");
             }
@@ -1306,14 +1314,30 @@ async fn member(
             let cid = council_id(store, council).await?;
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let members = parse_members_csv(&text).map_err(|errors| {
-                anyhow!(
-                    "nothing imported; {} problem(s) in {}:\n  {}",
-                    errors.len(),
-                    file.display(),
-                    errors.join("\n  ")
-                )
-            })?;
+            let members = parse_members_csv(&text)
+                .and_then(|members| {
+                    let own: Vec<String> = members
+                        .iter()
+                        .flat_map(|m| {
+                            let vara = m.vara.as_deref().map(|v| (v, "a vara"));
+                            std::iter::once((m.email.as_str(), "a member")).chain(vara)
+                        })
+                        .filter_map(|(a, what)| cfg.secretariat.refuse_own(a, what).err())
+                        .collect();
+                    if own.is_empty() {
+                        Ok(members)
+                    } else {
+                        Err(own)
+                    }
+                })
+                .map_err(|errors| {
+                    anyhow!(
+                        "nothing imported; {} problem(s) in {}:\n  {}",
+                        errors.len(),
+                        file.display(),
+                        errors.join("\n  ")
+                    )
+                })?;
             store
                 .add_members(cid, &members, now)
                 .await

@@ -371,6 +371,23 @@ impl Secretariat {
         }
     }
 
+    /// Whether `address` is one of the secretariat's own (any plus-address of it, the
+    /// `+sent` copies included): never a member's, a vara's or a substitute's.
+    pub fn is_own(&self, address: &str) -> bool {
+        crate::domain::base_address(address).eq_ignore_ascii_case(&self.address)
+    }
+
+    /// Refuses the secretariat's own address for a person: mail to them would come back
+    /// to the mailbox as if someone had written.
+    pub fn refuse_own(&self, address: &str, as_what: &str) -> Result<(), String> {
+        if self.is_own(address) {
+            return Err(format!(
+                "{address} is the secretariat's own address and cannot be {as_what}"
+            ));
+        }
+        Ok(())
+    }
+
     /// The plus-address that carries an invitation's token.
     pub fn reply_address(&self, token: &crate::domain::Token) -> String {
         match self.address.split_once('@') {
@@ -809,6 +826,21 @@ mod tests {
         assert_eq!(c.offsets("utdanningsradet").reminder_days_before, 5);
         assert_eq!(c.offsets("other").summons_days_before, 14);
         assert_eq!(c.offsets("other").call_days_before, 28);
+    }
+
+    #[test]
+    fn the_secretariats_own_addresses_are_nobodys() {
+        let c =
+            parse("[secretariat]\nname = \"S\"\naddress = \"referent@regut.example\"\n").unwrap();
+        let s = &c.secretariat;
+        for own in [
+            "referent@regut.example",
+            "Referent+sent@RegUt.example",
+            "referent+0123@regut.example",
+        ] {
+            assert!(s.refuse_own(own, "a vara").is_err(), "{own}");
+        }
+        assert!(s.refuse_own("kari@regut.example", "a vara").is_ok());
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl Daemon {
         if !crate::trust::same_address(&new.email, &m.email) {
             self.address_free(&c, &new.email).await?;
         }
-        check_vara(&new)?;
+        self.check_person(&new)?;
         let mut h = Handled::done(format!("{} <{}> updated in {slug}", new.name, new.email));
         h.events.push(NewEvent::new(
             by,
@@ -163,7 +163,7 @@ impl Daemon {
         }
         new.language = update.language;
         new.vara = update.vara.clone().flatten();
-        check_vara(&new)?;
+        self.check_person(&new)?;
         let mut h = self.withdraw(&c, &m, Some(&new.name), by).await?;
         let withdrawn = h.mails.len();
         h.changes.push(Change::RemoveMember { id: m.id });
@@ -277,6 +277,19 @@ impl Daemon {
             auto_vara,
         });
         self.commit_command(h).await
+    }
+}
+
+impl Daemon {
+    /// A member's address and vara: never the secretariat's own, nor themselves.
+    fn check_person(&self, m: &NewMember) -> Result<()> {
+        let own = &self.cfg.secretariat;
+        own.refuse_own(&m.email, "a member")
+            .map_err(DaemonError::Refused)?;
+        if let Some(v) = &m.vara {
+            own.refuse_own(v, "a vara").map_err(DaemonError::Refused)?;
+        }
+        check_vara(m)
     }
 }
 
