@@ -465,7 +465,15 @@ impl Daemon {
                 detail: d.outcome.clone(),
             });
             if response != crate::domain::Response::Accepted {
-                mails.extend(self.guest_notices(id, m, inv, g, response).await?);
+                // What they wrote with it: the calendar's comment, or the reply's text.
+                let comment = u
+                    .calendar
+                    .as_ref()
+                    .and_then(|c| c.comment.clone())
+                    .or_else(|| Some(u.reply_text.trim().to_string()))
+                    .filter(|c| !c.is_empty())
+                    .map(|c| c.chars().take(1000).collect::<String>());
+                mails.extend(self.guest_notices(id, m, inv, g, response, comment).await?);
             }
         }
         if let (Some(c), Some(inv), Some(m)) = (&d.counter, &invitation, &meeting) {
@@ -642,6 +650,7 @@ impl Daemon {
         inv: &Invitation,
         g: &workflow::GuestSender,
         response: crate::domain::Response,
+        comment: Option<String>,
     ) -> Result<Vec<OutgoingMail>> {
         let tz = self.tz(m)?;
         let data = serde_json::json!({
@@ -651,6 +660,7 @@ impl Daemon {
             "council": m.council_name,
             "starts": render::local_time(m.starts_at, tz),
             "response": response.as_str(),
+            "comment": comment,
         });
         self.coordinator_notices(m, "guest_notice", data, "guest-notice", id)
             .await

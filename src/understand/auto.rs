@@ -77,6 +77,10 @@ fn is_auto_subject(subject: &str) -> bool {
         "fraværsmelding",
         "fråværsmelding",
         "fravær:",
+        "fraværende:",
+        "fråverande:",
+        "ikke til stede:",
+        "ikkje til stades:",
         "out of office",
         "out of the office",
         "automatic reply",
@@ -355,6 +359,19 @@ fn first_date(window: &str, year_hint: i32) -> Option<(NaiveDate, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn norwegian_away_subjects_without_headers() {
+        for s in [
+            "Fraværende: Innkalling: Utdanningsrådet 9. mars",
+            "Fråverande: Innkalling",
+            "Automatisk svar: Innkalling",
+            "SV: Fraværende: Innkalling",
+        ] {
+            assert!(is_auto_subject(s), "{s}");
+        }
+        assert!(!is_auto_subject("SV: Innkalling: fravær fra jobb"));
+    }
 
     #[test]
     fn return_dates() {

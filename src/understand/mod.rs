@@ -356,7 +356,9 @@ fn understand_inner(raw: &[u8], limits: Limits) -> Understanding {
             }
         }
     }
-    u.subject = msg.subject().unwrap_or("").to_string();
+    // A subject is a line: what is kept of it (and quoted back in questions,
+    // confirmation requests and digests) is capped, so a huge one is not mailed on.
+    u.subject = capped(msg.subject().unwrap_or(""), MAX_SUBJECT);
     u.date = msg.date().and_then(|d| {
         chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
     });
@@ -466,7 +468,7 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
             u.on_behalf_of = addr.address().and_then(|a| normalize_address(a).ok());
             u.on_behalf_of_name = addr.name().map(str::to_string);
         }
-        effective_subject = inner.subject().unwrap_or("").to_string();
+        effective_subject = capped(inner.subject().unwrap_or(""), MAX_SUBJECT);
         effective_body = inner
             .text_bodies()
             .next()
@@ -618,6 +620,17 @@ fn cut(text: &str, max: usize) -> &str {
 }
 
 /// The subject without reply and forward prefixes ("SV: VS: Re: Fwd: …").
+/// Characters of a subject kept: RFC 5322's line limit.
+const MAX_SUBJECT: usize = 998;
+
+/// `text` cut to at most `max` characters, with "…" when cut.
+fn capped(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", text.get(..at).unwrap_or(text)),
+        None => text.to_string(),
+    }
+}
+
 pub fn strip_subject_prefixes(subject: &str) -> &str {
     let mut s = subject.trim();
     loop {
@@ -870,6 +883,18 @@ mod tests {
         assert!(u.answer.is_none());
         let u = understand(mail("Status: jeg kommer").as_bytes(), Limits::default());
         assert_eq!(u.kind(), Kind::Rsvp);
+    }
+
+    #[test]
+    fn a_huge_subject_is_kept_as_a_line() {
+        let raw = format!(
+            "From: ola@example.no\r\nTo: referent@council.no\r\nSubject: {}\r\n\r\nJeg kommer.\r\n",
+            "Å".repeat(100_000)
+        );
+        let u = understand(raw.as_bytes(), Limits::default());
+        assert_eq!(u.subject.chars().count(), MAX_SUBJECT + 1);
+        assert!(u.subject.ends_with('…'));
+        assert_eq!(capped("kort", 10), "kort");
     }
 
     #[test]

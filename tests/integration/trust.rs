@@ -452,7 +452,7 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         .collect();
     assert_eq!(told.len(), 1, "the one coordinator is told once");
     assert!(
-        told[0].contains("Per Vara <per.vara@hf.example>, som skulle møte for Ola Nordmann i Utdanningsrådet tirsdag 9. mars 2027, har svart i kalenderen at hen ikke kan komme."),
+        told[0].contains("Per Vara <per.vara@hf.example>, som skulle møte for Ola Nordmann i Utdanningsrådet tirsdag 9. mars 2027, har svart at hen ikke kan komme."),
         "{}",
         told[0]
     );
