@@ -465,8 +465,11 @@ impl Daemon {
             return Ok(None);
         };
         // Someone else's answer (a substitute's, an extra attendee's, a stranger's):
-        // alone, where who they are is looked up.
-        if !crate::trust::same_address(from, &inv.member_email) {
+        // alone, where who they are is looked up. So is a new answer from a member
+        // who named a substitute before (they may have to be told they are not needed).
+        if !crate::trust::same_address(from, &inv.member_email)
+            || inv.substitute.as_ref().is_some_and(|s| s.email.is_some())
+        {
             return Ok(None);
         }
         let Some(m) = l.meetings.get(&inv.meeting_id) else {

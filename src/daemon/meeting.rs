@@ -412,6 +412,34 @@ impl Daemon {
 
     // ----- the summons of a substitute or an extra attendee -----------------------------------
 
+    /// The substitute a member named earlier is not needed any more: their entry is
+    /// cancelled, in their language, with the reason.
+    pub(crate) fn substitute_withdrawal(
+        &self,
+        m: &store::Meeting,
+        inv: &store::Invitation,
+        name: &str,
+        email: &str,
+        members: &[decide::Member],
+        inbound_id: i64,
+    ) -> Result<OutgoingMail> {
+        let named_by: Language = inv.member_language.unwrap_or(self.lang());
+        let guest = plan::Person {
+            id: 0,
+            name: name.to_string(),
+            email: email.to_string(),
+            lang: guest_language(members, email, named_by),
+        };
+        let mail = decide::guest_withdrawal(
+            &self.meeting_facts(m)?,
+            inv.id,
+            &inv.token,
+            &inv.member_name,
+            &guest,
+        );
+        self.mail_out(m, mail, Some(inbound_id))
+    }
+
     /// The substitute named in an answer (or an approved extra attendee) gets the
     /// summons, the calendar entry and the agenda's documents, saying for whom they come.
     pub(crate) async fn substitute_summons(

@@ -414,6 +414,40 @@ impl Daemon {
                 ),
                 _ => None,
             };
+            // A substitute named before who is not named now is not needed any more:
+            // if they were summoned, their entry is cancelled and they are told.
+            if let Some((old_name, old_email)) = inv
+                .substitute
+                .as_ref()
+                .and_then(|s| s.email.clone().map(|e| (s.name.clone(), e)))
+            {
+                let kept = answer
+                    .substitute
+                    .as_ref()
+                    .and_then(|s| s.email.as_deref())
+                    .is_some_and(|e| crate::trust::same_address(e, &old_email));
+                let summoned = self
+                    .store
+                    .effect_exists(&format!("substitute:{}:{old_email}", inv.id))
+                    .await?;
+                if !kept && summoned && m.starts_at > now {
+                    let members = self.council_members(m.council_id).await?;
+                    mails.push(
+                        self.substitute_withdrawal(m, inv, &old_name, &old_email, &members, id)?,
+                    );
+                    events.push(NewEvent {
+                        actor: u.from.clone().unwrap_or_default(),
+                        kind: "substitute_withdrawn".into(),
+                        meeting_id: Some(m.id),
+                        invitation_id: Some(inv.id),
+                        inbound_id: Some(id),
+                        detail: format!(
+                            "{old_email} no longer comes for {}: their entry is cancelled",
+                            inv.member_email
+                        ),
+                    });
+                }
+            }
             let fx = self.record_answer(id, &u, &d, answer, inv, m, received_at, forwarded_by)?;
             new_answer = Some(fx.answer);
             mails.extend(fx.mails);

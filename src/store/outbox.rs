@@ -362,6 +362,17 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether a mail with this effect key was queued (whatever became of it).
+    pub async fn effect_exists(&self, effect_key: &str) -> Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM outbox WHERE effect_key = $1")
+            .bind(effect_key)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+}
+
 pub(super) async fn enqueue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     mail: &OutgoingMail,

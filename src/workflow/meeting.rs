@@ -579,6 +579,44 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
     }
 }
 
+/// The substitute a member named is not needed any more (the member answered again
+/// without them): their calendar entry — the invitation's personal one — is
+/// cancelled, and the mail says why.
+pub fn guest_withdrawal(
+    m: &Meeting,
+    invitation_id: i64,
+    token: &str,
+    member_name: &str,
+    guest: &Person,
+) -> Mail {
+    Mail {
+        key: Some(token.to_string()),
+        invitation_id: Some(invitation_id),
+        calendar: Some(Calendar {
+            method: "CANCEL",
+            sequence: m.sequence + 1,
+            template: "substitute_withdrawn_calendar",
+            rsvp: false,
+            token: Some(token.to_string()),
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+        }),
+        ..Mail::new(
+            "withdrawn",
+            "substitute_withdrawn",
+            format!("substitute-withdrawn:{invitation_id}:{}", guest.email),
+            guest,
+            serde_json::json!({
+                "council": m.council_name,
+                "title": m.title,
+                "starts": m.local(m.starts_at),
+                "ends": m.local(m.ends_at),
+                "member": member_name,
+            }),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

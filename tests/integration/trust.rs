@@ -480,6 +480,31 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
         .expect("the substitute's update");
     assert_eq!(event_uid(&update), uid);
+    // Ola can come after all: Per is told he is not needed, and his entry is cancelled.
+    let (_, again) = answer_summons(
+        &summons,
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kommer likevel.",
+    );
+    w.drop_mail(&again);
+    w.run("2027-03-02T10:10:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "accepted");
+    let withdrawn = w
+        .sent("withdrawn")
+        .into_iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
+        .expect("the substitute's withdrawal");
+    assert_eq!(event_uid(&withdrawn), uid);
+    let (subject, text) = subject_and_text(&withdrawn);
+    assert!(
+        subject.starts_with("Du trenger ikke lenger å møte"),
+        "{subject}"
+    );
+    assert!(
+        text.contains("du trenger ikke lenger å møte i stedet for Ola Nordmann"),
+        "{text}"
+    );
 }
 
 #[test]
