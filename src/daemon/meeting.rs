@@ -406,6 +406,18 @@ impl Daemon {
                     state: i.state,
                 })
                 .collect(),
+            called: {
+                let called = self.store.recipients_of(m.id, "call").await?;
+                members
+                    .iter()
+                    .filter(|mb| {
+                        called
+                            .iter()
+                            .any(|c| crate::trust::same_address(c, &mb.person.email))
+                    })
+                    .map(|mb| mb.person.clone())
+                    .collect()
+            },
         };
         Ok(snapshot)
     }

@@ -363,6 +363,20 @@ impl Store {
 }
 
 impl Store {
+    /// Who was sent mail of one kind about a meeting (the call, say), by address.
+    pub async fn recipients_of(&self, meeting_id: i64, kind: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT recipient FROM outbox WHERE meeting_id = $1 AND kind = $2",
+        )
+        .bind(meeting_id)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
     /// Whether a mail with this effect key was queued (whatever became of it).
     pub async fn effect_exists(&self, effect_key: &str) -> Result<bool> {
         Ok(sqlx::query("SELECT 1 FROM outbox WHERE effect_key = $1")

@@ -171,6 +171,9 @@ pub struct ChangeSnapshot {
     pub offsets: Offsets,
     /// The proposals on the meeting's agenda that are not numbered yet.
     pub open_items: Vec<OpenItem>,
+    /// Those who got the call for agenda items for it but no summons (yet): a
+    /// cancellation tells them too.
+    pub called: Vec<Person>,
 }
 
 /// A proposal waiting for a meeting's agenda to close.
@@ -250,7 +253,8 @@ pub fn change_place(s: &ChangeSnapshot, place: &Place, by: &str, now: DateTime<U
     }
     for g in &s.guests {
         plan.mails.push(Mail {
-            calendar: Some(calendar(None, false)),
+            key: g.token.clone(),
+            calendar: Some(calendar(g.token.as_deref(), g.token.is_some())),
             ..Mail::new(
                 "update",
                 "place",
@@ -447,6 +451,23 @@ pub fn change_meeting_because(
                 data(inv.asked),
             )
         });
+    }
+    // Those who were only called for agenda items have no entry, but were told of the
+    // meeting: they hear it is off.
+    if let MeetingChange::Cancel = change {
+        for p in s.called.iter().filter(|p| {
+            !s.invited
+                .iter()
+                .any(|i| crate::trust::same_address(&i.member.email, &p.email))
+        }) {
+            plan.mails.push(Mail::new(
+                "cancel",
+                "cancel",
+                format!("cancel:{}:called:{}:{sequence}", m.id, p.email),
+                p,
+                data(false),
+            ));
+        }
     }
     // A substitute or an extra attendee has the entry too, under the invitation's
     // personal UID, and answers it like the member.
@@ -686,6 +707,7 @@ mod tests {
             ],
             offsets: Offsets::default(),
             open_items: Vec::new(),
+            called: Vec::new(),
         }
     }
 
@@ -883,7 +905,7 @@ mod tests {
     }
 
     #[test]
-    fn cancelling_before_the_summons_tells_nobody_and_stops_every_job() {
+    fn cancelling_before_the_summons_tells_only_the_called_and_stops_every_job() {
         let item = |id: i64, title: &str, state: &str| OpenItem {
             id,
             title: title.into(),
@@ -908,6 +930,23 @@ mod tests {
         );
         assert!(!p.is_held());
         assert!(p.mails.is_empty());
+        // Those who got the call hear the meeting is off (no calendar entry to cancel).
+        let called = ChangeSnapshot {
+            called: vec![person("Ola Nordmann", "ola@hf.example", Language::Nb)],
+            ..s.clone()
+        };
+        let c = change_meeting(
+            &called,
+            MeetingChange::Cancel,
+            "command line (kari)",
+            t("2027-03-01T08:00:00Z"),
+        );
+        assert_eq!(c.mails.len(), 1);
+        assert_eq!(
+            (c.mails[0].template, c.mails[0].to.email.as_str()),
+            ("cancel", "ola@hf.example")
+        );
+        assert!(c.mails[0].calendar.is_none());
         assert_eq!(
             p.changes,
             vec![
