@@ -85,10 +85,12 @@ pub enum HeldReason {
     StaleCalendar,
     /// A coordinator's change to a meeting by mail, waiting for their «bekreft».
     AwaitingConfirmation,
+    /// A decision («godkjent», «avvist») that answers no request referent sent.
+    DecisionWithoutRequest,
 }
 
 impl HeldReason {
-    pub const ALL: [HeldReason; 39] = [
+    pub const ALL: [HeldReason; 40] = [
         HeldReason::Quarantined,
         HeldReason::NoSummons,
         HeldReason::NotUnderstood,
@@ -128,6 +130,7 @@ impl HeldReason {
         HeldReason::StaleCalendarAsked,
         HeldReason::StaleCalendar,
         HeldReason::AwaitingConfirmation,
+        HeldReason::DecisionWithoutRequest,
     ];
 
     /// The code stored in the outcome and given to the templates.
@@ -172,6 +175,7 @@ impl HeldReason {
             HeldReason::StaleCalendarAsked => "stale_calendar_asked",
             HeldReason::StaleCalendar => "stale_calendar",
             HeldReason::AwaitingConfirmation => "awaiting_confirmation",
+            HeldReason::DecisionWithoutRequest => "decision_without_request",
         }
     }
 

@@ -234,6 +234,11 @@ fn decide_answer(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
                 HeldReason::NoSummons,
                 "looks like an answer, but does not refer to any summons we sent",
             )
+        } else if u.kind() == Kind::CoordinatorDecision {
+            (
+                HeldReason::DecisionWithoutRequest,
+                "a decision that answers no request we sent",
+            )
         } else {
             (HeldReason::NotUnderstood, "not understood")
         };
