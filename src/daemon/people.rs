@@ -190,7 +190,7 @@ impl Daemon {
 
     /// The invitations of `m` to meetings ahead, withdrawn: the changes and the mail
     /// (not committed).
-    async fn withdraw(
+    pub(super) async fn withdraw(
         &self,
         c: &store::Council,
         m: &Member,
@@ -280,7 +280,7 @@ impl Daemon {
     }
 }
 
-fn check_vara(m: &NewMember) -> Result<()> {
+pub(super) fn check_vara(m: &NewMember) -> Result<()> {
     match &m.vara {
         Some(v) if crate::trust::same_address(v, &m.email) => Err(DaemonError::Refused(format!(
             "{} cannot be their own vara",
@@ -291,7 +291,7 @@ fn check_vara(m: &NewMember) -> Result<()> {
 }
 
 /// What changed, for the audit trail.
-fn describe(old: &Member, new: &NewMember) -> String {
+pub(super) fn describe(old: &Member, new: &NewMember) -> String {
     let mut out = Vec::new();
     if old.name != new.name {
         out.push(format!("name {:?} -> {:?}", old.name, new.name));
