@@ -1316,14 +1316,7 @@ async fn member(
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let members = parse_members_csv(&text)
                 .and_then(|members| {
-                    let own: Vec<String> = members
-                        .iter()
-                        .flat_map(|m| {
-                            let vara = m.vara.as_deref().map(|v| (v, "a vara"));
-                            std::iter::once((m.email.as_str(), "a member")).chain(vara)
-                        })
-                        .filter_map(|(a, what)| cfg.secretariat.refuse_own(a, what).err())
-                        .collect();
+                    let own = crate::council::own_addresses(&members, &cfg.secretariat);
                     if own.is_empty() {
                         Ok(members)
                     } else {

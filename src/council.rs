@@ -53,10 +53,51 @@ pub async fn add_meeting(
     Ok((id, jobs))
 }
 
+/// The separator: a comma, or the semicolon a spreadsheet writes where the comma is
+/// the decimal sign (Excel on Norwegian settings), when the header has only those.
+fn members_csv_delimiter(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or("");
+    if header.contains(';') && !header.contains(',') {
+        b';'
+    } else {
+        b','
+    }
+}
+
+/// The column names of a members CSV, lowercased (empty when it has no header).
+pub fn members_csv_columns(text: &str) -> Vec<String> {
+    let header = text.lines().next().unwrap_or("");
+    let sep = char::from(members_csv_delimiter(text));
+    header
+        .split(sep)
+        .map(|h| {
+            h.trim()
+                .trim_matches('"')
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_lowercase()
+        })
+        .collect()
+}
+
 /// Reads `name,email,org,role,doctor` rows. Every bad row is reported with its line
 /// number, and then nothing is imported.
+/// The rows of a roster that name the secretariat's own address as a member or a vara
+/// (nobody's: mail to it would come back as if someone had written), as errors.
+pub fn own_addresses(members: &[NewMember], s: &crate::config::Secretariat) -> Vec<String> {
+    members
+        .iter()
+        .flat_map(|m| {
+            let vara = m.vara.as_deref().map(|v| (v, "a vara"));
+            std::iter::once((m.email.as_str(), "a member")).chain(vara)
+        })
+        .filter_map(|(a, what)| s.refuse_own(a, what).err())
+        .collect()
+}
+
 pub fn parse_members_csv(text: &str) -> std::result::Result<Vec<NewMember>, Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(members_csv_delimiter(text))
         .trim(csv::Trim::All)
         .flexible(true)
         .from_reader(text.as_bytes());

@@ -49,6 +49,7 @@ mod receiving;
 mod replies;
 mod report;
 mod retention;
+mod roster;
 mod status;
 mod trusted;
 mod year;

@@ -449,6 +449,7 @@ impl Daemon {
                     | understand::Kind::MinutesDraft
                     | understand::Kind::Status
                     | understand::Kind::MeetingChange
+                    | understand::Kind::Roster
             )
             && !u
                 .thread_ids

@@ -111,7 +111,7 @@ impl Daemon {
             Command::Add(w) | Command::Move(w) | Command::Cancel(w) | Command::Place(w) => {
                 w.line.clone()
             }
-            Command::Status { .. } => String::new(),
+            Command::Status { .. } | Command::Roster { .. } => String::new(),
         };
         let subject = strip_subject_prefixes(&u.subject).to_string();
         let subject = if subject.trim().is_empty() {

@@ -190,7 +190,7 @@ impl Daemon {
 
     /// The invitations of `m` to meetings ahead, withdrawn: the changes and the mail
     /// (not committed).
-    async fn withdraw(
+    pub(super) async fn withdraw(
         &self,
         c: &store::Council,
         m: &Member,
@@ -282,7 +282,7 @@ impl Daemon {
 
 impl Daemon {
     /// A member's address and vara: never the secretariat's own, nor themselves.
-    fn check_person(&self, m: &NewMember) -> Result<()> {
+    pub(super) fn check_person(&self, m: &NewMember) -> Result<()> {
         let own = &self.cfg.secretariat;
         own.refuse_own(&m.email, "a member")
             .map_err(DaemonError::Refused)?;
@@ -293,7 +293,7 @@ impl Daemon {
     }
 }
 
-fn check_vara(m: &NewMember) -> Result<()> {
+pub(super) fn check_vara(m: &NewMember) -> Result<()> {
     match &m.vara {
         Some(v) if crate::trust::same_address(v, &m.email) => Err(DaemonError::Refused(format!(
             "{} cannot be their own vara",
@@ -304,7 +304,7 @@ fn check_vara(m: &NewMember) -> Result<()> {
 }
 
 /// What changed, for the audit trail.
-fn describe(old: &Member, new: &NewMember) -> String {
+pub(super) fn describe(old: &Member, new: &NewMember) -> String {
     let mut out = Vec::new();
     if old.name != new.name {
         out.push(format!("name {:?} -> {:?}", old.name, new.name));

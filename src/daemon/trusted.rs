@@ -71,6 +71,9 @@ pub(crate) enum Asked<'a> {
     /// template's data for it (`action` `meeting_add`, `meeting_move` or
     /// `meeting_cancel`, with the council, the times, the place and the reason).
     MeetingChange(serde_json::Value),
+    /// A roster by mail, as compared: the `confirm` template's data for it (`action`
+    /// `roster`, the council, who is added, changed, leaving and kept).
+    Roster(serde_json::Value),
 }
 
 impl Asked<'_> {
@@ -123,7 +126,7 @@ impl Asked<'_> {
                 "extra": extra,
                 "member": member,
             }),
-            Asked::MeetingChange(data) => data.clone(),
+            Asked::MeetingChange(data) | Asked::Roster(data) => data.clone(),
         })
     }
 }

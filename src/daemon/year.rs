@@ -555,7 +555,10 @@ impl Daemon {
             Some((Thread::Call(m), _))
                 if u.kind() == Kind::AgendaRequest
                     || (u.answer.is_none()
-                        && !matches!(u.kind(), Kind::Status | Kind::MeetingChange)) =>
+                        && !matches!(
+                            u.kind(),
+                            Kind::Status | Kind::MeetingChange | Kind::Roster
+                        )) =>
             {
                 let trust = trust_of(None);
                 return self
@@ -577,6 +580,7 @@ impl Daemon {
                 .map(Some),
             Kind::Status => self.status_by_mail(inbound_id, u, &from, &trust).await,
             Kind::MeetingChange => self.meeting_by_mail(inbound_id, u, &from, &trust).await,
+            Kind::Roster => self.roster_by_mail(inbound_id, u, &from, &trust).await,
             _ => Ok(None),
         }
     }

@@ -22,6 +22,11 @@ pub enum Command {
     Cancel(Wanted),
     /// A new place or link for a meeting ("Nytt sted for møtet 12. januar: Ullevål").
     Place(Wanted),
+    /// A council's roster in an attached file ("Medlemsliste Utdanningsrådet", "Ny
+    /// medlemsliste", "Roster"), with the words after it (a council, if named).
+    Roster {
+        filter: Option<String>,
+    },
 }
 
 /// A day as written: day and month, the year when given, the weekday when named.
@@ -74,6 +79,18 @@ pub struct Wanted {
 }
 
 const STATUS: &[&str] = &["status", "oversikt", "oversyn", "overview"];
+/// The words of a roster sent as a file, before the council's name.
+const ROSTER: &[&str] = &[
+    "ny medlemsliste",
+    "oppdatert medlemsliste",
+    "ny medlemsliste",
+    "medlemsliste",
+    "medlemslista",
+    "new roster",
+    "updated roster",
+    "roster",
+    "member list",
+];
 const ADD: &[&str] = &[
     "nytt møte",
     "nytt ekstramøte",
@@ -153,6 +170,28 @@ pub fn read_line(line: &str) -> Option<Command> {
         return Some(Command::Status {
             filter: (!rest.is_empty()).then(|| rest.to_string()),
         });
+    }
+    // "Medlemsliste Utdanningsrådet": a short line, the council's name after it.
+    if words.len() <= 6 {
+        let found = ROSTER.iter().find_map(|p| {
+            lower
+                .strip_prefix(p)
+                .filter(|r| !r.starts_with(char::is_alphabetic))
+                .map(|_| line.get(p.len()..).unwrap_or(""))
+        });
+        if let Some(rest) = found {
+            let rest = rest
+                .trim_start_matches(|c: char| c == ':' || c == '-' || c.is_whitespace())
+                .trim_end_matches(['.', '!']);
+            let rest = ["for ", "i ", "in ", "of "]
+                .iter()
+                .find_map(|p| rest.strip_prefix(p))
+                .unwrap_or(rest)
+                .trim();
+            return Some(Command::Roster {
+                filter: (!rest.is_empty()).then(|| rest.to_string()),
+            });
+        }
     }
     let starts = |set: &[&str]| {
         set.iter().any(|p| {
@@ -857,6 +896,36 @@ mod tests {
         };
         assert_eq!(wed.resolve(today), None);
         assert_eq!(day(31, 4).resolve(today), None);
+    }
+
+    #[test]
+    fn rosters_name_their_council() {
+        for (line, filter) in [
+            ("Medlemsliste Utdanningsrådet", Some("Utdanningsrådet")),
+            ("Ny medlemsliste", None),
+            (
+                "Ny medlemsliste for RegRåd anestesi",
+                Some("RegRåd anestesi"),
+            ),
+            ("Roster", None),
+            ("New roster: Utdanningsrådet", Some("Utdanningsrådet")),
+        ] {
+            assert_eq!(
+                read_line(line),
+                Some(Command::Roster {
+                    filter: filter.map(str::to_string)
+                }),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            read("SV: Medlemsliste", ""),
+            Some(Command::Roster { filter: None })
+        );
+        assert_eq!(
+            read_line("Medlemslisten er sendt til Helsedirektoratet i går, se vedlegg"),
+            None
+        );
     }
 
     #[test]

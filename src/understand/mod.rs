@@ -57,6 +57,8 @@ pub enum Kind {
     Status,
     /// "Nytt møte …" / "Flytt møtet …" / "Avlys møtet …": a change to a meeting.
     MeetingChange,
+    /// "Medlemsliste …" with a file: a council's roster to compare and apply.
+    Roster,
     AutoReply,
     Bounce,
     Unknown,
@@ -162,13 +164,23 @@ fn list_attachments(msg: &mail_parser::Message<'_>, out: &mut Vec<FileInfo>, dep
         }
         let is_text =
             lower.ends_with(".md") || lower.ends_with(".txt") || content_type == "text/markdown";
+        // A roster from a spreadsheet program: UTF-8, or (Excel's "CSV" on Norwegian
+        // Windows) Windows-1252, whose æ, ø and å are where Latin-1 has them.
+        let is_csv = lower.ends_with(".csv") || content_type == "text/csv";
         out.push(FileInfo {
             size: a.contents().len(),
-            text: is_text.then(|| {
-                a.text_contents()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| String::from_utf8_lossy(a.contents()).into_owned())
-            }),
+            text: if is_csv {
+                Some(match std::str::from_utf8(a.contents()) {
+                    Ok(t) => t.to_string(),
+                    Err(_) => a.contents().iter().map(|b| char::from(*b)).collect(),
+                })
+            } else {
+                is_text.then(|| {
+                    a.text_contents()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| String::from_utf8_lossy(a.contents()).into_owned())
+                })
+            },
             name,
             content_type,
         });
@@ -527,6 +539,7 @@ fn classify(msg: &mail_parser::Message<'_>, u: &mut Understanding, body: &str) {
         if let Some(c) = command {
             u.kind = Some(match c {
                 command::Command::Status { .. } => Kind::Status,
+                command::Command::Roster { .. } => Kind::Roster,
                 _ => Kind::MeetingChange,
             });
             u.command = Some(c);

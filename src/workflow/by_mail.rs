@@ -151,7 +151,7 @@ pub fn resolve(
         d.resolve(today).ok_or(Unclear::BadDay)
     };
     Some(match cmd {
-        Command::Status { .. } => return None,
+        Command::Status { .. } | Command::Roster { .. } => return None,
         Command::Add(w) => (|| {
             let council = council_of(w, councils)?;
             let day = first_day(w)?;

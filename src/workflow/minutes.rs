@@ -515,7 +515,11 @@ pub fn read_minutes_mail(
             "minutes, but the council has had no meeting yet; kept for a coordinator".into(),
         );
     };
-    let text_file = u.attachments.iter().find(|a| a.text.is_some());
+    // A roster (.csv) is read as text too, but is no minutes.
+    let text_file = u
+        .attachments
+        .iter()
+        .find(|a| a.text.is_some() && !a.name.to_lowercase().ends_with(".csv"));
     let document = u.attachments.iter().find(|a| {
         let n = a.name.to_lowercase();
         n.ends_with(".docx") || n.ends_with(".pdf") || n.ends_with(".odt") || n.ends_with(".doc")

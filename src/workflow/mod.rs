@@ -15,6 +15,7 @@ pub mod by_mail;
 pub mod confirm;
 pub mod held;
 pub mod plan;
+pub mod roster;
 pub mod status;
 
 /// What is known about a message's context.

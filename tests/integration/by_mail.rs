@@ -366,3 +366,162 @@ fn a_new_place_by_mail_updates_every_calendar_entry() {
     assert_eq!(m["place"]["digital_link"], "https://teams.example/m/9");
     assert_eq!(m["place"]["room"], "Rikshospitalet, auditorium 2");
 }
+
+impl Year {
+    /// The coordinator sends a roster: `subject`, and `csv` attached as `file`.
+    fn roster(&mut self, auth: bool, id: &str, subject: &str, file: &str, csv: &str) {
+        let raw = format!(
+            "{}From: Eldbjørg Koordinator <koord@hf.example>\r\nReply-To: eve@evil.example\r\nTo: referent@regut.example\r\n\
+             Subject: {subject}\r\nMessage-ID: <{id}@hf.example>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+             --b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+             Her er den nye lista.\r\n\r\nHilsen Eldbjørg\r\n\
+             --b1\r\nContent-Type: text/csv; charset=utf-8; name=\"{file}\"\r\n\
+             Content-Disposition: attachment; filename=\"{file}\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+             {csv}\r\n--b1--\r\n",
+            if auth { AUTH } else { "" }
+        );
+        self.drop_mail(raw.as_bytes());
+    }
+
+    fn members(&self) -> String {
+        ok(
+            &self.config,
+            &["member", "list", "--council", "ur", "--json"],
+        )
+    }
+}
+
+/// Kari becomes deputy, Per is new, Lene is not in the file (she leaves), and the
+/// coordinator is left out (she stays).
+const ROSTER: &str = "name,email,org,role,doctor\r\n\
+    Ola Nordmann,ola@hf.example,,member,no\r\n\
+    Kari Hansen,Kari@HF.example,,deputy,no\r\n\
+    Per Ny,per@hf.example,Ahus,member,yes\r\n";
+
+#[test]
+fn a_roster_by_mail_is_shown_as_a_diff_confirmed_and_applied() {
+    let mut w = Year::new();
+    w.roster(
+        true,
+        "r1",
+        "Medlemsliste Utdanningsrådet",
+        "medlemmer.csv",
+        ROSTER,
+    );
+    w.run("2026-12-30T09:00:00Z");
+    assert!(
+        !w.members().contains("per@hf.example"),
+        "nothing before «bekreft»"
+    );
+    let asks = w.sent("confirm");
+    assert_eq!(asks.len(), 1);
+    assert!(header(&asks[0], "To").is_some_and(|t| t.contains("koord@hf.example")));
+    let (_, text) = subject_and_text(&asks[0]);
+    for line in [
+        "ny medlemsliste for Utdanningsrådet",
+        "Nye (1):",
+        "  + Per Ny <per@hf.example>, Ahus, medlem, lege",
+        "Endret (1):",
+        "  ~ Kari Hansen <kari@hf.example>: rolle medlem → nestleder",
+        "Går ut (1), ikke med i listen:",
+        "  - Lene Leder <lene@hf.example>",
+        "Blir stående (1): koordinatorer fjernes aldri",
+        "  = Eldbjørg Koordinator <koord@hf.example>",
+        "Svar «bekreft»",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in:\n{text}");
+    }
+    let held = ok(&w.config, &["inbox", "--state", "held", "--json"]);
+    assert!(held.contains("awaiting_confirmation"), "{held}");
+
+    w.drop_mail(&answer_summons(&asks[0], "Eldbjørg", "koord@hf.example", "bekreft").1);
+    w.run("2026-12-30T09:10:00Z");
+    let members: serde_json::Value = serde_json::from_str(&w.members()).expect("json");
+    let list = members.as_array().cloned().unwrap_or_default();
+    let role_of = |email: &str| {
+        list.iter()
+            .find(|m| m["email"] == email)
+            .map(|m| m["role"].clone())
+    };
+    assert_eq!(
+        role_of("per@hf.example"),
+        Some("member".into()),
+        "{members}"
+    );
+    assert_eq!(
+        role_of("kari@hf.example"),
+        Some("deputy".into()),
+        "{members}"
+    );
+    assert_eq!(role_of("lene@hf.example"), None, "{members}");
+    assert_eq!(role_of("koord@hf.example"), Some("coordinator".into()));
+    // Lene's invitation to 12 January is withdrawn with a cancelled calendar entry.
+    let withdrawn = w.sent("withdrawn");
+    assert_eq!(withdrawn.len(), 1);
+    assert!(header(&withdrawn[0], "To").is_some_and(|t| t.contains("lene@hf.example")));
+    let done = w.sent("roster");
+    assert_eq!(done.len(), 1);
+    let (subject, text) = subject_and_text(&done[0]);
+    assert!(subject.starts_with("Utført:"), "{subject}");
+    assert!(text.contains("1 nye, 1 endret, 1 gått ut"), "{text}");
+    let mut failures = Vec::new();
+    crate::outgoing::compare("roster", &done[0], &mut failures);
+    assert!(failures.is_empty(), "{failures:?}");
+
+    // A second «bekreft» changes nothing more.
+    w.drop_mail(&answer_summons(&asks[0], "Eldbjørg", "koord@hf.example", "bekreft").1);
+    w.run("2026-12-30T09:20:00Z");
+    assert_eq!(w.sent("withdrawn").len(), 1);
+    assert_eq!(w.sent("roster").len(), 1);
+}
+
+#[test]
+fn a_forged_roster_only_asks_the_real_coordinator() {
+    let mut w = Year::new();
+    let before = w.members();
+    w.roster(false, "fr1", "Ny medlemsliste", "liste.csv", ROSTER);
+    w.run("2026-12-30T09:00:00Z");
+    assert_eq!(w.members(), before);
+    let asks = w.sent("confirm");
+    assert_eq!(asks.len(), 1);
+    assert!(header(&asks[0], "To").is_some_and(|t| t.contains("koord@hf.example")));
+    let all = embedded_outbox(w.dir.path());
+    assert!(all
+        .iter()
+        .all(|m| !header(m, "To").is_some_and(|t| t.contains("evil"))));
+    assert!(w.sent("withdrawn").is_empty());
+    assert!(w.sent("roster").is_empty());
+}
+
+#[test]
+fn what_a_roster_lacks_is_asked() {
+    let mut w = Year::new();
+    let before = w.members();
+    w.roster(
+        true,
+        "b1",
+        "Medlemsliste",
+        "liste.csv",
+        "name,email,role\r\nOla Nordmann,ola@hf.example,member\r\n,kari@hf.example,member\r\n",
+    );
+    w.roster(true, "b2", "Medlemsliste", "liste.xlsx", "PK");
+    w.run("2026-12-30T09:00:00Z");
+    assert_eq!(w.members(), before);
+    assert!(w.sent("confirm").is_empty());
+    let asked = w.sent("roster");
+    assert_eq!(asked.len(), 2);
+    let texts: Vec<String> = asked.iter().map(|m| subject_and_text(m).1).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("line 3: the name is empty")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("kan ikke lese regneark (liste.xlsx)")),
+        "{texts:?}"
+    );
+}
