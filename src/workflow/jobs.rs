@@ -31,7 +31,7 @@ impl Skip {
     }
 }
 
-/// The call for agenda items: every member of the council (or of a chunk of it: the
+/// The call for agenda items: every member, leader and deputy of the council (or of a chunk of it: the
 /// daemon pages through a large council) whose address works, while
 /// the meeting is ahead and its agenda deadline too. A meeting added after its deadline
 /// (an ad-hoc meeting) gets no call: its agenda is whatever is proposed before the
@@ -48,9 +48,11 @@ pub fn call(
     if now >= deadline {
         return Err(Skip::PastDeadline);
     }
+    // The call is for those who bring items: members, the leader and the deputy, not
+    // observers or the coordinators who decide on the items.
     Ok(members
         .iter()
-        .filter(|mb| mb.failing_since.is_none())
+        .filter(|mb| mb.failing_since.is_none() && mb.role.is_asked_to_answer())
         .map(|mb| mb.id)
         .collect())
 }
@@ -264,11 +266,13 @@ mod tests {
     }
 
     #[test]
-    fn the_call_goes_to_working_addresses_only_before_the_deadline() {
+    fn the_call_goes_to_members_working_addresses_only_before_the_deadline() {
         let members = [
             member(1, Role::Member, false),
             member(2, Role::Member, true),
             member(3, Role::Leader, false),
+            member(4, Role::Observer, false),
+            member(5, Role::Coordinator, false),
         ];
         let deadline = at("2027-02-16T23:00:00Z");
         let m = meeting("scheduled");
