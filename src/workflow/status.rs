@@ -254,7 +254,16 @@ fn meeting_line(m: &Meeting, away: &[Away], now: DateTime<Utc>, today: NaiveDate
                 "tentative" => counts.tentative += 1,
                 _ => counts.unanswered += 1,
             }
-            let (away_until, away_since) = away_of(&i.member_email, away, now, today, m);
+            // An automatic reply says nothing once the person has answered after it.
+            let (away_until, away_since) = away_of(&i.member_email, away, now, today, m)
+                .filter(|_| {
+                    !i.answered_at.is_some_and(|answered| {
+                        away.iter()
+                            .filter(|a| crate::trust::same_address(&a.email, &i.member_email))
+                            .all(|a| a.received_at < answered)
+                    })
+                })
+                .unwrap_or((None, None));
             PersonLine {
                 name: i.member_name.clone(),
                 email: i.member_email.clone(),
@@ -286,16 +295,14 @@ fn away_of(
     now: DateTime<Utc>,
     today: NaiveDate,
     m: &Meeting,
-) -> (Option<String>, Option<String>) {
+) -> Option<(Option<String>, Option<String>)> {
     let latest = away
         .iter()
         .filter(|a| crate::trust::same_address(&a.email, email))
         .filter(|a| a.received_at > now - chrono::Duration::days(AWAY_DAYS))
         .max_by_key(|a| a.received_at);
-    let Some(a) = latest else {
-        return (None, None);
-    };
-    match a.until {
+    let a = latest?;
+    Some(match a.until {
         Some(d) if d >= today => {
             let midnight = d
                 .and_hms_opt(0, 0, 0)
@@ -309,7 +316,7 @@ fn away_of(
             Some(crate::render::local_time(a.received_at, m.time_zone)),
         ),
         None => (None, None),
-    }
+    })
 }
 
 /// The return date in an automatic reply's stored outcome ("automatic reply from …
@@ -583,6 +590,21 @@ mod tests {
         );
         assert_eq!(by("Bjørn").away_until, None);
         assert_eq!(by("Anna").away_until, None);
+        // Once Ola answers after his automatic reply, it says nothing any more.
+        let mut answered = snapshot();
+        for m in answered.councils.iter_mut().flat_map(|c| c.meetings.iter_mut()) {
+            for i in m.invitations.iter_mut().filter(|i| i.member_name == "Ola") {
+                i.response = Some(Response::Accepted);
+                i.answered_at = Some(at(2026, 12, 23, 9));
+            }
+        }
+        let s2 = status(&answered, at(2026, 12, 28, 12));
+        let ola = s2.councils[0].meetings[0]
+            .people
+            .iter()
+            .find(|p| p.name == "Ola")
+            .unwrap();
+        assert_eq!(ola.away_until, None);
         assert_eq!(by("Kari").away_until, None);
         assert_eq!(
             by("Kari").away_since.as_deref(),
