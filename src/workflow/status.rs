@@ -592,7 +592,11 @@ mod tests {
         assert_eq!(by("Anna").away_until, None);
         // Once Ola answers after his automatic reply, it says nothing any more.
         let mut answered = snapshot();
-        for m in answered.councils.iter_mut().flat_map(|c| c.meetings.iter_mut()) {
+        for m in answered
+            .councils
+            .iter_mut()
+            .flat_map(|c| c.meetings.iter_mut())
+        {
             for i in m.invitations.iter_mut().filter(|i| i.member_name == "Ola") {
                 i.response = Some(Response::Accepted);
                 i.answered_at = Some(at(2026, 12, 23, 9));
