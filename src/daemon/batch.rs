@@ -39,8 +39,8 @@ pub(crate) struct Prepared {
 #[derive(Default)]
 pub(crate) struct Lookups {
     /// Of the Message-IDs the messages carry, the ones referent sent, each with the
-    /// invitation it was sent for.
-    sent: HashMap<String, Option<i64>>,
+    /// invitation it was sent for and the address it went to.
+    sent: HashMap<String, (Option<i64>, String)>,
     invitations: HashMap<i64, Invitation>,
     by_token: HashMap<String, i64>,
     /// Tokens that are personal keys (replies about the year's work, `year::thread`).
@@ -54,11 +54,12 @@ pub(crate) struct Lookups {
 
 /// What the keys a message carries say about the invitation it answers.
 pub(crate) enum Keyed {
-    /// Found by a key: the invitation (its member's address owns the key).
-    Found(Invitation),
+    /// Found by a key: the invitation, and the address the key was sent to (the
+    /// member's, or a substitute's whose summons it was).
+    Found(Box<Invitation>, String),
     /// A personal calendar UID whose reply names an attendee who is neither the
     /// invitee nor their substitute: an extra attendee's, or nobody's answer.
-    OtherAttendee(Invitation),
+    OtherAttendee,
     /// No key of ours names an invitation.
     None,
 }
@@ -200,7 +201,7 @@ impl Daemon {
             sent: self.store.sent_messages(&message_ids).await?,
             ..Lookups::default()
         };
-        let ids: Vec<i64> = l.sent.values().flatten().copied().collect();
+        let ids: Vec<i64> = l.sent.values().filter_map(|(i, _)| *i).collect();
         let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
         for inv in self.store.invitations_by(&ids, &tokens).await? {
             l.by_token.insert(inv.token.clone(), inv.id);
@@ -236,17 +237,18 @@ impl Daemon {
                 .and_then(|id| l.invitations.get(id))
         };
         for id in &u.thread_ids {
-            if let Some(inv) = l
+            // A reply to mail we sent: the key is that mail's, and so is its owner (a
+            // substitute's summons is about the member's invitation, but it went to the
+            // substitute, who cannot answer as the member with it).
+            if let Some((inv, to)) = l
                 .sent
                 .get(id)
-                .copied()
-                .flatten()
-                .and_then(|i| l.invitations.get(&i))
+                .and_then(|(i, to)| i.and_then(|i| l.invitations.get(&i)).map(|inv| (inv, to)))
             {
-                return Keyed::Found(inv.clone());
+                return Keyed::Found(Box::new(inv.clone()), to.clone());
             }
             if let Some(inv) = token_in_message_id(id, domain).as_ref().and_then(by_token) {
-                return Keyed::Found(inv.clone());
+                return Keyed::Found(Box::new(inv.clone()), inv.member_email.clone());
             }
         }
         for addr in &u.recipients {
@@ -258,7 +260,7 @@ impl Daemon {
                 .as_ref()
                 .and_then(by_token)
             {
-                return Keyed::Found(inv.clone());
+                return Keyed::Found(Box::new(inv.clone()), inv.member_email.clone());
             }
         }
         if let Some(c) = &u.calendar {
@@ -271,20 +273,16 @@ impl Daemon {
                 .and_then(by_token)
             {
                 // A reply that names someone else as the attendee is not the invitee's
-                // own answer, whatever UID it carries.
-                // (The substitute's entry has the same UID: their reply is theirs.)
-                let other = c.attendee.as_deref().is_some_and(|a| {
-                    !crate::trust::same_address(a, &inv.member_email)
-                        && !inv
-                            .substitute
-                            .as_ref()
-                            .and_then(|s| s.email.as_deref())
-                            .is_some_and(|s| crate::trust::same_address(a, s))
-                });
+                // own answer, whatever UID it carries (a guest's entry has a key of its
+                // own, `Token::for_guest`).
+                let other = c
+                    .attendee
+                    .as_deref()
+                    .is_some_and(|a| !crate::trust::same_address(a, &inv.member_email));
                 if other {
-                    return Keyed::OtherAttendee(inv.clone());
+                    return Keyed::OtherAttendee;
                 }
-                return Keyed::Found(inv.clone());
+                return Keyed::Found(Box::new(inv.clone()), inv.member_email.clone());
             }
         }
         Keyed::None
@@ -462,7 +460,7 @@ impl Daemon {
         if !plain {
             return Ok(None);
         }
-        let Keyed::Found(inv) = self.keyed(u, l) else {
+        let Keyed::Found(inv, owner) = self.keyed(u, l) else {
             return Ok(None);
         };
         // Someone else's answer (a substitute's, an extra attendee's, a stranger's):
@@ -485,7 +483,7 @@ impl Daemon {
         {
             return Ok(None);
         }
-        let trust = p.check.trust(Some(&inv.member_email));
+        let trust = p.check.trust(Some(&owner));
         let sender_is_coordinator = l.members.get(from).is_some_and(|ms| {
             ms.iter().any(|mb| {
                 mb.council_id == m.council_id && mb.role == crate::domain::Role::Coordinator

@@ -578,25 +578,19 @@ impl Daemon {
     ) -> Result<Option<(Invitation, Option<String>)>> {
         let l = self.lookups(std::slice::from_ref(&u), false).await?;
         match self.keyed(u, &l) {
-            batch::Keyed::Found(inv) => {
-                let owner = inv.member_email.clone();
-                return Ok(Some((inv, Some(owner))));
-            }
-            batch::Keyed::OtherAttendee(inv) => {
-                // An approved extra attendee answers the entry they were sent; anyone
-                // else's is not an answer we can credit to anyone: held, nobody asked
-                // (a confirmation would record the wrong person).
-                let attendee = u.calendar.as_ref().and_then(|c| c.attendee.as_deref());
-                if let Some(a) = attendee {
-                    if self.guest_of(&inv, a).await?.is_some() {
-                        let owner = a.to_string();
-                        return Ok(Some((inv, Some(owner))));
-                    }
-                }
+            batch::Keyed::Found(inv, owner) => return Ok(Some((*inv, Some(owner)))),
+            batch::Keyed::OtherAttendee => {
+                // Not an answer we can credit to anyone: held, nobody asked (a
+                // confirmation would record the wrong person).
                 tracing::warn!(uid = ?u.calendar.as_ref().and_then(|c| c.uid.as_deref()), "a calendar reply whose attendee is not the invitee");
                 return Ok(None);
             }
             batch::Keyed::None => {}
+        }
+        // A guest's own entry (a substitute's, an extra attendee's): its key is derived
+        // from the invitation's and the guest's address, and owned by the guest.
+        if let Some(found) = self.guest_entry(u).await? {
+            return Ok(Some(found));
         }
         if let Some(c) = &u.calendar {
             if let Some(uid) = &c.uid {
@@ -626,6 +620,38 @@ impl Daemon {
         // upcoming invitation is the one it answers. With several, a person decides.
         if let Some(original) = &u.on_behalf_of {
             return Ok(self.only_upcoming(original).await?.map(|i| (i, None)));
+        }
+        Ok(None)
+    }
+
+    /// The invitation whose guest's entry a calendar reply answers (`Token::for_guest`),
+    /// and the guest's address, which owns that key.
+    async fn guest_entry(&self, u: &Understanding) -> Result<Option<(Invitation, Option<String>)>> {
+        let Some(c) = &u.calendar else {
+            return Ok(None);
+        };
+        let (Some(uid), Some(attendee)) = (&c.uid, c.attendee.as_deref().or(u.from.as_deref()))
+        else {
+            return Ok(None);
+        };
+        let (Some(key), Some((_, meeting_uid))) =
+            (crate::mail::ics::token_in_uid(uid), uid.split_once('.'))
+        else {
+            return Ok(None);
+        };
+        let Some(m) = self.store.meeting_by_uid(meeting_uid).await? else {
+            return Ok(None);
+        };
+        for inv in self.store.invitations(m.id).await? {
+            let Some(token) = Token::parse(&inv.token) else {
+                continue;
+            };
+            if Token::for_guest(&token, attendee) != key {
+                continue;
+            }
+            if let Some(g) = self.guest_of(&inv, attendee).await? {
+                return Ok(Some((inv, Some(g.email))));
+            }
         }
         Ok(None)
     }

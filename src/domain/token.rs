@@ -18,6 +18,22 @@ impl Token {
         Token(hex::encode(bytes))
     }
 
+    /// The key of a guest's calendar entry (a substitute's, an extra attendee's) for an
+    /// invitation: derived from the invitation's token and the guest's address, so the
+    /// entry is the guest's own and never shows the member's token (which would let
+    /// the guest answer as the member). One way only: the member's token cannot be read
+    /// back from it; the daemon finds it again by deriving it for the meeting's guests.
+    pub fn for_guest(invitation: &Token, guest_address: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"referent guest entry\0")
+            .chain_update(invitation.0.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(guest_address.trim().to_ascii_lowercase().as_bytes())
+            .finalize();
+        Token(hex::encode(digest.get(..16).unwrap_or_default()))
+    }
+
     /// Reads a token from text, accepting only the exact form `generate` writes.
     pub fn parse(text: &str) -> Option<Self> {
         let t = text.trim().to_ascii_lowercase();

@@ -29,15 +29,15 @@ fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
 
 impl Store {
     /// Of these Message-IDs, the ones referent sent, each with the invitation it was
-    /// sent for (if any).
+    /// sent for (if any) and the address it went to.
     pub async fn sent_messages(
         &self,
         message_ids: &[&str],
-    ) -> Result<HashMap<String, Option<i64>>> {
+    ) -> Result<HashMap<String, (Option<i64>, String)>> {
         let mut out = HashMap::new();
         for chunk in distinct(message_ids.iter().copied()).chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT message_id, invitation_id FROM outbox WHERE message_id IN ({})",
+                "SELECT message_id, invitation_id, recipient FROM outbox WHERE message_id IN ({})",
                 placeholders(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
@@ -45,7 +45,7 @@ impl Store {
                 q = q.bind(*id);
             }
             for r in q.fetch_all(&self.pool).await? {
-                out.insert(r.try_get(0)?, r.try_get(1)?);
+                out.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
             }
         }
         Ok(out)

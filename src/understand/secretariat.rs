@@ -187,10 +187,28 @@ pub fn read_agenda_request(subject: &str, reply_text: &str) -> Option<AgendaItem
             } else {
                 title.to_string()
             };
-            return Some(AgendaItem {
-                title,
-                description: reply_text.trim().to_string(),
-            });
+            // A body that repeats the subject on its first line ("Forslag til sak: X",
+            // or just "X") says it once: the title is not part of the description.
+            let text = reply_text.trim();
+            let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+            let first_title = AGENDA_PREFIXES
+                .iter()
+                .find_map(|p| {
+                    first
+                        .trim()
+                        .get(..p.len())
+                        .filter(|h| h.eq_ignore_ascii_case(p))
+                        .and_then(|_| first.trim().get(p.len()..))
+                })
+                .unwrap_or(first)
+                .trim_start_matches([':', '-', '–', ' '])
+                .trim();
+            let description = if first_title.eq_ignore_ascii_case(&title) {
+                rest.trim().to_string()
+            } else {
+                text.to_string()
+            };
+            return Some(AgendaItem { title, description });
         }
     }
     // A reply to the call for items ("SV: Forslag til saker: …"): the call asks for
@@ -907,6 +925,26 @@ fn quoted_spans(text: &str) -> Vec<(usize, usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_title_repeated_on_the_first_line_is_said_once() {
+        let a = read_agenda_request(
+            "Forslag til sak: Nasjonale kompetansemål",
+            "Forslag til sak: Nasjonale kompetansemål\nDirektoratet vil orientere.",
+        )
+        .unwrap();
+        assert_eq!(a.title, "Nasjonale kompetansemål");
+        assert_eq!(a.description, "Direktoratet vil orientere.");
+        let b = read_agenda_request(
+            "Forslag til sak: Parkering",
+            "parkering\nDet er for få plasser.",
+        )
+        .unwrap();
+        assert_eq!(b.description, "Det er for få plasser.");
+        let c =
+            read_agenda_request("Forslag til sak: Parkering", "Det er for få plasser.").unwrap();
+        assert_eq!(c.description, "Det er for få plasser.");
+    }
 
     #[test]
     fn decisions() {

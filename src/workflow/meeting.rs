@@ -156,7 +156,8 @@ pub struct Guest {
     /// Names the guest in effect keys (`sub:INVITATION`, `extra:ID`).
     pub key: String,
     pub person: Person,
-    /// The key of the invitation they come for (its personal UID and reply address).
+    /// The key of the invitation they come for: their own entry's key is derived from
+    /// it (`Token::for_guest`), and their replies find the invitation.
     pub token: Option<String>,
 }
 
@@ -254,7 +255,10 @@ pub fn change_place(s: &ChangeSnapshot, place: &Place, by: &str, now: DateTime<U
     for g in &s.guests {
         plan.mails.push(Mail {
             key: g.token.clone(),
-            calendar: Some(calendar(g.token.as_deref(), g.token.is_some())),
+            calendar: Some(calendar(
+                guest_key(g.token.as_deref(), &g.person.email).as_deref(),
+                g.token.is_some(),
+            )),
             ..Mail::new(
                 "update",
                 "place",
@@ -474,7 +478,10 @@ pub fn change_meeting_because(
     for g in &s.guests {
         plan.mails.push(Mail {
             key: g.token.clone(),
-            calendar: Some(calendar(g.token.is_some(), g.token.as_deref())),
+            calendar: Some(calendar(
+                g.token.is_some(),
+                guest_key(g.token.as_deref(), &g.person.email).as_deref(),
+            )),
             ..Mail::new(
                 kind,
                 kind,
@@ -530,6 +537,16 @@ pub struct AgendaLine {
     pub attachments: Vec<String>,
 }
 
+/// The key of a guest's own calendar entry for the invitation with `token`: never the
+/// member's token (`Token::for_guest`).
+fn guest_key(token: Option<&str>, email: &str) -> Option<String> {
+    token.and_then(crate::domain::Token::parse).map(|t| {
+        crate::domain::Token::for_guest(&t, email)
+            .as_str()
+            .to_string()
+    })
+}
+
 /// What the summons of a substitute or an extra attendee needs to know.
 #[derive(Debug, Clone)]
 pub struct GuestSummons {
@@ -545,8 +562,9 @@ pub struct GuestSummons {
     pub guest: Person,
     /// An extra attendee (bisitter) comes with the member, not in their place.
     pub extra: bool,
-    /// The key of the member's invitation: the guest's calendar entry has its personal
-    /// UID and asks for an answer, and replies to the summons find it.
+    /// The key of the member's invitation: the guest's own calendar entry has a key
+    /// derived from it (never the member's own) and asks for an answer, and replies to
+    /// the summons find the invitation.
     pub token: Option<String>,
 }
 
@@ -575,7 +593,7 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
             sequence: m.sequence,
             template: "substitute_calendar",
             rsvp: s.token.is_some(),
-            token: s.token.clone(),
+            token: guest_key(s.token.as_deref(), &s.guest.email),
             starts_at: m.starts_at,
             ends_at: m.ends_at,
         }),
@@ -618,7 +636,7 @@ pub fn guest_withdrawal(
             sequence: m.sequence + 1,
             template: "substitute_withdrawn_calendar",
             rsvp: false,
-            token: Some(token.to_string()),
+            token: guest_key(Some(token), &guest.email),
             starts_at: m.starts_at,
             ends_at: m.ends_at,
         }),
@@ -888,10 +906,18 @@ mod tests {
             nn.body
         );
         let per = &p.mails[3];
-        // The substitute's entry is the member's personal one, and asks for an answer.
+        // The substitute's entry is their own (a key derived from the member's), and
+        // asks for an answer.
         let token = Some("0123456789abcdef0123456789abcdef");
         assert_eq!(per.key.as_deref(), token);
-        assert_eq!(per.calendar.as_ref().unwrap().token.as_deref(), token);
+        let own = crate::domain::Token::for_guest(
+            &crate::domain::Token::parse("0123456789abcdef0123456789abcdef").unwrap(),
+            "per@hf.example",
+        );
+        assert_eq!(
+            per.calendar.as_ref().unwrap().token.as_deref(),
+            Some(own.as_str())
+        );
         assert!(per.calendar.as_ref().unwrap().rsvp);
         assert_eq!(per.effect_key, "update:7:sub:1:2");
         assert_eq!(
@@ -1071,10 +1097,14 @@ mod tests {
         assert_eq!(m.effect_key, "substitute:4:per@hf.example");
         assert_eq!(m.attachments.len(), 1);
         let c = m.calendar.as_ref().unwrap();
-        assert_eq!(
-            (c.method, c.sequence, c.rsvp, c.token.as_deref()),
-            ("REQUEST", 1, true, Some("0123456789abcdef0123456789abcdef"))
+        assert_eq!((c.method, c.sequence, c.rsvp), ("REQUEST", 1, true));
+        // The guest's own entry: a key derived from the member's, never the member's.
+        let own = crate::domain::Token::for_guest(
+            &crate::domain::Token::parse("0123456789abcdef0123456789abcdef").unwrap(),
+            "per@hf.example",
         );
+        assert_ne!(own.as_str(), "0123456789abcdef0123456789abcdef");
+        assert_eq!(c.token.as_deref(), Some(own.as_str()));
         let r = render("substitute_summons", &m);
         assert!(r.body.contains("Lene Leder kan ikke komme på møtet i Utdanningsrådet og har meldt at du møter i stedet."), "{}", r.body);
         assert!(

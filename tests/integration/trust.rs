@@ -418,7 +418,10 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
         .expect("the substitute's summons");
     // A participant: Ola's personal UID, asked to answer, and a reply address of ours.
-    assert_eq!(event_uid(&per), uid);
+    // Her own entry (never Ola's key, which would let her answer as Ola).
+    let per_uid = event_uid(&per);
+    assert_ne!(per_uid, uid);
+    assert!(!per_uid.contains(uid.split('.').next().unwrap_or("-")));
     let text = mail_parser::MessageParser::default()
         .parse(&per)
         .expect("parse")
@@ -436,7 +439,7 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         format!(
             "From: Per Vara <per.vara@hf.example>\r\nTo: referent@regut.example\r\nSubject: Avslått: Innkalling\r\nMessage-ID: <per1@cal.example>\r\n\
              Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n\
-             BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:1\r\n\
+             BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{per_uid}\r\nSEQUENCE:1\r\n\
              ATTENDEE;PARTSTAT=DECLINED:mailto:per.vara@hf.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
         )
         .as_bytes(),
@@ -460,6 +463,20 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         && m["outcome"]
             .as_str()
             .is_some_and(|o| o.contains("substitute for ola@hf.example"))));
+    // Per's key is his: a reply to his summons that claims to be Ola is not Ola's.
+    let (to, forged) = answer_summons(
+        &per,
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kommer likevel.",
+    );
+    w.drop_mail(&forged);
+    w.run("2027-03-02T09:20:00Z");
+    assert_eq!(
+        w.answer_of("ola@hf.example"),
+        "declined",
+        "not applied: {to}"
+    );
     // A move reaches Per's entry too, under the same UID.
     ok(
         &w.config,
@@ -479,7 +496,7 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         .into_iter()
         .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
         .expect("the substitute's update");
-    assert_eq!(event_uid(&update), uid);
+    assert_eq!(event_uid(&update), per_uid);
     // Ola can come after all: Per is told he is not needed, and his entry is cancelled.
     let (_, again) = answer_summons(
         &summons,
@@ -495,7 +512,7 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         .into_iter()
         .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
         .expect("the substitute's withdrawal");
-    assert_eq!(event_uid(&withdrawn), uid);
+    assert_eq!(event_uid(&withdrawn), per_uid);
     let (subject, text) = subject_and_text(&withdrawn);
     assert!(
         subject.starts_with("Du trenger ikke lenger å møte"),
