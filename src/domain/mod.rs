@@ -238,17 +238,25 @@ pub fn parse_local_time(text: &str, tz: Tz) -> Result<DateTime<Utc>, DomainError
 /// ASCII only: Unicode case folding turns U+212A KELVIN SIGN into `k`, so a look-alike
 /// address would match a member's.
 pub fn normalize_address(address: &str) -> Result<String, DomainError> {
-    let a = address
+    let mut a = address
         .trim()
         .trim_start_matches('<')
         .trim_end_matches('>')
         .to_ascii_lowercase();
+    // `x@regut.example.` is `x@regut.example` (a fully qualified name): one address,
+    // one spelling, so no comparison can be dodged with a dot.
+    if a.ends_with('.') {
+        a.pop();
+    }
     let valid = match a.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
                 && !domain.is_empty()
                 && !domain.contains('@')
                 && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
                 && !a.chars().any(|c| {
                     c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>')
                 })
@@ -310,6 +318,12 @@ mod tests {
         );
         assert!(normalize_address("ola").is_err());
         assert!(normalize_address("a@b@c.no").is_err());
+        assert_eq!(
+            normalize_address("Referent@RegUt.example.").unwrap(),
+            "referent@regut.example"
+        );
+        assert!(normalize_address("a@.c.no").is_err());
+        assert!(normalize_address("a@c..no").is_err());
         assert_eq!(base_address("referent+abc@x.no"), "referent@x.no");
         assert_eq!(address_detail("referent+abc@x.no"), Some("abc"));
         assert_eq!(address_detail("referent@x.no"), None);

@@ -187,6 +187,8 @@ pub fn read_agenda_request(subject: &str, reply_text: &str) -> Option<AgendaItem
             } else {
                 title.to_string()
             };
+            // A title is a line on the agenda: as the reply to the call, 200 characters.
+            let title: String = title.chars().take(200).collect();
             // A body that repeats the subject on its first line ("Forslag til sak: X",
             // or just "X") says it once: the title is not part of the description.
             let text = reply_text.trim();
