@@ -426,21 +426,21 @@ impl Daemon {
 
     /// The substitute a member named earlier is not needed any more: their entry is
     /// cancelled, in their language, with the reason.
-    pub(crate) fn substitute_withdrawal(
+    pub(crate) async fn substitute_withdrawal(
         &self,
         m: &store::Meeting,
         inv: &store::Invitation,
-        name: &str,
-        email: &str,
-        members: &[decide::Member],
-        inbound_id: i64,
+        (name, email): (&str, &str),
+        member_left: bool,
+        inbound_id: Option<i64>,
     ) -> Result<OutgoingMail> {
+        let members = self.council_members(m.council_id).await?;
         let named_by: Language = inv.member_language.unwrap_or(self.lang());
         let guest = plan::Person {
             id: 0,
             name: name.to_string(),
             email: email.to_string(),
-            lang: guest_language(members, email, named_by),
+            lang: guest_language(&members, email, named_by),
         };
         let mail = decide::guest_withdrawal(
             &self.meeting_facts(m)?,
@@ -448,8 +448,9 @@ impl Daemon {
             &inv.token,
             &inv.member_name,
             &guest,
+            member_left,
         );
-        self.mail_out(m, mail, Some(inbound_id))
+        self.mail_out(m, mail, inbound_id)
     }
 
     /// The substitute named in an answer (or an approved extra attendee) gets the

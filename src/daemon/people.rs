@@ -220,6 +220,24 @@ impl Daemon {
             let facts = self.meeting_facts(&meeting)?;
             let mail = crate::workflow::people::withdrawal(&facts, &invited, successor);
             h.mails.push(self.mail_out(&meeting, mail, None)?);
+            // A substitute they named and who was summoned is told too, and their
+            // entry cancelled: nobody comes to a seat that is gone.
+            if let Some((name, email)) = inv
+                .substitute
+                .as_ref()
+                .and_then(|s| s.email.clone().map(|e| (s.name.clone(), e)))
+            {
+                if self
+                    .store
+                    .effect_exists(&format!("substitute:{}:{email}", inv.id))
+                    .await?
+                {
+                    h.mails.push(
+                        self.substitute_withdrawal(&meeting, &inv, (&name, &email), true, None)
+                            .await?,
+                    );
+                }
+            }
             h.changes.push(Change::WithdrawInvitation { id: inv.id });
             h.events.push(NewEvent::new(
                 by,

@@ -437,9 +437,15 @@ impl Daemon {
                     .effect_exists(&format!("substitute:{}:{old_email}", inv.id))
                     .await?;
                 if !kept && summoned && m.starts_at > now {
-                    let members = self.council_members(m.council_id).await?;
                     mails.push(
-                        self.substitute_withdrawal(m, inv, &old_name, &old_email, &members, id)?,
+                        self.substitute_withdrawal(
+                            m,
+                            inv,
+                            (&old_name, &old_email),
+                            false,
+                            Some(id),
+                        )
+                        .await?,
                     );
                     events.push(NewEvent {
                         actor: u.from.clone().unwrap_or_default(),

@@ -619,7 +619,7 @@ pub fn guest_summons(s: &GuestSummons) -> Mail {
 }
 
 /// The substitute a member named is not needed any more (the member answered again
-/// without them): their calendar entry — the invitation's personal one — is
+/// without them, or `member_left` the council): their calendar entry — the invitation's personal one — is
 /// cancelled, and the mail says why.
 pub fn guest_withdrawal(
     m: &Meeting,
@@ -627,6 +627,7 @@ pub fn guest_withdrawal(
     token: &str,
     member_name: &str,
     guest: &Person,
+    member_left: bool,
 ) -> Mail {
     Mail {
         key: Some(token.to_string()),
@@ -651,6 +652,7 @@ pub fn guest_withdrawal(
                 "starts": m.local(m.starts_at),
                 "ends": m.local(m.ends_at),
                 "member": member_name,
+                "member_left": member_left,
             }),
         )
     }

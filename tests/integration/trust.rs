@@ -506,7 +506,12 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
     );
     w.drop_mail(&again);
     w.run("2027-03-02T10:10:00Z");
-    assert_eq!(w.answer_of("ola@hf.example"), "accepted");
+    assert_eq!(
+        w.answer_of("ola@hf.example"),
+        "accepted",
+        "{:#?}",
+        w.inbox()
+    );
     let withdrawn = w
         .sent("withdrawn")
         .into_iter()
@@ -520,6 +525,43 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
     );
     assert!(
         text.contains("du trenger ikke lenger å møte i stedet for Ola Nordmann"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_removed_members_substitute_is_told_and_their_entry_cancelled() {
+    let mut w = Embedded::new("");
+    let summons = w.summons_to("ola@");
+    let (_, decline) = answer_summons(
+        &summons,
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kan ikke komme. Per Vara (per.vara@hf.example) møter for meg.",
+    );
+    w.drop_mail(&decline);
+    w.run("2027-03-02T09:00:00Z");
+    ok(
+        &w.config,
+        &[
+            "--now",
+            "2027-03-02T09:30:00Z",
+            "member",
+            "remove",
+            "ola@hf.example",
+            "--council",
+            "ur",
+        ],
+    );
+    w.run("2027-03-02T09:40:00Z");
+    let per = w
+        .sent("withdrawn")
+        .into_iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
+        .expect("the substitute's withdrawal");
+    let (_, text) = subject_and_text(&per);
+    assert!(
+        text.contains("Ola Nordmann står ikke lenger på medlemslisten"),
         "{text}"
     );
 }
