@@ -437,13 +437,42 @@ impl Daemon {
                     .effect_exists(&format!("substitute:{}:{old_email}", inv.id))
                     .await?;
                 if !kept && summoned && m.starts_at > now {
-                    mails.push(
-                        self.substitute_withdrawal(
+                    // One who has already said they cannot come knows: no mail to them.
+                    let declined = self.store.events(Some(m.id)).await?.iter().any(|e| {
+                        e.kind == "guest_answer"
+                            && e.invitation_id == Some(inv.id)
+                            && crate::trust::same_address(&e.actor, &old_email)
+                            && e.detail.contains(": declined")
+                    });
+                    if !declined {
+                        mails.push(
+                            self.substitute_withdrawal(
+                                m,
+                                inv,
+                                (&old_name, &old_email),
+                                false,
+                                Some(id),
+                            )
+                            .await?,
+                        );
+                    }
+                    // The coordinators were told who comes in the member's place: they
+                    // hear that it has changed.
+                    let starts = render::local_time(m.starts_at, self.tz(m)?);
+                    mails.extend(
+                        self.coordinator_notices(
                             m,
-                            inv,
-                            (&old_name, &old_email),
-                            false,
-                            Some(id),
+                            "substitute_released",
+                            serde_json::json!({
+                                "member": inv.member_name,
+                                "council": m.council_name,
+                                "starts": starts,
+                                "response": answer.response.as_str(),
+                                "substitute": {"name": old_name, "email": old_email},
+                                "told": !declined,
+                            }),
+                            "substitute-released",
+                            id,
                         )
                         .await?,
                     );

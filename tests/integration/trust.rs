@@ -497,7 +497,8 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
         .expect("the substitute's update");
     assert_eq!(event_uid(&update), per_uid);
-    // Ola can come after all: Per is told he is not needed, and his entry is cancelled.
+    // Ola can come after all. Per had already said he cannot, so he gets nothing more;
+    // the coordinator hears that the seat is Ola's again.
     let (_, again) = answer_summons(
         &summons,
         "Ola Nordmann",
@@ -512,21 +513,67 @@ fn a_substitute_is_a_participant_whose_calendar_answers_count() {
         "{:#?}",
         w.inbox()
     );
-    let withdrawn = w
+    assert!(w
+        .sent("withdrawn")
+        .iter()
+        .all(|m| !header(m, "To").is_some_and(|t| t.contains("per.vara@"))));
+    let released: Vec<String> = w
+        .sent("notice")
+        .iter()
+        .map(|m| subject_and_text(m))
+        .filter(|(s, _)| s.starts_with("Nytt svar fra Ola Nordmann"))
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(released.len(), 1, "the coordinator hears it");
+    assert!(
+        released[0].contains("kommer likevel. Per Vara <per.vara@hf.example>, som skulle møte i stedet, trengs ikke lenger (hen hadde allerede meldt at hen ikke kan)."),
+        "{}",
+        released[0]
+    );
+}
+
+#[test]
+fn a_substitute_who_is_not_needed_any_more_is_told_and_so_is_the_coordinator() {
+    let mut w = Embedded::new("");
+    let summons = w.summons_to("ola@");
+    let (_, decline) = answer_summons(
+        &summons,
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kan ikke komme. Per Vara (per.vara@hf.example) møter for meg.",
+    );
+    w.drop_mail(&decline);
+    w.run("2027-03-02T09:00:00Z");
+    let (_, again) = answer_summons(
+        &summons,
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kommer likevel.",
+    );
+    w.drop_mail(&again);
+    w.run("2027-03-02T09:10:00Z");
+    let per = w
         .sent("withdrawn")
         .into_iter()
         .find(|m| header(m, "To").is_some_and(|t| t.contains("per.vara@")))
         .expect("the substitute's withdrawal");
-    assert_eq!(event_uid(&withdrawn), per_uid);
-    let (subject, text) = subject_and_text(&withdrawn);
+    let (subject, text) = subject_and_text(&per);
     assert!(
         subject.starts_with("Du trenger ikke lenger å møte"),
         "{subject}"
     );
     assert!(
-        text.contains("du trenger ikke lenger å møte i stedet for Ola Nordmann"),
+        text.contains(
+            "Ola Nordmann har gitt nytt svar til møtet i Utdanningsrådet tirsdag 9. mars 2027"
+        ),
         "{text}"
     );
+    let told = w
+        .sent("notice")
+        .iter()
+        .map(|m| subject_and_text(m).1)
+        .any(|t| t.contains("trengs ikke lenger og har fått beskjed"));
+    assert!(told, "the coordinator hears it");
 }
 
 #[test]
