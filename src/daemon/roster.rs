@@ -7,7 +7,9 @@
 //! On «bekreft» (`act` again, as confirmed) the difference is applied as `member add`,
 //! `member update` and `member remove` do, in the transaction of the message's
 //! outcome. What cannot be read is answered with the `roster` template, never guessed.
-//! A spreadsheet (.xlsx, .ods) is not read: the coordinator is asked for CSV.
+//! A spreadsheet (.xlsx, .ods) is read as the CSV of its first sheet
+//! (`understand::sheet`); one that cannot be read (.xls, .numbers, damaged, too big
+//! unpacked) is answered with a request for CSV.
 
 use chrono::Duration;
 use serde_json::json;
@@ -137,13 +139,15 @@ impl Daemon {
                 .iter()
                 .any(|e| n.ends_with(e))
         };
-        // By its name first: a spreadsheet sent as text/csv is still a spreadsheet.
+        // By its name first: a spreadsheet sent as text/csv is still a spreadsheet. An
+        // .xlsx or .ods comes as the CSV text of its first sheet.
         let csv = u.attachments.iter().find(|a| {
             a.name.to_lowercase().ends_with(".csv")
                 || (a.content_type == "text/csv" && !is_sheet(&a.name))
+                || (crate::understand::sheet::is_readable_sheet(&a.name) && a.text.is_some())
         });
         let Some((file, text)) = csv.and_then(|a| a.text.as_ref().map(|t| (a, t))) else {
-            // A spreadsheet is not read (no xlsx reader is built in): CSV is asked for.
+            // A spreadsheet that could not be read (or an .xls, .numbers): CSV is asked for.
             let sheet = u.attachments.iter().find(|a| is_sheet(&a.name));
             match sheet {
                 Some(s) => {

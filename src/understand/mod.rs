@@ -11,6 +11,7 @@ pub mod itip;
 mod legacy_zone;
 pub mod rsvp;
 pub mod secretariat;
+pub mod sheet;
 pub mod text;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -169,7 +170,11 @@ fn list_attachments(msg: &mail_parser::Message<'_>, out: &mut Vec<FileInfo>, dep
         let is_csv = lower.ends_with(".csv") || content_type == "text/csv";
         out.push(FileInfo {
             size: a.contents().len(),
-            text: if is_csv {
+            // A spreadsheet roster is read as the CSV text of its first sheet (what
+            // cannot be read is left without text; the roster reply says so).
+            text: if sheet::is_readable_sheet(&lower) {
+                sheet::first_sheet_as_csv(a.contents()).ok()
+            } else if is_csv {
                 Some(match std::str::from_utf8(a.contents()) {
                     Ok(t) => t.to_string(),
                     Err(_) => a.contents().iter().map(|b| char::from(*b)).collect(),
