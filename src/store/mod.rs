@@ -313,18 +313,40 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::with_capacity(members.len());
         for m in members {
-            // A removed member's row is kept for the history: the address cannot come
-            // back as a new row beside it.
-            let exists = sqlx::query("SELECT id FROM members WHERE council_id = $1 AND email = $2")
-                .bind(council_id)
-                .bind(&m.email)
-                .fetch_optional(&mut *tx)
+            // A removed member's row is kept for the history: one who comes back takes
+            // it again (with what is given now), so their history stays theirs.
+            let exists = sqlx::query(
+                "SELECT id, removed_at FROM members WHERE council_id = $1 AND email = $2",
+            )
+            .bind(council_id)
+            .bind(&m.email)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = exists {
+                let id: i64 = row.try_get(0)?;
+                let removed: Option<String> = row.try_get(1)?;
+                if removed.is_none() {
+                    return Err(StoreError::Conflict(format!(
+                        "{} is a member of this council already",
+                        m.email
+                    )));
+                }
+                sqlx::query(
+                    "UPDATE members SET removed_at = NULL, failing_since = NULL, failing_reason = NULL,
+                            name = $1, organisation = $2, role = $3, doctor = $4, language = $5, vara_email = $6
+                     WHERE id = $7",
+                )
+                .bind(&m.name)
+                .bind(m.organisation.as_deref())
+                .bind(m.role.as_str())
+                .bind(i64::from(m.doctor))
+                .bind(m.language.map(|l| l.as_str()))
+                .bind(m.vara.as_deref())
+                .bind(id)
+                .execute(&mut *tx)
                 .await?;
-            if exists.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "{} is a member of this council already",
-                    m.email
-                )));
+                ids.push(id);
+                continue;
             }
             let row = sqlx::query(
                 "INSERT INTO members (council_id, name, email, organisation, role, doctor, created_at, language, vara_email)

@@ -611,6 +611,40 @@ fn a_removed_members_substitute_is_told_and_their_entry_cancelled() {
         text.contains("Ola Nordmann står ikke lenger på medlemslisten"),
         "{text}"
     );
+    // Ola comes back to the council later: his seat, with his history.
+    ok(
+        &w.config,
+        &[
+            "member",
+            "add",
+            "--council",
+            "ur",
+            "--name",
+            "Ola Nordmann",
+            "--email",
+            "ola@hf.example",
+            "--role",
+            "member",
+        ],
+    );
+    let list = ok(&w.config, &["member", "list", "--council", "ur", "--json"]);
+    assert!(list.contains("ola@hf.example"), "{list}");
+    let again = referent(
+        &w.config,
+        &[
+            "member",
+            "add",
+            "--council",
+            "ur",
+            "--name",
+            "Ola Nordmann",
+            "--email",
+            "ola@hf.example",
+            "--role",
+            "member",
+        ],
+    );
+    assert!(!again.status.success(), "a second add is refused");
 }
 
 #[test]
