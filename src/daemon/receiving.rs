@@ -29,9 +29,14 @@ impl Daemon {
         let started = crate::clock::Stopwatch::start();
         let mut batches = 0u32;
         let received = report.received;
+        // The next batch, fetched while the one before was acted on.
+        let mut next: Option<Vec<RawMessage>> = None;
         loop {
             let fetch = crate::clock::Stopwatch::start();
-            let batch = src.fetch(BATCH).await?;
+            let batch = match next.take() {
+                Some(b) => b,
+                None => src.fetch(BATCH).await?,
+            };
             tracing::debug!(count = batch.len(), ms = fetch.ms(), "fetched a batch");
             let n = batch.len();
             let mut handled = Vec::with_capacity(n);
@@ -50,7 +55,19 @@ impl Daemon {
                     handled.push(msg.source_ref.clone());
                 }
             }
-            let done = self.act_on_batch(fresh, report).await;
+            // A full batch means more may wait: the next one is fetched from the server
+            // while this one is decided and committed (it is only stored and
+            // acknowledged after this one, and dropped unread if this pass ends here).
+            let (done, fetched) = if n == BATCH && !self.stopping.is_cancelled() {
+                let refs: Vec<String> = batch.iter().map(|m| m.source_ref.clone()).collect();
+                let (done, fetched) = tokio::join!(
+                    self.act_on_batch(fresh, report),
+                    src.fetch_skipping(BATCH, &refs)
+                );
+                (done, Some(fetched))
+            } else {
+                (self.act_on_batch(fresh, report).await, None)
+            };
             for (k, ok) in fresh_at.into_iter().zip(done) {
                 if let (true, Some(msg)) = (ok, batch.get(k)) {
                     handled.push(msg.source_ref.clone());
@@ -80,6 +97,8 @@ impl Daemon {
                 }
                 return Ok(left);
             }
+            // Acknowledged first; then a failed fetch of the next batch is reported.
+            next = fetched.transpose()?;
         }
     }
 

@@ -176,8 +176,14 @@ impl ImapSource {
         self.session = None;
     }
 
-    pub async fn fetch(&mut self, max: usize) -> Result<Vec<RawMessage>, InboundError> {
-        let r = tokio::time::timeout(IO_TIMEOUT, self.fetch_inner(max)).await;
+    /// Up to `max` messages not yet handled, leaving out `skip` (the batch being acted
+    /// on while the next is fetched).
+    pub async fn fetch(
+        &mut self,
+        max: usize,
+        skip: &BTreeSet<u32>,
+    ) -> Result<Vec<RawMessage>, InboundError> {
+        let r = tokio::time::timeout(IO_TIMEOUT, self.fetch_inner(max, skip)).await;
         match r {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
@@ -191,7 +197,11 @@ impl ImapSource {
         }
     }
 
-    async fn fetch_inner(&mut self, max: usize) -> Result<Vec<RawMessage>, InboundError> {
+    async fn fetch_inner(
+        &mut self,
+        max: usize,
+        skip: &BTreeSet<u32>,
+    ) -> Result<Vec<RawMessage>, InboundError> {
         // Connect first: a new session may find UIDVALIDITY changed and reset the
         // checkpoint, and the search must start from the reset one, or messages
         // renumbered below the old checkpoint would never be read.
@@ -207,7 +217,10 @@ impl ImapSource {
         );
         let found = session.uid_search(&query).await?;
         // "UID n:*" always matches the last message, even when n is past it.
-        let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
+        let mut uids: Vec<u32> = found
+            .into_iter()
+            .filter(|u| *u > last && !skip.contains(u))
+            .collect();
         uids.sort_unstable();
         uids.truncate(max);
         let mut out = Vec::with_capacity(uids.len());

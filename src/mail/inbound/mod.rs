@@ -68,9 +68,27 @@ pub enum MailSource {
 impl MailSource {
     /// Unhandled messages, up to `max` of them, oldest first.
     pub async fn fetch(&mut self, max: usize) -> Result<Vec<RawMessage>, InboundError> {
+        self.fetch_skipping(max, &[]).await
+    }
+
+    /// Up to `max` messages not yet handled, leaving out those named in `skip` (a batch
+    /// still being acted on: the next one is fetched meanwhile).
+    pub async fn fetch_skipping(
+        &mut self,
+        max: usize,
+        skip: &[String],
+    ) -> Result<Vec<RawMessage>, InboundError> {
         match self {
-            MailSource::Imap(s) => s.fetch(max).await,
-            MailSource::Maildir(s) => s.fetch(max),
+            MailSource::Imap(s) => {
+                let skip = skip.iter().filter_map(|r| r.parse().ok()).collect();
+                s.fetch(max, &skip).await
+            }
+            MailSource::Maildir(s) => {
+                let mut all = s.fetch(max.saturating_add(skip.len()))?;
+                all.retain(|m| !skip.contains(&m.source_ref));
+                all.truncate(max);
+                Ok(all)
+            }
         }
     }
 
