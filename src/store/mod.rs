@@ -704,35 +704,73 @@ impl Store {
         &self,
         batch: &[NewInbound<'_>],
     ) -> Result<Vec<(i64, InboundState)>> {
+        // Two statements for the batch, not two a message: one multi-row insert that
+        // skips what is stored already, then every row's id and state by its key.
         let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for m in batch {
-            let inserted = sqlx::query(
+        let mut found: std::collections::HashMap<String, (i64, InboundState)> =
+            std::collections::HashMap::with_capacity(batch.len());
+        for chunk in batch.chunks(100) {
+            let values = (0..chunk.len())
+                .map(|i| {
+                    let p = i * 7;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'new')",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
                 "INSERT INTO inbound (dedup_key, message_id, content_hash, raw, size, source, received_at, state)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'new')
-                 ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-            )
-            .bind(&m.dedup_key)
-            .bind(m.message_id.as_deref())
-            .bind(&m.content_hash)
-            .bind(m.raw.to_vec())
-            .bind(m.raw.len() as i64)
-            .bind(&m.source)
-            .bind(ts(m.received_at))
-            .fetch_optional(&mut *tx)
-            .await?;
-            match inserted {
-                Some(row) => out.push((row.try_get(0)?, InboundState::New)),
-                None => {
-                    let row = sqlx::query("SELECT id, state FROM inbound WHERE dedup_key = $1")
-                        .bind(&m.dedup_key)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let state: String = row.try_get(1)?;
-                    out.push((row.try_get(0)?, parse_inbound_state(&state)?));
-                }
+                 VALUES {values} ON CONFLICT (dedup_key) DO NOTHING"
+            );
+            let mut q = sqlx::query(&sql);
+            for m in chunk {
+                q = q
+                    .bind(&m.dedup_key)
+                    .bind(m.message_id.as_deref())
+                    .bind(&m.content_hash)
+                    .bind(m.raw.to_vec())
+                    .bind(m.raw.len() as i64)
+                    .bind(&m.source)
+                    .bind(ts(m.received_at));
+            }
+            q.execute(&mut *tx).await?;
+            let keys = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql =
+                format!("SELECT dedup_key, id, state FROM inbound WHERE dedup_key IN ({keys})");
+            let mut q = sqlx::query(&sql);
+            for m in chunk {
+                q = q.bind(&m.dedup_key);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                let state: String = row.try_get(2)?;
+                found.insert(
+                    row.try_get(0)?,
+                    (row.try_get(1)?, parse_inbound_state(&state)?),
+                );
             }
         }
+        let out = batch
+            .iter()
+            .map(|m| {
+                found.get(&m.dedup_key).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "inbound row {} not found after storing it",
+                        m.dedup_key
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok(out)
     }
