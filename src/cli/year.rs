@@ -342,9 +342,10 @@ async fn job_recipients(
             .any(|mb| mb.email == e && mb.failing_since.is_none())
     };
     Ok(match kind {
+        // As `workflow::jobs::call` and `::reminders` choose.
         crate::domain::JobKind::Call => members
             .iter()
-            .filter(|mb| mb.failing_since.is_none())
+            .filter(|mb| mb.failing_since.is_none() && mb.role.is_asked_to_answer())
             .map(|mb| mb.email.clone())
             .collect(),
         crate::domain::JobKind::Summons => members
@@ -359,7 +360,11 @@ async fn job_recipients(
             .collect(),
         crate::domain::JobKind::Reminder => invitations
             .iter()
-            .filter(|i| i.response.is_none() && i.role.is_asked_to_answer() && ok(&i.member_email))
+            .filter(|i| {
+                matches!(i.response, None | Some(crate::domain::Response::Tentative))
+                    && i.role.is_asked_to_answer()
+                    && ok(&i.member_email)
+            })
             .map(|i| i.member_email.clone())
             .collect(),
         _ => store
