@@ -815,6 +815,11 @@ pub struct MeetingText {
 /// in lower case after its first ("Statsforvalteren i Oslo og Viken", "Den norske
 /// legeforening") is an organisation's, greeted whole.
 pub fn first_name(name: &str) -> String {
+    // Someone known only by their address (a vara from a roster's `vara` column) is
+    // greeted without a name, not by the address.
+    if name.contains('@') {
+        return String::new();
+    }
     let n = match name.split_once(',') {
         Some((_, given)) if !given.trim().is_empty() => given.trim(),
         _ => name.trim(),
@@ -1215,6 +1220,8 @@ mod tests {
             ("Den norske legeforening", "Den norske legeforening"),
             ("Helsedirektoratet", "Helsedirektoratet"),
             ("", ""),
+            // Known only by address: greeted without a name ("Hei,").
+            ("per.olsen@ahus.example", ""),
         ] {
             assert_eq!(first_name(name), greet, "{name}");
         }
