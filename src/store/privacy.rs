@@ -403,6 +403,8 @@ impl Store {
             "SELECT name FROM members WHERE email = $1",
             "SELECT proposer_name FROM agenda_items WHERE proposer_email = $1",
             "SELECT substitute_name FROM invitations WHERE substitute_email = $1",
+            // Named in an answer that a later one replaced: still in the audit lines.
+            "SELECT substitute_name FROM answers WHERE substitute_email = $1",
             "SELECT name FROM extra_attendees WHERE email = $1",
         ] {
             for row in sqlx::query(q).bind(address).fetch_all(&mut *tx).await? {

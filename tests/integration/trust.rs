@@ -648,6 +648,36 @@ fn a_removed_members_substitute_is_told_and_their_entry_cancelled() {
 }
 
 #[test]
+fn erasing_a_former_substitute_takes_their_name_out_of_the_log() {
+    let mut w = Embedded::new("");
+    let summons = w.summons_to("ola@");
+    let (_, named) = answer_summons(
+        &summons,
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kan ikke komme. Kari Hansen (kari.hansen@ahus.example) møter for meg.",
+    );
+    w.drop_mail(&named);
+    w.run("2027-03-02T09:00:00Z");
+    let (_, again) = answer_summons(
+        &summons,
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Jeg kommer likevel.",
+    );
+    w.drop_mail(&again);
+    w.run("2027-03-02T09:10:00Z");
+    assert!(ok(&w.config, &["log"]).contains("Kari Hansen"));
+    ok(
+        &w.config,
+        &["erase", "--person", "kari.hansen@ahus.example"],
+    );
+    let log = ok(&w.config, &["log"]);
+    assert!(!log.contains("Kari Hansen"), "{log}");
+    assert!(!log.contains("kari.hansen@ahus.example"), "{log}");
+}
+
+#[test]
 fn unverified_proposals_are_flagged_and_limited() {
     let mut w = Embedded::new("\n[daemon]\nproposals_per_day = 5\n");
     for i in 0..6 {
