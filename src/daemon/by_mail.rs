@@ -159,8 +159,14 @@ impl Daemon {
                     "reason": null,
                 });
                 let mut h = Handled::done(format!("{what}; asked {}", me.email));
-                h.mails
-                    .push(self.meeting_request_mail(inbound_id, u, me, "ask", data)?);
+                h.mails.push(self.reply_to_coordinator(
+                    "meeting_request",
+                    format!("meeting_request:ask:{inbound_id}"),
+                    inbound_id,
+                    u,
+                    me,
+                    data,
+                )?);
                 return Ok(Some(h));
             }
         };
@@ -349,27 +355,35 @@ impl Daemon {
             d.remove("old_starts");
             d.remove("old_ends");
         }
-        h.mails
-            .push(self.meeting_request_mail(inbound_id, u, me, "done", data)?);
+        h.mails.push(self.reply_to_coordinator(
+            "meeting_request",
+            format!("meeting_request:done:{inbound_id}"),
+            inbound_id,
+            u,
+            me,
+            data,
+        )?);
         Ok(Some(h))
     }
 
-    /// The answer to a change by mail: a question, or word that it is done.
-    fn meeting_request_mail(
+    /// The answer to a coordinator's command by mail (a status, a change, a roster):
+    /// from the template named `kind`, to their registered address whatever the
+    /// message says about where to answer, in their language, once per `effect_key`.
+    pub(super) fn reply_to_coordinator(
         &self,
+        kind: &'static str,
+        effect_key: String,
         inbound_id: i64,
         u: &Understanding,
         me: &Member,
-        what: &str,
         data: serde_json::Value,
     ) -> Result<crate::store::OutgoingMail> {
         self.notice(Notice {
-            kind: "meeting_request",
-            effect_key: format!("meeting_request:{what}:{inbound_id}"),
+            kind,
+            effect_key,
             to_name: &me.name,
-            // The registered address, whatever the message says about where to answer.
             to_address: &me.email,
-            template: Some("meeting_request"),
+            template: Some(kind),
             data,
             lang: Some(self.lang_of(me)),
             inbound_id: Some(inbound_id),

@@ -15,7 +15,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::trusted::Asked;
-use super::year::{Handled, Notice};
+use super::year::Handled;
 use super::{Daemon, Result};
 use crate::domain::Role;
 use crate::store::{Change, Member, NewEvent, NewMember};
@@ -338,8 +338,14 @@ impl Daemon {
         set(&mut data, "changed", diff.changed.len().into());
         set(&mut data, "leaving", diff.leaving.len().into());
         set(&mut data, "withdrawn", withdrawn.into());
-        h.mails
-            .push(self.roster_mail(inbound_id, u, me, "done", data)?);
+        h.mails.push(self.reply_to_coordinator(
+            "roster",
+            format!("roster:done:{inbound_id}"),
+            inbound_id,
+            u,
+            me,
+            data,
+        )?);
         Ok(Some(h))
     }
 
@@ -374,32 +380,14 @@ impl Daemon {
             ))));
         }
         let mut h = Handled::done(format!("{what}; answered {}", me.email));
-        h.mails
-            .push(self.roster_mail(inbound_id, u, me, "ask", data)?);
-        Ok(Some(h))
-    }
-
-    fn roster_mail(
-        &self,
-        inbound_id: i64,
-        u: &Understanding,
-        me: &Member,
-        what: &str,
-        data: serde_json::Value,
-    ) -> Result<crate::store::OutgoingMail> {
-        self.notice(Notice {
-            kind: "roster",
-            effect_key: format!("roster:{what}:{inbound_id}"),
-            to_name: &me.name,
-            // The registered address, whatever the message says about where to answer.
-            to_address: &me.email,
-            template: Some("roster"),
+        h.mails.push(self.reply_to_coordinator(
+            "roster",
+            format!("roster:ask:{inbound_id}"),
+            inbound_id,
+            u,
+            me,
             data,
-            lang: Some(self.lang_of(me)),
-            inbound_id: Some(inbound_id),
-            in_reply_to: u.message_id.as_deref(),
-            auto_submitted: "auto-replied",
-            ..Notice::BLANK
-        })
+        )?);
+        Ok(Some(h))
     }
 }

@@ -11,7 +11,7 @@
 
 use chrono::Duration;
 
-use super::year::{Handled, Notice};
+use super::year::Handled;
 use super::{Daemon, Result};
 use crate::domain::Role;
 use crate::store::Council;
@@ -185,20 +185,14 @@ impl Daemon {
                 crate::render::local_time(now, self.cfg.secretariat.time_zone).into(),
             );
         }
-        let mail = self.notice(Notice {
-            kind: "status",
-            effect_key: format!("status:{inbound_id}"),
-            to_name: &me.name,
-            // The registered address, whatever the message says about where to answer.
-            to_address: &me.email,
-            template: Some("status"),
+        let mail = self.reply_to_coordinator(
+            "status",
+            format!("status:{inbound_id}"),
+            inbound_id,
+            u,
+            me,
             data,
-            lang: Some(self.lang_of(me)),
-            inbound_id: Some(inbound_id),
-            in_reply_to: u.message_id.as_deref(),
-            auto_submitted: "auto-replied",
-            ..Notice::BLANK
-        })?;
+        )?;
         let mut h = Handled::done(format!(
             "status of {} council(s) sent to {} ({})",
             councils.len(),

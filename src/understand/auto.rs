@@ -259,7 +259,8 @@ pub fn return_date(text: &str, reference: NaiveDate) -> Option<NaiveDate> {
     None
 }
 
-const MONTHS: &[(&str, u32)] = &[
+/// Month names and abbreviations in nb, nn and en (also read in commands by mail).
+pub(crate) const MONTHS: &[(&str, u32)] = &[
     ("januar", 1),
     ("january", 1),
     ("jan", 1),

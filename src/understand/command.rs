@@ -6,6 +6,7 @@
 //! which council and which meeting they mean is decided against the store's facts
 //! (`workflow::by_mail`), and anything missing is asked about there, never guessed.
 
+use super::auto::MONTHS;
 use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
 use serde::Serialize;
 
@@ -212,43 +213,6 @@ pub fn read_line(line: &str) -> Option<Command> {
         None
     }
 }
-
-const MONTHS: &[(&str, u32)] = &[
-    ("januar", 1),
-    ("january", 1),
-    ("jan", 1),
-    ("februar", 2),
-    ("february", 2),
-    ("feb", 2),
-    ("mars", 3),
-    ("march", 3),
-    ("mar", 3),
-    ("april", 4),
-    ("apr", 4),
-    ("mai", 5),
-    ("may", 5),
-    ("juni", 6),
-    ("june", 6),
-    ("jun", 6),
-    ("juli", 7),
-    ("july", 7),
-    ("jul", 7),
-    ("august", 8),
-    ("aug", 8),
-    ("september", 9),
-    ("sept", 9),
-    ("sep", 9),
-    ("oktober", 10),
-    ("october", 10),
-    ("okt", 10),
-    ("oct", 10),
-    ("november", 11),
-    ("nov", 11),
-    ("desember", 12),
-    ("december", 12),
-    ("des", 12),
-    ("dec", 12),
-];
 
 const WEEKDAYS: &[(&str, Weekday)] = &[
     ("mandag", Weekday::Mon),
