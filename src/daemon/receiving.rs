@@ -457,12 +457,7 @@ impl Daemon {
                     .await?;
                 if !kept && summoned && m.starts_at > now {
                     // One who has already said they cannot come knows: no mail to them.
-                    let declined = self.store.events(Some(m.id)).await?.iter().any(|e| {
-                        e.kind == "guest_answer"
-                            && e.invitation_id == Some(inv.id)
-                            && crate::trust::same_address(&e.actor, &old_email)
-                            && e.detail.contains(": declined")
-                    });
+                    let declined = self.store.guest_declined(m.id, inv.id, &old_email).await?;
                     if !declined {
                         mails.push(
                             self.substitute_withdrawal(

@@ -377,6 +377,27 @@ impl Store {
             .collect()
     }
 
+    /// Whether a substitute or extra attendee of an invitation has declined it
+    /// themselves (their `guest_answer` in the audit trail).
+    pub async fn guest_declined(
+        &self,
+        meeting_id: i64,
+        invitation_id: i64,
+        address: &str,
+    ) -> Result<bool> {
+        // By meeting first: the audit trail is indexed by it.
+        Ok(sqlx::query(
+            "SELECT 1 FROM events WHERE meeting_id = $1 AND kind = 'guest_answer'
+             AND invitation_id = $2 AND LOWER(actor) = LOWER($3) AND detail LIKE '%: declined%'",
+        )
+        .bind(meeting_id)
+        .bind(invitation_id)
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
     /// Whether a mail with this effect key was queued (whatever became of it).
     pub async fn effect_exists(&self, effect_key: &str) -> Result<bool> {
         Ok(sqlx::query("SELECT 1 FROM outbox WHERE effect_key = $1")
