@@ -31,6 +31,9 @@ impl Daemon {
         let received = report.received;
         // The next batch, fetched while the one before was acted on.
         let mut next: Option<Vec<RawMessage>> = None;
+        // The batch before, committed but not yet marked handled on the server: it is
+        // marked while this one is acted on.
+        let mut unmarked: Vec<String> = Vec::new();
         loop {
             let fetch = crate::clock::Stopwatch::start();
             let batch = match next.take() {
@@ -55,17 +58,20 @@ impl Daemon {
                     handled.push(msg.source_ref.clone());
                 }
             }
-            // A full batch means more may wait: the next one is fetched from the server
-            // while this one is decided and committed (it is only stored and
-            // acknowledged after this one, and dropped unread if this pass ends here).
+            // A full batch means more may wait: while this one is decided and
+            // committed, the one before is marked handled on the server and the next
+            // one fetched (it is only stored and acknowledged after this one, and
+            // dropped unread if this pass ends here).
+            let before = std::mem::take(&mut unmarked);
             let (done, fetched) = if n == BATCH && !self.stopping.is_cancelled() {
                 let refs: Vec<String> = batch.iter().map(|m| m.source_ref.clone()).collect();
-                let (done, fetched) = tokio::join!(
-                    self.act_on_batch(fresh, report),
-                    src.fetch_skipping(BATCH, &refs)
-                );
+                let (done, fetched) = tokio::join!(self.act_on_batch(fresh, report), async {
+                    src.mark_handled(&before).await?;
+                    src.fetch_skipping(BATCH, &refs).await
+                });
                 (done, Some(fetched))
             } else {
+                src.mark_handled(&before).await?;
                 (self.act_on_batch(fresh, report).await, None)
             };
             for (k, ok) in fresh_at.into_iter().zip(done) {
@@ -74,9 +80,16 @@ impl Daemon {
                 }
             }
             let all = handled.len() == n;
-            src.mark_handled(&handled).await?;
             batches += 1;
             let last = n < BATCH || !all || self.stopping.is_cancelled();
+            // A failed mark or fetch ends the pass; what was committed and not marked
+            // is fetched again, found stored and marked then.
+            next = fetched.transpose()?;
+            if last {
+                src.mark_handled(&handled).await?;
+            } else {
+                unmarked = handled;
+            }
             // Where the next search starts is kept at the end of a pass and every tenth
             // batch (one write for the disk less per batch): a checkpoint that lags only
             // makes the next search look at handled mail again, which it skips.
@@ -97,8 +110,6 @@ impl Daemon {
                 }
                 return Ok(left);
             }
-            // Acknowledged first; then a failed fetch of the next batch is reported.
-            next = fetched.transpose()?;
         }
     }
 

@@ -5,21 +5,18 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+
+use crate::domain::OutboxState;
 use sqlx::Row;
 
 use super::rows::{INVITATION_SELECT, MEETING_SELECT, MEMBER_SELECT};
-use super::{finish_in, ts, Finish, Invitation, Meeting, Member, Result, Store};
+use super::{
+    apply, finish_in, priority, ts, Backend, Change, Finish, Invitation, KeyGrant, Meeting, Member,
+    NewAnswer, NewEvent, OutgoingMail, Result, Store,
+};
 
 /// Values per `IN` list: far below SQLite's and PostgreSQL's limits on bound values.
 const IN_CHUNK: usize = 400;
-
-/// `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// The values, without repeats, in the order first seen.
 fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
@@ -38,7 +35,7 @@ impl Store {
         for chunk in distinct(message_ids.iter().copied()).chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT message_id, invitation_id, recipient FROM outbox WHERE message_id IN ({})",
-                placeholders(1, chunk.len())
+                self.backend.params(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -60,7 +57,7 @@ impl Store {
         for chunk in ids.chunks(IN_CHUNK) {
             let sql = format!(
                 "{INVITATION_SELECT} WHERE i.id IN ({})",
-                placeholders(1, chunk.len())
+                self.backend.params(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -70,10 +67,15 @@ impl Store {
                 out.push(Invitation::from_row(&r)?);
             }
         }
-        for chunk in distinct(tokens.iter().copied()).chunks(IN_CHUNK) {
+        // Tokens of invitations loaded by id are not looked up again (a reply's
+        // Message-ID and its plus-address usually name the same one).
+        let loaded: HashSet<&str> = out.iter().map(|i| i.token.as_str()).collect();
+        let rest = distinct(tokens.iter().copied().filter(|t| !loaded.contains(t)));
+        drop(loaded);
+        for chunk in rest.chunks(IN_CHUNK) {
             let sql = format!(
                 "{INVITATION_SELECT} WHERE i.token IN ({})",
-                placeholders(1, chunk.len())
+                self.backend.params(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for t in chunk {
@@ -95,7 +97,7 @@ impl Store {
         for chunk in ids.chunks(IN_CHUNK) {
             let sql = format!(
                 "{MEETING_SELECT} WHERE m.id IN ({})",
-                placeholders(1, chunk.len())
+                self.backend.params(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -114,7 +116,7 @@ impl Store {
         for chunk in distinct(emails.iter().copied()).chunks(IN_CHUNK) {
             let sql = format!(
                 "{MEMBER_SELECT} AND email IN ({}) ORDER BY id",
-                placeholders(1, chunk.len())
+                self.backend.params(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for e in chunk {
@@ -134,7 +136,7 @@ impl Store {
         for chunk in distinct(keys.iter().copied()).chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT key FROM keys WHERE key IN ({})",
-                placeholders(1, chunk.len())
+                self.backend.params(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for k in chunk {
@@ -158,9 +160,11 @@ impl Store {
         let mut out = HashMap::new();
         for chunk in distinct(recipients.iter().copied()).chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT recipient, COUNT(*) FROM outbox WHERE kind = $1 AND created_at >= $2
+                "SELECT recipient, COUNT(*) FROM outbox WHERE kind = {} AND created_at >= {}
                  AND recipient IN ({}) GROUP BY recipient",
-                placeholders(3, chunk.len())
+                self.backend.param(1),
+                self.backend.param(2),
+                self.backend.params(3, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(kind).bind(ts(since));
             for r in chunk {
@@ -174,15 +178,263 @@ impl Store {
     }
 
     /// Records the outcomes of several inbound messages in one transaction: all of them
-    /// or none.
+    /// or none. Messages about different invitations are written with a few statements
+    /// of many rows each, not a handful per message; should two answer the same
+    /// invitation, each is written in turn (the later one must see the earlier).
     pub async fn finish_inbound_many(&self, all: &[Finish<'_>], now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for f in all {
-            finish_in(&mut tx, f, now).await?;
+        let invitations: Vec<i64> = all
+            .iter()
+            .filter_map(|f| f.answer.map(|a| a.invitation_id))
+            .collect();
+        if distinct_ids(&invitations).len() == invitations.len() {
+            finish_many_in(&mut tx, self.backend, all, now).await?;
+        } else {
+            for f in all {
+                finish_in(&mut tx, f, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Most rows written by one statement: with at most a dozen values a row, far below
+/// SQLite's and PostgreSQL's limits on bound values.
+const ROWS: usize = 100;
+
+/// The ids, without repeats.
+fn distinct_ids(ids: &[i64]) -> Vec<i64> {
+    let mut seen = HashSet::new();
+    ids.iter().copied().filter(|i| seen.insert(*i)).collect()
+}
+
+/// [`finish_in`] for many messages at once, about different invitations: their
+/// changes, answers, mail, audit lines and outcomes, each kind in statements of up to
+/// [`ROWS`] rows.
+async fn finish_many_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    db: Backend,
+    all: &[Finish<'_>],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let at = ts(now);
+    // Changes. Settling an invitation's held messages is the common one; it is only
+    // written for invitations that have any.
+    let settle: Vec<i64> = all
+        .iter()
+        .flat_map(|f| f.changes)
+        .filter_map(|c| match c {
+            Change::SettleHeld { invitation_id, .. } => Some(*invitation_id),
+            _ => None,
+        })
+        .collect();
+    let held = invitations_with_held(tx, db, &distinct_ids(&settle)).await?;
+    for f in all {
+        for c in f.changes {
+            let wanted = match c {
+                Change::SettleHeld { invitation_id, .. } => held.contains(invitation_id),
+                _ => true,
+            };
+            if wanted {
+                apply(tx, std::slice::from_ref(c), now).await?;
+            }
+        }
+    }
+
+    // Answers, and each invitation's latest answer (by arrival, then by recording).
+    let answers: Vec<(i64, &NewAnswer)> = all
+        .iter()
+        .filter_map(|f| f.answer.map(|a| (f.inbound_id, a)))
+        .collect();
+    let mut recorded: HashMap<i64, i64> = HashMap::new();
+    for chunk in answers.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO answers (invitation_id, response, attendance, substitute_name, substitute_email, inbound_id, source, sender, received_at, recorded_at)
+             VALUES {} ON CONFLICT (invitation_id, inbound_id) DO NOTHING RETURNING id, invitation_id",
+            db.rows(1, chunk.len(), &[""; 10])
+        );
+        let mut q = sqlx::query(&sql);
+        for (inbound_id, a) in chunk {
+            q = q
+                .bind(a.invitation_id)
+                .bind(a.answer.response.as_str())
+                .bind(a.answer.attendance.map(|x| x.as_str()))
+                .bind(a.answer.substitute.as_ref().map(|s| s.name.clone()))
+                .bind(a.answer.substitute.as_ref().and_then(|s| s.email.clone()))
+                .bind(*inbound_id)
+                .bind(&a.source)
+                .bind(&a.sender)
+                .bind(ts(a.received_at))
+                .bind(&at);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            recorded.insert(r.try_get(1)?, r.try_get(0)?);
+        }
+    }
+    let latest: Vec<(&NewAnswer, i64)> = answers
+        .iter()
+        .filter_map(|(_, a)| recorded.get(&a.invitation_id).map(|id| (*a, *id)))
+        .collect();
+    for chunk in latest.chunks(ROWS) {
+        let sql = format!(
+            "WITH v (id, response, attendance, substitute_name, substitute_email, answered_at, answer_id) AS (VALUES {})
+             UPDATE invitations SET response = v.response, attendance = v.attendance,
+                    substitute_name = v.substitute_name, substitute_email = v.substitute_email,
+                    answered_at = v.answered_at, answer_id = v.answer_id
+             FROM v
+             WHERE invitations.id = v.id
+               AND (invitations.answered_at IS NULL OR invitations.answered_at <= v.answered_at)",
+            db.rows(
+                1,
+                chunk.len(),
+                &["BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT"]
+            )
+        );
+        let mut q = sqlx::query(&sql);
+        for (a, answer_id) in chunk {
+            q = q
+                .bind(a.invitation_id)
+                .bind(a.answer.response.as_str())
+                .bind(a.answer.attendance.map(|x| x.as_str()))
+                .bind(a.answer.substitute.as_ref().map(|s| s.name.clone()))
+                .bind(a.answer.substitute.as_ref().and_then(|s| s.email.clone()))
+                .bind(ts(a.received_at))
+                .bind(*answer_id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    // Mail, one row per effect; a key goes with its mail only if the mail is written.
+    let mails: Vec<&OutgoingMail> = all.iter().flat_map(|f| f.mails).collect();
+    let mut written: HashSet<String> = HashSet::new();
+    for chunk in mails.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO outbox (effect_key, message_id, kind, recipient, envelope_from, raw, meeting_id, invitation_id, inbound_id,
+                                 state, attempts, next_attempt_at, created_at, priority)
+             VALUES {} ON CONFLICT (effect_key) DO NOTHING RETURNING effect_key",
+            db.rows(1, chunk.len(), &[""; 14])
+        );
+        let mut q = sqlx::query(&sql);
+        for m in chunk {
+            q = q
+                .bind(&m.effect_key)
+                .bind(&m.message_id)
+                .bind(&m.kind)
+                .bind(&m.recipient)
+                .bind(&m.envelope_from)
+                .bind(m.raw.as_slice())
+                .bind(m.meeting_id)
+                .bind(m.invitation_id)
+                .bind(m.inbound_id)
+                .bind(OutboxState::Pending.as_str())
+                .bind(0_i64)
+                .bind(&at)
+                .bind(&at)
+                .bind(priority(&m.kind));
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            written.insert(r.try_get(0)?);
+        }
+    }
+    let grants: Vec<&KeyGrant> = mails
+        .iter()
+        .filter(|m| written.contains(&m.effect_key))
+        .filter_map(|m| m.grant.as_ref())
+        .collect();
+    for chunk in grants.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO keys (key, address, purpose, ref, created_at, expires_at) VALUES {}
+             ON CONFLICT (key) DO NOTHING",
+            db.rows(1, chunk.len(), &[""; 6])
+        );
+        let mut q = sqlx::query(&sql);
+        for g in chunk {
+            q = q
+                .bind(&g.key)
+                .bind(&g.address)
+                .bind(&g.purpose)
+                .bind(&g.reference)
+                .bind(&at)
+                .bind(g.expires_at.map(ts));
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    // Audit lines.
+    let events: Vec<&NewEvent> = all.iter().flat_map(|f| f.events).collect();
+    for chunk in events.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO events (at, actor, kind, meeting_id, invitation_id, inbound_id, detail) VALUES {}",
+            db.rows(1, chunk.len(), &[""; 7])
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(&at)
+                .bind(&e.actor)
+                .bind(&e.kind)
+                .bind(e.meeting_id)
+                .bind(e.invitation_id)
+                .bind(e.inbound_id)
+                .bind(&e.detail);
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    // The outcomes.
+    for chunk in all.chunks(ROWS) {
+        let sql = format!(
+            "WITH v (id, state, kind, sender, subject, outcome, problems, invitation_id) AS (VALUES {})
+             UPDATE inbound SET state = v.state, kind = v.kind, sender = v.sender, subject = v.subject,
+                    outcome = v.outcome, problems = v.problems, invitation_id = v.invitation_id,
+                    processed_at = {}
+             FROM v WHERE inbound.id = v.id",
+            db.rows(
+                1,
+                chunk.len(),
+                &["BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT"]
+            ),
+            db.param(chunk.len() * 8 + 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for f in chunk {
+            q = q
+                .bind(f.inbound_id)
+                .bind(f.outcome.state.as_str())
+                .bind(&f.outcome.kind)
+                .bind(f.outcome.sender.as_deref())
+                .bind(&f.outcome.subject)
+                .bind(&f.outcome.outcome)
+                .bind(serde_json::to_string(&f.outcome.problems).unwrap_or_else(|_| "[]".into()))
+                .bind(f.outcome.invitation_id);
+        }
+        q.bind(&at).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Of these invitations, the ones with held messages.
+async fn invitations_with_held(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    db: Backend,
+    ids: &[i64],
+) -> Result<HashSet<i64>> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT DISTINCT invitation_id FROM inbound WHERE state = 'held' AND invitation_id IN ({})",
+            db.params(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            out.insert(r.try_get(0)?);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -190,9 +442,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_are_numbered_from_the_first() {
-        assert_eq!(placeholders(1, 3), "$1, $2, $3");
-        assert_eq!(placeholders(3, 2), "$3, $4");
+    fn placeholders_are_numbered_for_postgres_and_bare_for_sqlite() {
+        assert_eq!(Backend::Postgres.params(1, 3), "$1, $2, $3");
+        assert_eq!(Backend::Postgres.params(3, 2), "$3, $4");
+        assert_eq!(Backend::Sqlite.params(3, 2), "?, ?");
+        assert_eq!(
+            Backend::Postgres.rows(2, 2, &["BIGINT", ""]),
+            "(CAST($2 AS BIGINT), $3), (CAST($4 AS BIGINT), $5)"
+        );
+        assert_eq!(
+            Backend::Sqlite.rows(1, 1, &["", "TEXT"]),
+            "(?, CAST(? AS TEXT))"
+        );
     }
 
     #[test]

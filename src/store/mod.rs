@@ -1,6 +1,7 @@
 //! Storage: sqlx over SQLite (the embedded default, WAL) or PostgreSQL, with one set of
 //! portable queries (`$n` placeholders, text times, `RETURNING`), so both backends run
-//! the same code and the same tests.
+//! the same code and the same tests. Statements with many values take their placeholders
+//! from [`Backend::params`] (`?` for SQLite).
 
 mod batch;
 mod lease;
@@ -98,6 +99,54 @@ fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    /// The placeholder of the `n`-th bound value (from 1): `$n` for PostgreSQL, `?` for
+    /// SQLite. SQLite finds a numbered parameter's name by walking the list of all of
+    /// them, and sqlx asks for every parameter's name when it binds: a statement with a
+    /// thousand numbered values costs half a million steps, with `?` none. Every
+    /// placeholder of one statement is of the same kind, in the order the values are bound.
+    pub(crate) fn param(self, n: usize) -> String {
+        match self {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
+
+    /// `n` placeholders from the `from`-th, separated by commas (an `IN` list).
+    pub(crate) fn params(self, from: usize, n: usize) -> String {
+        (from..from + n)
+            .map(|i| self.param(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `(…), (…)`: `rows` rows of `types.len()` placeholders from the `from`-th. A value
+    /// with a type is cast to it, so PostgreSQL types a `VALUES` list that is not an
+    /// insert's the same whatever is bound (SQLite takes the casts as they are).
+    pub(crate) fn rows(self, from: usize, rows: usize, types: &[&str]) -> String {
+        let mut n = from;
+        (0..rows)
+            .map(|_| {
+                let row = types
+                    .iter()
+                    .map(|t| {
+                        let p = self.param(n);
+                        n += 1;
+                        if t.is_empty() {
+                            p
+                        } else {
+                            format!("CAST({p} AS {t})")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("({row})")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The database, shared by every task of the daemon.
@@ -710,22 +759,7 @@ impl Store {
         let mut found: std::collections::HashMap<String, (i64, InboundState)> =
             std::collections::HashMap::with_capacity(batch.len());
         for chunk in batch.chunks(100) {
-            let values = (0..chunk.len())
-                .map(|i| {
-                    let p = i * 7;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'new')",
-                        p + 1,
-                        p + 2,
-                        p + 3,
-                        p + 4,
-                        p + 5,
-                        p + 6,
-                        p + 7
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let values = self.backend.rows(1, chunk.len(), &[""; 8]);
             let sql = format!(
                 "INSERT INTO inbound (dedup_key, message_id, content_hash, raw, size, source, received_at, state)
                  VALUES {values} ON CONFLICT (dedup_key) DO NOTHING"
@@ -739,13 +773,11 @@ impl Store {
                     .bind(m.raw.to_vec())
                     .bind(m.raw.len() as i64)
                     .bind(&m.source)
-                    .bind(ts(m.received_at));
+                    .bind(ts(m.received_at))
+                    .bind(InboundState::New.as_str());
             }
             q.execute(&mut *tx).await?;
-            let keys = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let keys = self.backend.params(1, chunk.len());
             let sql =
                 format!("SELECT dedup_key, id, state FROM inbound WHERE dedup_key IN ({keys})");
             let mut q = sqlx::query(&sql);

@@ -264,9 +264,10 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for chunk in ids.chunks(ID_CHUNK) {
             let sql = format!(
-                "UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL
+                "UPDATE outbox SET state = 'sent', sent_at = {}, attempts = attempts + 1, last_error = NULL
                  WHERE id IN ({})",
-                placeholders(2, chunk.len())
+                self.backend.param(1),
+                self.backend.params(2, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(ts(now));
             for id in chunk {
@@ -292,9 +293,11 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for chunk in ids.chunks(ID_CHUNK) {
             let sql = format!(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = $1, last_error = COALESCE($2, last_error)
+                "UPDATE outbox SET state = 'pending', next_attempt_at = {}, last_error = COALESCE({}, last_error)
                  WHERE state = 'sending' AND id IN ({})",
-                placeholders(3, chunk.len())
+                self.backend.param(1),
+                self.backend.param(2),
+                self.backend.params(3, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(ts(now)).bind(reason);
             for id in chunk {
@@ -453,11 +456,3 @@ pub(super) async fn enqueue(
 
 /// Ids bound per statement: well inside SQLite's and PostgreSQL's parameter limits.
 const ID_CHUNK: usize = 500;
-
-/// `$first, $first+1, …`, `n` of them.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}

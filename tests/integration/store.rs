@@ -270,6 +270,346 @@ async fn suite(store: Store) {
     lease(&store, now).await;
     attendance(&store).await;
     chunks(&store, now).await;
+    batch(&store, now).await;
+}
+
+/// Inbound in batches: a fetched batch stored with one insert (a repeat inside it and
+/// one stored before keep their row), what the batch needs looked up by `IN` lists, and
+/// the outcomes of several answers committed with statements of many rows: the latest
+/// answer wins, held mail about an answered invitation is settled, a mail already
+/// written is not written again and neither is its key, and every outcome is recorded.
+async fn batch(store: &Store, now: DateTime<Utc>) {
+    let c = store
+        .add_council("parti", "Et råd i partier", now)
+        .await
+        .expect("council");
+    let who = |n: &str, role| NewMember {
+        name: n.into(),
+        email: format!("{}@parti.no", n.to_lowercase()),
+        organisation: None,
+        role,
+        doctor: false,
+        language: None,
+        vara: None,
+    };
+    let ids = store
+        .add_members(
+            c,
+            &[
+                who("Anne", Role::Member),
+                who("Bjørn", Role::Member),
+                who("Cecilie", Role::Coordinator),
+            ],
+            now,
+        )
+        .await
+        .expect("members");
+    let starts = t("2027-02-12T09:00:00Z");
+    let m = store
+        .add_meeting(
+            &NewMeeting {
+                council_id: c,
+                title: "Partimøte".into(),
+                starts_at: starts,
+                ends_at: starts + Duration::hours(2),
+                time_zone: "Europe/Oslo".into(),
+                place: Place {
+                    room: None,
+                    digital_link: None,
+                },
+                uid: format!("{}@parti.no", rand::random::<u64>()),
+            },
+            &[],
+            now,
+        )
+        .await
+        .expect("meeting");
+    let summons = |k: usize| {
+        let mut s = mail(&format!("batch-summons:{k}"), &format!("bs{k}@parti.no"));
+        s.kind = "summons".into();
+        s.recipient = format!("{}@parti.no", ["anne", "bjørn"][k]);
+        (
+            NewInvitation {
+                meeting_id: m,
+                member_id: ids[k],
+                token: format!("parti{k}").repeat(6),
+            },
+            s,
+        )
+    };
+    store
+        .complete_job(None, &[summons(0), summons(1)], &[], &[], &[], now)
+        .await
+        .expect("summons");
+    let invs = store.invitations(m).await.expect("invitations");
+    let (anne, bjorn) = (&invs[0], &invs[1]);
+
+    // Stored: three rows for four messages, one of them stored before.
+    let raw = |n: &str| format!("Message-ID: <{n}@parti.no>\r\n\r\nJa").into_bytes();
+    let (ra, rb, rc) = (raw("a"), raw("b"), raw("c"));
+    let new = |n: &str, raw: &[u8]| NewInbound {
+        dedup_key: format!("{n}@parti.no|h"),
+        message_id: Some(format!("{n}@parti.no")),
+        content_hash: "h".into(),
+        raw: raw.to_vec().leak(),
+        source: "batch".into(),
+        received_at: now,
+    };
+    let (held, _) = store.store_inbound(&new("c", &rc)).await.expect("store c");
+    let stored = store
+        .store_inbound_many(&[new("a", &ra), new("b", &rb), new("a", &ra), new("c", &rc)])
+        .await
+        .expect("store many");
+    assert_eq!(stored.len(), 4);
+    assert_eq!(stored[0], stored[2], "a repeat in the batch is one row");
+    assert_eq!(stored[3].0, held, "a message stored before keeps its row");
+    assert!(stored.iter().all(|(_, s)| *s == InboundState::New));
+    assert_eq!(store.inbound_raw(stored[1].0).await.expect("raw"), rb);
+    let (ia, ib) = (stored[0].0, stored[1].0);
+
+    // Held mail about Anne's invitation, from before her answer.
+    let held_outcome = InboundOutcome {
+        state: InboundState::Held,
+        kind: "rsvp".into(),
+        sender: Some("anne@parti.no".into()),
+        subject: "SV".into(),
+        outcome: "unsure".into(),
+        problems: vec!["unsure".into()],
+        invitation_id: Some(anne.id),
+    };
+    store
+        .finish_inbound(held, &held_outcome, None, &[], &[], &[], now)
+        .await
+        .expect("held");
+
+    // What the batch needs.
+    let sent = store
+        .sent_messages(&["bs0@parti.no", "bs1@parti.no", "nobody@parti.no"])
+        .await
+        .expect("sent");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent.get("bs1@parti.no"),
+        Some(&(Some(bjorn.id), "bjørn@parti.no".to_string()))
+    );
+    let found = store
+        .invitations_by(&[anne.id], &[bjorn.token.as_str(), anne.token.as_str()])
+        .await
+        .expect("invitations by");
+    let mut found_ids: Vec<i64> = found.iter().map(|i| i.id).collect();
+    found_ids.sort_unstable();
+    assert_eq!(found_ids, vec![anne.id, bjorn.id], "each invitation once");
+    assert_eq!(
+        store
+            .meetings_by_ids(&[m, m, -1])
+            .await
+            .expect("meetings")
+            .len(),
+        1
+    );
+    let members = store
+        .members_by_emails(&["cecilie@parti.no", "x@parti.no"])
+        .await
+        .expect("members by");
+    assert_eq!(members.len(), 1);
+    assert_eq!(members["cecilie@parti.no"][0].role, Role::Coordinator);
+
+    // Both answers, committed together.
+    let answer = |inv: &Invitation, r, at: &str| NewAnswer {
+        invitation_id: inv.id,
+        answer: Answer {
+            response: r,
+            attendance: Some(Attendance::InPerson),
+            substitute: None,
+        },
+        source: "reply".into(),
+        sender: inv.member_email.clone(),
+        received_at: t(at),
+    };
+    let done = |inv: &Invitation| InboundOutcome {
+        state: InboundState::Processed,
+        kind: "rsvp".into(),
+        sender: Some(inv.member_email.clone()),
+        subject: "SV: Partimøte".into(),
+        outcome: format!("answer from {}", inv.member_email),
+        problems: vec![],
+        invitation_id: Some(inv.id),
+    };
+    let (aa, ab) = (
+        answer(anne, Response::Accepted, "2027-01-02T10:00:00Z"),
+        answer(bjorn, Response::Declined, "2027-01-02T11:00:00Z"),
+    );
+    let (oa, ob) = (done(anne), done(bjorn));
+    let mut receipt_a = mail("batch-receipt:a", "ra@parti.no");
+    receipt_a.recipient = "anne@parti.no".into();
+    receipt_a.grant = Some(KeyGrant {
+        key: "k".repeat(32),
+        address: "anne@parti.no".into(),
+        purpose: "confirm".into(),
+        reference: "a".into(),
+        expires_at: Some(now + Duration::days(3)),
+    });
+    // Bjørn's receipt repeats an effect written before: neither it nor its key again.
+    let mut receipt_b = mail("batch-summons:1", "rb@parti.no");
+    receipt_b.grant = Some(KeyGrant {
+        key: "j".repeat(32),
+        ..receipt_a.grant.clone().expect("grant")
+    });
+    let mails_a = [receipt_a];
+    let mails_b = [receipt_b];
+    let events_a = [NewEvent {
+        actor: "anne@parti.no".into(),
+        kind: "answer".into(),
+        meeting_id: Some(m),
+        invitation_id: Some(anne.id),
+        inbound_id: Some(ia),
+        detail: "accepted".into(),
+    }];
+    let changes_a = [Change::SettleHeld {
+        invitation_id: anne.id,
+        by_inbound: ia,
+    }];
+    let outbox_before = store.outbox().await.expect("outbox").len();
+    store
+        .finish_inbound_many(
+            &[
+                Finish {
+                    inbound_id: ia,
+                    outcome: &oa,
+                    answer: Some(&aa),
+                    mails: &mails_a,
+                    events: &events_a,
+                    changes: &changes_a,
+                },
+                Finish {
+                    inbound_id: ib,
+                    outcome: &ob,
+                    answer: Some(&ab),
+                    mails: &mails_b,
+                    events: &[],
+                    changes: &[],
+                },
+            ],
+            now,
+        )
+        .await
+        .expect("finish many");
+    let invs = store.invitations(m).await.expect("invitations");
+    assert_eq!(invs[0].response, Some(Response::Accepted));
+    assert_eq!(invs[0].attendance, Some(Attendance::InPerson));
+    assert_eq!(invs[1].response, Some(Response::Declined));
+    assert!(invs.iter().all(|i| i.answer_id.is_some()));
+    assert_eq!(store.answers(m).await.expect("answers").len(), 2);
+    assert_eq!(
+        store.outbox().await.expect("outbox").len(),
+        outbox_before + 1,
+        "Anne's receipt written, Bjørn's repeat not"
+    );
+    let k = "k".repeat(32);
+    let j = "j".repeat(32);
+    let keys = store
+        .keys_present(&[k.as_str(), j.as_str()])
+        .await
+        .expect("keys");
+    assert_eq!(keys.len(), 1, "only the written mail's key: {keys:?}");
+    assert!(keys.contains(&k));
+    assert_eq!(
+        store
+            .counts_recent(
+                &["anne@parti.no", "bjørn@parti.no"],
+                "receipt",
+                now - Duration::hours(1)
+            )
+            .await
+            .expect("counts")
+            .get("anne@parti.no"),
+        Some(&1)
+    );
+    let events = store.events(Some(m)).await.expect("events");
+    assert!(events
+        .iter()
+        .any(|e| e.kind == "answer" && e.inbound_id == Some(ia)));
+    for (id, inv) in [(ia, anne), (ib, bjorn)] {
+        let row = store.inbound(id).await.expect("inbound");
+        assert_eq!(row.state, InboundState::Processed);
+        assert_eq!(row.invitation_id, Some(inv.id));
+        assert_eq!(row.subject.as_deref(), Some("SV: Partimøte"));
+    }
+    let settled = store.inbound(held).await.expect("held row");
+    assert_eq!(
+        settled.state,
+        InboundState::Processed,
+        "settled by the answer"
+    );
+
+    // An older answer committed later does not replace the newer; both are history.
+    let old = answer(anne, Response::Declined, "2027-01-01T09:00:00Z");
+    let (io, _) = store
+        .store_inbound(&new("old", &raw("old")))
+        .await
+        .expect("store old");
+    store
+        .finish_inbound_many(
+            &[Finish {
+                inbound_id: io,
+                outcome: &done(anne),
+                answer: Some(&old),
+                mails: &[],
+                events: &[],
+                changes: &[],
+            }],
+            now,
+        )
+        .await
+        .expect("finish old");
+    let invs = store.invitations(m).await.expect("invitations");
+    assert_eq!(
+        invs[0].response,
+        Some(Response::Accepted),
+        "the latest wins"
+    );
+    assert_eq!(store.answers(m).await.expect("answers").len(), 3);
+
+    // Two answers to one invitation in one call are written in turn: the later wins.
+    let (i1, _) = store
+        .store_inbound(&new("t1", &raw("t1")))
+        .await
+        .expect("t1");
+    let (i2, _) = store
+        .store_inbound(&new("t2", &raw("t2")))
+        .await
+        .expect("t2");
+    let (first, second) = (
+        answer(bjorn, Response::Accepted, "2027-01-04T10:00:00Z"),
+        answer(bjorn, Response::Tentative, "2027-01-04T11:00:00Z"),
+    );
+    let ob = done(bjorn);
+    store
+        .finish_inbound_many(
+            &[
+                Finish {
+                    inbound_id: i1,
+                    outcome: &ob,
+                    answer: Some(&first),
+                    mails: &[],
+                    events: &[],
+                    changes: &[],
+                },
+                Finish {
+                    inbound_id: i2,
+                    outcome: &ob,
+                    answer: Some(&second),
+                    mails: &[],
+                    events: &[],
+                    changes: &[],
+                },
+            ],
+            now,
+        )
+        .await
+        .expect("finish two");
+    let invs = store.invitations(m).await.expect("invitations");
+    assert_eq!(invs[1].response, Some(Response::Tentative));
 }
 
 /// A job written in chunks (the summons to a large council): each chunk commits while
@@ -1014,8 +1354,8 @@ fn sqlite() {
         let again = Store::open(&url).await.expect("reopen");
         assert_eq!(
             again.councils().await.expect("councils").len(),
-            3,
-            "the suite adds three councils"
+            4,
+            "the suite adds four councils"
         );
         crate::privacy::suite(&again).await;
     });
