@@ -46,8 +46,8 @@ pub(crate) struct Lookups {
     /// Tokens that are personal keys (replies about the year's work, `year::thread`).
     keys: HashSet<String>,
     meetings: HashMap<i64, Meeting>,
-    /// The senders' memberships.
-    members: HashMap<String, Vec<Member>>,
+    /// The senders' coordinator memberships.
+    coordinators: HashMap<String, Vec<Member>>,
     /// Receipts sent to each sender in the last hour.
     receipts: HashMap<String, i64>,
 }
@@ -197,32 +197,48 @@ impl Daemon {
                 senders.extend(u.from.as_deref());
             }
         }
+        // The invitations and their meetings, found through the Message-IDs; beside
+        // them, on other connections, what only deciding in a batch needs.
+        let found = async {
+            let sent = self.store.sent_messages(&message_ids).await?;
+            let ids: Vec<i64> = sent.values().filter_map(|(i, _)| *i).collect();
+            let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+            let invitations = self.store.invitations_by(&ids, &tokens).await?;
+            let meetings = if full {
+                let ids: Vec<i64> = invitations.iter().map(|i| i.meeting_id).collect();
+                self.store.meetings_by_ids(&ids).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, crate::store::StoreError>((sent, invitations, meetings))
+        };
+        let rest = async {
+            if !full {
+                return Ok(Default::default());
+            }
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let since = self.clock.now() - chrono::Duration::hours(1);
+            tokio::try_join!(
+                self.store.keys_present(&keys),
+                self.store.coordinators_by_emails(&senders),
+                self.store.counts_recent(&senders, "receipt", since),
+            )
+        };
+        let ((sent, invitations, meetings), (keys, coordinators, receipts)) =
+            tokio::try_join!(found, rest)?;
         let mut l = Lookups {
-            sent: self.store.sent_messages(&message_ids).await?,
+            sent,
+            keys,
+            coordinators,
+            receipts,
             ..Lookups::default()
         };
-        let ids: Vec<i64> = l.sent.values().filter_map(|(i, _)| *i).collect();
-        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        for inv in self.store.invitations_by(&ids, &tokens).await? {
+        for inv in invitations {
             l.by_token.insert(inv.token.clone(), inv.id);
             l.invitations.insert(inv.id, inv);
         }
-        if full {
-            let meetings: Vec<i64> = l.invitations.values().map(|i| i.meeting_id).collect();
-            for m in self.store.meetings_by_ids(&meetings).await? {
-                l.meetings.insert(m.id, m);
-            }
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            l.keys = self.store.keys_present(&keys).await?;
-            l.members = self.store.members_by_emails(&senders).await?;
-            l.receipts = self
-                .store
-                .counts_recent(
-                    &senders,
-                    "receipt",
-                    self.clock.now() - chrono::Duration::hours(1),
-                )
-                .await?;
+        for m in meetings {
+            l.meetings.insert(m.id, m);
         }
         Ok(l)
     }
@@ -484,11 +500,10 @@ impl Daemon {
             return Ok(None);
         }
         let trust = p.check.trust(Some(&owner));
-        let sender_is_coordinator = l.members.get(from).is_some_and(|ms| {
-            ms.iter().any(|mb| {
-                mb.council_id == m.council_id && mb.role == crate::domain::Role::Coordinator
-            })
-        });
+        let sender_is_coordinator = l
+            .coordinators
+            .get(from)
+            .is_some_and(|ms| ms.iter().any(|mb| mb.council_id == m.council_id));
         let d = workflow::decide(
             u,
             &InboundContext {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::OutboxState;
+use crate::domain::{OutboxState, Role};
 use sqlx::Row;
 
 use super::rows::{INVITATION_SELECT, MEETING_SELECT, MEMBER_SELECT};
@@ -110,15 +110,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Every membership of these addresses, by address (as `members_by_email` matches).
-    pub async fn members_by_emails(&self, emails: &[&str]) -> Result<HashMap<String, Vec<Member>>> {
+    /// The coordinator memberships of these addresses, by address (as
+    /// `members_by_email` matches): whether a sender coordinates a meeting's council.
+    pub async fn coordinators_by_emails(
+        &self,
+        emails: &[&str],
+    ) -> Result<HashMap<String, Vec<Member>>> {
         let mut out: HashMap<String, Vec<Member>> = HashMap::new();
         for chunk in distinct(emails.iter().copied()).chunks(IN_CHUNK) {
             let sql = format!(
-                "{MEMBER_SELECT} AND email IN ({}) ORDER BY id",
-                self.backend.params(1, chunk.len())
+                "{MEMBER_SELECT} AND role = {} AND email IN ({}) ORDER BY id",
+                self.backend.param(1),
+                self.backend.params(2, chunk.len())
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).bind(Role::Coordinator.as_str());
             for e in chunk {
                 q = q.bind(*e);
             }
@@ -219,6 +224,37 @@ async fn finish_many_in(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let at = ts(now);
+    // The outcomes first: a write, so the transaction holds SQLite's write lock
+    // before it reads (a read first could find its snapshot outdated by another
+    // writer when it comes to write, and fail).
+    for chunk in all.chunks(ROWS) {
+        let sql = format!(
+            "WITH v (id, state, kind, sender, subject, outcome, problems, invitation_id) AS (VALUES {})
+             UPDATE inbound SET state = v.state, kind = v.kind, sender = v.sender, subject = v.subject,
+                    outcome = v.outcome, problems = v.problems, invitation_id = v.invitation_id,
+                    processed_at = {}
+             FROM v WHERE inbound.id = v.id",
+            db.rows(
+                1,
+                chunk.len(),
+                &["BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT"]
+            ),
+            db.param(chunk.len() * 8 + 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for f in chunk {
+            q = q
+                .bind(f.inbound_id)
+                .bind(f.outcome.state.as_str())
+                .bind(&f.outcome.kind)
+                .bind(f.outcome.sender.as_deref())
+                .bind(&f.outcome.subject)
+                .bind(&f.outcome.outcome)
+                .bind(serde_json::to_string(&f.outcome.problems).unwrap_or_else(|_| "[]".into()))
+                .bind(f.outcome.invitation_id);
+        }
+        q.bind(&at).execute(&mut **tx).await?;
+    }
     // Changes. Settling an invitation's held messages is the common one; it is only
     // written for invitations that have any.
     let settle: Vec<i64> = all
@@ -382,35 +418,6 @@ async fn finish_many_in(
         q.execute(&mut **tx).await?;
     }
 
-    // The outcomes.
-    for chunk in all.chunks(ROWS) {
-        let sql = format!(
-            "WITH v (id, state, kind, sender, subject, outcome, problems, invitation_id) AS (VALUES {})
-             UPDATE inbound SET state = v.state, kind = v.kind, sender = v.sender, subject = v.subject,
-                    outcome = v.outcome, problems = v.problems, invitation_id = v.invitation_id,
-                    processed_at = {}
-             FROM v WHERE inbound.id = v.id",
-            db.rows(
-                1,
-                chunk.len(),
-                &["BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT"]
-            ),
-            db.param(chunk.len() * 8 + 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for f in chunk {
-            q = q
-                .bind(f.inbound_id)
-                .bind(f.outcome.state.as_str())
-                .bind(&f.outcome.kind)
-                .bind(f.outcome.sender.as_deref())
-                .bind(&f.outcome.subject)
-                .bind(&f.outcome.outcome)
-                .bind(serde_json::to_string(&f.outcome.problems).unwrap_or_else(|_| "[]".into()))
-                .bind(f.outcome.invitation_id);
-        }
-        q.bind(&at).execute(&mut **tx).await?;
-    }
     Ok(())
 }
 
