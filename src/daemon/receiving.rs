@@ -7,6 +7,8 @@
 //! answer's decision into mail here (receipt, question, substitute's summons, bounce
 //! notices); those belong in a plan from `workflow::decide`, which will shorten it.
 
+use std::collections::HashSet;
+
 use super::*;
 
 impl Daemon {
@@ -49,8 +51,11 @@ impl Daemon {
             let stored = self.store_batch(&batch, report).await?;
             let mut fresh = Vec::new();
             let mut fresh_at = Vec::new();
+            // The same message twice in one batch (delivered twice) is one row, acted
+            // on once: the repeat is marked handled with the batch.
+            let mut ids = HashSet::new();
             for (k, (msg, (id, state, received_at))) in batch.iter().zip(stored).enumerate() {
-                if state == InboundState::New {
+                if state == InboundState::New && ids.insert(id) {
                     fresh.push((id, msg.bytes.clone(), received_at));
                     fresh_at.push(k);
                 } else {

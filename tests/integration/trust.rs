@@ -884,6 +884,37 @@ fn an_unreadable_reply_gets_one_question_and_the_one_word_answer_settles_it() {
 }
 
 #[test]
+fn the_same_reply_delivered_twice_in_one_drop_is_acted_on_once() {
+    let mut w = Embedded::new("");
+    let (_, reply) = answer_summons(
+        &w.summons_to("ola@"),
+        "Ola Nordmann",
+        "ola@hf.example",
+        "Ja, jeg kommer.",
+    );
+    w.drop_mail(&reply);
+    w.drop_mail(&reply);
+    w.run("2027-03-02T09:00:00Z");
+    assert_eq!(w.answer_of("ola@hf.example"), "accepted");
+    let receipts = w
+        .sent("receipt")
+        .into_iter()
+        .filter(|m| header(m, "To").is_some_and(|t| t.contains("ola@")))
+        .count();
+    assert_eq!(receipts, 1, "one receipt");
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(&w.config, &["log", "--json"])).expect("json");
+    let answers = log
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "answer")
+        .count();
+    assert_eq!(answers, 1, "one answer in the audit log: {log:#}");
+    assert_eq!(w.inbox().len(), 1, "one stored message");
+}
+
+#[test]
 fn held_mail_reaches_the_coordinator_and_one_line_resolves_it() {
     let mut w = Embedded::new("");
     // Ola answers from his private address, which the council does not know, and a
