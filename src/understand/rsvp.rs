@@ -172,22 +172,27 @@ pub fn read(text: &str) -> Reading {
 
 /// Verbs of coming (as opposed to taking part, which may be digital).
 fn has_coming_verb(words: &[&str]) -> bool {
-    words.iter().any(|w| {
-        matches!(
-            *w,
-            "kommer"
-                | "kjem"
-                | "komme"
-                | "kome"
-                | "koma"
-                | "møter"
-                | "møtar"
-                | "come"
-                | "coming"
-                | "attend"
-                | "attending"
-        )
-    })
+    // "I'll be there", "jeg skal være der": coming to the room.
+    let there = words.windows(2).any(|w| {
+        matches!(w, [a, b] if matches!(*a, "be" | "være" | "vere") && matches!(*b, "there" | "der"))
+    });
+    there
+        || words.iter().any(|w| {
+            matches!(
+                *w,
+                "kommer"
+                    | "kjem"
+                    | "komme"
+                    | "kome"
+                    | "koma"
+                    | "møter"
+                    | "møtar"
+                    | "come"
+                    | "coming"
+                    | "attend"
+                    | "attending"
+            )
+        })
 }
 
 /// A clause about another occasion: "kommer gjerne på neste møte", "see you next time".
@@ -1076,8 +1081,9 @@ mod tests {
 
     #[test]
     fn english() {
+        use Attendance::InPerson;
         use Response::*;
-        assert_eq!(r("Yes, I'll be there."), Some((Accepted, None)));
+        assert_eq!(r("Yes, I'll be there."), Some((Accepted, Some(InPerson))));
         assert_eq!(r("I won't be able to attend."), Some((Declined, None)));
         assert_eq!(r("I can’t make it, sorry."), Some((Declined, None)));
         assert_eq!(
