@@ -35,6 +35,11 @@ pub struct ImapSource {
     last_uid: u32,
     /// UIDs fetched in this session and not yet marked handled.
     pending: BTreeSet<u32>,
+    /// UIDs the last search found that no fetch has taken yet, oldest first. Batches
+    /// are taken from here; the server is searched again when it is empty, after a
+    /// wait and after a new connection (10,000 waiting messages are one search, not a
+    /// hundred searches of thousands each).
+    found: std::collections::VecDeque<u32>,
     checkpoint_dirty: bool,
 }
 
@@ -59,6 +64,7 @@ impl ImapSource {
             uid_validity: checkpoint.map(|c| c.0),
             last_uid: checkpoint.map(|c| c.1).unwrap_or(0),
             pending: BTreeSet::new(),
+            found: std::collections::VecDeque::new(),
             checkpoint_dirty: false,
         }
     }
@@ -171,18 +177,24 @@ impl ImapSource {
             .ok_or_else(|| InboundError::Select(self.cfg.folder.clone(), "no session".into()))
     }
 
-    /// Drops the connection after an error, so the next call reconnects.
+    /// Drops the connection after an error, so the next call reconnects (and searches
+    /// again).
     pub fn reset(&mut self) {
         self.session = None;
+        self.found.clear();
     }
 
     /// Up to `max` messages not yet handled, leaving out `skip` (the batch being acted
-    /// on while the next is fetched).
+    /// on while the next is fetched). A fetch that skips nothing starts a pass: it
+    /// searches the mailbox afresh; the pass's next batches come from that search.
     pub async fn fetch(
         &mut self,
         max: usize,
         skip: &BTreeSet<u32>,
     ) -> Result<Vec<RawMessage>, InboundError> {
+        if skip.is_empty() {
+            self.found.clear();
+        }
         let r = tokio::time::timeout(IO_TIMEOUT, self.fetch_inner(max, skip)).await;
         match r {
             Ok(Ok(v)) => Ok(v),
@@ -209,23 +221,36 @@ impl ImapSource {
             self.connect().await?;
         }
         let last = self.last_uid;
+        if self.found.is_empty() {
+            let session = self.session().await?;
+            while session.unsolicited_responses.try_recv().is_ok() {}
+            let query = format!(
+                "UID {}:* UNKEYWORD {HANDLED_KEYWORD}",
+                last.saturating_add(1)
+            );
+            let sw = crate::clock::Stopwatch::start();
+            let found = session.uid_search(&query).await?;
+            // "UID n:*" always matches the last message, even when n is past it.
+            let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
+            uids.sort_unstable();
+            tracing::debug!(count = uids.len(), ms = sw.ms(), "searched the mailbox");
+            self.found = uids.into();
+        }
+        let mut uids = Vec::with_capacity(max);
+        while uids.len() < max {
+            let Some(uid) = self.found.pop_front() else {
+                break;
+            };
+            // A batch still being acted on is not fetched again; nor is what a newer
+            // checkpoint has passed.
+            if uid > last && !skip.contains(&uid) {
+                uids.push(uid);
+            }
+        }
         let session = self.session().await?;
-        while session.unsolicited_responses.try_recv().is_ok() {}
-        let query = format!(
-            "UID {}:* UNKEYWORD {HANDLED_KEYWORD}",
-            last.saturating_add(1)
-        );
-        let found = session.uid_search(&query).await?;
-        // "UID n:*" always matches the last message, even when n is past it.
-        let mut uids: Vec<u32> = found
-            .into_iter()
-            .filter(|u| *u > last && !skip.contains(u))
-            .collect();
-        uids.sort_unstable();
-        uids.truncate(max);
         let mut out = Vec::with_capacity(uids.len());
-        for chunk in uids.chunks(20) {
-            let set = chunk
+        if !uids.is_empty() {
+            let set = uids
                 .iter()
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
