@@ -333,6 +333,38 @@ impl Daemon {
         self.act(id, &raw, summary.received_at, &mut report, Some(&acting))
             .await?;
         let after = self.store.inbound(id).await?;
+        // An answer with no key to a summons is applied to the person's one upcoming
+        // meeting; with several (or none) it stays held, and the coordinator hears why.
+        if after.state == InboundState::Held && after.invitation_id.is_none() {
+            let upcoming = self
+                .store
+                .upcoming_invitations(as_address, self.clock.now())
+                .await?;
+            if upcoming.len() != 1 {
+                let mut meetings = Vec::new();
+                for inv in &upcoming {
+                    let m = self.store.meeting(inv.meeting_id).await?;
+                    let at = m.starts_at.with_timezone(&self.tz(&m)?);
+                    meetings.push(format!(
+                        "meeting {} on {}",
+                        m.id,
+                        at.format("%Y-%m-%d %H:%M")
+                    ));
+                }
+                let why = if meetings.is_empty() {
+                    format!("{as_address} is not invited to any upcoming meeting")
+                } else {
+                    format!(
+                        "{as_address} is invited to {} upcoming meetings ({}) and the message names none of them (it answers no summons)",
+                        meetings.len(),
+                        meetings.join(", ")
+                    )
+                };
+                return Err(super::DaemonError::Refused(format!(
+                    "message {id} is still held: {why}. Ask them to answer the summons of the meeting they mean; `referent inbox dismiss {id}` sets this message aside"
+                )));
+            }
+        }
         let ev = NewEvent::new(
             by,
             "inbox_apply",

@@ -915,6 +915,69 @@ fn the_same_reply_delivered_twice_in_one_drop_is_acted_on_once() {
 }
 
 #[test]
+fn applying_an_answer_that_names_no_meeting_to_someone_with_two_says_why_it_stays_held() {
+    let mut w = Embedded::new("");
+    ok(
+        &w.config,
+        &[
+            "--now",
+            T0,
+            "meeting",
+            "add",
+            "--council",
+            "ur",
+            "--starts",
+            "2027-03-12T10:00",
+            "--place",
+            "Ullevål",
+        ],
+    );
+    w.run(T0);
+    assert_eq!(
+        w.sent("summons")
+            .iter()
+            .filter(|m| header(m, "To").is_some_and(|t| t.contains("ola@")))
+            .count(),
+        2,
+        "Ola is summoned to both meetings"
+    );
+    // Ola writes a new mail, not a reply: it names no meeting.
+    w.drop_mail(
+        "From: Ola Nordmann <ola@hf.example>\r\nTo: referent@regut.example\r\nSubject: Møtet\r\n\
+          Message-ID: <new1@hf.example>\r\n\r\nJeg kommer.\r\n"
+            .as_bytes(),
+    );
+    w.run("2027-03-02T09:00:00Z");
+    let held = w
+        .inbox()
+        .into_iter()
+        .find(|m| m["state"] == "held")
+        .expect("held");
+    let id = held["id"].as_i64().expect("id").to_string();
+    let out = referent(
+        &w.config,
+        &[
+            "--now",
+            "2027-03-02T09:10:00Z",
+            "inbox",
+            "apply",
+            &id,
+            "--as",
+            "ola@hf.example",
+        ],
+    );
+    assert!(!out.status.success(), "not applied to a guessed meeting");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 upcoming meetings"), "{err}");
+    assert!(
+        err.contains("2027-03-09 10:00") && err.contains("2027-03-12 10:00"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("inbox dismiss {id}")), "{err}");
+    assert!(w.answer_of("ola@hf.example").is_null());
+}
+
+#[test]
 fn held_mail_reaches_the_coordinator_and_one_line_resolves_it() {
     let mut w = Embedded::new("");
     // Ola answers from his private address, which the council does not know, and a
