@@ -332,6 +332,15 @@ impl Daemon {
             let mut i = start;
             while i < n && group.len() < GROUP {
                 let Some(p) = prepared.get(i) else { break };
+                // A second message of a sender already in the group waits for the
+                // commit, and is decided (and logged) once, over what it left.
+                if p.u
+                    .from
+                    .as_deref()
+                    .is_some_and(|f| senders.contains(&f.to_lowercase()))
+                {
+                    break;
+                }
                 let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     self.decide_in_batch(i, p, &lookups, now)
                 }));
@@ -339,10 +348,11 @@ impl Daemon {
                     Ok(Ok(Some(d))) => {
                         // Decided over what was loaded before the group: a second
                         // message of the same sender or invitation waits for the commit.
-                        if senders.contains(&d.sender) || invitations.contains(&d.invitation_id) {
+                        let sender = d.sender.to_lowercase();
+                        if senders.contains(&sender) || invitations.contains(&d.invitation_id) {
                             break;
                         }
-                        senders.insert(d.sender.clone());
+                        senders.insert(sender);
                         invitations.insert(d.invitation_id);
                         group.push(d);
                         i += 1;

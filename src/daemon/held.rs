@@ -144,8 +144,11 @@ impl Daemon {
                 flow::Step::Missing | flow::Step::UnknownPerson { .. } => Ok(String::new()),
                 flow::Step::Dismiss { .. } => Box::pin(self.cli_dismiss(id, from)).await,
                 flow::Step::Retry { .. } => Box::pin(self.cli_retry(id, from)).await,
+                // Still held after: said with its reason, in the reply's language.
                 flow::Step::Apply { person, .. } => {
-                    Box::pin(self.cli_apply(id, &person.email, from)).await
+                    Box::pin(self.apply_held(id, &person.email, from))
+                        .await
+                        .map(|_| String::new())
                 }
             };
             let after = self.store.inbound(id).await?;

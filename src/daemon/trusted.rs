@@ -317,8 +317,15 @@ impl Daemon {
 }
 
 impl Daemon {
-    /// `inbox apply ID --as ADDRESS`: acts on a held message as that person's own.
-    pub async fn cli_apply(&self, id: i64, as_address: &str, by: &str) -> Result<String> {
+    /// Acts on a held message as that person's own (a coordinator vouches for its
+    /// sender), and writes what came of it to the audit trail; the message as it is
+    /// after (still held when it answers nothing that person may answer).
+    pub(crate) async fn apply_held(
+        &self,
+        id: i64,
+        as_address: &str,
+        by: &str,
+    ) -> Result<crate::store::InboundSummary> {
         let summary = self.store.inbound(id).await?;
         let is_member = summary.state != crate::domain::InboundState::Held
             || !self.store.members_by_email(as_address).await?.is_empty();
@@ -333,54 +340,61 @@ impl Daemon {
         self.act(id, &raw, summary.received_at, &mut report, Some(&acting))
             .await?;
         let after = self.store.inbound(id).await?;
-        // An answer with no key to a summons is applied to the person's one upcoming
-        // meeting; with several (or none) it stays held, and the coordinator hears why.
-        if after.state == InboundState::Held && after.invitation_id.is_none() {
-            let upcoming = self
-                .store
-                .upcoming_invitations(as_address, self.clock.now())
-                .await?;
-            if upcoming.len() != 1 {
-                let mut meetings = Vec::new();
-                for inv in &upcoming {
-                    let m = self.store.meeting(inv.meeting_id).await?;
-                    let at = m.starts_at.with_timezone(&self.tz(&m)?);
-                    meetings.push(format!(
-                        "meeting {} on {}",
-                        m.id,
-                        at.format("%Y-%m-%d %H:%M")
-                    ));
-                }
-                let why = if meetings.is_empty() {
-                    format!("{as_address} is not invited to any upcoming meeting")
-                } else {
-                    format!(
-                        "{as_address} is invited to {} upcoming meetings ({}) and the message names none of them (it answers no summons)",
-                        meetings.len(),
-                        meetings.join(", ")
-                    )
-                };
-                return Err(super::DaemonError::Refused(format!(
-                    "message {id} is still held: {why}. Ask them to answer the summons of the meeting they mean; `referent inbox dismiss {id}` sets this message aside"
-                )));
-            }
-        }
-        let ev = NewEvent::new(
-            by,
-            "inbox_apply",
-            None,
-            Some(id),
-            format!(
-                "message {id} applied as {as_address}'s: {}",
-                after.outcome.clone().unwrap_or_default()
-            ),
-        );
+        let outcome = after.outcome.clone().unwrap_or_default();
+        let detail = if after.state == InboundState::Held {
+            format!("message {id} applied as {as_address}'s, and still held: {outcome}")
+        } else {
+            format!("message {id} applied as {as_address}'s: {outcome}")
+        };
+        let ev = NewEvent::new(by, "inbox_apply", None, Some(id), detail);
         self.store.commit(&[], &[], &[ev], self.clock.now()).await?;
-        Ok(format!(
-            "message {id}: {} ({})",
-            after.state,
-            after.outcome.unwrap_or_default()
-        ))
+        Ok(after)
+    }
+
+    /// `inbox apply ID --as ADDRESS`: [`Daemon::apply_held`], refused (an error, a
+    /// non-zero exit) with the reason when the message stays held.
+    pub async fn cli_apply(&self, id: i64, as_address: &str, by: &str) -> Result<String> {
+        let after = self.apply_held(id, as_address, by).await?;
+        let outcome = after.outcome.unwrap_or_default();
+        if after.state != InboundState::Held {
+            return Ok(format!("message {id}: {} ({outcome})", after.state));
+        }
+        // An answer with no key to a summons is applied to the person's one upcoming
+        // meeting; with several (or none) it stays held.
+        let upcoming = match after.invitation_id {
+            None => {
+                self.store
+                    .upcoming_invitations(as_address, self.clock.now())
+                    .await?
+            }
+            Some(_) => Vec::new(),
+        };
+        let why = if after.invitation_id.is_some() {
+            outcome
+        } else if upcoming.is_empty() {
+            format!("{as_address} is not invited to any upcoming meeting")
+        } else if upcoming.len() == 1 {
+            outcome
+        } else {
+            let mut meetings = Vec::new();
+            for inv in &upcoming {
+                let m = self.store.meeting(inv.meeting_id).await?;
+                let at = m.starts_at.with_timezone(&self.tz(&m)?);
+                meetings.push(format!(
+                    "meeting {} on {}",
+                    m.id,
+                    at.format("%Y-%m-%d %H:%M")
+                ));
+            }
+            format!(
+                "{as_address} is invited to {} upcoming meetings ({}) and the message names none of them (it answers no summons). Ask them to answer the summons of the meeting they mean",
+                meetings.len(),
+                meetings.join(", ")
+            )
+        };
+        Err(super::DaemonError::Refused(format!(
+            "message {id} is still held: {why}. `referent inbox dismiss {id}` sets it aside"
+        )))
     }
 
     /// `inbox dismiss ID`: sets a held message aside.

@@ -975,6 +975,47 @@ fn applying_an_answer_that_names_no_meeting_to_someone_with_two_says_why_it_stay
     );
     assert!(err.contains(&format!("inbox dismiss {id}")), "{err}");
     assert!(w.answer_of("ola@hf.example").is_null());
+
+    // Someone else's reply to Ola's summons, applied as its sender's own: it still
+    // answers Ola's invitation, so it stays held, and the command says so.
+    let (_, other) = answer_summons(
+        &w.summons_to("ola@"),
+        "Hdir",
+        "hdir@hdir.example",
+        "Ja, jeg kommer.",
+    );
+    w.drop_mail(&other);
+    w.run("2027-03-02T09:20:00Z");
+    let held = w
+        .inbox()
+        .into_iter()
+        .find(|m| m["state"] == "held" && m["sender"] == "hdir@hdir.example")
+        .expect("held");
+    let id = held["id"].as_i64().expect("id").to_string();
+    let out = referent(
+        &w.config,
+        &[
+            "--now",
+            "2027-03-02T09:30:00Z",
+            "inbox",
+            "apply",
+            &id,
+            "--as",
+            "hdir@hdir.example",
+        ],
+    );
+    assert!(!out.status.success(), "nothing recorded, so no success");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("still held") && err.contains("not_invitee"),
+        "{err}"
+    );
+    assert!(w.answer_of("ola@hf.example").is_null());
+    let log = ok(&w.config, &["log"]);
+    assert!(
+        log.contains("and still held"),
+        "the try is in the audit log: {log}"
+    );
 }
 
 #[test]
