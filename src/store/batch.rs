@@ -11,8 +11,8 @@ use sqlx::Row;
 
 use super::rows::{INVITATION_SELECT, MEETING_SELECT, MEMBER_SELECT};
 use super::{
-    apply, finish_in, priority, ts, Backend, Change, Finish, Invitation, KeyGrant, Meeting, Member,
-    NewAnswer, NewEvent, OutgoingMail, Result, Store,
+    apply, priority, ts, Backend, Change, Finish, Invitation, KeyGrant, Meeting, Member, NewAnswer,
+    NewEvent, OutgoingMail, Result, Store,
 };
 
 /// Values per `IN` list: far below SQLite's and PostgreSQL's limits on bound values.
@@ -193,10 +193,10 @@ impl Store {
             .filter_map(|f| f.answer.map(|a| a.invitation_id))
             .collect();
         if distinct_ids(&invitations).len() == invitations.len() {
-            finish_many_in(&mut tx, self.backend, all, now).await?;
+            finish_in(&mut tx, self.backend, all, now).await?;
         } else {
             for f in all {
-                finish_in(&mut tx, f, now).await?;
+                finish_in(&mut tx, self.backend, std::slice::from_ref(f), now).await?;
             }
         }
         tx.commit().await?;
@@ -214,10 +214,10 @@ fn distinct_ids(ids: &[i64]) -> Vec<i64> {
     ids.iter().copied().filter(|i| seen.insert(*i)).collect()
 }
 
-/// [`finish_in`] for many messages at once, about different invitations: their
-/// changes, answers, mail, audit lines and outcomes, each kind in statements of up to
-/// [`ROWS`] rows.
-async fn finish_many_in(
+/// Records what became of inbound messages, about different invitations, inside a
+/// transaction: their outcomes, the changes they cause, their answers, mail and audit
+/// lines, each kind in statements of up to [`ROWS`] rows (one message is one row each).
+pub(super) async fn finish_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     db: Backend,
     all: &[Finish<'_>],

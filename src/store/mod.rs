@@ -859,16 +859,17 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        finish_in(
+        batch::finish_in(
             &mut tx,
-            &Finish {
+            self.backend,
+            &[Finish {
                 inbound_id,
                 outcome,
                 answer,
                 mails,
                 events,
                 changes,
-            },
+            }],
             now,
         )
         .await?;
@@ -1053,75 +1054,6 @@ impl Store {
         };
         rows.iter().map(Event::from_row).collect()
     }
-}
-
-/// Records what became of one inbound message inside a transaction: the changes it
-/// causes, its answer, its mail, its audit lines and its outcome.
-pub(crate) async fn finish_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    f: &Finish<'_>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    apply(tx, f.changes, now).await?;
-    if let Some(a) = f.answer {
-        let row = sqlx::query(
-            "INSERT INTO answers (invitation_id, response, attendance, substitute_name, substitute_email, inbound_id, source, sender, received_at, recorded_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (invitation_id, inbound_id) DO NOTHING RETURNING id",
-        )
-        .bind(a.invitation_id)
-        .bind(a.answer.response.as_str())
-        .bind(a.answer.attendance.map(|x| x.as_str()))
-        .bind(a.answer.substitute.as_ref().map(|s| s.name.clone()))
-        .bind(a.answer.substitute.as_ref().and_then(|s| s.email.clone()))
-        .bind(f.inbound_id)
-        .bind(&a.source)
-        .bind(&a.sender)
-        .bind(ts(a.received_at))
-        .bind(ts(now))
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(row) = row {
-            let answer_id: i64 = row.try_get(0)?;
-            // The latest answer wins: by arrival time, then by order of recording.
-            sqlx::query(
-                "UPDATE invitations SET response = $1, attendance = $2, substitute_name = $3, substitute_email = $4,
-                        answered_at = $5, answer_id = $6
-                 WHERE id = $7 AND (answered_at IS NULL OR answered_at <= $5)",
-            )
-            .bind(a.answer.response.as_str())
-            .bind(a.answer.attendance.map(|x| x.as_str()))
-            .bind(a.answer.substitute.as_ref().map(|s| s.name.clone()))
-            .bind(a.answer.substitute.as_ref().and_then(|s| s.email.clone()))
-            .bind(ts(a.received_at))
-            .bind(answer_id)
-            .bind(a.invitation_id)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    for mail in f.mails {
-        enqueue(tx, mail, now).await?;
-    }
-    for e in f.events {
-        insert_event(tx, e, now).await?;
-    }
-    sqlx::query(
-        "UPDATE inbound SET state = $1, kind = $2, sender = $3, subject = $4, outcome = $5, problems = $6,
-                invitation_id = $7, processed_at = $8 WHERE id = $9",
-    )
-    .bind(f.outcome.state.as_str())
-    .bind(&f.outcome.kind)
-    .bind(f.outcome.sender.as_deref())
-    .bind(&f.outcome.subject)
-    .bind(&f.outcome.outcome)
-    .bind(serde_json::to_string(&f.outcome.problems).unwrap_or_else(|_| "[]".into()))
-    .bind(f.outcome.invitation_id)
-    .bind(ts(now))
-    .bind(f.inbound_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Creates an invitation and queues its summons, unless the member already has one to
