@@ -94,6 +94,29 @@ impl Embedded {
             .expect("invited")
     }
 
+    /// The id of the held message from this sender.
+    fn held_from(&self, sender: &str) -> String {
+        self.inbox()
+            .into_iter()
+            .find(|m| m["state"] == "held" && m["sender"] == sender)
+            .and_then(|m| m["id"].as_i64())
+            .expect("a held message")
+            .to_string()
+    }
+
+    /// `inbox apply ID --as ADDRESS` at a time: whether it succeeded, and what it said
+    /// on standard error.
+    fn apply(&self, now: &str, id: &str, as_address: &str) -> (bool, String) {
+        let out = referent(
+            &self.config,
+            &["--now", now, "inbox", "apply", id, "--as", as_address],
+        );
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     fn inbox(&self) -> Vec<serde_json::Value> {
         serde_json::from_str::<serde_json::Value>(&ok(&self.config, &["inbox", "--json"]))
             .expect("json")
@@ -948,26 +971,9 @@ fn applying_an_answer_that_names_no_meeting_to_someone_with_two_says_why_it_stay
             .as_bytes(),
     );
     w.run("2027-03-02T09:00:00Z");
-    let held = w
-        .inbox()
-        .into_iter()
-        .find(|m| m["state"] == "held")
-        .expect("held");
-    let id = held["id"].as_i64().expect("id").to_string();
-    let out = referent(
-        &w.config,
-        &[
-            "--now",
-            "2027-03-02T09:10:00Z",
-            "inbox",
-            "apply",
-            &id,
-            "--as",
-            "ola@hf.example",
-        ],
-    );
-    assert!(!out.status.success(), "not applied to a guessed meeting");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let id = w.held_from("ola@hf.example");
+    let (applied, err) = w.apply("2027-03-02T09:10:00Z", &id, "ola@hf.example");
+    assert!(!applied, "not applied to a guessed meeting");
     assert!(err.contains("2 upcoming meetings"), "{err}");
     assert!(
         err.contains("2027-03-09 10:00") && err.contains("2027-03-12 10:00"),
@@ -986,26 +992,9 @@ fn applying_an_answer_that_names_no_meeting_to_someone_with_two_says_why_it_stay
     );
     w.drop_mail(&other);
     w.run("2027-03-02T09:20:00Z");
-    let held = w
-        .inbox()
-        .into_iter()
-        .find(|m| m["state"] == "held" && m["sender"] == "hdir@hdir.example")
-        .expect("held");
-    let id = held["id"].as_i64().expect("id").to_string();
-    let out = referent(
-        &w.config,
-        &[
-            "--now",
-            "2027-03-02T09:30:00Z",
-            "inbox",
-            "apply",
-            &id,
-            "--as",
-            "hdir@hdir.example",
-        ],
-    );
-    assert!(!out.status.success(), "nothing recorded, so no success");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let id = w.held_from("hdir@hdir.example");
+    let (applied, err) = w.apply("2027-03-02T09:30:00Z", &id, "hdir@hdir.example");
+    assert!(!applied, "nothing recorded, so no success");
     assert!(
         err.contains("still held") && err.contains("not_invitee"),
         "{err}"
