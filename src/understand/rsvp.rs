@@ -65,9 +65,22 @@ pub fn read(text: &str) -> Reading {
     let mut digital = false;
     let mut in_person = false;
     let mut comes = false;
+    // "Jeg er på reise, så jeg blir med på Teams": being away is why they join online,
+    // not a refusal, when another clause says they take part digitally.
+    let joins_online = clauses(&normalized).any(|(clause, _)| {
+        let words: Vec<&str> = clause.split_whitespace().collect();
+        clause_attendance(&words) == Some(Attendance::Digital)
+            && matches!(
+                clause_response(&words),
+                None | Some(Signal::One(Response::Accepted))
+            )
+    });
     for (clause, after_contrast) in clauses(&normalized) {
         let words: Vec<&str> = clause.split_whitespace().collect();
         if words.is_empty() {
+            continue;
+        }
+        if joins_online && only_away(&words) {
             continue;
         }
         match clause_attendance(&words) {
@@ -193,6 +206,25 @@ fn has_coming_verb(words: &[&str]) -> bool {
                     | "attending"
             )
         })
+}
+
+/// Places one is away at, which say only that one is not in the room.
+const AWAY_PHRASES: &[&[&str]] = &[
+    &["på", "reise"],
+    &["på", "ferie"],
+    &["on", "holiday"],
+    &["on", "vacation"],
+    &["travelling"],
+    &["traveling"],
+    &["bortreist"],
+];
+
+/// A clause whose only point is being away ("jeg er på reise"): no negation, no verb of
+/// coming or taking part.
+fn only_away(words: &[&str]) -> bool {
+    AWAY_PHRASES.iter().any(|p| has_phrase(words, p).is_some())
+        && !words.iter().enumerate().any(|(i, _)| is_negation(words, i))
+        && !has_coming_verb(words)
 }
 
 /// A clause about another occasion: "kommer gjerne på neste møte", "see you next time".
@@ -1084,6 +1116,10 @@ mod tests {
         use Attendance::InPerson;
         use Response::*;
         assert_eq!(r("Yes, I'll be there."), Some((Accepted, Some(InPerson))));
+        assert_eq!(
+            r("I'm on holiday, so I'll join on Teams."),
+            Some((Accepted, Some(Attendance::Digital)))
+        );
         assert_eq!(r("I won't be able to attend."), Some((Declined, None)));
         assert_eq!(r("I can’t make it, sorry."), Some((Declined, None)));
         assert_eq!(
@@ -1111,6 +1147,16 @@ mod tests {
         use Attendance::*;
         use Confidence::*;
         use Response::*;
+        // Away, and so online: a yes (an outside test's member wrote it).
+        let online = (Accepted, Some(Digital), Sure, vec![]);
+        assert_eq!(sure("Jeg er på reise, så jeg blir med på Teams."), online);
+        assert_eq!(sure("Er på reise, deltar på Teams."), online);
+        // Away, and not online either: still a no.
+        assert_eq!(
+            sure("Jeg er på reise og kan ikke delta digitalt."),
+            (Declined, None, Sure, vec![])
+        );
+        assert_eq!(sure("Jeg er på reise."), (Declined, None, Sure, vec![]));
         let d = (Declined, None, Sure, vec![]);
         assert_eq!(
             sure("Jeg må dessverre melde forfall, men kommer gjerne på neste møte."),
