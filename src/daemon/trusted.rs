@@ -329,8 +329,19 @@ impl Daemon {
         let summary = self.store.inbound(id).await?;
         let is_member = summary.state != crate::domain::InboundState::Held
             || !self.store.members_by_email(as_address).await?.is_empty();
-        crate::workflow::held::may_apply(id, summary.state, as_address, is_member)
-            .map_err(super::DaemonError::Refused)?;
+        if let Err(why) = crate::workflow::held::may_apply(id, summary.state, as_address, is_member)
+        {
+            // A refused try is in the audit trail too.
+            let ev = NewEvent::new(
+                by,
+                "inbox_apply",
+                None,
+                Some(id),
+                format!("message {id}: not acted on as {as_address}'s: {why}"),
+            );
+            self.store.commit(&[], &[], &[ev], self.clock.now()).await?;
+            return Err(super::DaemonError::Refused(why));
+        }
         let raw = self.store.inbound_raw(id).await?;
         let acting = Acting {
             trust: Trust::Confirmed(by.to_string()),
@@ -342,7 +353,7 @@ impl Daemon {
         let after = self.store.inbound(id).await?;
         let outcome = after.outcome.clone().unwrap_or_default();
         let detail = if after.state == InboundState::Held {
-            format!("message {id} applied as {as_address}'s, and still held: {outcome}")
+            format!("message {id}: acting on it as {as_address}'s changed nothing; still held: {outcome}")
         } else {
             format!("message {id} applied as {as_address}'s: {outcome}")
         };

@@ -447,12 +447,21 @@ pub fn digest_reply_done(r: &DigestReply<'_>, members: &[Person], ran: Vec<Ran>)
             email: r.from.to_string(),
             lang: r.lang,
         });
+    // The subject says whether anything was done: "done" only when every line was.
+    let finished = |d: &Done| matches!(d.state, DoneState::Processed | DoneState::Ignored);
+    let outcome = if done.iter().all(finished) {
+        "done"
+    } else if done.iter().any(finished) {
+        "partly"
+    } else {
+        "none"
+    };
     let mut mail = Mail::new(
         "notice",
         "held_done",
         format!("held-done:{}", r.inbound_id),
         &me,
-        json!({ "results": done }),
+        json!({ "results": done, "outcome": outcome }),
     );
     mail.to.email = r.from.to_string();
     mail.in_reply_to = r.message_id.map(str::to_string);

@@ -117,6 +117,10 @@ fn a_digest_reply_with_one_line_about_a_message_already_settled() {
     assert_eq!(mail.in_reply_to.as_deref(), Some("<r@ous-hf.no>"));
     assert_eq!(mail.data["results"][1]["state"], "failed");
     assert_eq!(mail.data["results"][2]["as_name"], "Ola Nordmann");
+    assert_eq!(
+        mail.data["outcome"], "partly",
+        "the subject says «Delvis utført»"
+    );
     assert_eq!(p.events.len(), 1);
     assert_eq!(p.events[0].kind, "held_resolved");
 }
@@ -133,6 +137,10 @@ fn a_line_that_leaves_the_message_held_says_why() {
     assert_eq!(
         p.mails[0].data["results"][0]["reason"]["reason"],
         "not_member"
+    );
+    assert_eq!(
+        p.mails[0].data["outcome"], "none",
+        "«Ikke utført», not «Utført»"
     );
     assert!(
         p.outcome.ends_with("still held (from a stranger)"),
