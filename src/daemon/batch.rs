@@ -527,6 +527,7 @@ impl Daemon {
                 now,
                 summons_sent: false,
                 guest: None,
+                upcoming: 0,
             },
         );
         if d.confirm.is_some()

@@ -395,6 +395,11 @@ impl Daemon {
             Some(m) if names_substitute => self.summons_sent(m.id).await?,
             _ => false,
         };
+        // An answer that names no meeting: whether its sender has several to choose from.
+        let upcoming = match (&invitation, &u.answer, u.from.as_deref()) {
+            (None, Some(_), Some(from)) => self.store.upcoming_invitations(from, now).await?.len(),
+            _ => 0,
+        };
         let mut d = workflow::decide(
             &u,
             &InboundContext {
@@ -408,6 +413,7 @@ impl Daemon {
                 now,
                 summons_sent,
                 guest: guest.as_ref(),
+                upcoming,
             },
         );
         let mut mails = Vec::new();

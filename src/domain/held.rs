@@ -11,6 +11,9 @@ pub enum HeldReason {
     Quarantined,
     /// Reads as an answer, but refers to no summons of ours.
     NoSummons,
+    /// Reads as an answer and refers to no summons, from someone invited to several
+    /// upcoming meetings: which one it is for cannot be told.
+    SeveralMeetings,
     /// Not understood at all.
     NotUnderstood,
     /// An answer to an invitation, from another address than the invitee's.
@@ -90,9 +93,10 @@ pub enum HeldReason {
 }
 
 impl HeldReason {
-    pub const ALL: [HeldReason; 40] = [
+    pub const ALL: [HeldReason; 41] = [
         HeldReason::Quarantined,
         HeldReason::NoSummons,
+        HeldReason::SeveralMeetings,
         HeldReason::NotUnderstood,
         HeldReason::NotInvitee,
         HeldReason::NotCoordinator,
@@ -138,6 +142,7 @@ impl HeldReason {
         match self {
             HeldReason::Quarantined => "quarantined",
             HeldReason::NoSummons => "no_summons",
+            HeldReason::SeveralMeetings => "several_meetings",
             HeldReason::NotUnderstood => "not_understood",
             HeldReason::NotInvitee => "not_invitee",
             HeldReason::NotCoordinator => "not_coordinator",

@@ -38,6 +38,9 @@ pub struct InboundContext<'a> {
     pub summons_sent: bool,
     /// The sender is not the invitee but someone who comes for or with them.
     pub guest: Option<&'a GuestSender>,
+    /// When the message names no invitation: how many upcoming meetings its sender is
+    /// invited to (an answer cannot be placed when there are several).
+    pub upcoming: usize,
 }
 
 /// Someone who comes in a member's place (a substitute) or beside them (an approved
@@ -230,18 +233,26 @@ fn decide_answer(u: &Understanding, ctx: &InboundContext<'_>) -> Decision {
         return Decision::held(HeldReason::NoSender, "the sender's address cannot be read");
     }
     let Some(inv) = ctx.invitation else {
-        let (reason, what) = if u.answer.is_some() {
+        let (reason, what) = if u.answer.is_some() && ctx.upcoming > 1 {
+            (
+                HeldReason::SeveralMeetings,
+                format!(
+                    "an answer that refers to no summons, from someone invited to {} upcoming meetings: which one it is for cannot be told",
+                    ctx.upcoming
+                ),
+            )
+        } else if u.answer.is_some() {
             (
                 HeldReason::NoSummons,
-                "looks like an answer, but does not refer to any summons we sent",
+                "looks like an answer, but does not refer to any summons we sent".to_string(),
             )
         } else if u.kind() == Kind::CoordinatorDecision {
             (
                 HeldReason::DecisionWithoutRequest,
-                "a decision that answers no request we sent",
+                "a decision that answers no request we sent".to_string(),
             )
         } else {
-            (HeldReason::NotUnderstood, "not understood")
+            (HeldReason::NotUnderstood, "not understood".to_string())
         };
         return Decision::held(reason, format!("{what}; kept for a coordinator"));
     };
@@ -597,6 +608,7 @@ mod tests {
             now: "2027-01-01T09:00:00Z".parse().unwrap(),
             summons_sent: true,
             guest: None,
+            upcoming: 0,
         }
     }
 
@@ -803,6 +815,23 @@ mod tests {
         assert!(d.answer.is_none());
         assert!(d.ask);
         assert!(!d.readings.is_empty());
+    }
+
+    #[test]
+    fn an_answer_naming_no_meeting_says_whether_the_sender_has_several() {
+        let one = decide(
+            &msg("ola@example.no", "", "Jeg kommer."),
+            &ctx(None, None, 0),
+        );
+        assert_eq!(one.held.map(|h| h.reason), Some(HeldReason::NoSummons));
+        let several = InboundContext {
+            upcoming: 2,
+            ..ctx(None, None, 0)
+        };
+        let d = decide(&msg("ola@example.no", "", "Jeg kommer."), &several);
+        assert_eq!(d.state, InboundState::Held);
+        assert_eq!(d.held.map(|h| h.reason), Some(HeldReason::SeveralMeetings));
+        assert!(d.outcome.contains("2 upcoming meetings"), "{}", d.outcome);
     }
 
     #[test]

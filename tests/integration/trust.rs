@@ -972,6 +972,17 @@ fn applying_an_answer_that_names_no_meeting_to_someone_with_two_says_why_it_stay
     );
     w.run("2027-03-02T09:00:00Z");
     let id = w.held_from("ola@hf.example");
+    let held = w
+        .inbox()
+        .into_iter()
+        .find(|m| m["state"] == "held")
+        .expect("held");
+    assert!(
+        held["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("[held:several_meetings]")),
+        "the digest can say why: {held:#}"
+    );
     let (applied, err) = w.apply("2027-03-02T09:10:00Z", &id, "ola@hf.example");
     assert!(!applied, "not applied to a guessed meeting");
     assert!(err.contains("2 upcoming meetings"), "{err}");
