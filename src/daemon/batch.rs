@@ -347,12 +347,12 @@ impl Daemon {
                 match decided {
                     Ok(Ok(Some(d))) => {
                         // Decided over what was loaded before the group: a second
-                        // message of the same sender or invitation waits for the commit.
-                        let sender = d.sender.to_lowercase();
-                        if senders.contains(&sender) || invitations.contains(&d.invitation_id) {
+                        // message about the same invitation waits for the commit (one
+                        // from the same sender did not get this far).
+                        if invitations.contains(&d.invitation_id) {
                             break;
                         }
-                        senders.insert(sender);
+                        senders.insert(d.sender.to_lowercase());
                         invitations.insert(d.invitation_id);
                         group.push(d);
                         i += 1;

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::trusted::Asked;
 use super::year::{Handled, Notice};
 use super::{Daemon, Result};
-use crate::domain::{MeetingStatus, Role};
+use crate::domain::MeetingStatus;
 use crate::store::{Meeting, Member, NewEvent};
 use crate::trust::Trust;
 use crate::understand::command::Command;
@@ -63,13 +63,7 @@ impl Daemon {
         let Some(cmd) = &u.command else {
             return Ok(None);
         };
-        let roles: Vec<Member> = self
-            .store
-            .members_by_email(from)
-            .await?
-            .into_iter()
-            .filter(|m| m.role == Role::Coordinator)
-            .collect();
+        let roles = self.coordinator_roles(from).await?;
         let Some(me) = roles.first() else {
             return Ok(None);
         };
@@ -243,11 +237,7 @@ impl Daemon {
             _ => {
                 // Authenticated, the change still waits for the coordinator's word;
                 // not, it is a possible forgery, held as any unverified message.
-                let reason = if trust.is_authenticated() {
-                    crate::domain::HeldReason::AwaitingConfirmation
-                } else {
-                    crate::domain::HeldReason::Unverified
-                };
+                let reason = crate::domain::HeldReason::until_confirmed(trust.is_authenticated());
                 return self
                     .confirm_first_because(
                         inbound_id,

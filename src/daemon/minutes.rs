@@ -5,7 +5,7 @@
 use super::trusted::Asked;
 use super::year::Handled;
 use super::{Daemon, DaemonError, Result};
-use crate::domain::{Held, HeldReason, Role, Token};
+use crate::domain::{Held, HeldReason, Token};
 use crate::store::{Meeting, Minutes};
 use crate::trust::Trust;
 use crate::understand::Understanding;
@@ -39,11 +39,9 @@ impl Daemon {
         trust: &Trust,
     ) -> Result<Handled> {
         let coordinates: Vec<i64> = self
-            .store
-            .members_by_email(from)
+            .coordinator_roles(from)
             .await?
             .iter()
-            .filter(|m| m.role == Role::Coordinator)
             .map(|m| m.council_id)
             .collect();
         let mut meetings = Vec::new();

@@ -17,7 +17,6 @@ use serde_json::json;
 use super::trusted::Asked;
 use super::year::Handled;
 use super::{Daemon, Result};
-use crate::domain::Role;
 use crate::store::{Change, Member, NewEvent, NewMember};
 use crate::trust::Trust;
 use crate::understand::command::Command;
@@ -92,13 +91,7 @@ impl Daemon {
         let Some(Command::Roster { filter }) = &u.command else {
             return Ok(None);
         };
-        let roles: Vec<Member> = self
-            .store
-            .members_by_email(from)
-            .await?
-            .into_iter()
-            .filter(|m| m.role == Role::Coordinator)
-            .collect();
+        let roles = self.coordinator_roles(from).await?;
         let Some(me) = roles.first() else {
             return Ok(None);
         };
@@ -241,11 +234,7 @@ impl Daemon {
         let by = match trust {
             Trust::Confirmed(by) => by.clone(),
             _ => {
-                let reason = if trust.is_authenticated() {
-                    crate::domain::HeldReason::AwaitingConfirmation
-                } else {
-                    crate::domain::HeldReason::Unverified
-                };
+                let reason = crate::domain::HeldReason::until_confirmed(trust.is_authenticated());
                 return self
                     .confirm_first_because(
                         inbound_id,

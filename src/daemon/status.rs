@@ -13,7 +13,6 @@ use chrono::Duration;
 
 use super::year::Handled;
 use super::{Daemon, Result};
-use crate::domain::Role;
 use crate::store::Council;
 use crate::trust::Trust;
 use crate::understand::command::Command;
@@ -139,13 +138,7 @@ impl Daemon {
         from: &str,
         trust: &Trust,
     ) -> Result<Option<Handled>> {
-        let roles: Vec<crate::store::Member> = self
-            .store
-            .members_by_email(from)
-            .await?
-            .into_iter()
-            .filter(|m| m.role == Role::Coordinator)
-            .collect();
+        let roles = self.coordinator_roles(from).await?;
         let Some(me) = roles.first() else {
             return Ok(None);
         };

@@ -483,11 +483,21 @@ impl Daemon {
 
     pub(crate) async fn is_coordinator(&self, address: &str, council_id: i64) -> Result<bool> {
         Ok(self
+            .coordinator_roles(address)
+            .await?
+            .iter()
+            .any(|m| m.council_id == council_id))
+    }
+
+    /// The memberships in which this address is a coordinator.
+    pub(crate) async fn coordinator_roles(&self, address: &str) -> Result<Vec<Member>> {
+        Ok(self
             .store
             .members_by_email(address)
             .await?
-            .iter()
-            .any(|m| m.council_id == council_id && m.role == Role::Coordinator))
+            .into_iter()
+            .filter(|m| m.role == Role::Coordinator)
+            .collect())
     }
 
     /// A message about agenda items or minutes: `None` when it is about something else

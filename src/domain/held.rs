@@ -188,6 +188,16 @@ impl HeldReason {
         HeldReason::ALL.into_iter().find(|r| r.as_str() == code)
     }
 
+    /// Why a coordinator's change by mail waits for their «bekreft»: an authenticated
+    /// sender's only for their word, anyone else's as a possible forgery.
+    pub fn until_confirmed(authenticated: bool) -> HeldReason {
+        if authenticated {
+            HeldReason::AwaitingConfirmation
+        } else {
+            HeldReason::Unverified
+        }
+    }
+
     /// The same reason when the person concerned was asked about it.
     pub fn asked(self) -> HeldReason {
         match self {

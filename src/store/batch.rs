@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::domain::{OutboxState, Role};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::rows::{INVITATION_SELECT, MEETING_SELECT, MEMBER_SELECT};
@@ -19,95 +20,112 @@ use super::{
 const IN_CHUNK: usize = 400;
 
 /// The values, without repeats, in the order first seen.
-fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+fn distinct<T: Copy + Eq + std::hash::Hash>(values: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut seen = HashSet::new();
     values.into_iter().filter(|v| seen.insert(*v)).collect()
 }
 
+/// A value of an `IN` list: an id or a text.
+enum InValue {
+    Id(i64),
+    Text(String),
+}
+
+impl From<i64> for InValue {
+    fn from(i: i64) -> Self {
+        InValue::Id(i)
+    }
+}
+
+impl From<&str> for InValue {
+    fn from(t: &str) -> Self {
+        InValue::Text(t.to_string())
+    }
+}
+
 impl Store {
+    /// The rows of a query with an `IN` list of `values`, in chunks of [`IN_CHUNK`]:
+    /// `sql` gets the list's placeholders; the `leading` values are bound before it.
+    async fn rows_in<V: Copy + Into<InValue>>(
+        &self,
+        leading: &[&str],
+        values: &[V],
+        sql: impl Fn(&str) -> String,
+    ) -> Result<Vec<AnyRow>> {
+        let mut out = Vec::new();
+        for chunk in values.chunks(IN_CHUNK) {
+            let sql = sql(&self.backend.params(leading.len() + 1, chunk.len()));
+            let mut q = sqlx::query(&sql);
+            for l in leading {
+                q = q.bind(l.to_string());
+            }
+            for v in chunk {
+                q = match (*v).into() {
+                    InValue::Id(i) => q.bind(i),
+                    InValue::Text(t) => q.bind(t),
+                };
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+
     /// Of these Message-IDs, the ones referent sent, each with the invitation it was
     /// sent for (if any) and the address it went to.
     pub async fn sent_messages(
         &self,
         message_ids: &[&str],
     ) -> Result<HashMap<String, (Option<i64>, String)>> {
+        let rows = self
+            .rows_in(&[], &distinct(message_ids.iter().copied()), |list| {
+                format!(
+                    "SELECT message_id, invitation_id, recipient FROM outbox WHERE message_id IN ({list})"
+                )
+            })
+            .await?;
         let mut out = HashMap::new();
-        for chunk in distinct(message_ids.iter().copied()).chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT message_id, invitation_id, recipient FROM outbox WHERE message_id IN ({})",
-                self.backend.params(1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
-            }
+        for r in rows {
+            out.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
         }
         Ok(out)
     }
 
     /// Invitations by id or by token.
     pub async fn invitations_by(&self, ids: &[i64], tokens: &[&str]) -> Result<Vec<Invitation>> {
-        let mut out = Vec::new();
-        let mut ids: Vec<i64> = ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let sql = format!(
-                "{INVITATION_SELECT} WHERE i.id IN ({})",
-                self.backend.params(1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(Invitation::from_row(&r)?);
-            }
-        }
+        let rows = self
+            .rows_in(&[], &distinct(ids.iter().copied()), |list| {
+                format!("{INVITATION_SELECT} WHERE i.id IN ({list})")
+            })
+            .await?;
+        let mut out = rows
+            .iter()
+            .map(Invitation::from_row)
+            .collect::<Result<Vec<_>>>()?;
         // Tokens of invitations loaded by id are not looked up again (a reply's
         // Message-ID and its plus-address usually name the same one).
         let loaded: HashSet<&str> = out.iter().map(|i| i.token.as_str()).collect();
         let rest = distinct(tokens.iter().copied().filter(|t| !loaded.contains(t)));
         drop(loaded);
-        for chunk in rest.chunks(IN_CHUNK) {
-            let sql = format!(
-                "{INVITATION_SELECT} WHERE i.token IN ({})",
-                self.backend.params(1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for t in chunk {
-                q = q.bind(*t);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(Invitation::from_row(&r)?);
-            }
+        let rows = self
+            .rows_in(&[], &rest, |list| {
+                format!("{INVITATION_SELECT} WHERE i.token IN ({list})")
+            })
+            .await?;
+        for r in &rows {
+            out.push(Invitation::from_row(r)?);
         }
         Ok(out)
     }
 
     /// Meetings by id (those that exist).
     pub async fn meetings_by_ids(&self, ids: &[i64]) -> Result<Vec<Meeting>> {
-        let mut ids: Vec<i64> = ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut out = Vec::new();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let sql = format!(
-                "{MEETING_SELECT} WHERE m.id IN ({})",
-                self.backend.params(1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(Meeting::from_row(&r)?);
-            }
-        }
-        Ok(out)
+        self.rows_in(&[], &distinct(ids.iter().copied()), |list| {
+            format!("{MEETING_SELECT} WHERE m.id IN ({list})")
+        })
+        .await?
+        .iter()
+        .map(Meeting::from_row)
+        .collect()
     }
 
     /// The coordinator memberships of these addresses, by address (as
@@ -116,42 +134,33 @@ impl Store {
         &self,
         emails: &[&str],
     ) -> Result<HashMap<String, Vec<Member>>> {
+        let role = self.backend.param(1);
+        let rows = self
+            .rows_in(
+                &[Role::Coordinator.as_str()],
+                &distinct(emails.iter().copied()),
+                |list| {
+                    format!("{MEMBER_SELECT} AND role = {role} AND email IN ({list}) ORDER BY id")
+                },
+            )
+            .await?;
         let mut out: HashMap<String, Vec<Member>> = HashMap::new();
-        for chunk in distinct(emails.iter().copied()).chunks(IN_CHUNK) {
-            let sql = format!(
-                "{MEMBER_SELECT} AND role = {} AND email IN ({}) ORDER BY id",
-                self.backend.param(1),
-                self.backend.params(2, chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(Role::Coordinator.as_str());
-            for e in chunk {
-                q = q.bind(*e);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                let m = Member::from_row(&r)?;
-                out.entry(m.email.clone()).or_default().push(m);
-            }
+        for r in &rows {
+            let m = Member::from_row(r)?;
+            out.entry(m.email.clone()).or_default().push(m);
         }
         Ok(out)
     }
 
     /// Of these texts, the ones that are personal keys.
     pub async fn keys_present(&self, keys: &[&str]) -> Result<HashSet<String>> {
-        let mut out = HashSet::new();
-        for chunk in distinct(keys.iter().copied()).chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT key FROM keys WHERE key IN ({})",
-                self.backend.params(1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for k in chunk {
-                q = q.bind(*k);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.insert(r.try_get(0)?);
-            }
-        }
-        Ok(out)
+        self.rows_in(&[], &distinct(keys.iter().copied()), |list| {
+            format!("SELECT key FROM keys WHERE key IN ({list})")
+        })
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
     }
 
     /// Mail of one kind queued for each of these recipients since a time, by recipient
@@ -162,24 +171,21 @@ impl Store {
         kind: &str,
         since: DateTime<Utc>,
     ) -> Result<HashMap<String, i64>> {
-        let mut out = HashMap::new();
-        for chunk in distinct(recipients.iter().copied()).chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT recipient, COUNT(*) FROM outbox WHERE kind = {} AND created_at >= {}
-                 AND recipient IN ({}) GROUP BY recipient",
-                self.backend.param(1),
-                self.backend.param(2),
-                self.backend.params(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(kind).bind(ts(since));
-            for r in chunk {
-                q = q.bind(*r);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.insert(r.try_get(0)?, r.try_get(1)?);
-            }
-        }
-        Ok(out)
+        let (k, t) = (self.backend.param(1), self.backend.param(2));
+        self.rows_in(
+            &[kind, &ts(since)],
+            &distinct(recipients.iter().copied()),
+            |list| {
+                format!(
+                    "SELECT recipient, COUNT(*) FROM outbox WHERE kind = {k} AND created_at >= {t}
+                     AND recipient IN ({list}) GROUP BY recipient"
+                )
+            },
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
     }
 
     /// Records the outcomes of several inbound messages in one transaction: all of them
@@ -192,7 +198,7 @@ impl Store {
             .iter()
             .filter_map(|f| f.answer.map(|a| a.invitation_id))
             .collect();
-        if distinct_ids(&invitations).len() == invitations.len() {
+        if distinct(invitations.iter().copied()).len() == invitations.len() {
             finish_in(&mut tx, self.backend, all, now).await?;
         } else {
             for f in all {
@@ -207,12 +213,6 @@ impl Store {
 /// Most rows written by one statement: with at most a dozen values a row, far below
 /// SQLite's and PostgreSQL's limits on bound values.
 const ROWS: usize = 100;
-
-/// The ids, without repeats.
-fn distinct_ids(ids: &[i64]) -> Vec<i64> {
-    let mut seen = HashSet::new();
-    ids.iter().copied().filter(|i| seen.insert(*i)).collect()
-}
 
 /// Records what became of inbound messages, about different invitations, inside a
 /// transaction: their outcomes, the changes they cause, their answers, mail and audit
@@ -265,7 +265,7 @@ pub(super) async fn finish_in(
             _ => None,
         })
         .collect();
-    let held = invitations_with_held(tx, db, &distinct_ids(&settle)).await?;
+    let held = invitations_with_held(tx, db, &distinct(settle.iter().copied())).await?;
     for f in all {
         for c in f.changes {
             let wanted = match c {
